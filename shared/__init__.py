@@ -1,0 +1,1 @@
+"""alert-bridge: turn Sentry and Datadog alerts into owned Asana tasks."""

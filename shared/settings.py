@@ -1,0 +1,105 @@
+"""Deployment settings, read once from the environment and validated."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.errors import ConfigError
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+DEFAULT_ASANA_API_URL = "https://app.asana.com/api/1.0"
+DEFAULT_SENTRY_API_URL = "https://sentry.io/api/0"
+DEFAULT_DATADOG_API_URL = "https://api.datadoghq.com"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+#: Credentials: read from the environment variable of the same name when set,
+#: otherwise from Secret Manager (secret id = SECRET_PREFIX + lower-case, dashed name).
+SECRET_NAMES = (
+    "SENTRY_CLIENT_SECRET",
+    "DATADOG_SECRET_TOKEN",
+    "ASANA_PAT",
+    "SENTRY_AUTH_TOKEN",
+    "DATADOG_API_KEY",
+    "DATADOG_APP_KEY",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the two functions read; see README's configuration table."""
+
+    project: str
+    events_topic: str
+    dead_letter_topic: str
+    environment: str
+    teams_file: str
+    asana_api_url: str
+    sentry_api_url: str
+    datadog_api_url: str
+    log_level: str
+    secret_prefix: str
+    secret_cache_ttl_seconds: float
+    max_body_bytes: int
+    ledger_collection: str
+    sentry_dsn: str | None
+    dry_run_file: str
+
+
+def _int(env: Mapping[str, str], key: str, default: int, problems: list[str]) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{key}: expected a whole number, got {raw!r}")
+        return default
+    if value <= 0:
+        problems.append(f"{key}: must be positive, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, ...],
+            problems: list[str], *, upper: bool = False) -> str:
+    raw = env.get(key, "").strip() or default
+    value = raw.upper() if upper else raw.lower()
+    if value not in choices:
+        problems.append(f"{key}: expected one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
+def _url(env: Mapping[str, str], key: str, default: str) -> str:
+    return (env.get(key, "").strip() or default).rstrip("/")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: os.environ); report every problem at once."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    project = env.get("GOOGLE_CLOUD_PROJECT", "").strip()
+    if not project:
+        problems.append("GOOGLE_CLOUD_PROJECT: required (the project that holds the topics)")
+    settings = Settings(
+        project=project,
+        events_topic=env.get("EVENTS_TOPIC", "").strip() or "alert-events",
+        dead_letter_topic=env.get("DEAD_LETTER_TOPIC", "").strip() or "alert-events-dead-letter",
+        environment=_choice(env, "ENVIRONMENT", "prod", ENVIRONMENTS, problems),
+        teams_file=env.get("TEAMS_FILE", "").strip() or "teams.yaml",
+        asana_api_url=_url(env, "ASANA_API_URL", DEFAULT_ASANA_API_URL),
+        sentry_api_url=_url(env, "SENTRY_API_URL", DEFAULT_SENTRY_API_URL),
+        datadog_api_url=_url(env, "DATADOG_API_URL", DEFAULT_DATADOG_API_URL),
+        log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, problems, upper=True),
+        secret_prefix=env.get("SECRET_PREFIX", "").strip() or "alert-bridge-",
+        secret_cache_ttl_seconds=float(_int(env, "SECRET_CACHE_TTL_SECONDS", 300, problems)),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, problems),
+        ledger_collection=env.get("LEDGER_COLLECTION", "").strip() or "alert_ledger",
+        sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
+        dry_run_file=env.get("DRY_RUN_FILE", "").strip() or "/tmp/alert-bridge-dry-run.jsonl",
+    )
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return settings
