@@ -1,0 +1,323 @@
+"""Start and stop the local stack: the real Pub/Sub and Firestore emulators and both functions.
+
+Used by ``make run`` (``python -m scripts.localstack``) and by the integration tests, so the
+service is exercised locally exactly the way developers run it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+JVM_FLAGS = ["-Xmx512m", "-XX:+UseSerialGC"]
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    """Tell whether something already listens on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def sdk_root() -> Path:
+    """Locate the Google Cloud SDK that ships the emulators."""
+    configured = os.environ.get("CLOUDSDK_ROOT")
+    if configured:
+        return Path(configured)
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        candidate = Path(os.path.realpath(gcloud)).parent.parent
+        if (candidate / "platform").is_dir():
+            return candidate
+    return Path("/usr/lib/google-cloud-sdk")
+
+
+def _jar(pattern: str) -> str:
+    found = sorted(glob.glob(str(sdk_root() / pattern)))
+    if not found:
+        raise RuntimeError(f"emulator jar {pattern} not found under {sdk_root()}: install the "
+                           "Google Cloud CLI components pubsub-emulator and "
+                           "cloud-firestore-emulator")
+    return found[-1]
+
+
+@dataclass
+class Service:
+    """A process the stack started, with the URL it answers on."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        """Stop the whole process group (the JVM or gunicorn and its children)."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
+def _start(name: str, argv: list[str], port: int, log_dir: Path,
+           env: Mapping[str, str] | None = None, ready_body: bytes | None = b"Ok",
+           timeout: float = 30.0) -> Service:
+    if port_in_use(port):
+        raise RuntimeError(f"{name}: port {port} is already in use; stop what runs there or "
+                           "pick another port")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,
+                                   env=dict(env) if env is not None else None,
+                                   start_new_session=True, cwd=REPO)
+    service = Service(name, f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        _wait_ready(service, ready_body, timeout)
+    except Exception:
+        service.stop()
+        raise
+    return service
+
+
+def _wait_ready(service: Service, ready_body: bytes | None, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited early; see {service.log_path}:\n"
+                               + service.log_path.read_text(errors="replace")[-2000:])
+        try:
+            with urllib.request.urlopen(service.url + "/", timeout=1) as response:
+                body = response.read()
+                if ready_body is None or body.startswith(ready_body):
+                    return
+        except urllib.error.HTTPError:
+            if ready_body is None:
+                return  # functions-framework answers (an error) once it listens
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{service.name} not ready after {timeout}s; see {service.log_path}")
+
+
+def start_pubsub(port: int, log_dir: Path) -> Service:
+    """Start the Pub/Sub emulator JVM directly (gcloud's wrapper is slower and leaks the JVM)."""
+    argv = ["java", *JVM_FLAGS, "-jar", _jar("platform/pubsub-emulator/lib/"
+                                            "cloud-pubsub-emulator-*-all.jar"),
+            "--host=127.0.0.1", f"--port={port}"]
+    return _start("pubsub-emulator", argv, port, log_dir)
+
+
+def start_firestore(port: int, log_dir: Path) -> Service:
+    """Start the Firestore emulator JVM directly."""
+    argv = ["java", *JVM_FLAGS, "-cp",
+            _jar("platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"),
+            "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
+            "--host=127.0.0.1", f"--port={port}"]
+    return _start("firestore-emulator", argv, port, log_dir)
+
+
+def start_emulators(pubsub_port: int, firestore_port: int, log_dir: Path) -> list[Service]:
+    """Start both emulators side by side (each JVM takes a second or two to boot)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(start_pubsub, pubsub_port, log_dir),
+                   pool.submit(start_firestore, firestore_port, log_dir)]
+    started = [f.result() for f in futures if f.exception() is None]
+    failed = [f.exception() for f in futures if f.exception() is not None]
+    if failed:
+        for service in started:
+            service.stop()
+        raise failed[0]  # type: ignore[misc]
+    return started
+
+
+def start_function(name: str, target: str, port: int, env: Mapping[str, str],
+                   log_dir: Path) -> Service:
+    """Run one function under functions-framework, as Cloud Functions would."""
+    executable = Path(sys.executable).parent / "functions-framework"
+    argv = [str(executable), f"--target={target}",
+            f"--source={REPO / 'functions' / name / 'main.py'}", "--signature-type=http",
+            "--host=127.0.0.1", f"--port={port}"]
+    full_env = {**env, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    return _start(name, argv, port, log_dir, env=full_env, ready_body=None)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Names of the topics and subscriptions of one local deployment."""
+
+    project: str
+    events_topic: str
+    dead_letter_topic: str
+    events_subscription: str
+    dead_letter_subscription: str
+    max_delivery_attempts: int = 5
+
+
+def create_topology(topology: Topology, push_endpoint: str, pubsub_host: str) -> None:
+    """Create the topics, the push subscription with its dead-letter policy, and the DLQ pull
+    subscription on the emulator, as Terraform does in the cloud."""
+    os.environ["PUBSUB_EMULATOR_HOST"] = pubsub_host
+    from google.cloud import pubsub_v1
+    from google.protobuf import duration_pb2
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    project = topology.project
+    events = publisher.topic_path(project, topology.events_topic)
+    dead = publisher.topic_path(project, topology.dead_letter_topic)
+    for topic in (events, dead):
+        publisher.create_topic(request={"name": topic})
+    subscriber.create_subscription(request={
+        "name": subscriber.subscription_path(project, topology.events_subscription),
+        "topic": events,
+        "push_config": {"push_endpoint": push_endpoint},
+        "ack_deadline_seconds": 30,
+        "dead_letter_policy": {"dead_letter_topic": dead,
+                               "max_delivery_attempts": topology.max_delivery_attempts},
+        "retry_policy": {"minimum_backoff": duration_pb2.Duration(seconds=1),
+                         "maximum_backoff": duration_pb2.Duration(seconds=5)},
+    })
+    subscriber.create_subscription(request={
+        "name": subscriber.subscription_path(project, topology.dead_letter_subscription),
+        "topic": dead,
+        "ack_deadline_seconds": 60,
+    })
+    subscriber.close()
+
+
+@dataclass
+class Stack:
+    """A running local stack."""
+
+    services: list[Service] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        """Stop every process this stack started, newest first."""
+        for service in reversed(self.services):
+            service.stop()
+        self.services.clear()
+
+    def url(self, name: str) -> str:
+        """Return the URL of the service called ``name``."""
+        return next(s.url for s in self.services if s.name == name)
+
+
+#: Settings of a local run; any of them can be overridden from the environment.
+LOCAL_DEFAULTS = {
+    "GOOGLE_CLOUD_PROJECT": "alert-bridge-local",
+    "EVENTS_TOPIC": "alert-events",
+    "DEAD_LETTER_TOPIC": "alert-events-dead-letter",
+    "ENVIRONMENT": "dev",
+    "LOG_LEVEL": "INFO",
+    "SENTRY_CLIENT_SECRET": "local-sentry-client-secret",
+    "DATADOG_SECRET_TOKEN": "local-datadog-token",
+    "DRY_RUN_FILE": str(REPO / ".run" / "asana-dry-run.jsonl"),
+}
+
+
+def start_stack(*, env: Mapping[str, str], ports: Mapping[str, int], log_dir: Path,
+                topology: Topology) -> Stack:
+    """Start emulators, create the topology, start ingest and worker; stop all on failure."""
+    stack = Stack()
+    try:
+        stack.services.extend(start_emulators(ports["pubsub"], ports["firestore"], log_dir))
+        pubsub_host = f"127.0.0.1:{ports['pubsub']}"
+        stack.env = {
+            **env,
+            "GOOGLE_CLOUD_PROJECT": topology.project,
+            "EVENTS_TOPIC": topology.events_topic,
+            "DEAD_LETTER_TOPIC": topology.dead_letter_topic,
+            "PUBSUB_EMULATOR_HOST": pubsub_host,
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{ports['firestore']}",
+        }
+        create_topology(topology, f"http://127.0.0.1:{ports['worker']}/", pubsub_host)
+        stack.services.append(start_function("worker", "worker", ports["worker"], stack.env,
+                                             log_dir))
+        stack.services.append(start_function("ingest", "ingest", ports["ingest"], stack.env,
+                                             log_dir))
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _local_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for key, value in LOCAL_DEFAULTS.items():
+        env.setdefault(key, value)
+    env.setdefault("CLOUDSDK_CORE_CHECK_GCE_METADATA", "false")
+    return env
+
+
+def main() -> None:
+    """Run the service locally until Ctrl-C, printing how to use it."""
+    env = _local_env()
+    ports = {"ingest": int(env.get("INGEST_PORT", "8080")),
+             "worker": int(env.get("WORKER_PORT", "8081")),
+             "pubsub": int(env.get("PUBSUB_PORT", "8085")),
+             "firestore": int(env.get("FIRESTORE_PORT", "8086"))}
+    topology = Topology(env["GOOGLE_CLOUD_PROJECT"], env["EVENTS_TOPIC"],
+                        env["DEAD_LETTER_TOPIC"], env["EVENTS_TOPIC"] + "-push",
+                        env["DEAD_LETTER_TOPIC"] + "-pull")
+    log_dir = REPO / ".run" / "logs"
+    stack = start_stack(env=env, ports=ports, log_dir=log_dir, topology=topology)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        _print_banner(stack, topology, log_dir)
+        while all(s.process.poll() is None for s in stack.services):
+            time.sleep(0.5)
+        dead = [s.name for s in stack.services if s.process.poll() is not None]
+        print(f"stopping: {', '.join(dead)} exited; see {log_dir}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping…")
+    finally:
+        stack.stop()
+
+
+def _print_banner(stack: Stack, topology: Topology, log_dir: Path) -> None:
+    mode = "Asana" if stack.env.get("ASANA_PAT") else f"dry-run → {stack.env['DRY_RUN_FILE']}"
+    print(f"""
+alert-bridge is running locally (project {topology.project}, Asana: {mode})
+  ingest   {stack.url('ingest')}/     (Sentry and Datadog webhooks)
+  worker   {stack.url('worker')}/     (fed by push subscription {topology.events_subscription})
+  pubsub   {stack.env['PUBSUB_EMULATOR_HOST']}   topics {topology.events_topic}, \
+{topology.dead_letter_topic} (pull: {topology.dead_letter_subscription})
+  firestore {stack.env['FIRESTORE_EMULATOR_HOST']}
+  logs     {log_dir}/
+
+Send a signed sample Sentry alert (in another terminal):
+  make send-sample
+Ctrl-C stops everything.
+""", flush=True)
+
+
+if __name__ == "__main__":
+    main()

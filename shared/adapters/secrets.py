@@ -1,0 +1,96 @@
+"""Credentials: from the environment when set, else from Secret Manager, cached with a TTL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from shared.errors import ConfigError, Transient
+
+MAX_ACTIVE_VALUES = 2  # current + previous, during a rotation
+
+
+def secret_id(prefix: str, name: str) -> str:
+    """Return the Secret Manager id of a credential, e.g. alert-bridge-asana-pat."""
+    return prefix + name.lower().replace("_", "-")
+
+
+def split_values(name: str, raw: str) -> tuple[str, ...]:
+    """Split a stored value into its active values (newline- or comma-separated)."""
+    values = tuple(v.strip() for v in raw.replace(",", "\n").splitlines() if v.strip())
+    if not values:
+        raise ConfigError(f"secret {name}: empty value")
+    if len(values) > MAX_ACTIVE_VALUES:
+        raise ConfigError(f"secret {name}: {len(values)} values, at most "
+                          f"{MAX_ACTIVE_VALUES} (current and previous) are allowed")
+    return values
+
+
+class SecretSource:
+    """Look credentials up by name; Secret Manager is only contacted when env lacks them."""
+
+    def __init__(self, env: Mapping[str, str], project: str, prefix: str, ttl_seconds: float,
+                 fetch: Callable[[str], str | None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._env = env
+        self._project = project
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+        self._fetch = fetch
+        self._clock = clock
+        self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> tuple[str, ...]:
+        """Return the active values of ``name``; raise ConfigError when it is not set anywhere."""
+        if self._env.get(name, "").strip():
+            return split_values(name, self._env[name])
+        now = self._clock()
+        cached = self._cache.get(name)
+        if cached and now - cached[0] < self._ttl:
+            return cached[1]
+        raw = self._fetcher()(secret_id(self._prefix, name))
+        if raw is None:
+            raise ConfigError(f"secret {name}: not set in the environment and no enabled version "
+                              f"of secret {secret_id(self._prefix, name)!r} in project "
+                              f"{self._project!r}")
+        values = split_values(name, raw)
+        with self._lock:
+            self._cache[name] = (now, values)
+        return values
+
+    def optional(self, name: str) -> str | None:
+        """Return the current value of ``name``, or None when it is not configured."""
+        try:
+            return self.get(name)[0]
+        except ConfigError:
+            return None
+
+    def _fetcher(self) -> Callable[[str], str | None]:
+        if self._fetch is None:
+            self._fetch = _secret_manager_fetcher(self._project)
+        return self._fetch
+
+
+def _secret_manager_fetcher(project: str) -> Callable[[str], str | None]:
+    # Imported here: local runs and tests read env vars and never pay for this import.
+    from google.api_core import exceptions as api_exceptions
+    from google.cloud import secretmanager
+
+    client = secretmanager.SecretManagerServiceClient()
+
+    def fetch(secret: str) -> str | None:
+        name = f"projects/{project}/secrets/{secret}/versions/latest"
+        try:
+            response = client.access_secret_version(request={"name": name}, timeout=5.0)
+        except (api_exceptions.NotFound, api_exceptions.FailedPrecondition):
+            return None  # no such secret, or its latest version is disabled/destroyed
+        except api_exceptions.PermissionDenied as error:
+            raise ConfigError(f"secret {secret}: the service account may not access it "
+                              "(grant roles/secretmanager.secretAccessor)") from error
+        except api_exceptions.GoogleAPICallError as error:
+            raise Transient(f"secret manager: reading {secret} failed: {error.code}") from error
+        return response.payload.data.decode("utf-8")
+
+    return fetch

@@ -1,0 +1,188 @@
+"""The ingest flow: verify a webhook, publish it, and decide the answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+
+from shared import signatures
+from shared.alerts import alert_key
+from shared.errors import AlertBridgeError, Rejected, Transient, Unauthorized, http_status
+
+log = logging.getLogger(__name__)
+
+SENTRY_PUBLISHED = frozenset({"event_alert", "issue", "metric_alert", "error"})
+MAX_ATTRIBUTE_CHARS = 1024  # Pub/Sub allows 1024 bytes per attribute value
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An HTTP request as plain data; header names are lower-case."""
+
+    method: str
+    headers: Mapping[str, str]
+    body: bytes
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP answer to send back."""
+
+    status: int
+    body: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class IngestDeps:
+    """What the flow needs from the outside world, injected so tests can swap it."""
+
+    secret: Callable[[str], tuple[str, ...]]  # name -> active values (current first)
+    publish: Callable[[bytes, Mapping[str, str]], str]  # -> Pub/Sub message id; raises Transient
+    now: Callable[[], datetime]
+    max_body_bytes: int
+
+
+def handle_webhook(hook: Webhook, deps: IngestDeps) -> Answer:
+    """Verify, publish and answer one webhook; every outcome is logged once."""
+    try:
+        return _accept(hook, deps)
+    except AlertBridgeError as error:
+        return _refuse(hook, error)
+
+
+def too_large(content_length: int | None, max_body_bytes: int) -> bool:
+    """Tell from the declared length whether a body is over the limit, before reading it."""
+    return content_length is not None and content_length > max_body_bytes
+
+
+def read_body(stream: IO[bytes], max_body_bytes: int) -> bytes:
+    """Read at most one byte past the limit, so an undeclared oversized body is caught too."""
+    chunks: list[bytes] = []
+    remaining = max_body_bytes + 1
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 65536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def oversized_answer(hook: Webhook) -> Answer:
+    """Answer a request whose body exceeds the limit."""
+    return _refuse(hook, Rejected("body exceeds the size limit", reason="too_large", status=413))
+
+
+def _accept(hook: Webhook, deps: IngestDeps) -> Answer:
+    if hook.method != "POST":
+        raise Rejected(f"method {hook.method} not allowed", reason="method_not_allowed", status=405)
+    if len(hook.body) > deps.max_body_bytes:
+        raise Rejected("body exceeds the size limit", reason="too_large", status=413)
+    source = _authenticate(hook, deps)
+    resource = _resource(source, hook.headers)
+    if resource is None:
+        log.info("webhook ignored", extra={"event": "webhook_ignored", "source": source,
+                                           "resource": hook.headers.get("sentry-hook-resource", ""),
+                                           "request_id": hook.request_id})
+        return Answer(200, {"status": "ignored"})
+    payload = _json(hook.body)
+    attributes = _attributes(source, resource, payload, hook, deps.now())
+    message_id = deps.publish(hook.body, attributes)
+    log.info("webhook published", extra={"event": "webhook_published", "message_id": message_id,
+                                         **attributes})
+    return Answer(202, {"status": "accepted", "id": message_id})
+
+
+def _authenticate(hook: Webhook, deps: IngestDeps) -> str:
+    """Return the verified source; the same Unauthorized for every failure."""
+    headers = hook.headers
+    if "sentry-hook-signature" in headers or "sentry-hook-resource" in headers:
+        if signatures.verify_sentry(hook.body, headers.get("sentry-hook-signature"),
+                                    deps.secret("SENTRY_CLIENT_SECRET")):
+            return "sentry"
+        raise Unauthorized("sentry signature missing or wrong")
+    if "datadog-secret-token" in headers:
+        if signatures.verify_token(headers.get("datadog-secret-token"),
+                                   deps.secret("DATADOG_SECRET_TOKEN")):
+            return "datadog"
+        raise Unauthorized("datadog token wrong")
+    raise Unauthorized("no signature or token header")
+
+
+def _resource(source: str, headers: Mapping[str, str]) -> str | None:
+    if source == "datadog":
+        return "datadog"
+    resource = headers.get("sentry-hook-resource", "").strip()
+    return resource if resource in SENTRY_PUBLISHED else None
+
+
+def _json(body: bytes) -> dict[str, object]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Rejected(f"body is not JSON: {error}", reason="malformed") from error
+    if not isinstance(payload, dict):
+        raise Rejected("body is not a JSON object", reason="malformed")
+    return payload
+
+
+def _attributes(source: str, resource: str, payload: dict[str, object], hook: Webhook,
+                now: datetime) -> dict[str, str]:
+    key = alert_key(source, resource, payload)
+    if key is None:
+        raise Rejected(f"{source} {resource} webhook carries no alert id", reason="malformed")
+    action = payload.get("alert_transition") if source == "datadog" else payload.get("action")
+    return {
+        "source": source,
+        "resource": resource,
+        "action": _clip(action),
+        "alert_key": _clip(key),
+        "received_at": now.isoformat(timespec="milliseconds"),
+        "request_id": hook.request_id,
+    }
+
+
+def _clip(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text[:MAX_ATTRIBUTE_CHARS // 4]  # 4 bytes per char at most in UTF-8
+
+
+def _refuse(hook: Webhook, error: AlertBridgeError) -> Answer:
+    status = http_status(error)
+    if isinstance(error, Transient):
+        log.error("webhook not published: %s", error,
+                  extra={"event": "publish_failed", "request_id": hook.request_id})
+        return Answer(status, {"error": "temporarily unavailable, retry later"})
+    if not isinstance(error, Rejected):
+        log.error("webhook failed: %s", error,
+                  extra={"event": "ingest_error", "reason": error.reason,
+                         "request_id": hook.request_id})
+        return Answer(status, {"error": "internal error"})
+    log.warning("webhook rejected: %s", error,
+                extra={"event": "webhook_rejected", "reason": error.reason,
+                       "source": _claimed_source(hook.headers), "request_id": hook.request_id})
+    body = {"error": _PUBLIC_REASONS.get(error.reason, error.reason)}
+    if error.reason == "malformed":
+        body["detail"] = str(error)  # says what to fix; never reveals secrets or internals
+    return Answer(status, body)
+
+
+_PUBLIC_REASONS = {
+    "unauthorized": "unauthorized",
+    "malformed": "malformed request body",
+    "too_large": "request body too large",
+    "method_not_allowed": "method not allowed",
+}
+
+
+def _claimed_source(headers: Mapping[str, str]) -> str:
+    if any(name.startswith("sentry-hook-") for name in headers):
+        return "sentry"
+    if "datadog-secret-token" in headers:
+        return "datadog"
+    return "unknown"

@@ -1,0 +1,76 @@
+"""Credentials: environment first, Secret Manager second, cached with a TTL, never printed."""
+
+import pytest
+
+from shared.adapters.secrets import SecretSource, secret_id, split_values
+from shared.errors import ConfigError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Store:
+    """Secret Manager double: secret id -> latest value; counts reads."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.reads = 0
+
+    def __call__(self, secret: str) -> str | None:
+        self.reads += 1
+        return self.values.get(secret)
+
+
+def source(env: dict[str, str], store: Store, clock: Clock) -> SecretSource:
+    return SecretSource(env, "proj", "ab-", 300, fetch=store, clock=clock)
+
+
+def test_secret_id_from_name() -> None:
+    assert secret_id("alert-bridge-", "SENTRY_CLIENT_SECRET") == "alert-bridge-sentry-client-secret"
+
+
+def test_environment_wins_and_secret_manager_is_not_called() -> None:
+    store = Store({"ab-asana-pat": "from-sm"})
+    assert source({"ASANA_PAT": "from-env"}, store, Clock()).get("ASANA_PAT") == ("from-env",)
+    assert store.reads == 0
+
+
+def test_secret_manager_value_is_cached_until_the_ttl_passes() -> None:
+    store, clock = Store({"ab-asana-pat": "v1"}), Clock()
+    secrets = source({}, store, clock)
+    assert secrets.get("ASANA_PAT") == ("v1",)
+    store.values["ab-asana-pat"] = "v2"  # rotated
+    clock.now = 299
+    assert secrets.get("ASANA_PAT") == ("v1",)
+    clock.now = 301
+    assert secrets.get("ASANA_PAT") == ("v2",)
+    assert store.reads == 2
+
+
+@pytest.mark.parametrize(("raw", "values"), [("a", ("a",)), ("new\nold", ("new", "old")),
+                                              ("new,old\n", ("new", "old")), (" a \n\n", ("a",))],
+                         ids=["one", "newline-pair", "comma-pair", "whitespace"])
+def test_rotation_values(raw: str, values: tuple[str, ...]) -> None:
+    assert split_values("X", raw) == values
+
+
+def test_three_values_are_refused_without_printing_them() -> None:
+    with pytest.raises(ConfigError) as error:
+        split_values("DATADOG_SECRET_TOKEN", "s3cret-a\ns3cret-b\ns3cret-c")
+    assert "DATADOG_SECRET_TOKEN" in str(error.value)
+    assert "s3cret" not in str(error.value)
+
+
+def test_missing_secret_names_the_variable_and_the_secret_id() -> None:
+    with pytest.raises(ConfigError) as error:
+        source({}, Store({}), Clock()).get("ASANA_PAT")
+    assert "ASANA_PAT" in str(error.value) and "ab-asana-pat" in str(error.value)
+
+
+def test_optional_secret_is_none_when_absent() -> None:
+    assert source({}, Store({}), Clock()).optional("ASANA_PAT") is None
