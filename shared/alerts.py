@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import enum
+import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+
+from shared.errors import Permanent
+
+SENTRY_RESOURCES = ("event_alert", "issue", "metric_alert", "error")
 
 
 class Action(enum.StrEnum):
@@ -44,14 +51,23 @@ class Alert:
     scope: str | None = None
     transition: str | None = None  # raw Datadog transition / Sentry action
     tags: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    rule: str | None = None  # Sentry alert rule that fired
+    description: str | None = None  # Sentry metric-alert text / Datadog event message
+    host: str | None = None  # Datadog $HOSTNAME
+    actor: str | None = None  # who changed a Sentry issue (user name, or "Sentry")
+    assignee: str | None = None  # Sentry issue assignee name or email
 
     def match_fields(self) -> dict[str, str]:
         """Return the key/value pairs teams.yaml matchers look at: tags plus derived keys."""
         fields = {k: v for k, v in self.tags}
         derived = {
             "url": self.request_url or fields.get("url"),
+            # Sentry calls the host server_name; let one matcher cover Datadog hosts too.
+            "server_name": self.host,
+            "host": self.host,
             "project": self.project,
             "environment": self.environment,
+            "env": self.environment,
             "level": self.level,
             "monitor": self.monitor_id,
             "priority": self.priority,
@@ -59,18 +75,58 @@ class Alert:
             "title": self.title,
             "release": self.release,
             "culprit": self.culprit,
+            "exception": self.exception_type,
+            "rule": self.rule,
+            "resource": self.resource,
+            "transition": self.transition,
         }
         for key, value in derived.items():
-            if value and key not in fields:
+            # A bare tag (empty value) must not hide a derived key of the same name.
+            if value and not fields.get(key):
                 fields[key] = value
         return fields
 
 
-def _text(value: object) -> str | None:
+def clean_text(value: object) -> str | None:
+    """Return a scalar as stripped text, or None when it is missing, empty or not a scalar."""
     if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value).strip()
     return text or None
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+# Epoch values at or above this are milliseconds: as seconds it would be the year 5138.
+_EPOCH_MS_THRESHOLD = 100_000_000_000
+
+
+def parse_time(value: object) -> datetime | None:
+    """Return an ISO 8601 string or epoch (s or ms) as an aware UTC datetime, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return _from_epoch(value)
+    text = clean_text(value)
+    if text is None:
+        return None
+    if _NUMBER.fullmatch(text):
+        return _from_epoch(float(text))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    # Sentry sometimes omits the offset; its timestamps are always UTC.
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _from_epoch(value: float) -> datetime | None:
+    seconds = value / 1000 if abs(value) >= _EPOCH_MS_THRESHOLD else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def alert_key(source: str, resource: str, payload: object) -> str | None:
@@ -82,21 +138,68 @@ def alert_key(source: str, resource: str, payload: object) -> str | None:
     if not isinstance(payload, dict):
         return None
     if source == "datadog":
-        cycle = _text(payload.get("alert_cycle_key"))
+        cycle = clean_text(payload.get("alert_cycle_key"))
         if cycle:
             return f"datadog:cycle:{cycle}"
-        event_id = _text(payload.get("id"))
+        event_id = clean_text(payload.get("id"))
         return f"datadog:event:{event_id}" if event_id else None
     data = payload.get("data")
     if not isinstance(data, dict):
         return None
     if resource == "metric_alert":
         incident = data.get("metric_alert")
-        incident_id = _text(incident.get("id")) if isinstance(incident, dict) else None
+        incident_id = clean_text(incident.get("id")) if isinstance(incident, dict) else None
         return f"sentry:metric:{incident_id}" if incident_id else None
     container = {"event_alert": "event", "error": "error", "issue": "issue"}.get(resource)
     body = data.get(container) if container else None
     if not isinstance(body, dict):
         return None
-    issue_id = _text(body.get("id") if resource == "issue" else body.get("issue_id"))
+    issue_id = clean_text(body.get("id") if resource == "issue" else body.get("issue_id"))
     return f"sentry:issue:{issue_id}" if issue_id else None
+
+
+def require_key(
+    source: str, resource: str, payload: Mapping[str, object], unit: str, field_name: str
+) -> str:
+    """Return the payload's dedup key, or raise Permanent naming the field that carries it."""
+    key = alert_key(source, resource, dict(payload))
+    if key is None:
+        raise Permanent(f"{unit}: {field_name} missing", reason="bad_payload")
+    return key
+
+
+def parse_alert(body: bytes, attributes: Mapping[str, str]) -> Alert:
+    """Normalize a raw webhook body and its Pub/Sub attributes; Permanent if it never can be."""
+    # Imported here because both parser modules build the Alert defined above.
+    from shared import alerts_datadog, alerts_sentry
+
+    source = clean_text(attributes.get("source"))
+    resource = clean_text(attributes.get("resource"))
+    received_at = parse_time(attributes.get("received_at"))
+    if source == "datadog":
+        return alerts_datadog.parse(_json_object(body, "datadog webhook"), received_at)
+    if source != "sentry":
+        raise Permanent(
+            f"pubsub message: attribute 'source' is {source!r}, expected 'sentry' or 'datadog'",
+            reason="bad_payload",
+        )
+    if resource not in SENTRY_RESOURCES:
+        raise Permanent(
+            f"sentry webhook: attribute 'resource' is {resource!r}, expected one of "
+            f"{', '.join(SENTRY_RESOURCES)}",
+            reason="bad_payload",
+        )
+    unit = f"sentry {resource} webhook"
+    return alerts_sentry.parse(resource, _json_object(body, unit), received_at)
+
+
+def _json_object(body: bytes, unit: str) -> dict[str, object]:
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise Permanent(f"{unit}: body is not valid UTF-8", reason="bad_payload") from error
+    except json.JSONDecodeError as error:
+        raise Permanent(f"{unit}: body is not JSON ({error.msg})", reason="bad_payload") from error
+    if not isinstance(payload, dict):
+        raise Permanent(f"{unit}: body is not a JSON object", reason="bad_payload")
+    return payload

@@ -1,0 +1,261 @@
+"""Asana over HTTP (requests), and a dry-run stand-in that records what it would send."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import requests
+
+from shared.errors import Permanent, Transient
+from shared.tasks import TaskDraft
+
+log = logging.getLogger(__name__)
+
+PORTFOLIO_ITEM_FIELDS = "name,archived,start_on,due_on,created_at,resource_type"
+PAGE_LIMIT = 100
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 8.0
+RETRY_AFTER_CAP_SECONDS = 30.0  # a longer wait is better spent by Pub/Sub redelivery
+MAX_ERROR_CHARS = 500
+
+
+class TaskTracker(Protocol):
+    """The Asana operations the worker needs."""
+
+    def create_task(self, draft: TaskDraft) -> str:
+        """Create a task and return its gid."""
+        ...
+
+    def add_comment(self, task_gid: str, html_text: str) -> str:
+        """Add a comment (story) to a task and return its gid."""
+        ...
+
+    def set_completed(self, task_gid: str, completed: bool) -> None:
+        """Complete or reopen a task."""
+        ...
+
+    def get_task(self, task_gid: str) -> dict[str, Any]:
+        """Return a task (raises AsanaRejected with status 404 when it is gone)."""
+        ...
+
+    def portfolio_items(self, portfolio_gid: str) -> list[dict[str, Any]]:
+        """Return every item of a portfolio."""
+        ...
+
+
+class AsanaRejected(Permanent):
+    """Asana refused the request (4xx other than 429); sending it again cannot help."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, reason=f"asana_http_{status}")
+        self.status = status
+
+
+def _gid(value: str) -> str:
+    # Path segments come from stored data: quote them so nothing can alter the path.
+    return quote(str(value), safe="")
+
+
+def _created_gid(data: Any) -> str:
+    gid = data.get("gid") if isinstance(data, dict) else None
+    if not gid:
+        raise Transient("asana: a create answered 2xx without a gid")
+    return str(gid)
+
+
+def _error_messages(response: requests.Response) -> str:
+    """Return Asana's error messages (``{"errors": [{"message": ...}]}``), or the raw body."""
+    try:
+        errors = response.json().get("errors")
+        text = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
+    except (ValueError, AttributeError, TypeError):
+        text = response.text.strip()
+    return (text or response.reason or "no error message")[:MAX_ERROR_CHARS]
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    raw = response.headers.get("Retry-After", "").strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None  # absent, or an HTTP date: fall back to exponential backoff
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS)
+
+
+class AsanaClient:
+    """A small Asana REST client: bearer auth, timeouts, retries with backoff."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (3.05, 10),
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._session = session or requests.Session()
+        self._timeout = timeout
+        self._max_attempts = max(1, max_attempts)
+        self._sleep = sleep
+
+    def create_task(self, draft: TaskDraft) -> str:
+        """Create a task and return its gid."""
+        return _created_gid(self._request("POST", "/tasks", body={"data": draft.to_asana()}))
+
+    def add_comment(self, task_gid: str, html_text: str) -> str:
+        """Add a comment (story) to a task and return its gid."""
+        path = f"/tasks/{_gid(task_gid)}/stories"
+        return _created_gid(self._request("POST", path, body={"data": {"html_text": html_text}}))
+
+    def set_completed(self, task_gid: str, completed: bool) -> None:
+        """Complete or reopen a task."""
+        self._request("PUT", f"/tasks/{_gid(task_gid)}", body={"data": {"completed": completed}})
+
+    def get_task(self, task_gid: str) -> dict[str, Any]:
+        """Return a task (raises AsanaRejected with status 404 when it is gone)."""
+        data = self._request("GET", f"/tasks/{_gid(task_gid)}")
+        return data if isinstance(data, dict) else {}
+
+    def portfolio_items(self, portfolio_gid: str) -> list[dict[str, Any]]:
+        """Return every item of a portfolio, following pagination."""
+        path = f"/portfolios/{_gid(portfolio_gid)}/items"
+        params: dict[str, str | int] = {"opt_fields": PORTFOLIO_ITEM_FIELDS, "limit": PAGE_LIMIT}
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._send("GET", path, params=params, body=None)
+            items += [item for item in page.get("data") or [] if isinstance(item, dict)]
+            offset = (page.get("next_page") or {}).get("offset")
+            if not offset:
+                return items
+            params = {**params, "offset": offset}
+
+    def _request(self, method: str, path: str, *, body: dict[str, Any] | None = None) -> Any:
+        return self._send(method, path, params=None, body=body).get("data")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int] | None,
+        body: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """Send one request, retrying what a retry can fix; return the decoded JSON answer.
+
+        POSTs are retried too: a retried create may duplicate a task whose first answer was
+        lost, which the worker's ledger de-duplicates; dropping the alert would be worse.
+        """
+        where = f"asana {method} {path}"
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                response = self._session.request(
+                    method,
+                    self._base_url + path,
+                    params=params,
+                    json=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                failure, wait = type(exc).__name__, self._backoff(attempt)
+            else:
+                if response.status_code < 400:
+                    return self._decode(response, where)
+                if response.status_code != 429 and response.status_code < 500:
+                    raise AsanaRejected(
+                        f"{where}: {response.status_code} {_error_messages(response)}",
+                        status=response.status_code,
+                    )
+                failure = f"{response.status_code} {_error_messages(response)}"
+                retry_after = _retry_after(response)
+                wait = self._backoff(attempt) if retry_after is None else retry_after
+            if attempt == self._max_attempts:
+                raise Transient(f"{where}: {failure} after {attempt} attempts")
+            log.warning("%s: %s; retry %d in %.2fs", where, failure, attempt, wait)
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        # Full jitter: spreads the retries of instances that failed together.
+        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    @staticmethod
+    def _decode(response: requests.Response, where: str) -> dict[str, Any]:
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            decoded = response.json()
+        except ValueError:
+            # A proxy or gateway page, not Asana: worth another try later.
+            raise Transient(f"{where}: {response.status_code} answer is not JSON") from None
+        return decoded if isinstance(decoded, dict) else {}
+
+
+class DryRunAsana:
+    """Stand-in used without ASANA_PAT: logs and records each write instead of sending it."""
+
+    def __init__(self, path: str, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.path = path
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def create_task(self, draft: TaskDraft) -> str:
+        """Record the task creation and return a fake gid."""
+        return self._record("POST", "/tasks", {"data": draft.to_asana()}, preview=draft.notes)
+
+    def add_comment(self, task_gid: str, html_text: str) -> str:
+        """Record the comment and return a fake gid."""
+        path = f"/tasks/{_gid(task_gid)}/stories"
+        return self._record("POST", path, {"data": {"html_text": html_text}})
+
+    def set_completed(self, task_gid: str, completed: bool) -> None:
+        """Record the completion change."""
+        self._record("PUT", f"/tasks/{_gid(task_gid)}", {"data": {"completed": completed}})
+
+    def get_task(self, task_gid: str) -> dict[str, Any]:
+        """Pretend the task exists; reads are not recorded."""
+        return {"gid": task_gid, "resource_type": "task", "completed": False}
+
+    def portfolio_items(self, portfolio_gid: str) -> list[dict[str, Any]]:
+        """Return no items, so boards fall back to the backlog."""
+        return []
+
+    def _record(
+        self, method: str, path: str, body: dict[str, Any], *, preview: str | None = None
+    ) -> str:
+        line: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "body": body,
+            "at": self._clock().isoformat(),
+        }
+        if preview is not None:
+            line["preview"] = preview  # the plain-text body, easier to read than html_notes
+        text = json.dumps(line, ensure_ascii=False)
+        with self._lock:
+            self._count += 1
+            gid = f"dry-run-{self._count}"
+            directory = os.path.dirname(self.path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as file:
+                file.write(text + "\n")
+        log.info("dry-run asana %s %s (recorded in %s): %s", method, path, self.path, text)
+        return gid
