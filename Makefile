@@ -4,16 +4,49 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+export CLOUDSDK_CORE_CHECK_GCE_METADATA := false
+export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
+export CHECKPOINT_DISABLE := 1
 
-.PHONY: run test lint check-teams explain-route check-terraform venv clean
+.PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample \
+        replay-dead-letters bench venv clean
 
-venv: $(STAMP)
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
+
+venv: $(STAMP)  ## Create .venv with runtime and dev dependencies
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@command -v java >/dev/null || { echo "java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-clean:
+run: venv  ## Run the service locally on the Pub/Sub and Firestore emulators (Ctrl-C stops it)
+	$(PY) -m scripts.localstack
+
+send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|datadog|...)
+	$(PY) -m scripts.send_sample $(SAMPLE)
+
+test: venv check-terraform test-python  ## The whole suite (what CI runs)
+
+test-python: venv  ## Python unit and integration tests (starts and stops its own emulators)
+	$(PY) -m pytest
+
+lint: venv  ## ruff, and mypy on shared/ and functions/
+	$(VENV)/bin/ruff check shared functions scripts tests
+	$(VENV)/bin/mypy shared functions/ingest/main.py scripts
+	$(VENV)/bin/mypy functions/worker/main.py
+
+check-teams: venv  ## Validate teams.yaml (or TEAMS_FILE)
+	$(PY) -m shared.route_cli check
+
+explain-route: venv  ## Show team, board and priority for ARGS="key=value ..." or ARGS="--payload FILE"
+	$(PY) -m shared.route_cli explain $(ARGS)
+
+check-terraform: venv  ## Offline Terraform checks: fmt, provider schema, structure, checkov
+	bash scripts/check-terraform.sh
+
+clean:  ## Remove virtualenvs, caches and local run files
 	rm -rf $(VENV) .venv-* .cache .run .pytest_cache .mypy_cache .ruff_cache

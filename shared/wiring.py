@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from shared import logs
 from shared.adapters.secrets import SecretSource
+from shared.errors import ConfigError
 from shared.ingest import IngestDeps
 from shared.settings import Settings, load_settings
+
+# The worker's modules are imported lazily: the ingest function's cold start counts
+# against Sentry's one-second budget and must not pay for them.
+if TYPE_CHECKING:
+    from shared.adapters.asana import TaskTracker
+    from shared.teams import TeamsConfig
+    from shared.worker import WorkerDeps
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -41,3 +54,55 @@ def ingest_deps() -> IngestDeps:
     publisher = Publisher(s.project, s.events_topic)
     return IngestDeps(secret=secrets().get, publish=publisher.publish, now=utc_now,
                       max_body_bytes=s.max_body_bytes)
+
+
+@functools.cache
+def teams_loader() -> Callable[[], TeamsConfig]:
+    """Return a loader of teams.yaml that reads the file once and remembers a failure too."""
+    from shared.teams_file import load_teams
+
+    try:
+        config = load_teams(settings().teams_file)
+    except ConfigError as error:
+        log.error("teams file invalid: %s", error, extra={"event": "config_error"})
+        failure = error
+
+        def fail() -> TeamsConfig:
+            raise failure
+
+        return fail
+    return lambda: config
+
+
+def tracker() -> TaskTracker:
+    """Return the Asana client, or the dry-run recorder when no ASANA_PAT is configured."""
+    from shared.adapters.asana import AsanaClient, DryRunAsana
+
+    s = settings()
+    pat = secrets().optional("ASANA_PAT")
+    if pat:
+        return AsanaClient(s.asana_api_url, pat)
+    if s.environment != "dev":
+        # Outside dev a missing token is a deployment error: retrying keeps the alerts,
+        # where a silent dry-run would lose them.
+        raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); dry-run "
+                          "is only allowed with ENVIRONMENT=dev")
+    log.warning("no ASANA_PAT: dry-run, requests are written to %s", s.dry_run_file,
+                extra={"event": "dry_run"})
+    return DryRunAsana(s.dry_run_file)
+
+
+@functools.cache
+def worker_deps() -> WorkerDeps:
+    """Return the worker function's dependencies."""
+    from shared.adapters.firestore_ledger import FirestoreLedger
+    from shared.adapters.pubsub import Publisher
+    from shared.worker import PortfolioCache, WorkerDeps
+
+    s = settings()
+    asana = tracker()
+    dead_letters = Publisher(s.project, s.dead_letter_topic)
+    return WorkerDeps(config=teams_loader(), environment=s.environment, tracker=asana,
+                      ledger=FirestoreLedger(s.project, s.ledger_collection),
+                      portfolios=PortfolioCache(asana.portfolio_items),
+                      dead_letter=dead_letters.publish, now=utc_now)

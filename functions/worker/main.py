@@ -3,8 +3,14 @@
 import flask
 import functions_framework
 
+from shared import wiring
+from shared.worker import handle_request
+
 
 @functions_framework.http
-def worker(request: flask.Request) -> tuple[str, int]:
-    """Acknowledge the push (placeholder until the worker flow lands)."""
-    return "", 204
+def worker(request: flask.Request) -> flask.Response:
+    """Process one pushed message; a non-2xx answer makes Pub/Sub redeliver it."""
+    outcome = handle_request(request.get_data(), wiring.worker_deps())
+    response = flask.jsonify(outcome.body)
+    response.status_code = outcome.status
+    return response

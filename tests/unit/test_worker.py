@@ -1,0 +1,214 @@
+"""The worker flow over in-memory doubles: create, recur, resolve, reopen, dead-letter."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.adapters.asana import AsanaRejected
+from shared.errors import ConfigError, Transient
+from shared.ledger import RECURRENCE_COMMENT_INTERVAL, State
+from shared.teams_file import load_teams
+from shared.worker import Outcome, PortfolioCache, WorkerDeps, handle_request
+from tests.fakes.ledger import MemoryLedger
+from tests.fakes.tracker import MemoryTracker
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+REPO = DATA.parent.parent
+CONFIG = load_teams(str(REPO / "teams.yaml"))
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class World:
+    """The worker's dependencies, all in memory, with a clock the test moves."""
+
+    def __init__(self, environment: str = "prod",
+                 portfolios: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        self.now = START
+        self.tracker = MemoryTracker(portfolios)
+        self.ledger = MemoryLedger()
+        self.dead: list[tuple[bytes, dict[str, str]]] = []
+        self.dead_letter_fails = False
+        self.config_error: ConfigError | None = None
+        self.deps = WorkerDeps(config=self._config, environment=environment,
+                               tracker=self.tracker, ledger=self.ledger,
+                               portfolios=PortfolioCache(self.tracker.portfolio_items),
+                               dead_letter=self._dead_letter, now=lambda: self.now)
+        self._ids = iter(range(1, 10_000))
+
+    def _config(self) -> Any:
+        if self.config_error:
+            raise self.config_error
+        return CONFIG
+
+    def _dead_letter(self, data: bytes, attributes: Mapping[str, str]) -> str:
+        if self.dead_letter_fails:
+            raise Transient("publish to dead-letter topic failed")
+        self.dead.append((data, dict(attributes)))
+        return str(len(self.dead))
+
+    def push(self, fixture: str, resource: str, source: str = "sentry",
+             message_id: str | None = None, body: bytes | None = None) -> Outcome:
+        data = body if body is not None else (DATA / fixture).read_bytes()
+        envelope = {"subscription": "projects/p/subscriptions/s", "message": {
+            "data": base64.b64encode(data).decode(), "messageId": message_id or self.next_id(),
+            "publishTime": "2026-11-25T12:00:00Z",
+            "attributes": {"source": source, "resource": resource,
+                           "received_at": "2026-11-25T12:00:00+00:00"}}}
+        return handle_request(json.dumps(envelope).encode(), self.deps)
+
+    def next_id(self) -> str:
+        return f"msg-{next(self._ids)}"
+
+    def only_task(self) -> str:
+        [gid] = self.tracker.tasks
+        return gid
+
+
+def test_event_alert_becomes_one_task_on_the_owning_team_board() -> None:
+    world = World()
+    outcome = world.push("sentry_event_alert.json", "event_alert")
+    assert outcome.status == 200
+    task = world.tracker.tasks[world.only_task()]
+    investigations = CONFIG.team("Investigations")
+    assert task.projects == (investigations.backlog_project_gid,)  # no sprint found: backlog
+    assert "Investigations" in task.notes
+
+
+def test_high_priority_goes_to_the_current_sprint() -> None:
+    sprint = {"gid": "555", "name": "Sprint 48", "resource_type": "project", "archived": False,
+              "start_on": "2026-11-20", "due_on": "2026-12-03", "created_at": "2026-11-19T09:00Z"}
+    portfolio = CONFIG.team("Investigations").sprint_portfolio_gid
+    assert portfolio is not None
+    world = World(portfolios={portfolio: [sprint]})
+    world.push("sentry_event_alert.json", "event_alert")
+    assert world.tracker.tasks[world.only_task()].projects == ("555",)
+
+
+def test_portfolio_lookups_are_cached_across_alerts() -> None:
+    world = World()
+    world.push("sentry_event_alert.json", "event_alert")
+    world.push("sentry_error.json", "error")
+    world.push("datadog_triggered.json", "datadog", source="datadog")
+    assert len(world.tracker.tasks) == 3
+    assert world.tracker.portfolio_reads == 2  # Investigations' and Payments' sprints, once each
+
+
+def test_recurrence_comments_instead_of_a_new_task() -> None:
+    world = World()
+    world.push("sentry_event_alert.json", "event_alert")
+    world.now += RECURRENCE_COMMENT_INTERVAL / 2
+    world.push("sentry_event_alert.json", "event_alert")  # a burst: counted, not commented
+    world.now += RECURRENCE_COMMENT_INTERVAL
+    world.push("sentry_event_alert.json", "event_alert")
+    gid = world.only_task()
+    assert len(world.tracker.comments[gid]) == 1
+    assert "3 times" in world.tracker.comments[gid][0]
+
+
+def test_redelivered_message_changes_nothing() -> None:
+    world = World()
+    world.push("sentry_event_alert.json", "event_alert", message_id="same")
+    world.now += timedelta(hours=2)
+    world.push("sentry_event_alert.json", "event_alert", message_id="same")
+    gid = world.only_task()
+    assert world.tracker.comments[gid] == []
+
+
+def test_resolve_then_regression_completes_then_reopens() -> None:
+    world = World()
+    world.push("sentry_issue_created.json", "issue")
+    gid = world.only_task()
+    world.push("sentry_issue_resolved.json", "issue")
+    assert world.tracker.completed[gid] is True
+    world.push("sentry_issue_unresolved_regressed.json", "issue")
+    assert world.tracker.completed[gid] is False
+    assert len(world.tracker.comments[gid]) == 2
+    assert world.ledger.records["sentry:issue:" + _issue_id("sentry_issue_created.json")].state \
+        is State.OPEN
+
+
+def test_datadog_cycle_is_one_task_completed_on_recovery() -> None:
+    world = World()
+    world.push("datadog_triggered.json", "datadog", source="datadog")
+    world.push("datadog_recovered.json", "datadog", source="datadog")
+    gid = world.only_task()
+    assert world.tracker.completed[gid] is True
+
+
+def test_resolve_for_an_unknown_alert_creates_nothing() -> None:
+    world = World()
+    assert world.push("sentry_issue_resolved.json", "issue").status == 200
+    assert world.tracker.tasks == {}
+
+
+def test_unparseable_alert_is_dead_lettered_with_its_reason() -> None:
+    world = World()
+    outcome = world.push("", "event_alert", body=b'{"data": {"event": {}}}')
+    assert outcome.status == 200
+    [(data, attributes)] = world.dead
+    assert data == b'{"data": {"event": {}}}'
+    assert attributes["dead_letter_reason"] == "bad_payload"
+    assert "issue_id" in attributes["dead_letter_error"]
+    assert attributes["source"] == "sentry"  # original attributes kept for replay
+
+
+def test_asana_rejection_is_dead_lettered_and_the_claim_released() -> None:
+    world = World()
+    world.tracker.failures.append(AsanaRejected("asana POST /tasks: 400 project: Not a "
+                                                "recognized ID", status=400))
+    outcome = world.push("sentry_event_alert.json", "event_alert")
+    assert outcome.status == 200
+    assert world.dead[0][1]["dead_letter_reason"] == "asana_http_400"
+    assert "Not a recognized ID" in world.dead[0][1]["dead_letter_error"]
+    assert world.ledger.records == {}  # a replay after the fix can create the task
+
+
+def test_transient_failure_asks_for_redelivery_and_the_retry_succeeds() -> None:
+    world = World()
+    world.tracker.failures.append(Transient("asana POST /tasks: 503 after 5 attempts"))
+    first = world.push("sentry_event_alert.json", "event_alert", message_id="m")
+    assert first.status == 503
+    assert world.dead == [] and world.tracker.tasks == {}
+    second = world.push("sentry_event_alert.json", "event_alert", message_id="m")
+    assert second.status == 200
+    assert len(world.tracker.tasks) == 1
+
+
+def test_invalid_teams_file_is_retried_not_dead_lettered() -> None:
+    world = World()
+    world.config_error = ConfigError("teams.yaml: team 'X': matcher 'url:/(/': bad regex")
+    assert world.push("sentry_event_alert.json", "event_alert").status == 500
+    assert world.dead == []
+
+
+def test_failed_dead_letter_publish_asks_for_redelivery() -> None:
+    world = World()
+    world.dead_letter_fails = True
+    assert world.push("", "event_alert", body=b"not json").status == 503
+
+
+def test_deleted_task_gets_a_new_one_on_the_next_firing() -> None:
+    world = World()
+    world.push("sentry_event_alert.json", "event_alert")
+    world.tracker.delete(world.only_task())
+    world.now += timedelta(hours=2)
+    world.push("sentry_event_alert.json", "event_alert")
+    assert len(world.tracker.tasks) == 1
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b'{"message": {}}',
+                                  b'{"message": {"messageId": "1", "data": "%%%"}}'],
+                         ids=["empty", "not-json", "no-message-id", "bad-base64"])
+def test_non_envelope_requests_get_400(body: bytes) -> None:
+    assert handle_request(body, World().deps).status == 400
+
+
+def _issue_id(fixture: str) -> str:
+    return str(json.loads((DATA / fixture).read_text())["data"]["issue"]["id"])
