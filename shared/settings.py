@@ -47,6 +47,7 @@ class Settings:
     ledger_collection: str
     sentry_dsn: str | None
     dry_run_file: str
+    asana_max_attempts: int
 
 
 def _int(env: Mapping[str, str], key: str, default: int, problems: list[str]) -> int:
@@ -99,6 +100,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ledger_collection=env.get("LEDGER_COLLECTION", "").strip() or "alert_ledger",
         sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
         dry_run_file=env.get("DRY_RUN_FILE", "").strip() or "/tmp/alert-bridge-dry-run.jsonl",
+        asana_max_attempts=_int(env, "ASANA_MAX_ATTEMPTS", 5, problems),
     )
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))

@@ -81,7 +81,7 @@ def tracker() -> TaskTracker:
     s = settings()
     pat = secrets().optional("ASANA_PAT")
     if pat:
-        return AsanaClient(s.asana_api_url, pat)
+        return AsanaClient(s.asana_api_url, pat, max_attempts=s.asana_max_attempts)
     if s.environment != "dev":
         # Outside dev a missing token is a deployment error: retrying keeps the alerts,
         # where a silent dry-run would lose them.
