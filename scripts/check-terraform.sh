@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CHECKPOINT_DISABLE=1
+# fmt needs no CLI config; a TF_CLI_CONFIG_FILE naming a missing file only adds a warning.
+[[ -f "${TF_CLI_CONFIG_FILE:-/nonexistent}" ]] || export TF_CLI_CONFIG_FILE=/dev/null
 PYTHON="${PYTHON:-python3}"
 CHECKOV_VERSION=3.3.30
 CHECKOV_VENV=.venv-checkov

@@ -290,6 +290,8 @@ def main() -> None:
     log_dir = REPO / ".run" / "logs"
     stack = start_stack(env=env, ports=ports, log_dir=log_dir, topology=topology)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C must stop the stack even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _print_banner(stack, topology, log_dir)
         while all(s.process.poll() is None for s in stack.services):

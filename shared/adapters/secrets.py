@@ -50,7 +50,11 @@ class SecretSource:
         cached = self._cache.get(name)
         if cached and now - cached[0] < self._ttl:
             return cached[1]
-        raw = self._fetcher()(secret_id(self._prefix, name))
+        try:
+            fetch = self._fetcher()
+        except ConfigError as error:
+            raise ConfigError(f"secret {name}: not set in the environment, and {error}") from error
+        raw = fetch(secret_id(self._prefix, name))
         if raw is None:
             raise ConfigError(f"secret {name}: not set in the environment and no enabled version "
                               f"of secret {secret_id(self._prefix, name)!r} in project "
@@ -76,9 +80,16 @@ class SecretSource:
 def _secret_manager_fetcher(project: str) -> Callable[[str], str | None]:
     # Imported here: local runs and tests read env vars and never pay for this import.
     from google.api_core import exceptions as api_exceptions
+    from google.auth import exceptions as auth_exceptions
     from google.cloud import secretmanager
 
-    client = secretmanager.SecretManagerServiceClient()
+    try:
+        client = secretmanager.SecretManagerServiceClient()
+    except auth_exceptions.DefaultCredentialsError as error:
+        # Typical of a laptop without `gcloud auth application-default login`: the
+        # credential then simply isn't configured (dry-run for Asana, 500 for webhooks).
+        raise ConfigError("Secret Manager unreachable: no Google credentials; set the "
+                          "credential as an environment variable instead") from error
 
     def fetch(secret: str) -> str | None:
         name = f"projects/{project}/secrets/{secret}/versions/latest"

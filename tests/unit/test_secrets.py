@@ -1,5 +1,7 @@
 """Credentials: environment first, Secret Manager second, cached with a TTL, never printed."""
 
+from typing import Any
+
 import pytest
 
 from shared.adapters.secrets import SecretSource, secret_id, split_values
@@ -74,3 +76,15 @@ def test_missing_secret_names_the_variable_and_the_secret_id() -> None:
 
 def test_optional_secret_is_none_when_absent() -> None:
     assert source({}, Store({}), Clock()).optional("ASANA_PAT") is None
+
+
+def test_unreachable_secret_manager_names_the_secret() -> None:
+    def unreachable() -> Any:
+        raise ConfigError("Secret Manager unreachable: no Google credentials")
+
+    secrets = SecretSource({}, "proj", "ab-", 300)
+    secrets._fetcher = unreachable  # type: ignore[method-assign]
+    with pytest.raises(ConfigError) as error:
+        secrets.get("ASANA_PAT")
+    assert "ASANA_PAT" in str(error.value) and "no Google credentials" in str(error.value)
+    assert secrets.optional("ASANA_PAT") is None
