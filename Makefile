@@ -8,7 +8,7 @@ export CLOUDSDK_CORE_CHECK_GCE_METADATA := false
 export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample \
+.PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample bench \
         replay-dead-letters bench venv clean
 
 help:  ## List the targets
@@ -50,3 +50,6 @@ check-terraform: venv  ## Offline Terraform checks: fmt, provider schema, struct
 
 clean:  ## Remove virtualenvs, caches and local run files
 	rm -rf $(VENV) .venv-* .cache .run .pytest_cache .mypy_cache .ruff_cache
+
+bench: venv  ## Print ingest latency figures (cold start, p50/p95/p99) on the real emulator
+	$(PY) -m scripts.bench_ingest
