@@ -32,7 +32,7 @@ send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|da
 test: venv check-terraform test-python  ## The whole suite (what CI runs)
 
 test-python: venv  ## Python unit and integration tests (starts and stops its own emulators)
-	$(PY) -m pytest
+	$(PY) -m pytest --ignore=tests/terraform
 
 lint: venv  ## ruff, and mypy on shared/ and functions/
 	$(VENV)/bin/ruff check shared functions scripts tests

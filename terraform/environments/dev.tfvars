@@ -1,0 +1,21 @@
+# Development: one project per environment is recommended. No secrets here: credentials go
+# into Secret Manager with gcloud (README, "Secrets").
+project_id         = "my-alert-bridge-dev"
+environment        = "dev"
+region             = "europe-west1"
+firestore_location = "eur3"
+log_level          = "DEBUG"
+
+ingest_scaling = {
+  min_instances = 1
+  max_instances = 3
+  concurrency   = 80
+}
+
+worker_scaling = {
+  max_instances = 1
+  concurrency   = 5
+}
+
+alert_emails        = ["alerts-dev@example.com"]
+deletion_protection = false

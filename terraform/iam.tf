@@ -1,0 +1,68 @@
+# One identity per job, each with the few roles that job needs.
+
+resource "google_service_account" "function" {
+  for_each = local.functions
+
+  account_id   = "${var.name}-${each.key}"
+  display_name = "alert-bridge ${each.key} function"
+  description  = each.value
+
+  depends_on = [google_project_service.api]
+}
+
+# Pub/Sub signs push requests to the worker as this account; it may only invoke the worker.
+resource "google_service_account" "pusher" {
+  account_id   = "${var.name}-pusher"
+  display_name = "alert-bridge Pub/Sub push to worker"
+  description  = "OIDC identity of the events push subscription; run.invoker on the worker only."
+
+  depends_on = [google_project_service.api]
+}
+
+# Cloud Build runs as this account instead of the default compute account, which new
+# projects no longer grant Editor, so builds neither fail nor run with broad rights.
+resource "google_service_account" "builder" {
+  account_id   = "${var.name}-builder"
+  display_name = "alert-bridge function builds"
+  description  = "Builds the function images: reads the source bucket, writes images and logs."
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_project_iam_member" "builder" {
+  for_each = toset([
+    "roles/artifactregistry.writer",
+    "roles/logging.logWriter",
+    "roles/storage.objectViewer",
+  ])
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.builder.member
+}
+
+# The worker claims and completes ledger entries in Firestore.
+resource "google_project_iam_member" "worker_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.function["worker"].member
+}
+
+# Both functions write structured logs that feed the log-based metrics.
+resource "google_project_iam_member" "function_logs" {
+  for_each = local.functions
+
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.function[each.key].member
+}
+
+# Pub/Sub's own agent mints the OIDC token of the push requests; needed explicitly in
+# projects whose agent predates April 2021.
+resource "google_service_account_iam_member" "pubsub_agent_token_creator" {
+  service_account_id = google_service_account.pusher.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+
+  depends_on = [google_project_service.api]
+}

@@ -1,0 +1,72 @@
+# alert-bridge: ingest (public webhook) -> Pub/Sub -> worker (private, push) -> Asana.
+# Resources are split by concern: iam.tf, pubsub.tf, firestore.tf, secrets.tf, functions.tf,
+# monitoring.tf. This file holds what they share.
+
+locals {
+  repo_root = "${path.module}/.."
+
+  functions = {
+    ingest = "Verifies Sentry and Datadog webhooks and publishes them to ${var.name}-events."
+    worker = "Turns alerts from the events push subscription into Asana tasks."
+  }
+
+  # Which function reads which credential (see shared/settings.py SECRET_NAMES); each gets
+  # accessor on its own secrets only.
+  secret_readers = {
+    ingest = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"]
+    worker = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"]
+  }
+  secret_reader = merge([
+    for reader, names in local.secret_readers : { for name in names : name => reader }
+  ]...)
+
+  # The environment-variable contract of shared/settings.py; both functions read the same
+  # Settings, so both get the same set. Credentials are not here: the code reads them from
+  # Secret Manager at run time, which keeps their values out of state and function config.
+  function_env = {
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+    EVENTS_TOPIC             = google_pubsub_topic.events.name
+    DEAD_LETTER_TOPIC        = google_pubsub_topic.dead_letter.name
+    ENVIRONMENT              = var.environment
+    TEAMS_FILE               = "teams.yaml"
+    ASANA_API_URL            = var.api_urls.asana
+    SENTRY_API_URL           = var.api_urls.sentry
+    DATADOG_API_URL          = var.api_urls.datadog
+    LOG_LEVEL                = var.log_level
+    SECRET_PREFIX            = var.secret_prefix
+    SECRET_CACHE_TTL_SECONDS = tostring(var.secret_cache_ttl_seconds)
+    MAX_BODY_BYTES           = tostring(var.max_body_bytes)
+    LEDGER_COLLECTION        = var.ledger_collection
+    SENTRY_DSN               = var.sentry_dsn
+    ASANA_MAX_ATTEMPTS       = tostring(var.asana_max_attempts)
+  }
+
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+# Every API the module touches; disable_on_destroy = false so destroying alert-bridge never
+# switches off an API something else in the project still uses.
+resource "google_project_service" "api" {
+  for_each = toset([
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ])
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}

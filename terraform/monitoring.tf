@@ -1,0 +1,352 @@
+# Alerting and visibility. Each alert policy names the silent failure it catches.
+
+locals {
+  ingest_service = google_cloudfunctions2_function.ingest.name
+  worker_service = google_cloudfunctions2_function.worker.name
+
+  notification_channels = concat(
+    [for channel in google_monitoring_notification_channel.email : channel.id],
+    var.extra_notification_channels,
+  )
+
+  # Log-based metrics over the code's structured log lines (jsonPayload.event); labels are
+  # extracted from the same line.
+  log_metrics = {
+    tasks_created = {
+      description = "Asana tasks created, by owning team and alert source."
+      service     = local.worker_service
+      event       = "task_created"
+      labels      = ["team", "source"]
+    }
+    alerts_unrouted = {
+      description = "Alerts that matched no team and fell through to the default team."
+      service     = local.worker_service
+      event       = "alert_unrouted"
+      labels      = ["source"]
+    }
+    webhooks_rejected = {
+      description = "Webhooks the ingest function refused, by reason and source."
+      service     = local.ingest_service
+      event       = "webhook_rejected"
+      labels      = ["reason", "source"]
+    }
+    dead_lettered = {
+      description = "Messages the worker dead-lettered itself, by reason."
+      service     = local.worker_service
+      event       = "dead_lettered"
+      labels      = ["reason"]
+    }
+  }
+
+  alert_documentation = "Runbook: docs/deploy.md, section \"What the alerts watch\". Dead-lettered messages wait on ${google_pubsub_subscription.dead_letter.name} for replay."
+}
+
+resource "google_monitoring_notification_channel" "email" {
+  for_each = toset(var.alert_emails)
+
+  display_name = "alert-bridge ${var.environment}: ${each.value}"
+  type         = "email"
+
+  labels = {
+    email_address = each.value
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_logging_metric" "event" {
+  for_each = local.log_metrics
+
+  name        = "${var.name}/${each.key}"
+  description = each.value.description
+  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${each.value.service}\" AND jsonPayload.event=\"${each.value.event}\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    dynamic "labels" {
+      for_each = toset(each.value.labels)
+      content {
+        key        = labels.value
+        value_type = "STRING"
+      }
+    }
+  }
+
+  label_extractors = { for label in each.value.labels : label => "EXTRACT(jsonPayload.${label})" }
+
+  depends_on = [google_project_service.api]
+}
+
+# Any error line from the worker: failed Asana calls, bad routing config, crashes.
+resource "google_logging_metric" "worker_errors" {
+  name        = "${var.name}/worker_errors"
+  description = "Worker log lines at severity ERROR or above."
+  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.worker_service}\" AND severity>=ERROR"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+# Catches: an alert that will never become a task (the worker failed max_delivery_attempts
+# times, or gave up on a permanent error). Watching the replay subscription rather than the
+# publish rate covers both paths, and the incident stays open until someone has looked at the
+# dead letters (pulled and acknowledged them), so a lost alert is never invisible.
+resource "google_monitoring_alert_policy" "dead_lettered" {
+  display_name = "alert-bridge ${var.environment}: alerts dead-lettered"
+  combiner     = "OR"
+  severity     = "ERROR"
+
+  conditions {
+    display_name = "Messages waiting on ${google_pubsub_subscription.dead_letter.name}"
+
+    condition_threshold {
+      filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.dead_letter.name}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "Alerts were dead-lettered and will not become Asana tasks until replayed. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+}
+
+# Catches: the worker stopped acknowledging (down, crashing on start, IAM broken, Asana down).
+# Messages pile up silently while Pub/Sub keeps retrying; their age is the symptom.
+resource "google_monitoring_alert_policy" "events_backlog" {
+  display_name = "alert-bridge ${var.environment}: alerts not being processed"
+  combiner     = "OR"
+  severity     = "CRITICAL"
+
+  conditions {
+    display_name = "Oldest unacked message on ${google_pubsub_subscription.events.name}"
+
+    condition_threshold {
+      filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.events.name}\" AND metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.alert_thresholds.oldest_unacked_seconds
+      duration        = "300s"
+
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "The worker is not acknowledging alerts; check its logs and the Asana credentials. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+}
+
+# Catches: webhooks failing at the door (bad deploy, missing secret, Pub/Sub publish denied).
+# Sentry and Datadog do not page anyone when their webhook calls fail.
+resource "google_monitoring_alert_policy" "ingest_errors" {
+  display_name = "alert-bridge ${var.environment}: webhook 5xx ratio"
+  combiner     = "OR"
+  severity     = "ERROR"
+
+  conditions {
+    display_name = "5xx share of ${local.ingest_service} requests"
+
+    condition_threshold {
+      filter             = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.ingest_service}\" AND metric.type=\"run.googleapis.com/request_count\" AND metric.labels.response_code_class=\"5xx\""
+      denominator_filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.ingest_service}\" AND metric.type=\"run.googleapis.com/request_count\""
+      comparison         = "COMPARISON_GT"
+      threshold_value    = var.alert_thresholds.ingest_5xx_ratio
+      duration           = "300s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+
+      denominator_aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "The webhook is failing; Sentry and Datadog alerts are being lost at ingest. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+}
+
+# Catches: ingest getting slow enough that Sentry (1 s timeout) starts dropping webhooks,
+# e.g. cold starts after min instances were lowered, or a slow Pub/Sub publish.
+resource "google_monitoring_alert_policy" "ingest_latency" {
+  display_name = "alert-bridge ${var.environment}: webhook latency near Sentry's 1 s timeout"
+  combiner     = "OR"
+  severity     = "WARNING"
+
+  conditions {
+    display_name = "p99 latency of ${local.ingest_service}"
+
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.ingest_service}\" AND metric.type=\"run.googleapis.com/request_latencies\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.alert_thresholds.ingest_latency_ms
+      duration        = "300s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_PERCENTILE_99"
+        cross_series_reducer = "REDUCE_MAX"
+      }
+    }
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "Webhook p99 latency is close to Sentry's 1 s timeout; Sentry drops slow deliveries. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+}
+
+# Catches: the worker failing repeatedly before messages reach the dead-letter topic, such as
+# an expired Asana token or a routing config the worker cannot load.
+resource "google_monitoring_alert_policy" "worker_errors" {
+  display_name = "alert-bridge ${var.environment}: worker errors"
+  combiner     = "OR"
+  severity     = "ERROR"
+
+  conditions {
+    display_name = "Error log lines from ${local.worker_service}"
+
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.worker_errors.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.alert_thresholds.worker_errors
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "The worker keeps failing; tasks are delayed and will be dead-lettered. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+}
+
+resource "google_monitoring_dashboard" "main" {
+  dashboard_json = jsonencode({
+    displayName = "alert-bridge (${var.environment})"
+    mosaicLayout = {
+      columns = 12
+      tiles = [
+        for index, tile in [
+          {
+            title  = "Tasks created by team"
+            filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["tasks_created"].name}\" resource.type=\"cloud_run_revision\""
+            group  = ["metric.label.team"]
+            align  = "ALIGN_SUM"
+          },
+          {
+            title  = "Tasks created by source"
+            filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["tasks_created"].name}\" resource.type=\"cloud_run_revision\""
+            group  = ["metric.label.source"]
+            align  = "ALIGN_SUM"
+          },
+          {
+            title  = "Unrouted alerts (default team)"
+            filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["alerts_unrouted"].name}\" resource.type=\"cloud_run_revision\""
+            group  = ["metric.label.source"]
+            align  = "ALIGN_SUM"
+          },
+          {
+            title  = "Rejected webhooks by reason"
+            filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["webhooks_rejected"].name}\" resource.type=\"cloud_run_revision\""
+            group  = ["metric.label.reason"]
+            align  = "ALIGN_SUM"
+          },
+          {
+            title  = "Dead letters waiting for replay"
+            filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.subscription_id=\"${google_pubsub_subscription.dead_letter.name}\""
+            group  = []
+            align  = "ALIGN_MAX"
+          },
+          {
+            title  = "Worker errors"
+            filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.worker_errors.name}\" resource.type=\"cloud_run_revision\""
+            group  = []
+            align  = "ALIGN_SUM"
+          },
+          {
+            title  = "Webhook requests by response class"
+            filter = "metric.type=\"run.googleapis.com/request_count\" resource.type=\"cloud_run_revision\" resource.label.service_name=\"${local.ingest_service}\""
+            group  = ["metric.label.response_code_class"]
+            align  = "ALIGN_SUM"
+          },
+          {
+            title  = "Oldest unacked event (s)"
+            filter = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" resource.type=\"pubsub_subscription\" resource.label.subscription_id=\"${google_pubsub_subscription.events.name}\""
+            group  = []
+            align  = "ALIGN_MAX"
+          },
+          ] : {
+          xPos   = (index % 2) * 6
+          yPos   = floor(index / 2) * 4
+          width  = 6
+          height = 4
+          widget = {
+            title = tile.title
+            xyChart = {
+              dataSets = [{
+                plotType = "STACKED_BAR"
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = tile.filter
+                    aggregation = {
+                      alignmentPeriod    = "300s"
+                      perSeriesAligner   = tile.align
+                      crossSeriesReducer = "REDUCE_SUM"
+                      groupByFields      = tile.group
+                    }
+                  }
+                }
+              }]
+            }
+          }
+        }
+      ]
+    }
+  })
+}

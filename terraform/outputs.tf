@@ -1,0 +1,64 @@
+output "webhook_url" {
+  description = "Public URL of the ingest function; Sentry and Datadog both post here (the source is read from headers)."
+  value       = google_cloudfunctions2_function.ingest.service_config[0].uri
+}
+
+output "sentry_webhook_url" {
+  description = "Webhook URL to paste into the Sentry internal integration (same as webhook_url)."
+  value       = google_cloudfunctions2_function.ingest.service_config[0].uri
+}
+
+output "datadog_webhook_url" {
+  description = "Webhook URL to paste into the Datadog Webhooks integration (same as webhook_url)."
+  value       = google_cloudfunctions2_function.ingest.service_config[0].uri
+}
+
+output "worker_url" {
+  description = "Internal URL of the worker; only the events push subscription may call it."
+  value       = google_cloudfunctions2_function.worker.service_config[0].uri
+}
+
+output "events_topic" {
+  description = "Short name of the topic ingest publishes to (EVENTS_TOPIC)."
+  value       = google_pubsub_topic.events.name
+}
+
+output "events_subscription" {
+  description = "Short name of the push subscription that feeds the worker."
+  value       = google_pubsub_subscription.events.name
+}
+
+output "dead_letter_topic" {
+  description = "Short name of the dead-letter topic (DEAD_LETTER_TOPIC)."
+  value       = google_pubsub_topic.dead_letter.name
+}
+
+output "dead_letter_subscription" {
+  description = "Short name of the pull subscription that keeps dead-lettered messages for replay."
+  value       = google_pubsub_subscription.dead_letter.name
+}
+
+output "ingest_service_account" {
+  description = "Email of the ingest function's service account."
+  value       = google_service_account.function["ingest"].email
+}
+
+output "worker_service_account" {
+  description = "Email of the worker function's service account."
+  value       = google_service_account.function["worker"].email
+}
+
+output "push_service_account" {
+  description = "Email of the identity Pub/Sub uses to sign push requests to the worker."
+  value       = google_service_account.pusher.email
+}
+
+output "secret_ids" {
+  description = "Secret Manager secret ids by credential name; add versions with gcloud (see README)."
+  value       = { for name, secret in google_secret_manager_secret.credential : name => secret.secret_id }
+}
+
+output "dashboard_url" {
+  description = "Cloud Monitoring dashboard of tasks created, unrouted alerts, rejected webhooks and backlog."
+  value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.main.id), 3)}?project=${var.project_id}"
+}

@@ -1,0 +1,27 @@
+# The six credentials. Terraform creates the secrets but never their versions, so no secret
+# value reaches state or plan output; add values with gcloud (README, "Secrets").
+
+resource "google_secret_manager_secret" "credential" {
+  for_each = local.secret_reader
+
+  secret_id = "${var.secret_prefix}${lower(replace(each.key, "_", "-"))}"
+
+  labels = {
+    reader = each.value
+  }
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+# Each function reads only the credentials it uses.
+resource "google_secret_manager_secret_iam_member" "reader" {
+  for_each = local.secret_reader
+
+  secret_id = google_secret_manager_secret.credential[each.key].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.value].member
+}

@@ -1,0 +1,270 @@
+variable "project_id" {
+  description = "Google Cloud project that hosts alert-bridge."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project id (6-30 lower-case letters, digits, dashes)."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, the source bucket and the Pub/Sub message storage."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "firestore_location" {
+  description = "Location of the Firestore (default) database: a region (europe-west1) or multi-region (eur3, nam5)."
+  type        = string
+  default     = "eur3"
+}
+
+variable "environment" {
+  description = "Deployment environment, passed to the code as ENVIRONMENT and used in labels."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of dev, staging, prod."
+  }
+}
+
+variable "name" {
+  description = "Prefix of every resource name; change it to run two copies in one project."
+  type        = string
+  default     = "alert-bridge"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,17}$", var.name))
+    error_message = "name must be 3-18 lower-case letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "secret_prefix" {
+  description = "Prefix of the Secret Manager secret ids (SECRET_PREFIX); the code appends e.g. asana-pat."
+  type        = string
+  default     = "alert-bridge-"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,200}$", var.secret_prefix))
+    error_message = "secret_prefix may hold only letters, digits, dashes and underscores."
+  }
+}
+
+variable "ingest_scaling" {
+  description = "Ingest function scaling: min_instances >= 1 keeps a warm instance so Sentry's 1 s webhook timeout is met."
+  type = object({
+    min_instances = number
+    max_instances = number
+    concurrency   = number
+  })
+  default = {
+    min_instances = 1
+    max_instances = 10
+    concurrency   = 80
+  }
+
+  validation {
+    condition     = var.ingest_scaling.min_instances >= 1 && var.ingest_scaling.max_instances >= var.ingest_scaling.min_instances && var.ingest_scaling.max_instances <= 100
+    error_message = "ingest_scaling needs 1 <= min_instances <= max_instances <= 100 (a cold start misses Sentry's 1 s timeout)."
+  }
+
+  validation {
+    condition     = var.ingest_scaling.concurrency > 1 && var.ingest_scaling.concurrency <= 1000
+    error_message = "ingest_scaling.concurrency must be between 2 and 1000."
+  }
+}
+
+variable "worker_scaling" {
+  description = "Worker function scaling; max_instances * concurrency is the most Asana writes in flight at once."
+  type = object({
+    max_instances = number
+    concurrency   = number
+  })
+  default = {
+    max_instances = 3
+    concurrency   = 5
+  }
+
+  validation {
+    # Asana allows 15 concurrent write requests per token; more gets 429s and retries.
+    condition     = var.worker_scaling.max_instances >= 1 && var.worker_scaling.concurrency >= 1 && var.worker_scaling.max_instances * var.worker_scaling.concurrency <= 15
+    error_message = "worker_scaling: max_instances * concurrency must be between 1 and 15 (Asana's concurrent write limit per token)."
+  }
+}
+
+variable "worker_timeout_seconds" {
+  description = "Worker request timeout; also the push subscription's ack deadline."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.worker_timeout_seconds >= 10 && var.worker_timeout_seconds <= 600
+    error_message = "worker_timeout_seconds must be between 10 and 600 (the Pub/Sub ack deadline range)."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of one message to the worker before it is dead-lettered."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub's limits)."
+  }
+}
+
+variable "retry_backoff" {
+  description = "Exponential backoff between redeliveries of a failed message, as durations like \"10s\"."
+  type = object({
+    minimum = string
+    maximum = string
+  })
+  default = {
+    minimum = "10s"
+    maximum = "600s"
+  }
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.retry_backoff.minimum)) && can(regex("^[0-9]+s$", var.retry_backoff.maximum))
+    error_message = "retry_backoff values must be whole seconds such as \"10s\"."
+  }
+
+  validation {
+    condition     = tonumber(trimsuffix(var.retry_backoff.minimum, "s")) <= tonumber(trimsuffix(var.retry_backoff.maximum, "s")) && tonumber(trimsuffix(var.retry_backoff.maximum, "s")) <= 600
+    error_message = "retry_backoff needs minimum <= maximum <= 600s."
+  }
+}
+
+variable "dead_letter_retention" {
+  description = "How long dead-lettered messages stay available for replay on the dead-letter subscription."
+  type        = string
+  default     = "2678400s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.dead_letter_retention)) && tonumber(trimsuffix(var.dead_letter_retention, "s")) >= 600 && tonumber(trimsuffix(var.dead_letter_retention, "s")) <= 2678400
+    error_message = "dead_letter_retention must be between \"600s\" and \"2678400s\" (31 days)."
+  }
+}
+
+variable "ledger_collection" {
+  description = "Firestore collection of the de-duplication ledger (LEDGER_COLLECTION); gets a TTL policy on expires_at."
+  type        = string
+  default     = "alert_ledger"
+}
+
+variable "log_level" {
+  description = "Log level of both functions (LOG_LEVEL)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR."
+  }
+}
+
+variable "api_urls" {
+  description = "Base URLs of the SaaS APIs; change only for a Datadog site other than US1 (e.g. https://api.datadoghq.eu)."
+  type = object({
+    asana   = optional(string, "https://app.asana.com/api/1.0")
+    sentry  = optional(string, "https://sentry.io/api/0")
+    datadog = optional(string, "https://api.datadoghq.com")
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for url in values(var.api_urls) : startswith(url, "https://")])
+    error_message = "api_urls must all start with https://."
+  }
+}
+
+variable "max_body_bytes" {
+  description = "Largest webhook body the ingest function accepts (MAX_BODY_BYTES)."
+  type        = number
+  default     = 1048576
+
+  validation {
+    condition     = var.max_body_bytes >= 1024 && var.max_body_bytes <= 10485760
+    error_message = "max_body_bytes must be between 1 KiB and 10 MiB."
+  }
+}
+
+variable "secret_cache_ttl_seconds" {
+  description = "How long a function caches a secret value before reading Secret Manager again (SECRET_CACHE_TTL_SECONDS)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.secret_cache_ttl_seconds >= 1 && floor(var.secret_cache_ttl_seconds) == var.secret_cache_ttl_seconds
+    error_message = "secret_cache_ttl_seconds must be a positive whole number."
+  }
+}
+
+variable "asana_max_attempts" {
+  description = "Attempts of one Asana call (429/5xx) inside a single delivery before the message is retried by Pub/Sub (ASANA_MAX_ATTEMPTS)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.asana_max_attempts >= 1 && var.asana_max_attempts <= 10 && floor(var.asana_max_attempts) == var.asana_max_attempts
+    error_message = "asana_max_attempts must be a whole number between 1 and 10."
+  }
+}
+
+variable "sentry_dsn" {
+  description = "Optional Sentry DSN where alert-bridge reports its own errors (SENTRY_DSN); empty disables it."
+  type        = string
+  default     = ""
+}
+
+variable "alert_emails" {
+  description = "Email addresses notified by every alert policy."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for email in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+$", email))])
+    error_message = "alert_emails must be email addresses."
+  }
+}
+
+variable "extra_notification_channels" {
+  description = "Ids of existing notification channels (PagerDuty, Slack, ...) added to every alert policy."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.extra_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", id))])
+    error_message = "extra_notification_channels must be ids like projects/PROJECT/notificationChannels/ID."
+  }
+}
+
+variable "alert_thresholds" {
+  description = "Thresholds of the alert policies; defaults suit a team that wants to hear of every lost alert."
+  type = object({
+    oldest_unacked_seconds = optional(number, 600)
+    ingest_5xx_ratio       = optional(number, 0.05)
+    ingest_latency_ms      = optional(number, 800)
+    worker_errors          = optional(number, 5)
+  })
+  default = {}
+
+  validation {
+    condition     = var.alert_thresholds.ingest_5xx_ratio > 0 && var.alert_thresholds.ingest_5xx_ratio < 1
+    error_message = "alert_thresholds.ingest_5xx_ratio must be between 0 and 1."
+  }
+
+  validation {
+    condition     = var.alert_thresholds.ingest_latency_ms > 0 && var.alert_thresholds.ingest_latency_ms < 1000
+    error_message = "alert_thresholds.ingest_latency_ms must be below 1000: Sentry gives up after 1 s."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Protect the Firestore database from terraform destroy; turn off only for throw-away environments."
+  type        = bool
+  default     = true
+}

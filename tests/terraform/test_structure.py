@@ -1,0 +1,295 @@
+"""Structural checks of the Terraform module: the wiring a wrong plan would not reveal."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from shared.settings import SECRET_NAMES
+from tests.terraform.tfmodel import ROOT, TERRAFORM, Module, block, load_tfvars, settings_env_keys
+
+TFVARS = sorted((TERRAFORM / "environments").glob("*.tfvars"))
+FUNCTIONS = ("ingest", "worker")
+
+# Settings read by the code but deliberately not set in the deployment, with the reason.
+NOT_DEPLOYED = {
+    "DRY_RUN_FILE": "dry-run is for `make run` and dev without a token; the default path works",
+}
+
+
+def _function(module: Module, name: str) -> dict:
+    return module.resources[f"google_cloudfunctions2_function.{name}"]
+
+
+def test_events_subscription_dead_letters_after_configured_attempts(module: Module) -> None:
+    subscription = module.resources["google_pubsub_subscription.events"]
+    policy = block(subscription, "dead_letter_policy")
+    assert policy["dead_letter_topic"] == "${google_pubsub_topic.dead_letter.id}"
+    assert policy["max_delivery_attempts"] == "${var.max_delivery_attempts}"
+    assert module.variables["max_delivery_attempts"]["default"] == 10
+
+
+def test_events_subscription_retries_with_exponential_backoff(module: Module) -> None:
+    retry = block(module.resources["google_pubsub_subscription.events"], "retry_policy")
+    assert retry == {"minimum_backoff": "${var.retry_backoff.minimum}",
+                     "maximum_backoff": "${var.retry_backoff.maximum}"}
+
+
+def test_events_subscription_pushes_to_worker_with_oidc(module: Module) -> None:
+    push = block(module.resources["google_pubsub_subscription.events"], "push_config")
+    worker_uri = "${google_cloudfunctions2_function.worker.service_config[0].uri}"
+    assert push["push_endpoint"] == worker_uri
+    oidc = block(push, "oidc_token")
+    assert oidc["service_account_email"] == "${google_service_account.pusher.email}"
+    assert oidc["audience"] == worker_uri
+
+
+def test_dead_letter_subscription_is_pull_with_long_retention(module: Module) -> None:
+    replay = module.resources["google_pubsub_subscription.dead_letter"]
+    assert replay["topic"] == "${google_pubsub_topic.dead_letter.id}"
+    assert "push_config" not in replay
+    retention = module.variables["dead_letter_retention"]["default"]
+    assert int(retention.removesuffix("s")) >= 7 * 24 * 3600
+
+
+def test_pubsub_service_agent_can_dead_letter(module: Module) -> None:
+    agent = "${local.pubsub_service_agent}"
+    assert "@gcp-sa-pubsub.iam.gserviceaccount.com" in module.locals["pubsub_service_agent"]
+    publisher = module.resources["google_pubsub_topic_iam_member.dead_letter_agent_publisher"]
+    assert (publisher["topic"], publisher["role"], publisher["member"]) == (
+        "${google_pubsub_topic.dead_letter.id}", "roles/pubsub.publisher", agent)
+    subscriber = module.resources["google_pubsub_subscription_iam_member.events_agent_subscriber"]
+    assert (subscriber["subscription"], subscriber["role"], subscriber["member"]) == (
+        "${google_pubsub_subscription.events.id}", "roles/pubsub.subscriber", agent)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_gets_every_setting_the_code_reads(module: Module, name: str) -> None:
+    read = settings_env_keys((ROOT / "shared" / "settings.py").read_text())
+    assert read >= {"GOOGLE_CLOUD_PROJECT", "EVENTS_TOPIC", "LEDGER_COLLECTION"}
+    service = block(_function(module, name), "service_config")
+    assert service["environment_variables"] == "${local.function_env}"
+    assert set(module.locals["function_env"]) == read - set(NOT_DEPLOYED)
+
+
+def test_env_topics_are_the_module_topics(module: Module) -> None:
+    env = module.locals["function_env"]
+    assert env["EVENTS_TOPIC"] == "${google_pubsub_topic.events.name}"
+    assert env["DEAD_LETTER_TOPIC"] == "${google_pubsub_topic.dead_letter.name}"
+    assert env["LEDGER_COLLECTION"] == "${var.ledger_collection}"
+    assert env["SECRET_PREFIX"] == "${var.secret_prefix}"
+
+
+@pytest.mark.parametrize(("name", "entry_point", "ingress"),
+                         [("ingest", "ingest", "ALLOW_ALL"),
+                          ("worker", "worker", "ALLOW_INTERNAL_ONLY")], ids=FUNCTIONS)
+def test_function_build_and_ingress(module: Module, name: str, entry_point: str,
+                                    ingress: str) -> None:
+    function = _function(module, name)
+    build = block(function, "build_config")
+    assert (build["runtime"], build["entry_point"]) == ("python311", entry_point)
+    storage = block(block(build, "source"), "storage_source")
+    assert storage["object"] == f"${{google_storage_bucket_object.source[\"{name}\"].name}}"
+    service = block(function, "service_config")
+    assert service["ingress_settings"] == ingress
+    assert service["service_account_email"] == (
+        f"${{google_service_account.function[\"{name}\"].email}}")
+
+
+def test_archive_puts_main_and_requirements_at_the_root(module: Module) -> None:
+    archive = module.data["archive_file.source"]
+    files = {s["filename"]: s["content"] for s in archive["source"]}
+    assert files == {
+        "main.py": '${file("${local.repo_root}/functions/${each.key}/main.py")}',
+        "requirements.txt": '${file("${local.repo_root}/requirements.txt")}',
+        "teams.yaml": '${file("${local.repo_root}/teams.yaml")}',
+    }
+    shared = archive["dynamic"][0]["source"]
+    assert shared["for_each"] == "${toset(local.shared_files)}"
+    assert block(shared, "content")["filename"] == "shared/${source.value}"
+
+
+@pytest.mark.parametrize("path", ["functions/ingest/main.py", "functions/worker/main.py",
+                                  "requirements.txt", "teams.yaml", "shared/__init__.py"])
+def test_archived_file_exists(path: str) -> None:
+    assert (ROOT / path).is_file(), f"archive_file would fail at plan: {path} is missing"
+
+
+def test_ingest_is_public_and_worker_only_invokable_by_the_pusher(module: Module) -> None:
+    members = module.resources_of("google_cloud_run_service_iam_member")
+    assert {(m["service"], m["role"], m["member"]) for m in members.values()} == {
+        ("${google_cloudfunctions2_function.ingest.name}", "roles/run.invoker", "allUsers"),
+        ("${google_cloudfunctions2_function.worker.name}", "roles/run.invoker",
+         "${google_service_account.pusher.member}"),
+    }
+
+
+def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
+    readers = module.locals["secret_readers"]
+    assert readers == {
+        "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"],
+        "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"],
+    }
+    assert sorted(readers["ingest"] + readers["worker"]) == sorted(SECRET_NAMES)
+    assert module.resources["google_secret_manager_secret.credential"]["for_each"] == (
+        "${local.secret_reader}")
+    reader = module.resources["google_secret_manager_secret_iam_member.reader"]
+    assert reader["role"] == "roles/secretmanager.secretAccessor"
+    assert reader["member"] == "${google_service_account.function[each.value].member}"
+
+
+def test_secret_ids_follow_the_code_naming(module: Module) -> None:
+    secret = module.resources["google_secret_manager_secret.credential"]
+    assert secret["secret_id"] == '${var.secret_prefix}${lower(replace(each.key, "_", "-"))}'
+    assert module.variables["secret_prefix"]["default"] == "alert-bridge-"
+
+
+def test_no_secret_versions_in_terraform(module: Module) -> None:
+    assert module.resources_of("google_secret_manager_secret_version") == {}
+
+
+def test_ledger_ttl_policy_on_expires_at(module: Module) -> None:
+    field = module.resources["google_firestore_field.ledger_ttl"]
+    assert (field["collection"], field["field"]) == ("${var.ledger_collection}", "expires_at")
+    assert "ttl_config" in field
+    assert module.variables["ledger_collection"]["default"] == "alert_ledger"
+
+
+def test_worker_roles_are_least_privilege(module: Module) -> None:
+    project_roles = {(r["role"], r["member"]) for r in module.resources_of(
+        "google_project_iam_member").values() if "function" in r["member"]}
+    assert project_roles == {
+        ("roles/datastore.user", '${google_service_account.function["worker"].member}'),
+        ("roles/logging.logWriter", "${google_service_account.function[each.key].member}"),
+    }
+
+
+def test_ingest_publishes_only_to_events(module: Module) -> None:
+    grants = module.resources_of("google_pubsub_topic_iam_member")
+    ingest = [g for g in grants.values() if '"ingest"' in g["member"]]
+    assert [(g["topic"], g["role"]) for g in ingest] == [
+        ("${google_pubsub_topic.events.id}", "roles/pubsub.publisher")]
+
+
+def _scaling(values: dict) -> tuple[int, int]:
+    return values["max_instances"], values["concurrency"]
+
+
+@pytest.mark.parametrize("path", TFVARS, ids=[p.stem for p in TFVARS])
+def test_environment_respects_asana_concurrency(path: Path, module: Module) -> None:
+    scaling = load_tfvars(path).get("worker_scaling", module.variables["worker_scaling"]["default"])
+    instances, concurrency = _scaling(scaling)
+    assert instances * concurrency <= 15
+
+
+@pytest.mark.parametrize("path", TFVARS, ids=[p.stem for p in TFVARS])
+def test_environment_keeps_ingest_warm(path: Path, module: Module) -> None:
+    scaling = load_tfvars(path).get("ingest_scaling", module.variables["ingest_scaling"]["default"])
+    assert scaling["min_instances"] >= 1
+    assert scaling["concurrency"] > 1
+
+
+def test_worker_concurrency_bound_is_validated(module: Module) -> None:
+    variable = module.variables["worker_scaling"]
+    conditions = [v["condition"] for v in variable["validation"]]
+    assert any("max_instances * var.worker_scaling.concurrency <= 15" in c for c in conditions)
+    assert _scaling(variable["default"])[0] * _scaling(variable["default"])[1] <= 15
+
+
+def test_every_variable_is_typed_and_described(module: Module) -> None:
+    untyped = [n for n, v in module.variables.items() if "type" not in v or not v.get(
+        "description")]
+    assert untyped == []
+
+
+def test_every_output_is_described(module: Module) -> None:
+    required = {"webhook_url", "events_topic", "dead_letter_topic", "dead_letter_subscription",
+                "events_subscription", "ingest_service_account", "worker_service_account",
+                "dashboard_url"}
+    assert required <= set(module.outputs)
+    assert [n for n, o in module.outputs.items() if not o.get("description")] == []
+
+
+def test_every_alert_policy_has_runbook_and_channels(module: Module) -> None:
+    policies = module.resources_of("google_monitoring_alert_policy")
+    assert set(policies) == {"dead_lettered", "events_backlog", "ingest_errors",
+                             "ingest_latency", "worker_errors"}
+    for name, policy in policies.items():
+        assert policy["notification_channels"] == "${local.notification_channels}", name
+        assert "documentation" in policy, name
+
+
+@pytest.mark.parametrize(("metric", "event", "labels"), [
+    ("tasks_created", "task_created", ["team", "source"]),
+    ("alerts_unrouted", "alert_unrouted", ["source"]),
+    ("webhooks_rejected", "webhook_rejected", ["reason", "source"]),
+    ("dead_lettered", "dead_lettered", ["reason"]),
+])
+def test_log_metric_matches_code_log_event(module: Module, metric: str, event: str,
+                                           labels: list[str]) -> None:
+    spec = module.locals["log_metrics"][metric]
+    assert (spec["event"], spec["labels"]) == (event, labels)
+
+
+CREDENTIAL_PATTERNS = {
+    "secret-version resource": re.compile(r"google_secret_manager_secret_version|secret_data"),
+    "Asana personal access token": re.compile(r"\b\d/\d{6,}(/\d+)?:[0-9a-f]{16,}\b"),
+    "Sentry token": re.compile(r"\bsntry[su]_[A-Za-z0-9_=+/]{20,}"),
+    "long hex key (Datadog API/app key)": re.compile(r"\b[0-9a-f]{32,}\b"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "credential-named literal": re.compile(
+        r'^\s*"?\w*(secret|token|password|passwd|api_key|app_key|pat|dsn)"?\s*=\s*"(?!\$\{)'
+        r'(?=[^"]*[A-Za-z0-9])[^"]+"', re.IGNORECASE | re.MULTILINE),
+}
+# Credential-sounding names that hold no credential.
+NOT_CREDENTIALS = re.compile(r'^\s*"?\w*_(prefix|id|ids|name|names|seconds)"?\s*=', re.MULTILINE)
+
+
+def find_secret_values(text: str) -> list[str]:
+    """Name every kind of credential value that appears in Terraform text."""
+    cleaned = NOT_CREDENTIALS.sub("ignored =", text)
+    return [kind for kind, pattern in CREDENTIAL_PATTERNS.items() if pattern.search(cleaned)]
+
+
+SCAN_CASES = [
+    ("asana-pat", 'x = "2/1204928374650/1209876543210:4f1c2b3a4d5e6f708192a3b4c5d6e7f8"',
+     ["Asana personal access token", "long hex key (Datadog API/app key)"]),
+    ("datadog-key", 'datadog_api_key = "0123456789abcdef0123456789abcdef"',
+     ["long hex key (Datadog API/app key)", "credential-named literal"]),
+    ("sentry-token", 'value = "sntrys_eyJpYXQiOjE3MDAwMDAwMDAuMCwidXJsIjoi"', ["Sentry token"]),
+    ("named-literal", 'sentry_client_secret = "hunter22"', ["credential-named literal"]),
+    ("secret-data", 'secret_data = var.x', ["secret-version resource"]),
+    ("reference-is-fine", 'secret_id = "${var.secret_prefix}asana-pat"', []),
+    ("prefix-is-fine", 'secret_prefix = "alert-bridge-"', []),
+    ("empty-dsn-is-fine", 'sentry_dsn = ""', []),
+    ("url-is-fine", 'asana = "https://app.asana.com/api/1.0"', []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in SCAN_CASES],
+                         ids=[c[0] for c in SCAN_CASES])
+def test_secret_scanner(text: str, expected: list[str]) -> None:
+    assert find_secret_values(text) == expected
+
+
+TERRAFORM_TEXT = sorted([*TERRAFORM.glob("*.tf"), *TFVARS,
+                         *(TERRAFORM / "environments").glob("*.hcl")])
+
+
+@pytest.mark.parametrize("path", TERRAFORM_TEXT,
+                         ids=[str(p.relative_to(TERRAFORM)) for p in TERRAFORM_TEXT])
+def test_no_secret_values_in_terraform(path: Path) -> None:
+    text = "\n".join(line for line in path.read_text().splitlines()
+                     if not line.lstrip().startswith(("#", "//")))
+    assert find_secret_values(text) == []
+
+
+def test_every_checkov_skip_has_a_reason() -> None:
+    skips = [line.strip() for path in TERRAFORM.glob("*.tf")
+             for line in path.read_text().splitlines() if "checkov:skip=" in line]
+    assert skips, "expected the documented checkov skips"
+    for skip in skips:
+        match = re.fullmatch(r"#checkov:skip=CKV_\w+:(.*)", skip)
+        assert match and len(match.group(1)) >= 30, f"skip without a written reason: {skip}"
