@@ -53,3 +53,6 @@ clean:  ## Remove virtualenvs, caches and local run files
 
 bench: venv  ## Print ingest latency figures (cold start, p50/p95/p99) on the real emulator
 	$(PY) -m scripts.bench_ingest
+
+replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
+	$(PY) -m shared.replay_cli $(ARGS)

@@ -1,0 +1,153 @@
+"""List and replay dead-lettered alerts: ``python -m shared.replay_cli list|replay``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import google.auth.exceptions
+
+from shared.adapters.dead_letters import DeadLetterSubscription
+from shared.adapters.pubsub import Publisher
+from shared.errors import AlertBridgeError, ConfigError
+from shared.replay import (
+    DeadLetter,
+    ReplayReport,
+    Selection,
+    count_by_reason,
+    peek,
+    replay,
+    summary,
+)
+from shared.settings import Settings, load_settings
+
+DEFAULT_LIST_LIMIT = 100
+DEFAULT_REPLAY_LIMIT = 1000
+
+T = TypeVar("T")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        name = subscription_name(args.subscription, os.environ, settings.dead_letter_topic)
+        inbox = _connect(lambda: DeadLetterSubscription(settings.project, name))
+        try:
+            if args.command == "list":
+                return _list(inbox, _selection(args), args.limit)
+            return _replay(inbox, settings, args)
+        finally:
+            inbox.close()
+    except AlertBridgeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def subscription_name(flag: str | None, env: Mapping[str, str], dead_letter_topic: str) -> str:
+    """Pick the subscription: --subscription, else $DEAD_LETTER_SUBSCRIPTION, else the local
+    ``<dead-letter topic>-pull``."""
+    chosen = (flag or "").strip() or env.get("DEAD_LETTER_SUBSCRIPTION", "").strip()
+    return chosen or f"{dead_letter_topic}-pull"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m shared.replay_cli", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="show dead letters; removes none")
+    again = commands.add_parser("replay", help="republish dead letters to the events topic")
+    for command, limit in ((listing, DEFAULT_LIST_LIMIT), (again, DEFAULT_REPLAY_LIMIT)):
+        command.add_argument("--subscription",
+                             help="dead-letter pull subscription, short name or full path "
+                                  "(default: $DEAD_LETTER_SUBSCRIPTION, else "
+                                  "$DEAD_LETTER_TOPIC-pull)")
+        command.add_argument("--reason", help="only this reason, e.g. asana_http_400")
+        command.add_argument("--source", help="only this source: sentry or datadog")
+        command.add_argument("--key", help="only alert keys containing this text")
+        command.add_argument("--limit", type=_positive, default=limit,
+                             help=f"at most this many messages (default: {limit})")
+    again.add_argument("--yes", action="store_true", help="replay without asking")
+    return parser
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    return Selection(reason=args.reason, source=args.source, key=args.key)
+
+
+def _connect(build: Callable[[], T]) -> T:
+    """Build a Pub/Sub adapter, turning missing credentials into advice."""
+    try:
+        return build()
+    except google.auth.exceptions.DefaultCredentialsError as error:
+        raise ConfigError("no Google credentials: run `gcloud auth application-default login`, "
+                          "or set PUBSUB_EMULATOR_HOST to use the emulator") from error
+
+
+def _list(inbox: DeadLetterSubscription, selection: Selection, limit: int) -> int:
+    letters = peek(inbox, selection, limit)
+    for letter in letters:
+        print(summary(letter))
+    print(_tally(letters, inbox.path, limit))
+    return 0
+
+
+def _tally(letters: Sequence[DeadLetter], path: str, limit: int) -> str:
+    counts = ", ".join(f"{reason} {n}" for reason, n in count_by_reason(letters).items())
+    line = f"{len(letters)} dead letters in {path}" + (f" ({counts})" if counts else "")
+    if len(letters) >= limit:
+        line += f"; stopped at --limit {limit}, more may remain"
+    return line
+
+
+def _replay(inbox: DeadLetterSubscription, settings: Settings, args: argparse.Namespace) -> int:
+    selection = _selection(args)
+    publisher = _connect(lambda: Publisher(settings.project, settings.events_topic))
+    if not args.yes and sys.stdin.isatty() and not _confirm(inbox, selection, args.limit,
+                                                            publisher.topic_path):
+        return 0
+    report = replay(inbox, publisher.publish, selection, args.limit, lambda: datetime.now(UTC))
+    _print_report(report, publisher.topic_path)
+    return 1 if report.failed else 0
+
+
+def _confirm(inbox: DeadLetterSubscription, selection: Selection, limit: int,
+             topic: str) -> bool:
+    letters = peek(inbox, selection, limit)
+    for letter in letters:
+        print(summary(letter))
+    print(_tally(letters, inbox.path, limit))
+    if not letters:
+        return False
+    answer = input(f"Republish the dead letters above to {topic}? [y/N] ")
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("cancelled: nothing replayed")
+    return False
+
+
+def _print_report(report: ReplayReport, topic: str) -> None:
+    for letter, why in report.failures:
+        print(f"failed: {summary(letter)}: {why}", file=sys.stderr)
+    if report.stopped_early:
+        print(f"{report.stopped_early}; the rest stay in the subscription", file=sys.stderr)
+    print(f"replayed {report.replayed}, skipped {report.skipped}, failed {report.failed} "
+          f"(to {topic})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
