@@ -64,12 +64,19 @@ class Decision:
     why: str
 
 
-def decide(action: Action, record: Record | None, message_id: str, now: datetime) -> Decision:
-    """Decide what one message does to the alert's task, given the ledger record."""
+def decide(action: Action, record: Record | None, message_id: str, now: datetime, *,
+           may_create: bool = True) -> Decision:
+    """Decide what one message does to the alert's task, given the ledger record.
+
+    ``may_create`` is False for webhooks that only update tasks (settings.create_tasks_from).
+    """
     if record is None or record.expires_at <= now:
-        if action in (Action.TRIGGERED, Action.REOPENED):
-            return Decision(Step.CREATE, "first time this alert is seen")
-        return Decision(Step.SKIP, f"{action.value} for an alert that has no task")
+        if action not in (Action.TRIGGERED, Action.REOPENED):
+            return Decision(Step.SKIP, f"{action.value} for an alert that has no task")
+        if not may_create:
+            return Decision(Step.SKIP, "this webhook only updates existing tasks "
+                                       "(settings.create_tasks_from)")
+        return Decision(Step.CREATE, "first time this alert is seen")
     if message_id in record.message_ids:
         return Decision(Step.SKIP, "message already processed (Pub/Sub redelivery)")
     if record.state is State.CREATING:

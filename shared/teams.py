@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 PRIORITIES = ("High", "Medium", "Low")
+#: Webhook resources that may open a task. Sentry's `issue` and `error` webhooks fire for every
+#: new issue / every error event, so by default they only update tasks that alert rules opened.
+CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog")
+DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog")
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class TeamsConfig:
     priority: PriorityMap = field(default_factory=PriorityMap)
     custom_fields: CustomFields = field(default_factory=CustomFields)
     template: TaskTemplate = field(default_factory=TaskTemplate)
+    create_tasks_from: tuple[str, ...] = DEFAULT_CREATE_TASKS_FROM
 
     def team(self, name: str) -> Team:
         """Return the team called ``name`` (names are unique, checked on load)."""

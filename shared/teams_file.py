@@ -11,6 +11,8 @@ import yaml
 
 from shared.errors import ConfigError
 from shared.teams import (
+    CREATING_RESOURCES,
+    DEFAULT_CREATE_TASKS_FROM,
     PRIORITIES,
     CustomFields,
     Matcher,
@@ -35,7 +37,8 @@ TEAM_KEYS: dict[str, tuple[str, str]] = {
 _TEAM_KEY_NAMES = frozenset(k for pair in TEAM_KEYS.values() for k in pair)
 _TEAM_KEYS_SHOWN = ", ".join("/".join(pair) for pair in TEAM_KEYS.values())
 ENTITY_KEYS = ("Matchers", "matchers")
-SETTINGS_KEYS = ("workspace_gid", "default_team", "priority", "custom_fields", "template")
+SETTINGS_KEYS = ("workspace_gid", "default_team", "priority", "custom_fields", "template",
+                 "create_tasks_from")
 CUSTOM_FIELD_KEYS = ("priority_field_gid", "priority_option_gids", "team_field_gid", "fixed")
 TEMPLATE_KEYS = ("runbook_url", "links", "highlighted_tags")
 LINK_KEYS = ("label", "url")
@@ -112,8 +115,22 @@ def _build(raw_teams: list[Any], settings: Mapping[str, Any],
         priority=_parse_priority(settings.get("priority"), problems),
         custom_fields=_parse_custom_fields(settings.get("custom_fields"), teams, problems),
         template=_parse_template(settings.get("template"), problems),
+        create_tasks_from=_parse_create_from(settings.get("create_tasks_from"), problems),
     )
     return config if default_team else None
+
+
+def _parse_create_from(raw: object, problems: _Problems) -> tuple[str, ...]:
+    if raw is None:
+        return DEFAULT_CREATE_TASKS_FROM
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        problems.add("settings: create_tasks_from", "expected a list of webhook resources")
+        return DEFAULT_CREATE_TASKS_FROM
+    for item in raw:
+        if item not in CREATING_RESOURCES:
+            problems.add("settings: create_tasks_from",
+                         f"unknown resource {item!r} (one of {', '.join(CREATING_RESOURCES)})")
+    return tuple(raw)
 
 
 def _parse_teams_list(raw_teams: list[Any], settings: Mapping[str, Any],

@@ -69,7 +69,7 @@ def test_signed_event_alert_becomes_one_task_on_the_owning_team_board(
 
 def test_recurrence_and_resolution_update_the_same_task(stack: Stack, asana: FakeAsana) -> None:
     issue_id = str(uuid.uuid4().int % 10**12)
-    send_sentry(stack, "sentry_issue_created.json", "issue", issue_id)
+    send_sentry(stack, "sentry_event_alert.json", "event_alert", issue_id)
     [task] = eventually(lambda: tasks_named(asana, f"#{issue_id}"))
     send_sentry(stack, "sentry_issue_resolved.json", "issue", issue_id)
     eventually(lambda: asana.tasks[task["gid"]]["completed"])

@@ -83,3 +83,10 @@ def test_recurrences_are_counted_and_message_ids_bounded() -> None:
 def test_document_round_trip() -> None:
     original = after(claim("k", "m1", NOW), Step.CREATE, "m1", NOW, task_gid="9", team="T")
     assert from_document(to_document(original)) == original
+
+
+@pytest.mark.parametrize("action", [Action.TRIGGERED, Action.REOPENED], ids=["trigger", "regress"])
+def test_update_only_webhooks_never_create(action: Action) -> None:
+    assert decide(action, None, "m1", NOW, may_create=False).step is Step.SKIP
+    existing = record(State.RESOLVED)
+    assert decide(action, existing, "m1", NOW, may_create=False).step is Step.REOPEN

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import ConfigError
-from shared.teams import PriorityMap
+from shared.teams import DEFAULT_CREATE_TASKS_FROM, PriorityMap
 from shared.teams_file import load_teams, parse_matcher, parse_teams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -318,3 +318,13 @@ def test_parse_matcher(raw: str, key: str, exact: str | None, pattern: str | Non
     matcher = parse_matcher(raw)
     assert (matcher.key, matcher.exact, matcher.raw) == (key, exact, raw)
     assert (matcher.pattern.pattern if matcher.pattern else None) == pattern
+
+
+def test_create_tasks_from_defaults_to_alert_rules_and_rejects_unknown_resources() -> None:
+    base = "teams:\n  - name: Default\n    asana_backlog_id: '1'\n"
+    assert parse_teams(base).create_tasks_from == DEFAULT_CREATE_TASKS_FROM
+    chosen = parse_teams("settings:\n  create_tasks_from: [event_alert, issue]\n" + base)
+    assert chosen.create_tasks_from == ("event_alert", "issue")
+    with pytest.raises(ConfigError) as error:
+        parse_teams("settings:\n  create_tasks_from: [event_alert, comment]\n" + base)
+    assert "create_tasks_from" in str(error.value) and "'comment'" in str(error.value)
