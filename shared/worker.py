@@ -149,7 +149,9 @@ def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
     alert = parse_alert(message.data, message.attributes)
     record, version = deps.ledger.get(alert.key)
     now = deps.now()
-    decision = ledger.decide(alert.action, record, message.message_id, now)
+    may_create = alert.resource in deps.config().create_tasks_from
+    decision = ledger.decide(alert.action, record, message.message_id, now,
+                             may_create=may_create)
     log.info("alert %s: %s (%s)", alert.key, decision.step.value, decision.why,
              extra={"event": "decision", "step": decision.step.value, "alert_key": alert.key,
                     "source": alert.source, "message_id": message.message_id})
@@ -235,7 +237,8 @@ def _task_gone(alert: Alert, record: Record, message_id: str, version: Any,
     log.warning("task %s of %s no longer exists in Asana", record.task_gid, alert.key,
                 extra={"event": "task_gone", "alert_key": alert.key,
                        "task_gid": record.task_gid})
-    if alert.action not in (Action.TRIGGERED, Action.REOPENED):
+    may_create = alert.resource in deps.config().create_tasks_from
+    if alert.action not in (Action.TRIGGERED, Action.REOPENED) or not may_create:
         deps.ledger.save(ledger.after(record, Step.SKIP, message_id, deps.now()))
         return Decision(Step.SKIP, "task was deleted in Asana")
     _create(alert, message_id, version, deps)

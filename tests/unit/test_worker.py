@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -94,7 +95,7 @@ def test_high_priority_goes_to_the_current_sprint() -> None:
 def test_portfolio_lookups_are_cached_across_alerts() -> None:
     world = World()
     world.push("sentry_event_alert.json", "event_alert")
-    world.push("sentry_error.json", "error")
+    world.push("", "event_alert", body=_event_alert_for_issue("777"))
     world.push("datadog_triggered.json", "datadog", source="datadog")
     assert len(world.tracker.tasks) == 3
     assert world.tracker.portfolio_reads == 2  # Investigations' and Payments' sprints, once each
@@ -123,13 +124,15 @@ def test_redelivered_message_changes_nothing() -> None:
 
 def test_resolve_then_regression_completes_then_reopens() -> None:
     world = World()
-    world.push("sentry_issue_created.json", "issue")
+    world.push("", "event_alert",
+               body=_event_alert_for_issue(_issue_id("sentry_issue_created.json")))
+    world.push("sentry_issue_created.json", "issue")  # same issue: no second task
     gid = world.only_task()
     world.push("sentry_issue_resolved.json", "issue")
     assert world.tracker.completed[gid] is True
     world.push("sentry_issue_unresolved_regressed.json", "issue")
     assert world.tracker.completed[gid] is False
-    assert len(world.tracker.comments[gid]) == 2
+    assert len(world.tracker.comments[gid]) == 2  # resolved, reopened (created was a burst)
     assert world.ledger.records["sentry:issue:" + _issue_id("sentry_issue_created.json")].state \
         is State.OPEN
 
@@ -212,3 +215,27 @@ def test_non_envelope_requests_get_400(body: bytes) -> None:
 
 def _issue_id(fixture: str) -> str:
     return str(json.loads((DATA / fixture).read_text())["data"]["issue"]["id"])
+
+
+def _event_alert_for_issue(issue_id: str) -> bytes:
+    payload = json.loads((DATA / "sentry_event_alert.json").read_text())
+    payload["data"]["event"]["issue_id"] = issue_id
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(("fixture", "resource"),
+                         [("sentry_issue_created.json", "issue"), ("sentry_error.json", "error"),
+                          ("sentry_issue_unresolved_regressed.json", "issue")],
+                         ids=["issue-created", "error", "issue-regressed"])
+def test_issue_and_error_webhooks_only_update_existing_tasks(fixture: str, resource: str) -> None:
+    world = World()
+    assert world.push(fixture, resource).status == 200
+    assert world.tracker.tasks == {}
+
+
+def test_create_tasks_from_can_include_issue_webhooks() -> None:
+    world = World()
+    config = dataclasses.replace(CONFIG, create_tasks_from=("event_alert", "issue"))
+    world.deps = dataclasses.replace(world.deps, config=lambda: config)
+    world.push("sentry_issue_created.json", "issue")
+    assert len(world.tracker.tasks) == 1
