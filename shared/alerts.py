@@ -56,6 +56,7 @@ class Alert:
     host: str | None = None  # Datadog $HOSTNAME
     actor: str | None = None  # who changed a Sentry issue (user name, or "Sentry")
     assignee: str | None = None  # Sentry issue assignee name or email
+    installation_id: str | None = None  # Sentry integration installation uuid (link-back)
 
     def match_fields(self) -> dict[str, str]:
         """Return the key/value pairs teams.yaml matchers look at: tags plus derived keys."""

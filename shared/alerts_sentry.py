@@ -82,6 +82,7 @@ def _event(
         transition=clean_text(payload.get("action")),
         tags=tags,
         rule=clean_text(data.get("triggered_rule")),
+        installation_id=_installation(payload),
     )
 
 
@@ -121,6 +122,7 @@ def _issue(payload: Json, data: Json, unit: str, received_at: datetime | None) -
         transition=raw_action,
         actor=_person(payload.get("actor")),
         assignee=_person(issue.get("assignedTo")),
+        installation_id=_installation(payload),
     )
 
 
@@ -155,7 +157,12 @@ def _metric_alert(payload: Json, data: Json, unit: str, received_at: datetime | 
         transition=raw_action,
         rule=clean_text(rule.get("name")),
         description=clean_text(data.get("description_text")),
+        installation_id=_installation(payload),
     )
+
+
+def _installation(payload: Json) -> str | None:
+    return clean_text(_optional_object(payload.get("installation")).get("uuid"))
 
 
 def _object(value: object, unit: str, name: str) -> Json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 # Attributes every LogRecord has; anything else was passed through ``extra=``.
@@ -13,6 +14,10 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 class JsonFormatter(logging.Formatter):
     """Render a record as one JSON line with ``severity``, ``message`` and the extra fields."""
+
+    def __init__(self, redact: Callable[[str], str] | None = None) -> None:
+        super().__init__()
+        self.redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -26,16 +31,23 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        if self.redact is not None:
+            # Defence in depth: no error message should hold a credential, but if a library
+            # ever echoes one, it must not reach Cloud Logging.
+            redact = self.redact
+            entry = {k: redact(v) if isinstance(v, str) else v for k, v in entry.items()}
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure(level: str = "INFO") -> None:
+def configure(level: str = "INFO", redact: Callable[[str], str] | None = None) -> None:
     """Send every log line of the ``shared`` package to stdout as JSON, once per process."""
     root = logging.getLogger("shared")
     root.setLevel(level)
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        return
+    for handler in root.handlers:
+        if isinstance(handler.formatter, JsonFormatter):
+            handler.formatter.redact = redact
+            return
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(redact))
     root.addHandler(handler)
     root.propagate = False

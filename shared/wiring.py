@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from shared import logs
+from shared import logs, observability
 from shared.adapters.secrets import SecretSource
 from shared.errors import ConfigError
 from shared.ingest import IngestDeps
@@ -19,6 +19,7 @@ from shared.settings import Settings, load_settings
 # against Sentry's one-second budget and must not pay for them.
 if TYPE_CHECKING:
     from shared.adapters.asana import TaskTracker
+    from shared.linkback import LinkBack
     from shared.teams import TeamsConfig
     from shared.worker import WorkerDeps
 
@@ -29,7 +30,12 @@ log = logging.getLogger(__name__)
 def settings() -> Settings:
     """Return this instance's settings, read and validated once."""
     loaded = load_settings()
-    logs.configure(loaded.log_level)
+
+    def live() -> list[str]:
+        return observability.live_secrets(secrets().get)
+
+    logs.configure(loaded.log_level, redact=observability.secret_redactor(live))
+    observability.init_error_reporting(loaded, live)
     return loaded
 
 
@@ -92,9 +98,28 @@ def tracker() -> TaskTracker:
     return DryRunAsana(s.dry_run_file)
 
 
+def link_back(dry_run: bool) -> LinkBack:
+    """Return the link-back to Sentry and Datadog; in dry-run it records instead of sending."""
+    from shared.adapters.link_targets import DryRunLinks, LinkClient, datadog_auth, sentry_auth
+    from shared.linkback import LinkBack
+
+    s = settings()
+    if dry_run:
+        recorder = DryRunLinks(s.dry_run_file)
+        return LinkBack({"sentry": recorder, "datadog": recorder})
+    source = secrets()
+    # Read on each link: the secret cache keeps this cheap and picks up a rotated token.
+    sentry = LinkClient("sentry", s.sentry_api_url,
+                        sentry_auth(lambda: source.optional("SENTRY_AUTH_TOKEN")))
+    datadog = LinkClient("datadog", s.datadog_api_url,
+                         datadog_auth(lambda: source.optional("DATADOG_API_KEY")))
+    return LinkBack({"sentry": sentry, "datadog": datadog})
+
+
 @functools.cache
 def worker_deps() -> WorkerDeps:
     """Return the worker function's dependencies."""
+    from shared.adapters.asana import DryRunAsana
     from shared.adapters.firestore_ledger import FirestoreLedger
     from shared.adapters.pubsub import Publisher
     from shared.worker import PortfolioCache, WorkerDeps
@@ -105,4 +130,5 @@ def worker_deps() -> WorkerDeps:
     return WorkerDeps(config=teams_loader(), environment=s.environment, tracker=asana,
                       ledger=FirestoreLedger(s.project, s.ledger_collection),
                       portfolios=PortfolioCache(asana.portfolio_items),
-                      dead_letter=dead_letters.publish, now=utc_now)
+                      dead_letter=dead_letters.publish, now=utc_now,
+                      link_back=link_back(isinstance(asana, DryRunAsana)))

@@ -16,6 +16,7 @@ from shared.alerts import Action, Alert, parse_alert
 from shared.envelope import PushMessage, parse_push
 from shared.errors import AlertBridgeError, Rejected, Transient, http_status, is_retryable
 from shared.ledger import Decision, Record, Step
+from shared.linkback import task_url
 from shared.ownership import Route, route
 from shared.priority import priority_for
 from shared.tasks import render_comment, render_task
@@ -79,6 +80,10 @@ class PortfolioCache:
         return items
 
 
+def _no_link_back(alert: Alert, task_gid: str, url: str, team: str) -> None:
+    """Link nothing: the default for callers that build WorkerDeps without link-back."""
+
+
 @dataclass(frozen=True)
 class WorkerDeps:
     """What the flow needs from the outside world."""
@@ -90,6 +95,8 @@ class WorkerDeps:
     portfolios: PortfolioCache
     dead_letter: Callable[[bytes, Mapping[str, str]], str]
     now: Callable[[], datetime]
+    # (alert, task gid, task url, team name): links a new task back to Sentry / Datadog.
+    link_back: Callable[[Alert, str, str, str], None] = _no_link_back
 
 
 @dataclass(frozen=True)
@@ -178,15 +185,27 @@ def _create(alert: Alert, message_id: str, version: Any, deps: WorkerDeps) -> No
     if not deps.ledger.claim(claim, version):
         raise Transient(f"alert {alert.key}: another delivery claimed it first")
     try:
-        task_gid, chosen = _create_task(alert, deps)
+        task_gid, chosen, project_gid = _create_task(alert, deps)
     except BaseException:
         deps.ledger.release(claim)
         raise
     deps.ledger.save(ledger.after(claim, Step.CREATE, message_id, deps.now(),
                                   task_gid=task_gid, team=chosen.team.name))
+    _link_back(alert, task_gid, project_gid, chosen.team.name, deps)
 
 
-def _create_task(alert: Alert, deps: WorkerDeps) -> tuple[str, Route]:
+def _link_back(alert: Alert, task_gid: str, project_gid: str, team: str,
+               deps: WorkerDeps) -> None:
+    """Link the task back to its alert; best effort, as the task is created and recorded."""
+    try:
+        deps.link_back(alert, task_gid, task_url(task_gid, project_gid), team)
+    except Exception as error:  # a failure here must not make Pub/Sub redeliver the alert
+        log.warning("linking task %s back to %s failed: %s", task_gid, alert.key, error,
+                    extra={"event": "link_back_failed", "source": alert.source,
+                           "alert_key": alert.key, "task_gid": task_gid, "status": None})
+
+
+def _create_task(alert: Alert, deps: WorkerDeps) -> tuple[str, Route, str]:
     config = deps.config()
     chosen = route(alert.match_fields(), config)
     priority = priority_for(alert, config.priority)
@@ -205,7 +224,7 @@ def _create_task(alert: Alert, deps: WorkerDeps) -> tuple[str, Route]:
     if chosen.is_default:
         log.warning("alert %s matched no team; sent to default team %s", alert.key,
                     chosen.team.name, extra={"event": "alert_unrouted", **fields})
-    return task_gid, chosen
+    return task_gid, chosen, project_gid
 
 
 _COMMENTS = {Action.TRIGGERED: "Fired again", Action.REOPENED: "Regressed",

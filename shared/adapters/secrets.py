@@ -48,21 +48,26 @@ class SecretSource:
             return split_values(name, self._env[name])
         now = self._clock()
         cached = self._cache.get(name)
-        if cached and now - cached[0] < self._ttl:
-            return cached[1]
+        if cached is None or now - cached[0] >= self._ttl:
+            cached = (now, self._lookup(name))
+            with self._lock:
+                # Absent secrets are remembered too: optional credentials are asked for on
+                # every alert and must not cost a Secret Manager call each time.
+                self._cache[name] = cached
+        if not cached[1]:
+            raise ConfigError(f"secret {name}: not set in the environment and no enabled version "
+                              f"of secret {secret_id(self._prefix, name)!r} in project "
+                              f"{self._project!r}")
+        return cached[1]
+
+    def _lookup(self, name: str) -> tuple[str, ...]:
+        """Read ``name`` from Secret Manager; () when it has no enabled version."""
         try:
             fetch = self._fetcher()
         except ConfigError as error:
             raise ConfigError(f"secret {name}: not set in the environment, and {error}") from error
         raw = fetch(secret_id(self._prefix, name))
-        if raw is None:
-            raise ConfigError(f"secret {name}: not set in the environment and no enabled version "
-                              f"of secret {secret_id(self._prefix, name)!r} in project "
-                              f"{self._project!r}")
-        values = split_values(name, raw)
-        with self._lock:
-            self._cache[name] = (now, values)
-        return values
+        return () if raw is None else split_values(name, raw)
 
     def optional(self, name: str) -> str | None:
         """Return the current value of ``name``, or None when it is not configured."""

@@ -12,9 +12,14 @@ import pytest
 from scripts.localstack import LOCAL_DEFAULTS, REPO, Stack, Topology, free_port, start_stack
 from shared.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana
+from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 
 PROJECT = "alert-bridge-test"
 ASANA_TOKEN = "integration-test-pat"
+SENTRY_TOKEN = "integration-sentry-token"
+DATADOG_API_KEY = "integration-datadog-api-key"
+#: installation.uuid of the Sentry fixtures in tests/data.
+SENTRY_INSTALLATION = "7a485448-a9e2-4c85-8a3c-4f44175783c9"
 #: Teams whose Asana projects the fake knows; Growth's backlog is left unknown so that
 #: tasks routed to it are refused by "Asana" with a 400, a permanent failure.
 SEEDED_TEAMS = ("Platform", "Payments", "Investigations")
@@ -35,7 +40,31 @@ def asana() -> Iterator[FakeAsana]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, asana: FakeAsana) -> Iterator[Stack]:
+def sentry_api() -> Iterator[FakeSentryApi]:
+    """A local Sentry API that accepts external-issue links of the fixtures' installation."""
+    fake = FakeSentryApi(token=SENTRY_TOKEN)
+    fake.add_installation(SENTRY_INSTALLATION)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="session")
+def datadog_api() -> Iterator[FakeDatadogApi]:
+    """A local Datadog API that accepts posted events."""
+    fake = FakeDatadogApi(api_key=DATADOG_API_KEY)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, asana: FakeAsana,
+          sentry_api: FakeSentryApi, datadog_api: FakeDatadogApi) -> Iterator[Stack]:
     """Start both emulators, the topology, the worker (talking to the fake Asana) and ingest."""
     log_dir = tmp_path_factory.mktemp("stack-logs")
     suffix = uuid.uuid4().hex[:8]
@@ -49,6 +78,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, asana: FakeAsana) -> Iterato
                 "ASANA_API_URL": asana.url,
                 "ASANA_PAT": ASANA_TOKEN,
                 "ASANA_MAX_ATTEMPTS": "2",
+                "SENTRY_API_URL": sentry_api.url,
+                "SENTRY_AUTH_TOKEN": SENTRY_TOKEN,
+                "DATADOG_API_URL": datadog_api.url,
+                "DATADOG_API_KEY": DATADOG_API_KEY,
+                "DATADOG_APP_KEY": "integration-datadog-app-key",
                 "TEAMS_FILE": str(REPO / "teams.yaml")})
     ports = {name: free_port() for name in ("ingest", "worker", "pubsub", "firestore")}
     started = start_stack(env=env, ports=ports, log_dir=Path(log_dir), topology=topology)

@@ -1,5 +1,6 @@
 """Ledger decisions: what one message does, given what the ledger remembers."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,7 +26,7 @@ def record(state: State, **changes: object) -> Record:
     base = Record(key="sentry:issue:1", state=state, updated_at=NOW - HOUR,
                   expires_at=NOW + 100 * HOUR, created_at=NOW - 2 * HOUR, task_gid="42",
                   last_commented_at=NOW - 2 * HOUR, message_ids=("m0",))
-    return base.__class__(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
 CASES = [
@@ -61,7 +62,8 @@ def test_decide(action: Action, existing: Record | None, step: Step) -> None:
 def test_claim_lapses_on_its_own() -> None:
     claimed = claim("k", "m1", NOW)
     assert decide(Action.TRIGGERED, claimed, "m2", NOW).step is Step.WAIT
-    later = claimed.claim_expires_at + timedelta(seconds=1)  # type: ignore[operator]
+    assert claimed.claim_expires_at is not None
+    later = claimed.claim_expires_at + timedelta(seconds=1)
     assert decide(Action.TRIGGERED, claimed, "m2", later).step is Step.CREATE
 
 

@@ -88,3 +88,14 @@ def test_unreachable_secret_manager_names_the_secret() -> None:
         secrets.get("ASANA_PAT")
     assert "ASANA_PAT" in str(error.value) and "no Google credentials" in str(error.value)
     assert secrets.optional("ASANA_PAT") is None
+
+
+def test_absent_secret_is_remembered_for_the_ttl() -> None:
+    store, clock = Store({}), Clock()
+    secrets = source({}, store, clock)
+    assert secrets.optional("SENTRY_AUTH_TOKEN") is None
+    assert secrets.optional("SENTRY_AUTH_TOKEN") is None
+    assert store.reads == 1
+    store.values["ab-sentry-auth-token"] = "added-later"
+    clock.now = 301
+    assert secrets.optional("SENTRY_AUTH_TOKEN") == "added-later"

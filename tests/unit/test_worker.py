@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.asana import AsanaRejected
+from shared.alerts import Alert
 from shared.errors import ConfigError, Transient
 from shared.ledger import RECURRENCE_COMMENT_INTERVAL, State
 from shared.teams_file import load_teams
@@ -37,10 +38,13 @@ class World:
         self.dead: list[tuple[bytes, dict[str, str]]] = []
         self.dead_letter_fails = False
         self.config_error: ConfigError | None = None
+        self.links: list[tuple[str, str, str, str]] = []  # (alert key, task, url, team)
+        self.link_back_error: Exception | None = None
         self.deps = WorkerDeps(config=self._config, environment=environment,
                                tracker=self.tracker, ledger=self.ledger,
                                portfolios=PortfolioCache(self.tracker.portfolio_items),
-                               dead_letter=self._dead_letter, now=lambda: self.now)
+                               dead_letter=self._dead_letter, now=lambda: self.now,
+                               link_back=self._link_back)
         self._ids = iter(range(1, 10_000))
 
     def _config(self) -> Any:
@@ -53,6 +57,11 @@ class World:
             raise Transient("publish to dead-letter topic failed")
         self.dead.append((data, dict(attributes)))
         return str(len(self.dead))
+
+    def _link_back(self, alert: Alert, task_gid: str, url: str, team: str) -> None:
+        if self.link_back_error:
+            raise self.link_back_error
+        self.links.append((alert.key, task_gid, url, team))
 
     def push(self, fixture: str, resource: str, source: str = "sentry",
              message_id: str | None = None, body: bytes | None = None) -> Outcome:
@@ -239,3 +248,42 @@ def test_create_tasks_from_can_include_issue_webhooks() -> None:
     world.deps = dataclasses.replace(world.deps, config=lambda: config)
     world.push("sentry_issue_created.json", "issue")
     assert len(world.tracker.tasks) == 1
+
+
+@pytest.mark.parametrize(("fixture", "resource", "source", "key", "team"), [
+    ("sentry_event_alert.json", "event_alert", "sentry", "sentry:issue:4567890123",
+     "Investigations"),
+    ("datadog_triggered.json", "datadog", "datadog", "datadog:cycle:7460311123456789012",
+     "Payments"),
+], ids=["sentry", "datadog"])
+def test_new_task_is_linked_back_to_its_alert(fixture: str, resource: str, source: str,
+                                              key: str, team: str) -> None:
+    world = World()
+    world.push(fixture, resource, source=source)
+    gid = world.only_task()
+    [project] = world.tracker.tasks[gid].projects
+    assert world.links == [(key, gid, f"https://app.asana.com/0/{project}/{gid}", team)]
+
+
+def test_updates_of_an_existing_task_link_nothing_more() -> None:
+    world = World()
+    issue_id = _issue_id("sentry_issue_created.json")
+    world.push("", "event_alert", body=_event_alert_for_issue(issue_id))
+    world.now += RECURRENCE_COMMENT_INTERVAL * 2
+    world.push("", "event_alert", body=_event_alert_for_issue(issue_id))  # comment
+    world.push("sentry_issue_resolved.json", "issue")  # complete
+    world.push("sentry_issue_unresolved_regressed.json", "issue")  # reopen
+    gid = world.only_task()
+    assert len(world.tracker.comments[gid]) == 3
+    assert [link[1] for link in world.links] == [gid]
+
+
+def test_link_back_failure_changes_nothing_for_the_task() -> None:
+    world = World()
+    world.link_back_error = RuntimeError("sentry unreachable")
+    outcome = world.push("sentry_event_alert.json", "event_alert")
+    assert (outcome.status, outcome.body["status"]) == (200, "done")
+    gid = world.only_task()
+    record = world.ledger.records["sentry:issue:4567890123"]
+    assert record.task_gid == gid and record.state is State.OPEN
+    assert world.dead == [] and world.links == []

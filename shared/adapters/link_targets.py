@@ -1,0 +1,186 @@
+"""Send link-back requests to Sentry and Datadog over HTTP, or record them in dry-run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from shared.errors import Permanent, Transient
+from shared.linkback import LinkRequest
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 4.0
+# Linking back is best effort and runs inside the worker's request: never wait long for it.
+RETRY_AFTER_CAP_SECONDS = 5.0
+MAX_ERROR_CHARS = 300
+
+#: Returns the auth headers of a service, or None when its credential is not configured.
+AuthHeaders = Callable[[], Mapping[str, str] | None]
+
+
+class LinkRejected(Permanent):
+    """Sentry or Datadog refused a link request (4xx other than 429)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, reason=f"link_http_{status}")
+        self.status = status
+
+
+class LinkUnavailable(Transient):
+    """Sentry or Datadog stayed unreachable or overloaded through every attempt."""
+
+    def __init__(self, message: str, *, status: int | None) -> None:
+        super().__init__(message, reason="link_unavailable")
+        self.status = status
+
+
+def sentry_auth(token: Callable[[], str | None]) -> AuthHeaders:
+    """Return Sentry's bearer auth headers for an integration token (read on every call)."""
+
+    def headers() -> Mapping[str, str] | None:
+        value = token()
+        return {"Authorization": f"Bearer {value}"} if value else None
+
+    return headers
+
+
+def datadog_auth(api_key: Callable[[], str | None]) -> AuthHeaders:
+    """Return Datadog's API-key header; posting an event needs no application key."""
+
+    def headers() -> Mapping[str, str] | None:
+        value = api_key()
+        return {"DD-API-KEY": value} if value else None
+
+    return headers
+
+
+class LinkClient:
+    """Send link requests to one service: timeouts, a few retries on 5xx, 429 and no answer."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        auth: AuthHeaders,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (3.05, 10),
+        max_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.service = service
+        self._base_url = base_url.rstrip("/")
+        self._auth = auth
+        self._session = session or requests.Session()
+        self._timeout = timeout
+        self._max_attempts = max(1, max_attempts)
+        self._sleep = sleep
+
+    def send(self, request: LinkRequest) -> bool:
+        """Send ``request``; return False, sending nothing, when no credential is configured.
+
+        Retried POSTs are safe for Sentry (create-or-update); a Datadog event whose first
+        answer was lost may appear twice, which beats not linking at all.
+        """
+        auth = self._auth()
+        if auth is None:
+            return False
+        where = f"{self.service} {request.method} {request.path}"
+        headers = {**auth, "Accept": "application/json"}
+        for attempt in range(1, self._max_attempts + 1):
+            status: int | None = None
+            try:
+                response = self._session.request(
+                    request.method, self._base_url + request.path, json=dict(request.body),
+                    headers=headers, timeout=self._timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                failure, wait = type(exc).__name__, _backoff(attempt)
+            else:
+                status = response.status_code
+                if status < 400:
+                    return True
+                detail = _redacted(_error_text(response), auth.values())
+                if status != 429 and status < 500:
+                    raise LinkRejected(f"{where}: {status} {detail}", status=status)
+                failure = f"{status} {detail}"
+                wait = _retry_after(response) or _backoff(attempt)
+            if attempt == self._max_attempts:
+                raise LinkUnavailable(f"{where}: {failure} after {attempt} attempts",
+                                      status=status)
+            log.warning("%s: %s; retry %d in %.2fs", where, failure, attempt, wait)
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+class DryRunLinks:
+    """Stand-in used in dry-run: records each link request in the dry-run file, sends nothing."""
+
+    def __init__(self, path: str, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.path = path
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+
+    def send(self, request: LinkRequest) -> bool:
+        """Append the request to the dry-run file as one JSON line."""
+        line = {"service": request.service, "method": request.method, "path": request.path,
+                "body": dict(request.body), "at": self._clock().isoformat()}
+        text = json.dumps(line, ensure_ascii=False)
+        with self._lock:
+            directory = os.path.dirname(self.path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as file:
+                file.write(text + "\n")
+        log.info("dry-run %s %s %s (recorded in %s)", request.service, request.method,
+                 request.path, self.path)
+        return True
+
+
+def _backoff(attempt: int) -> float:
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        seconds = float(response.headers.get("Retry-After", "").strip())
+    except ValueError:
+        return None  # absent, or an HTTP date: exponential backoff instead
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS)
+
+
+def _error_text(response: requests.Response) -> str:
+    """Return Sentry's ``detail`` or Datadog's ``errors``, else the raw body, shortened."""
+    try:
+        answer: Any = response.json()
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and isinstance(answer.get("errors"), list):
+        text = "; ".join(str(e) for e in answer["errors"])
+    elif isinstance(answer, dict) and "detail" in answer:
+        text = str(answer["detail"])
+    elif isinstance(answer, dict):
+        text = json.dumps(answer, ensure_ascii=False)  # Sentry's per-field validation errors
+    else:
+        text = response.text.strip()
+    return (text or response.reason or "no error message")[:MAX_ERROR_CHARS]
+
+
+def _redacted(text: str, secrets: Iterable[str]) -> str:
+    # An error page that echoes the request's headers must not carry the token into logs.
+    for secret in secrets:
+        for value in (secret, secret.removeprefix("Bearer ")):
+            if value:
+                text = text.replace(value, "[redacted]")
+    return text

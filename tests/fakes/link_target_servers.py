@@ -1,0 +1,312 @@
+"""Local fakes of the two link-back endpoints: Sentry external issues and Datadog events.
+
+Each answers with the documented shapes and refuses what the real API refuses (wrong auth,
+missing or mistyped fields)::
+
+    with FakeSentryApi(token="t") as sentry:
+        sentry.add_installation("7a485448-...")
+        client = LinkClient("sentry", sentry.url, sentry_auth(lambda: "t"))
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+Answer = tuple[int, Any, dict[str, str]]
+
+
+class ApiError(Exception):
+    """An answer with an error status and body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(str(body))
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request a fake received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: Any  # decoded JSON, or the raw text when it was not JSON
+
+
+@dataclass
+class _Failure:
+    remaining: int
+    status: int
+    retry_after: float | None
+    body: Any
+
+
+@dataclass
+class _FakeApi:
+    """A JSON API on 127.0.0.1 with an ephemeral port, failure injection and a request log."""
+
+    prefix = ""
+    requests: list[Recorded] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures: list[_Failure] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def fail_next(self, n: int, status: int, retry_after: float | None = None,
+                  body: Any = None) -> None:
+        """Answer the next ``n`` requests with ``status`` (and ``Retry-After``, ``body``)."""
+        with self._lock:
+            self._failures.append(_Failure(n, status, retry_after, body))
+
+    @property
+    def url(self) -> str:
+        """Return the base URL the client is configured with."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__}: not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
+
+    def start(self) -> _FakeApi:
+        """Serve in a daemon thread."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], raw: bytes) -> Answer:
+        """Return (status, JSON answer, extra headers) for one request."""
+        path = urlsplit(raw_path).path
+        body = _decode(raw)
+        with self._lock:
+            self.requests.append(Recorded(method, path, headers, body))
+            failure = self._take_failure()
+        if failure is not None:
+            extra = {} if failure.retry_after is None else {
+                "Retry-After": f"{failure.retry_after:g}"}
+            return failure.status, failure.body or self.error_body("injected failure"), extra
+        try:
+            if not path.startswith(self.prefix + "/"):
+                raise ApiError(404, self.error_body("not found"))
+            self.authenticate(headers)
+            with self._lock:
+                status, answer = self.route(method, path.removeprefix(self.prefix), body)
+        except ApiError as error:
+            return error.status, error.body, {}
+        return status, answer, {}
+
+    def _take_failure(self) -> _Failure | None:
+        while self._failures and self._failures[0].remaining <= 0:
+            self._failures.pop(0)
+        if not self._failures:
+            return None
+        self._failures[0].remaining -= 1
+        return self._failures[0]
+
+    def error_body(self, message: str) -> Any:
+        """Return an error answer in the service's shape."""
+        raise NotImplementedError
+
+    def authenticate(self, headers: dict[str, str]) -> None:
+        """Raise ApiError unless the request carries the right credential."""
+        raise NotImplementedError
+
+    def route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """Answer an authenticated request."""
+        raise NotImplementedError
+
+
+@dataclass
+class FakeSentryApi(_FakeApi):
+    """Sentry's "create or update an external issue" endpoint of the integration platform."""
+
+    prefix = "/api/0"
+    token: str = "sentry-integration-token"
+    installations: set[str] = field(default_factory=set)
+    #: (installation uuid, issue id) -> external issue; Sentry keeps one link per issue and
+    #: integration, so a second link for the same issue replaces the first.
+    external_issues: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> FakeSentryApi:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def add_installation(self, uuid: str) -> None:
+        """Seed an installation of the integration."""
+        self.installations.add(uuid)
+
+    def error_body(self, message: str) -> Any:
+        return {"detail": message}
+
+    def authenticate(self, headers: dict[str, str]) -> None:
+        value = headers.get("authorization")
+        if not value:
+            raise ApiError(401, {"detail": "Authentication credentials were not provided."})
+        if value != f"Bearer {self.token}":
+            raise ApiError(401, {"detail": "Invalid token"})
+
+    def route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        segments = path.strip("/").split("/")
+        match method, segments:
+            case "POST", ["sentry-app-installations", uuid, "external-issues"]:
+                if not path.endswith("/"):
+                    raise ApiError(404, {"detail": "not found (Sentry paths end with /)"})
+                return 200, self._link(uuid, body)
+        raise ApiError(404, {"detail": "The requested resource does not exist"})
+
+    def _link(self, uuid: str, body: Any) -> dict[str, Any]:
+        if uuid not in self.installations:
+            raise ApiError(404, {"detail": "The requested resource does not exist"})
+        if not isinstance(body, dict):
+            raise ApiError(400, {"detail": "JSON parse error"})
+        problems = _sentry_field_errors(body)
+        if problems:
+            raise ApiError(400, problems)
+        key = (uuid, body["issueId"])
+        issue = self.external_issues.get(key) or {"id": str(next(self._ids))}
+        issue.update({"issueId": str(body["issueId"]), "serviceType": "alert-bridge",
+                      "displayName": f"{body['project']}#{body['identifier']}",
+                      "webUrl": body["webUrl"]})
+        self.external_issues[key] = issue
+        return issue
+
+
+def _sentry_field_errors(body: dict[str, Any]) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    for name in ("issueId", "webUrl", "project", "identifier"):
+        value = body.get(name)
+        if value is None or value == "":
+            problems[name] = ["This field is required."]
+        elif name == "issueId" and (isinstance(value, bool) or not isinstance(value, int)):
+            problems[name] = ["A valid integer is required."]
+        elif name != "issueId" and not isinstance(value, str):
+            problems[name] = ["Not a valid string."]
+        elif name == "webUrl" and not value.startswith(("https://", "http://")):
+            problems[name] = ["Enter a valid URL."]
+    return problems
+
+
+_DATADOG_FIELDS = {"title": str, "text": str, "aggregation_key": str, "alert_type": str,
+                   "date_happened": int, "device_name": str, "host": str, "priority": str,
+                   "related_event_id": int, "source_type_name": str, "tags": list}
+_ALERT_TYPES = {"error", "warning", "info", "success", "user_update", "recommendation",
+                "snapshot"}
+
+
+@dataclass
+class FakeDatadogApi(_FakeApi):
+    """Datadog's v1 "post an event" endpoint."""
+
+    api_key: str = "datadog-api-key"
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._ids = itertools.count(7_460_400_000_000_000_001)
+
+    def __enter__(self) -> FakeDatadogApi:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def error_body(self, message: str) -> Any:
+        return {"errors": [message]}
+
+    def authenticate(self, headers: dict[str, str]) -> None:
+        if headers.get("dd-api-key") != self.api_key:
+            raise ApiError(403, {"errors": ["Forbidden"]})
+
+    def route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        if (method, path) != ("POST", "/api/v1/events"):
+            raise ApiError(404, {"errors": ["Not found"]})
+        if not isinstance(body, dict):
+            raise ApiError(400, {"errors": ["Payload is not in the expected format"]})
+        problem = _datadog_problem(body)
+        if problem:
+            raise ApiError(400, {"errors": [problem]})
+        event_id = next(self._ids)
+        event = {**body, "id": event_id, "id_str": str(event_id),
+                 "url": f"https://app.datadoghq.com/event/event?id={event_id}"}
+        self.events.append(event)
+        return 202, {"status": "ok", "event": event}
+
+
+def _datadog_problem(body: dict[str, Any]) -> str | None:
+    for name in ("title", "text"):
+        if not body.get(name):
+            return f"Event {name} is required"
+    for name, value in body.items():
+        expected = _DATADOG_FIELDS.get(name)
+        if expected is None:
+            return f"Unknown field: {name}"
+        if isinstance(value, bool) or not isinstance(value, expected):
+            return f"{name}: expected {expected.__name__}"
+    if len(body["text"]) > 4000:
+        return "text: must be at most 4000 characters"
+    if len(body.get("aggregation_key", "")) > 100:
+        return "aggregation_key: must be at most 100 characters"
+    if body.get("alert_type", "info") not in _ALERT_TYPES:
+        return f"alert_type: invalid value {body['alert_type']!r}"
+    if not all(isinstance(tag, str) for tag in body.get("tags", [])):
+        return "tags: expected a list of strings"
+    return None
+
+
+def _handler_for(fake: _FakeApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, answer, extra = fake.handle(self.command, self.path, headers, raw)
+            payload = json.dumps(answer, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the fake's request log is what tests look at
+
+    return Handler
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return raw.decode("utf-8", "replace")
