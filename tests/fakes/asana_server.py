@@ -20,11 +20,12 @@ import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from shared.tasks import validate_rich_text
+from tests.fakes.json_server import LocalServer, handler_for
 
 API_PREFIX = "/api/1.0"
 _GID = re.compile(r"^\d+$")
@@ -95,8 +96,7 @@ class FakeAsana:
         self._lock = threading.Lock()
         self._gids = itertools.count(1_200_000_000_000_001)
         self._failures: list[_Failure] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LocalServer(self.handle)
 
     # -- seeding and failure injection -------------------------------------------------
 
@@ -124,28 +124,16 @@ class FakeAsana:
     @property
     def url(self) -> str:
         """Return the base URL to use as ASANA_API_URL."""
-        if self._server is None:
-            raise RuntimeError("fake asana: not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}{API_PREFIX}"
+        return f"http://127.0.0.1:{self._http.port}{API_PREFIX}"
 
     def start(self) -> FakeAsana:
         """Serve in a daemon thread."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> FakeAsana:
         return self.start()
@@ -296,30 +284,6 @@ class FakeAsana:
         return {"data": page, "next_page": next_page}
 
 
-def _handler_for(fake: FakeAsana) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, answer, extra = fake.handle(self.command, self.path, headers, raw)
-            payload = json.dumps(answer, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep test output quiet; `requests` on the fake records everything
-
-    return Handler
-
-
 _HELP = (
     "For more information on API status codes and how to handle them, "
     "read the docs on errors: https://developers.asana.com/docs/errors"
@@ -429,7 +393,7 @@ def main() -> None:
     fake = FakeAsana(token=args.token)
     for gid in args.project:
         fake.add_project(gid)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler_for(fake))
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(fake.handle))
     print(f"fake asana on http://127.0.0.1:{args.port}{API_PREFIX}", flush=True)
     try:
         server.serve_forever()

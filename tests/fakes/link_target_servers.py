@@ -14,9 +14,10 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.fakes.json_server import LocalServer
 
 Answer = tuple[int, Any, dict[str, str]]
 
@@ -58,8 +59,7 @@ class _FakeApi:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._failures: list[_Failure] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LocalServer(self.handle)
 
     def fail_next(self, n: int, status: int, retry_after: float | None = None,
                   body: Any = None) -> None:
@@ -70,27 +70,16 @@ class _FakeApi:
     @property
     def url(self) -> str:
         """Return the base URL the client is configured with."""
-        if self._server is None:
-            raise RuntimeError(f"{type(self).__name__}: not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
+        return f"http://127.0.0.1:{self._http.port}{self.prefix}"
 
     def start(self) -> _FakeApi:
         """Serve in a daemon thread."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        self._http.stop()
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw: bytes) -> Answer:
         """Return (status, JSON answer, extra headers) for one request."""
@@ -277,30 +266,6 @@ def _datadog_problem(body: dict[str, Any]) -> str | None:
     if not all(isinstance(tag, str) for tag in body.get("tags", [])):
         return "tags: expected a list of strings"
     return None
-
-
-def _handler_for(fake: _FakeApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, answer, extra = fake.handle(self.command, self.path, headers, raw)
-            payload = json.dumps(answer, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the fake's request log is what tests look at
-
-    return Handler
 
 
 def _decode(raw: bytes) -> Any:

@@ -1,0 +1,73 @@
+"""The plumbing every fake SaaS API shares: a JSON-over-HTTP server on 127.0.0.1 in a thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+#: (status, JSON-serialisable answer, extra response headers)
+Answer = tuple[int, Any, dict[str, str]]
+#: handle(method, raw path with query, lower-cased headers, raw body) -> Answer
+Handle = Callable[[str, str, dict[str, str], bytes], Answer]
+
+
+def handler_for(handle: Handle) -> type[BaseHTTPRequestHandler]:
+    """Return a request handler class that answers every method through ``handle``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, answer, extra = handle(self.command, self.path, headers, raw)
+            payload = json.dumps(answer, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # each fake keeps its own request log for assertions
+
+    return Handler
+
+
+class LocalServer:
+    """Serve ``handle`` on an ephemeral 127.0.0.1 port in a daemon thread."""
+
+    def __init__(self, handle: Handle) -> None:
+        self._handle = handle
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """Return the port; the server must be started."""
+        if self._server is None:
+            raise RuntimeError("local server: not started")
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        """Start serving."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(self._handle))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
