@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from shared.tasks import validate_rich_text
-from tests.fakes.json_server import LocalServer, handler_for
+from tests.fakes.json_server import LocalServer, ServedFake, handler_for
 
 API_PREFIX = "/api/1.0"
 _GID = re.compile(r"^\d+$")
@@ -82,8 +82,10 @@ class _Failure:
 
 
 @dataclass
-class FakeAsana:
+class FakeAsana(ServedFake):
     """Asana on 127.0.0.1 with an ephemeral port; state is public for assertions."""
+
+    prefix = API_PREFIX
 
     token: str = "test-token"
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -118,28 +120,6 @@ class FakeAsana:
         """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given)."""
         with self._lock:
             self._failures.append(_Failure(n, status, retry_after))
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Return the base URL to use as ASANA_API_URL."""
-        return f"http://127.0.0.1:{self._http.port}{API_PREFIX}"
-
-    def start(self) -> FakeAsana:
-        """Serve in a daemon thread."""
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        self._http.stop()
-
-    def __enter__(self) -> FakeAsana:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- request handling -------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 #: (status, JSON-serialisable answer, extra response headers)
 Answer = tuple[int, Any, dict[str, str]]
@@ -71,3 +71,30 @@ class LocalServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
+
+
+class ServedFake:
+    """Lifecycle of a fake API: subclasses set ``prefix`` and ``self._http = LocalServer(...)``."""
+
+    prefix = ""
+    _http: LocalServer
+
+    @property
+    def url(self) -> str:
+        """Return the base URL a client is configured with."""
+        return f"http://127.0.0.1:{self._http.port}{self.prefix}"
+
+    def start(self) -> Self:
+        """Serve in a daemon thread."""
+        self._http.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        self._http.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.fakes.json_server import LocalServer
+from tests.fakes.json_server import LocalServer, ServedFake
 
 Answer = tuple[int, Any, dict[str, str]]
 
@@ -50,7 +50,7 @@ class _Failure:
 
 
 @dataclass
-class _FakeApi:
+class _FakeApi(ServedFake):
     """A JSON API on 127.0.0.1 with an ephemeral port, failure injection and a request log."""
 
     prefix = ""
@@ -66,20 +66,6 @@ class _FakeApi:
         """Answer the next ``n`` requests with ``status`` (and ``Retry-After``, ``body``)."""
         with self._lock:
             self._failures.append(_Failure(n, status, retry_after, body))
-
-    @property
-    def url(self) -> str:
-        """Return the base URL the client is configured with."""
-        return f"http://127.0.0.1:{self._http.port}{self.prefix}"
-
-    def start(self) -> _FakeApi:
-        """Serve in a daemon thread."""
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        self._http.stop()
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw: bytes) -> Answer:
         """Return (status, JSON answer, extra headers) for one request."""
@@ -137,13 +123,6 @@ class FakeSentryApi(_FakeApi):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._ids = itertools.count(1)
-
-    def __enter__(self) -> FakeSentryApi:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def add_installation(self, uuid: str) -> None:
         """Seed an installation of the integration."""
@@ -217,13 +196,6 @@ class FakeDatadogApi(_FakeApi):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._ids = itertools.count(7_460_400_000_000_000_001)
-
-    def __enter__(self) -> FakeDatadogApi:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def error_body(self, message: str) -> Any:
         return {"errors": [message]}
