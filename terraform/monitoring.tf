@@ -38,7 +38,7 @@ locals {
     }
   }
 
-  alert_documentation = "Runbook: docs/deploy.md, section \"What the alerts watch\". Dead-lettered messages wait on ${google_pubsub_subscription.dead_letter.name} for replay."
+  alert_documentation = "Runbook: README.md, section \"What the alerts watch\". Dead-lettered messages wait on ${google_pubsub_subscription.dead_letter.name} for replay."
 }
 
 resource "google_monitoring_notification_channel" "email" {
