@@ -26,7 +26,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: venv  ## Run the service locally on the Pub/Sub and Firestore emulators (Ctrl-C stops it)
 	$(PY) -m scripts.localstack
 
-send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|datadog|...)
+send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-resolved|sentry-regressed|datadog|datadog-recovered)
 	$(PY) -m scripts.send_sample $(SAMPLE)
 
 test: venv check-terraform test-python  ## The whole suite (what CI runs)

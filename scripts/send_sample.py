@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import urllib.error
@@ -14,11 +15,25 @@ from shared.signatures import sentry_signature
 
 SAMPLES = {
     "sentry": ("tests/data/sentry_event_alert.json", "event_alert"),
-    "sentry-issue": ("tests/data/sentry_issue_created.json", "issue"),
     "sentry-resolved": ("tests/data/sentry_issue_resolved.json", "issue"),
+    "sentry-regressed": ("tests/data/sentry_issue_unresolved_regressed.json", "issue"),
     "datadog": ("tests/data/datadog_triggered.json", None),
     "datadog-recovered": ("tests/data/datadog_recovered.json", None),
 }
+#: The issue webhooks are sent for the issue of the `sentry` sample, so that the task it
+#: opened is the one they complete and reopen.
+SAMPLE_ISSUE_ID = json.loads((REPO / SAMPLES["sentry"][0]).read_text())["data"]["event"]["issue_id"]
+
+
+def sample_body(name: str) -> bytes:
+    """Return the body of a named sample, as Sentry or Datadog would send it."""
+    path, resource = SAMPLES[name]
+    body = (REPO / path).read_bytes()
+    if resource != "issue":
+        return body
+    payload = json.loads(body)
+    payload["data"]["issue"]["id"] = SAMPLE_ISSUE_ID
+    return json.dumps(payload, ensure_ascii=False).encode()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("INGEST_URL", "http://127.0.0.1:8080/"))
     parser.add_argument("--file", type=Path, help="send this payload file instead")
     args = parser.parse_args(argv)
-    path, resource = SAMPLES[args.sample]
-    body = (args.file or REPO / path).read_bytes()
+    resource = SAMPLES[args.sample][1]
+    body = args.file.read_bytes() if args.file else sample_body(args.sample)
     if resource is None:
         token = os.environ.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
         headers = {"datadog-secret-token": token.splitlines()[0]}

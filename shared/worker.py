@@ -107,8 +107,10 @@ class Outcome:
     body: Mapping[str, object]
 
 
-def handle_request(body: bytes, deps: WorkerDeps) -> Outcome:
+def handle_request(method: str, body: bytes, deps: WorkerDeps) -> Outcome:
     """Answer one push request: 400 if it is not a Pub/Sub envelope, else process it."""
+    if method != "POST":
+        return Outcome(405, {"error": "method not allowed: Pub/Sub pushes with POST"})
     try:
         message = parse_push(body)
     except Rejected as error:

@@ -10,7 +10,7 @@ from shared.worker import handle_request
 @functions_framework.http
 def worker(request: flask.Request) -> flask.Response:
     """Process one pushed message; a non-2xx answer makes Pub/Sub redeliver it."""
-    outcome = handle_request(request.get_data(), wiring.worker_deps())
+    outcome = handle_request(request.method, request.get_data(), wiring.worker_deps())
     response = flask.jsonify(outcome.body)
     response.status_code = outcome.status
     return response

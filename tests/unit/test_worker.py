@@ -71,7 +71,7 @@ class World:
             "publishTime": "2026-11-25T12:00:00Z",
             "attributes": {"source": source, "resource": resource,
                            "received_at": "2026-11-25T12:00:00+00:00"}}}
-        return handle_request(json.dumps(envelope).encode(), self.deps)
+        return handle_request("POST", json.dumps(envelope).encode(), self.deps)
 
     def next_id(self) -> str:
         return f"msg-{next(self._ids)}"
@@ -219,7 +219,7 @@ def test_deleted_task_gets_a_new_one_on_the_next_firing() -> None:
                                   b'{"message": {"messageId": "1", "data": "%%%"}}'],
                          ids=["empty", "not-json", "no-message-id", "bad-base64"])
 def test_non_envelope_requests_get_400(body: bytes) -> None:
-    assert handle_request(body, World().deps).status == 400
+    assert handle_request("POST", body, World().deps).status == 400
 
 
 def _issue_id(fixture: str) -> str:
@@ -287,3 +287,7 @@ def test_link_back_failure_changes_nothing_for_the_task() -> None:
     record = world.ledger.records["sentry:issue:4567890123"]
     assert record.task_gid == gid and record.state is State.OPEN
     assert world.dead == [] and world.links == []
+
+
+def test_only_post_is_a_push() -> None:
+    assert handle_request("GET", b"", World().deps).status == 405
