@@ -155,8 +155,8 @@ class AsanaClient:
     ) -> dict[str, Any]:
         """Send one request, retrying what a retry can fix; return the decoded JSON answer.
 
-        POSTs are retried too: a retried create may duplicate a task whose first answer was
-        lost, which the worker's ledger de-duplicates; dropping the alert would be worse.
+        POSTs are retried too: only a create whose answer was lost after Asana stored it (a
+        read timeout) can be duplicated, and a rare duplicate beats a dropped alert.
         """
         where = f"asana {method} {path}"
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
