@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,14 @@ def test_asana_rejection_ends_in_the_dead_letter_topic_with_its_reason(
 def test_worker_answers_400_to_requests_that_are_not_push_envelopes(stack: Stack,
                                                                     body: bytes) -> None:
     assert requests.post(stack.url("worker"), data=body, timeout=10).status_code == 400
+
+
+def test_the_same_alert_sent_concurrently_makes_exactly_one_task(stack: Stack,
+                                                                 asana: FakeAsana) -> None:
+    issue_id = str(uuid.uuid4().int % 10**12)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: send_sentry(stack, "sentry_event_alert.json", "event_alert",
+                                            issue_id), range(6)))
+    eventually(lambda: tasks_named(asana, f"#{issue_id}"))
+    time.sleep(3)  # long enough for every losing delivery to be redelivered and settle
+    assert len(tasks_named(asana, f"#{issue_id}")) == 1
