@@ -194,13 +194,21 @@ def parse_alert(body: bytes, attributes: Mapping[str, str]) -> Alert:
     return alerts_sentry.parse(resource, _json_object(body, unit), received_at)
 
 
-def _json_object(body: bytes, unit: str) -> dict[str, object]:
+def json_object(body: bytes) -> dict[str, object]:
+    """Decode a webhook body that must be a JSON object; ValueError says what it is instead."""
     try:
         payload = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as error:
-        raise Permanent(f"{unit}: body is not valid UTF-8", reason="bad_payload") from error
+        raise ValueError("body is not valid UTF-8") from error
     except json.JSONDecodeError as error:
-        raise Permanent(f"{unit}: body is not JSON ({error.msg})", reason="bad_payload") from error
+        raise ValueError(f"body is not JSON ({error.msg})") from error
     if not isinstance(payload, dict):
-        raise Permanent(f"{unit}: body is not a JSON object", reason="bad_payload")
+        raise ValueError("body is not a JSON object")
     return payload
+
+
+def _json_object(body: bytes, unit: str) -> dict[str, object]:
+    try:
+        return json_object(body)
+    except ValueError as error:
+        raise Permanent(f"{unit}: {error}", reason="bad_payload") from error

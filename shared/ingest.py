@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -10,12 +9,11 @@ from datetime import datetime
 from typing import IO
 
 from shared import signatures
-from shared.alerts import alert_key
+from shared.alerts import SENTRY_RESOURCES, alert_key, json_object
 from shared.errors import AlertBridgeError, Rejected, Transient, Unauthorized, http_status
 
 log = logging.getLogger(__name__)
 
-SENTRY_PUBLISHED = frozenset({"event_alert", "issue", "metric_alert", "error"})
 MAX_ATTRIBUTE_CHARS = 1024  # Pub/Sub allows 1024 bytes per attribute value
 
 
@@ -118,17 +116,14 @@ def _resource(source: str, headers: Mapping[str, str]) -> str | None:
     if source == "datadog":
         return "datadog"
     resource = headers.get("sentry-hook-resource", "").strip()
-    return resource if resource in SENTRY_PUBLISHED else None
+    return resource if resource in SENTRY_RESOURCES else None
 
 
 def _json(body: bytes) -> dict[str, object]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Rejected(f"body is not JSON: {error}", reason="malformed") from error
-    if not isinstance(payload, dict):
-        raise Rejected("body is not a JSON object", reason="malformed")
-    return payload
+        return json_object(body)
+    except ValueError as error:
+        raise Rejected(str(error), reason="malformed") from error
 
 
 def _attributes(source: str, resource: str, payload: dict[str, object], hook: Webhook,

@@ -11,10 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.alerts import SENTRY_RESOURCES
+
 PRIORITIES = ("High", "Medium", "Low")
 #: Webhook resources that may open a task. Sentry's `issue` and `error` webhooks fire for every
 #: new issue / every error event, so by default they only update tasks that alert rules opened.
-CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog")
+CREATING_RESOURCES = (*SENTRY_RESOURCES, "datadog")
 DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog")
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +12,8 @@ from urllib.parse import quote
 
 import requests
 
+from shared.adapters import dry_run
+from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.errors import Permanent, Transient
 from shared.tasks import TaskDraft
 
@@ -82,13 +81,12 @@ def _error_messages(response: requests.Response) -> str:
     return (text or response.reason or "no error message")[:MAX_ERROR_CHARS]
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    raw = response.headers.get("Retry-After", "").strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return None  # absent, or an HTTP date: fall back to exponential backoff
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS)
+def _rejected(message: str, status: int) -> AsanaRejected:
+    return AsanaRejected(message, status=status)
+
+
+def _unavailable(message: str, status: int | None) -> Transient:
+    return Transient(message)
 
 
 class AsanaClient:
@@ -108,8 +106,8 @@ class AsanaClient:
         self._token = token
         self._session = session or requests.Session()
         self._timeout = timeout
-        self._max_attempts = max(1, max_attempts)
-        self._sleep = sleep
+        self._policy = RetryPolicy(max_attempts, BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS,
+                                   BACKOFF_BASE_SECONDS, sleep)
 
     def create_task(self, draft: TaskDraft) -> str:
         """Create a task and return its gid."""
@@ -160,40 +158,11 @@ class AsanaClient:
         """
         where = f"asana {method} {path}"
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                response = self._session.request(
-                    method,
-                    self._base_url + path,
-                    params=params,
-                    json=body,
-                    headers=headers,
-                    timeout=self._timeout,
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                failure, wait = type(exc).__name__, self._backoff(attempt)
-            else:
-                if response.status_code < 400:
-                    return self._decode(response, where)
-                if response.status_code != 429 and response.status_code < 500:
-                    raise AsanaRejected(
-                        f"{where}: {response.status_code} {_error_messages(response)}",
-                        status=response.status_code,
-                    )
-                failure = f"{response.status_code} {_error_messages(response)}"
-                retry_after = _retry_after(response)
-                wait = self._backoff(attempt) if retry_after is None else retry_after
-            if attempt == self._max_attempts:
-                raise Transient(f"{where}: {failure} after {attempt} attempts")
-            log.warning("%s: %s; retry %d in %.2fs", where, failure, attempt, wait)
-            self._sleep(wait)
-        raise AssertionError("unreachable")  # the loop returns or raises
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        # Full jitter: spreads the retries of instances that failed together.
-        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        response = send_with_retries(
+            self._session, method, self._base_url + path, where=where, policy=self._policy,
+            error_text=_error_messages, rejected=_rejected, unavailable=_unavailable,
+            params=params, json=body, headers=headers, timeout=self._timeout)
+        return self._decode(response, where)
 
     @staticmethod
     def _decode(response: requests.Response, where: str) -> dict[str, Any]:
@@ -248,14 +217,9 @@ class DryRunAsana:
         }
         if preview is not None:
             line["preview"] = preview  # the plain-text body, easier to read than html_notes
-        text = json.dumps(line, ensure_ascii=False)
         with self._lock:
             self._count += 1
             gid = f"dry-run-{self._count}"
-            directory = os.path.dirname(self.path)
-            if directory:
-                os.makedirs(directory, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as file:
-                file.write(text + "\n")
+        text = dry_run.record(self.path, line)
         log.info("dry-run asana %s %s (recorded in %s): %s", method, path, self.path, text)
         return gid

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import random
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -14,6 +11,8 @@ from typing import Any
 
 import requests
 
+from shared.adapters import dry_run
+from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.errors import Permanent, Transient
 from shared.linkback import LinkRequest
 
@@ -84,8 +83,8 @@ class LinkClient:
         self._auth = auth
         self._session = session or requests.Session()
         self._timeout = timeout
-        self._max_attempts = max(1, max_attempts)
-        self._sleep = sleep
+        self._policy = RetryPolicy(max_attempts, BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS,
+                                   BACKOFF_BASE_SECONDS, sleep)
 
     def send(self, request: LinkRequest) -> bool:
         """Send ``request``; return False, sending nothing, when no credential is configured.
@@ -97,30 +96,15 @@ class LinkClient:
         if auth is None:
             return False
         where = f"{self.service} {request.method} {request.path}"
-        headers = {**auth, "Accept": "application/json"}
-        for attempt in range(1, self._max_attempts + 1):
-            status: int | None = None
-            try:
-                response = self._session.request(
-                    request.method, self._base_url + request.path, json=dict(request.body),
-                    headers=headers, timeout=self._timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                failure, wait = type(exc).__name__, _backoff(attempt)
-            else:
-                status = response.status_code
-                if status < 400:
-                    return True
-                detail = _redacted(_error_text(response), auth.values())
-                if status != 429 and status < 500:
-                    raise LinkRejected(f"{where}: {status} {detail}", status=status)
-                failure = f"{status} {detail}"
-                wait = _retry_after(response) or _backoff(attempt)
-            if attempt == self._max_attempts:
-                raise LinkUnavailable(f"{where}: {failure} after {attempt} attempts",
-                                      status=status)
-            log.warning("%s: %s; retry %d in %.2fs", where, failure, attempt, wait)
-            self._sleep(wait)
-        raise AssertionError("unreachable")  # the loop returns or raises
+        send_with_retries(
+            self._session, request.method, self._base_url + request.path, where=where,
+            policy=self._policy,
+            error_text=lambda response: _redacted(_error_text(response), auth.values()),
+            rejected=lambda message, status: LinkRejected(message, status=status),
+            unavailable=lambda message, status: LinkUnavailable(message, status=status),
+            json=dict(request.body), headers={**auth, "Accept": "application/json"},
+            timeout=self._timeout)
+        return True
 
 
 class DryRunLinks:
@@ -129,35 +113,15 @@ class DryRunLinks:
     def __init__(self, path: str, *, clock: Callable[[], datetime] | None = None) -> None:
         self.path = path
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._lock = threading.Lock()
 
     def send(self, request: LinkRequest) -> bool:
         """Append the request to the dry-run file as one JSON line."""
-        line = {"service": request.service, "method": request.method, "path": request.path,
-                "body": dict(request.body), "at": self._clock().isoformat()}
-        text = json.dumps(line, ensure_ascii=False)
-        with self._lock:
-            directory = os.path.dirname(self.path)
-            if directory:
-                os.makedirs(directory, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as file:
-                file.write(text + "\n")
+        dry_run.record(self.path, {"service": request.service, "method": request.method,
+                                   "path": request.path, "body": dict(request.body),
+                                   "at": self._clock().isoformat()})
         log.info("dry-run %s %s %s (recorded in %s)", request.service, request.method,
                  request.path, self.path)
         return True
-
-
-def _backoff(attempt: int) -> float:
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("Retry-After", "").strip())
-    except ValueError:
-        return None  # absent, or an HTTP date: exponential backoff instead
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS)
 
 
 def _error_text(response: requests.Response) -> str:
