@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 
 from shared.errors import Permanent
 
-SENTRY_RESOURCES = ("event_alert", "issue", "metric_alert", "error")
+#: Each Sentry webhook resource and the key under ``data`` that holds its object.
+SENTRY_CONTAINERS = {"event_alert": "event", "issue": "issue", "metric_alert": "metric_alert",
+                     "error": "error"}
+SENTRY_RESOURCES = tuple(SENTRY_CONTAINERS)
 
 
 class Action(enum.StrEnum):
@@ -151,7 +154,7 @@ def alert_key(source: str, resource: str, payload: object) -> str | None:
         incident = data.get("metric_alert")
         incident_id = clean_text(incident.get("id")) if isinstance(incident, dict) else None
         return f"sentry:metric:{incident_id}" if incident_id else None
-    container = {"event_alert": "event", "error": "error", "issue": "issue"}.get(resource)
+    container = SENTRY_CONTAINERS.get(resource)
     body = data.get(container) if container else None
     if not isinstance(body, dict):
         return None

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from shared.alerts import Action, Alert, clean_text, parse_time, require_key
+from shared.alerts import SENTRY_CONTAINERS, Action, Alert, clean_text, parse_time, require_key
 from shared.errors import Permanent
 
 ISSUE_ACTIONS = {
@@ -46,7 +46,7 @@ def parse(resource: str, payload: Json, received_at: datetime | None) -> Alert:
 def _event(
     resource: str, payload: Json, data: Json, unit: str, received_at: datetime | None
 ) -> Alert:
-    container = "event" if resource == "event_alert" else "error"
+    container = SENTRY_CONTAINERS[resource]
     event = _object(data.get(container), unit, f"data.{container}")
     key = require_key("sentry", resource, payload, unit, f"data.{container}.issue_id")
     issue_id = clean_text(event.get("issue_id"))

@@ -10,17 +10,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from shared import alerts
-from shared.alerts import Action, Alert
-from shared.boards import board_kind, board_reason, explain_board
+from shared.alerts import SENTRY_CONTAINERS, SENTRY_RESOURCES, Action, Alert
+from shared.boards import board_reason, explain_board
 from shared.errors import AlertBridgeError
-from shared.ownership import route
-from shared.priority import explain_priority, priority_for
+from shared.priority import explain_priority
 from shared.settings import ENVIRONMENTS
 from shared.teams_file import load_teams
+from shared.triage import triage
 
 # key=value keys that set Alert fields instead of becoming tags.
 _FIELD_KEYS = ("level", "environment", "priority", "title", "source")
-SENTRY_RESOURCES = ("event_alert", "issue", "metric_alert", "error")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,9 +69,8 @@ def _explain(args: argparse.Namespace) -> int:
         raise ValueError("nothing to explain: give key=value fields or --payload FILE")
     config = load_teams(args.teams)
     alert = _payload_alert(args) if args.payload else alert_from_pairs(args.fields)
-    chosen = route(alert.match_fields(), config)
-    priority = priority_for(alert, config.priority)
-    kind = board_kind(alert.environment, args.environment, priority)
+    decided = triage(alert, config, args.environment)
+    chosen, priority, kind = decided.route, decided.priority, decided.board
     lines = [
         ("team", chosen.team.name),
         ("why", chosen.explanation),
@@ -116,8 +114,7 @@ def guess_source(payload: object) -> tuple[str, str]:
     """Return (source, resource) of a webhook body from its shape."""
     data = payload.get("data") if isinstance(payload, dict) else None
     if isinstance(data, dict):
-        for resource, container in (("event_alert", "event"), ("issue", "issue"),
-                                    ("metric_alert", "metric_alert"), ("error", "error")):
+        for resource, container in SENTRY_CONTAINERS.items():
             if isinstance(data.get(container), dict):
                 return "sentry", resource
     return "datadog", "datadog"

@@ -17,10 +17,10 @@ from shared.envelope import PushMessage, parse_push
 from shared.errors import AlertBridgeError, Rejected, Transient, http_status, is_retryable
 from shared.ledger import Decision, Record, Step
 from shared.linkback import task_url
-from shared.ownership import Route, route
-from shared.priority import priority_for
+from shared.ownership import Route
 from shared.tasks import render_comment, render_task
 from shared.teams import TeamsConfig
+from shared.triage import triage
 
 log = logging.getLogger(__name__)
 
@@ -209,9 +209,8 @@ def _link_back(alert: Alert, task_gid: str, project_gid: str, team: str,
 
 def _create_task(alert: Alert, deps: WorkerDeps) -> tuple[str, Route, str]:
     config = deps.config()
-    chosen = route(alert.match_fields(), config)
-    priority = priority_for(alert, config.priority)
-    kind = boards.board_kind(alert.environment, deps.environment, priority)
+    decided = triage(alert, config, deps.environment)
+    chosen, priority, kind = decided.route, decided.priority, decided.board
     portfolio = boards.portfolio_gid(kind, chosen.team)
     items = deps.portfolios.items(portfolio) if portfolio else None
     project_gid, board_why = boards.choose_board_gid(kind, chosen.team, items, deps.now().date())

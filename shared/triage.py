@@ -1,0 +1,27 @@
+"""The triage decision for one alert: owning team, priority and kind of board."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.alerts import Alert
+from shared.boards import BoardKind, board_kind
+from shared.ownership import Route, route
+from shared.priority import priority_for
+from shared.teams import TeamsConfig
+
+
+@dataclass(frozen=True)
+class Triage:
+    """Where an alert goes, before any Asana lookup."""
+
+    route: Route
+    priority: str
+    board: BoardKind
+
+
+def triage(alert: Alert, config: TeamsConfig, deployment_environment: str) -> Triage:
+    """Decide the team, priority and board kind of ``alert``, as the worker and CLI both do."""
+    chosen = route(alert.match_fields(), config)
+    priority = priority_for(alert, config.priority)
+    return Triage(chosen, priority, board_kind(alert.environment, deployment_environment, priority))
