@@ -66,7 +66,7 @@ def pick_sandbox(items: Sequence[Mapping[str, object]]) -> str | None:
 
 def explain_board(kind: BoardKind, team: Team) -> str:
     """Describe, without looking anything up, where ``kind`` resolves to for ``team``."""
-    portfolio = _portfolio(kind, team)
+    portfolio = portfolio_gid(kind, team)
     if kind is BoardKind.SPRINT and portfolio:
         return f"current sprint of portfolio {portfolio}"
     if kind is BoardKind.SANDBOX and portfolio:
@@ -77,17 +77,12 @@ def explain_board(kind: BoardKind, team: Team) -> str:
     return f"{backlog} (team '{team.name}' has no {kind.value} portfolio)"
 
 
-def portfolio_gid(kind: BoardKind, team: Team) -> str | None:
-    """Return the portfolio to look up for ``kind``, or None when the backlog needs no lookup."""
-    return _portfolio(kind, team)
-
-
 def choose_board_gid(kind: BoardKind, team: Team,
                      items_or_none: Sequence[Mapping[str, object]] | None,
                      today: date) -> tuple[str, str]:
     """Return (project gid, explanation); fall back to the backlog, never to a portfolio gid."""
     backlog = team.backlog_project_gid
-    portfolio = _portfolio(kind, team)
+    portfolio = portfolio_gid(kind, team)
     if kind is BoardKind.BACKLOG:
         return backlog, f"backlog project {backlog}"
     if portfolio is None:
@@ -102,7 +97,8 @@ def choose_board_gid(kind: BoardKind, team: Team,
     return gid, f"{kind.value} project {_name(items, gid)} of portfolio {portfolio}"
 
 
-def _portfolio(kind: BoardKind, team: Team) -> str | None:
+def portfolio_gid(kind: BoardKind, team: Team) -> str | None:
+    """Return the portfolio to look up for ``kind``, or None when the backlog needs no lookup."""
     if kind is BoardKind.SPRINT:
         return team.sprint_portfolio_gid
     if kind is BoardKind.SANDBOX:

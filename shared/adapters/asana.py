@@ -14,12 +14,12 @@ import requests
 
 from shared.adapters import dry_run
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
+from shared.boards import PORTFOLIO_ITEM_FIELDS
 from shared.errors import Permanent, Transient
 from shared.tasks import TaskDraft
 
 log = logging.getLogger(__name__)
 
-PORTFOLIO_ITEM_FIELDS = "name,archived,start_on,due_on,created_at,resource_type"
 PAGE_LIMIT = 100
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
