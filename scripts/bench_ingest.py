@@ -24,19 +24,17 @@ from scripts.localstack import (
     Topology,
     create_topology,
     free_port,
+    sentry_headers,
     start_function,
     start_pubsub,
 )
-from shared.signatures import sentry_signature
 
 BODY = (REPO / "tests" / "data" / "sentry_event_alert.json").read_bytes()
 
 
 def _send(session: requests.Session, url: str, secret: str) -> float:
     started = time.perf_counter()
-    response = session.post(url, data=BODY, timeout=10, headers={
-        "Sentry-Hook-Resource": "event_alert",
-        "Sentry-Hook-Signature": sentry_signature(secret, BODY)})
+    response = session.post(url, data=BODY, timeout=10, headers=sentry_headers(BODY, secret=secret))
     elapsed = time.perf_counter() - started
     if response.status_code != 202:
         raise RuntimeError(f"unexpected {response.status_code}: {response.text}")

@@ -19,8 +19,14 @@ from pathlib import Path
 
 import requests
 
-from scripts.localstack import LOCAL_DEFAULTS, REPO, Topology, free_port, start_stack
-from shared.signatures import sentry_signature
+from scripts.localstack import (
+    LOCAL_DEFAULTS,
+    REPO,
+    Topology,
+    free_port,
+    sentry_headers,
+    start_stack,
+)
 from shared.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana
 
@@ -72,13 +78,10 @@ def main() -> None:
 
 def _send(session: requests.Session, url: str, issue_ids: Iterable[int],
           gap: float = 0.0) -> dict[str, float]:
-    secret = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
     sent: dict[str, float] = {}
     for issue_id in issue_ids:
         body = _body(issue_id)
-        response = session.post(url, data=body, timeout=10, headers={
-            "Sentry-Hook-Resource": "event_alert",
-            "Sentry-Hook-Signature": sentry_signature(secret, body)})
+        response = session.post(url, data=body, timeout=10, headers=sentry_headers(body))
         response.raise_for_status()
         sent[f"#{issue_id}"] = time.time()  # wall clock, as the fake stamps tasks
         time.sleep(gap)

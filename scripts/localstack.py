@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.signatures import sentry_signature
+
 REPO = Path(__file__).resolve().parent.parent
 JVM_FLAGS = ["-Xmx512m", "-XX:+UseSerialGC"]
 
@@ -241,6 +243,13 @@ LOCAL_DEFAULTS = {
     "DATADOG_SECRET_TOKEN": "local-datadog-token",
     "DRY_RUN_FILE": str(REPO / ".run" / "asana-dry-run.jsonl"),
 }
+
+
+def sentry_headers(body: bytes, resource: str = "event_alert",
+                   secret: str = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]) -> dict[str, str]:
+    """Return the headers Sentry sends with ``body``, signed with ``secret``."""
+    return {"Content-Type": "application/json", "Sentry-Hook-Resource": resource,
+            "Sentry-Hook-Signature": sentry_signature(secret, body)}
 
 
 def start_stack(*, env: Mapping[str, str], ports: Mapping[str, int], log_dir: Path,

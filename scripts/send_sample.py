@@ -10,8 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from scripts.localstack import LOCAL_DEFAULTS, REPO
-from shared.signatures import sentry_signature
+from scripts.localstack import LOCAL_DEFAULTS, REPO, sentry_headers
 
 SAMPLES = {
     "sentry": ("tests/data/sentry_event_alert.json", "event_alert"),
@@ -50,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         headers = {"datadog-secret-token": token.splitlines()[0]}
     else:
         secret = os.environ.get("SENTRY_CLIENT_SECRET") or LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
-        headers = {"Sentry-Hook-Resource": resource,
-                   "Sentry-Hook-Signature": sentry_signature(secret.splitlines()[0], body)}
+        headers = sentry_headers(body, resource, secret.splitlines()[0])
     request = urllib.request.Request(args.url, data=body, method="POST",
                                      headers={"Content-Type": "application/json", **headers})
     try:

@@ -122,13 +122,13 @@ def _blank(text: str | None) -> bool:
     return text is None or not text.strip()
 
 
-def clean_text(text: str) -> str:
+def _xml_safe(text: str) -> str:
     """Drop the characters XML cannot carry (control characters, lone surrogates)."""
     return _NOT_XML.sub("", text)
 
 
 def _clip(text: str, limit: int) -> str:
-    text = clean_text(text).strip()
+    text = _xml_safe(text).strip()
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -141,7 +141,7 @@ def _clip(text: str, limit: int) -> str:
 
 def task_name(alert: Alert, priority: str) -> str:
     """Return ``[<priority>] <title>`` on one line, at most MAX_NAME_CHARS long."""
-    title = " ".join(clean_text(alert.title).split())
+    title = " ".join(_xml_safe(alert.title).split())
     if not title:
         title = f"{_SOURCE_LABELS.get(alert.source, alert.source)} alert"
     prefix = f"[{priority}] "

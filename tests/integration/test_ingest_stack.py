@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from scripts.localstack import LOCAL_DEFAULTS, Stack, free_port, start_function
-from shared.signatures import sentry_signature
+from scripts.localstack import LOCAL_DEFAULTS, Stack, free_port, sentry_headers, start_function
 
 from .pubsub_helpers import pull, tap
 
@@ -28,9 +27,8 @@ def event_alert(issue_id: str) -> bytes:
 
 def post_sentry(url: str, body: bytes, resource: str = "event_alert",
                 secret: str = SECRET, **extra: Any) -> requests.Response:
-    headers = {"Content-Type": "application/json", "Sentry-Hook-Resource": resource,
-               "Sentry-Hook-Signature": sentry_signature(secret, body)}
-    return requests.post(url, data=body, headers=headers, timeout=10, **extra)
+    return requests.post(url, data=body, headers=sentry_headers(body, resource, secret),
+                         timeout=10, **extra)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from scripts.localstack import LOCAL_DEFAULTS, Stack
-from shared.signatures import sentry_signature
+from scripts.localstack import LOCAL_DEFAULTS, Stack, sentry_headers
+from shared.alerts import SENTRY_CONTAINERS
 from shared.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana
 
@@ -26,14 +26,13 @@ CONFIG = load_teams(str(DATA.parent.parent / "teams.yaml"))
 
 def send_sentry(stack: Stack, fixture: str, resource: str, issue_id: str) -> None:
     payload = json.loads((DATA / fixture).read_text())
-    container = {"event_alert": "event", "error": "error"}.get(resource, "issue")
+    container = SENTRY_CONTAINERS[resource]
     body = payload["data"][container]
     body["issue_id" if container != "issue" else "id"] = issue_id
     body["title"] = f"{body['title']} #{issue_id}"  # lets the test find its task
     body = json.dumps(payload, ensure_ascii=False).encode()
-    response = requests.post(stack.url("ingest"), data=body, timeout=10, headers={
-        "Sentry-Hook-Resource": resource,
-        "Sentry-Hook-Signature": sentry_signature(LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"], body)})
+    response = requests.post(stack.url("ingest"), data=body, timeout=10,
+                             headers=sentry_headers(body, resource))
     assert response.status_code == 202, response.text
 
 
