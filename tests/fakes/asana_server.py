@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from shared.tasks import validate_rich_text
-from tests.fakes.json_server import LocalServer, ServedFake, handler_for
+from tests.fakes.json_server import InjectedFailures, LocalServer, ServedFake, handler_for
 
 API_PREFIX = "/api/1.0"
 _GID = re.compile(r"^\d+$")
@@ -75,13 +75,6 @@ class Recorded:
 
 
 @dataclass
-class _Failure:
-    remaining: int
-    status: int
-    retry_after: float | None
-
-
-@dataclass
 class FakeAsana(ServedFake):
     """Asana on 127.0.0.1 with an ephemeral port; state is public for assertions."""
 
@@ -97,7 +90,7 @@ class FakeAsana(ServedFake):
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._gids = itertools.count(1_200_000_000_000_001)
-        self._failures: list[_Failure] = []
+        self._failures = InjectedFailures()
         self._http = LocalServer(self.handle)
 
     # -- seeding and failure injection -------------------------------------------------
@@ -118,8 +111,7 @@ class FakeAsana(ServedFake):
 
     def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
         """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given)."""
-        with self._lock:
-            self._failures.append(_Failure(n, status, retry_after))
+        self._failures.add(n, status, retry_after)
 
     # -- request handling -------------------------------------------------------------------
 
@@ -134,12 +126,10 @@ class FakeAsana(ServedFake):
             self.requests.append(
                 Recorded(method, path, parse_qs(parts.query), body, headers.get("authorization"))
             )
-            failure = self._take_failure()
+        failure = self._failures.take()
         if failure is not None:
-            extra = (
-                {} if failure.retry_after is None else {"Retry-After": f"{failure.retry_after:g}"}
-            )
-            return failure.status, _errors(f"injected failure {failure.status}"), extra
+            status, _, extra = failure
+            return status, _errors(f"injected failure {status}"), extra
         try:
             if not parts.path.startswith(API_PREFIX + "/"):
                 raise ApiError(404, "No matching route for request")
@@ -150,14 +140,6 @@ class FakeAsana(ServedFake):
         except ApiError as exc:
             return exc.status, _errors(exc.message), {}
         return status, answer, {}
-
-    def _take_failure(self) -> _Failure | None:
-        while self._failures and self._failures[0].remaining <= 0:
-            self._failures.pop(0)
-        if not self._failures:
-            return None
-        self._failures[0].remaining -= 1
-        return self._failures[0]
 
     def _route(
         self, method: str, path: str, query: dict[str, list[str]], raw: bytes, body: Any

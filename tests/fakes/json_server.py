@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -98,3 +99,38 @@ class ServedFake:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass
+class _Failure:
+    remaining: int
+    status: int
+    retry_after: float | None
+    body: Any
+
+
+class InjectedFailures:
+    """Answers queued by a fake's ``fail_next``, handed out one request at a time."""
+
+    def __init__(self) -> None:
+        self._queue: list[_Failure] = []
+        self._lock = threading.Lock()
+
+    def add(self, n: int, status: int, retry_after: float | None = None,
+            body: Any = None) -> None:
+        """Answer the next ``n`` requests with ``status`` (and ``Retry-After``, ``body``)."""
+        with self._lock:
+            self._queue.append(_Failure(n, status, retry_after, body))
+
+    def take(self) -> tuple[int, Any, dict[str, str]] | None:
+        """Return (status, body or None, headers) for this request, or None to answer it."""
+        with self._lock:
+            while self._queue and self._queue[0].remaining <= 0:
+                self._queue.pop(0)
+            if not self._queue:
+                return None
+            failure = self._queue[0]
+            failure.remaining -= 1
+        headers = {} if failure.retry_after is None else {
+            "Retry-After": f"{failure.retry_after:g}"}
+        return failure.status, failure.body, headers

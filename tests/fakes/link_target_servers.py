@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.fakes.json_server import LocalServer, ServedFake
+from tests.fakes.json_server import InjectedFailures, LocalServer, ServedFake
 
 Answer = tuple[int, Any, dict[str, str]]
 
@@ -42,14 +42,6 @@ class Recorded:
 
 
 @dataclass
-class _Failure:
-    remaining: int
-    status: int
-    retry_after: float | None
-    body: Any
-
-
-@dataclass
 class _FakeApi(ServedFake):
     """A JSON API on 127.0.0.1 with an ephemeral port, failure injection and a request log."""
 
@@ -58,14 +50,13 @@ class _FakeApi(ServedFake):
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._failures: list[_Failure] = []
+        self._failures = InjectedFailures()
         self._http = LocalServer(self.handle)
 
     def fail_next(self, n: int, status: int, retry_after: float | None = None,
                   body: Any = None) -> None:
         """Answer the next ``n`` requests with ``status`` (and ``Retry-After``, ``body``)."""
-        with self._lock:
-            self._failures.append(_Failure(n, status, retry_after, body))
+        self._failures.add(n, status, retry_after, body)
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw: bytes) -> Answer:
         """Return (status, JSON answer, extra headers) for one request."""
@@ -73,11 +64,10 @@ class _FakeApi(ServedFake):
         body = _decode(raw)
         with self._lock:
             self.requests.append(Recorded(method, path, headers, body))
-            failure = self._take_failure()
+        failure = self._failures.take()
         if failure is not None:
-            extra = {} if failure.retry_after is None else {
-                "Retry-After": f"{failure.retry_after:g}"}
-            return failure.status, failure.body or self.error_body("injected failure"), extra
+            status, answer, extra = failure
+            return status, answer or self.error_body("injected failure"), extra
         try:
             if not path.startswith(self.prefix + "/"):
                 raise ApiError(404, self.error_body("not found"))
@@ -87,14 +77,6 @@ class _FakeApi(ServedFake):
         except ApiError as error:
             return error.status, error.body, {}
         return status, answer, {}
-
-    def _take_failure(self) -> _Failure | None:
-        while self._failures and self._failures[0].remaining <= 0:
-            self._failures.pop(0)
-        if not self._failures:
-            return None
-        self._failures[0].remaining -= 1
-        return self._failures[0]
 
     def error_body(self, message: str) -> Any:
         """Return an error answer in the service's shape."""
