@@ -32,11 +32,8 @@ def asana() -> Iterator[FakeAsana]:
     fake = FakeAsana(token=ASANA_TOKEN)
     for name in SEEDED_TEAMS:
         fake.add_project(config.team(name).backlog_project_gid, f"{name} backlog")
-    fake.start()
-    try:
+    with fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture(scope="session")
@@ -44,22 +41,16 @@ def sentry_api() -> Iterator[FakeSentryApi]:
     """A local Sentry API that accepts external-issue links of the fixtures' installation."""
     fake = FakeSentryApi(token=SENTRY_TOKEN)
     fake.add_installation(SENTRY_INSTALLATION)
-    fake.start()
-    try:
+    with fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture(scope="session")
 def datadog_api() -> Iterator[FakeDatadogApi]:
     """A local Datadog API that accepts posted events."""
     fake = FakeDatadogApi(api_key=DATADOG_API_KEY)
-    fake.start()
-    try:
+    with fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture(scope="session")
