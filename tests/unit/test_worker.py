@@ -114,9 +114,9 @@ def test_recurrence_comments_instead_of_a_new_task() -> None:
     world = World()
     world.push("sentry_event_alert.json", "event_alert")
     world.now += RECURRENCE_COMMENT_INTERVAL / 2
-    world.push("sentry_event_alert.json", "event_alert")  # a burst: counted, not commented
+    world.push("", "event_alert", body=_firing(1))  # a burst: counted, not commented
     world.now += RECURRENCE_COMMENT_INTERVAL
-    world.push("sentry_event_alert.json", "event_alert")
+    world.push("", "event_alert", body=_firing(2))
     gid = world.only_task()
     assert len(world.tracker.comments[gid]) == 1
     assert "3 times" in world.tracker.comments[gid][0]
@@ -211,7 +211,7 @@ def test_deleted_task_gets_a_new_one_on_the_next_firing() -> None:
     world.push("sentry_event_alert.json", "event_alert")
     world.tracker.delete(world.only_task())
     world.now += timedelta(hours=2)
-    world.push("sentry_event_alert.json", "event_alert")
+    world.push("", "event_alert", body=_firing(1))
     assert len(world.tracker.tasks) == 1
 
 
@@ -226,10 +226,23 @@ def _issue_id(fixture: str) -> str:
     return str(json.loads((DATA / fixture).read_text())["data"]["issue"]["id"])
 
 
-def _event_alert_for_issue(issue_id: str) -> bytes:
+def _event_alert_for_issue(issue_id: str, event: int = 0) -> bytes:
+    """Return an event_alert of the issue; each ``event`` number is a new firing."""
     payload = json.loads((DATA / "sentry_event_alert.json").read_text())
     payload["data"]["event"]["issue_id"] = issue_id
+    if event:
+        payload["data"]["event"]["event_id"] = f"{event:032x}"
     return json.dumps(payload).encode()
+
+
+def _firing(n: int) -> bytes:
+    """Return the fixture's event_alert fired for the n-th time (a new event, same issue)."""
+    return _event_alert_for_issue(_issue_id_of_event_alert(), n)
+
+
+def _issue_id_of_event_alert() -> str:
+    return str(json.loads((DATA / "sentry_event_alert.json").read_text())
+               ["data"]["event"]["issue_id"])
 
 
 @pytest.mark.parametrize(("fixture", "resource"),
@@ -270,7 +283,7 @@ def test_updates_of_an_existing_task_link_nothing_more() -> None:
     issue_id = _issue_id("sentry_issue_created.json")
     world.push("", "event_alert", body=_event_alert_for_issue(issue_id))
     world.now += RECURRENCE_COMMENT_INTERVAL * 2
-    world.push("", "event_alert", body=_event_alert_for_issue(issue_id))  # comment
+    world.push("", "event_alert", body=_event_alert_for_issue(issue_id, 1))  # comment
     world.push("sentry_issue_resolved.json", "issue")  # complete
     world.push("sentry_issue_unresolved_regressed.json", "issue")  # reopen
     gid = world.only_task()
