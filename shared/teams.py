@@ -99,6 +99,8 @@ class TeamsConfig:
 
     teams: tuple[Team, ...]
     default_team: str
+    # Why that team is the default (check-teams prints it); not part of the configuration.
+    default_team_reason: str = field(default="", compare=False)
     workspace_gid: str | None = None
     priority: PriorityMap = field(default_factory=PriorityMap)
     custom_fields: CustomFields = field(default_factory=CustomFields)
