@@ -48,7 +48,7 @@ def _event(
 ) -> Alert:
     container = SENTRY_CONTAINERS[resource]
     event = _object(data.get(container), unit, f"data.{container}")
-    key = require_key("sentry", resource, payload, unit, f"data.{container}.issue_id")
+    key = require_key("sentry", resource, payload)
     issue_id = clean_text(event.get("issue_id"))
     tags = _tags(event.get("tags"))
     tag_map = dict(tags)
@@ -88,7 +88,7 @@ def _event(
 
 def _issue(payload: Json, data: Json, unit: str, received_at: datetime | None) -> Alert:
     issue = _object(data.get("issue"), unit, "data.issue")
-    key = require_key("sentry", "issue", payload, unit, "data.issue.id")
+    key = require_key("sentry", "issue", payload)
     raw_action = clean_text(payload.get("action"))
     action = ISSUE_ACTIONS.get(raw_action or "")
     if action is None:
@@ -128,7 +128,7 @@ def _issue(payload: Json, data: Json, unit: str, received_at: datetime | None) -
 
 def _metric_alert(payload: Json, data: Json, unit: str, received_at: datetime | None) -> Alert:
     incident = _object(data.get("metric_alert"), unit, "data.metric_alert")
-    key = require_key("sentry", "metric_alert", payload, unit, "data.metric_alert.id")
+    key = require_key("sentry", "metric_alert", payload)
     raw_action = clean_text(payload.get("action"))
     if (raw_action or "") not in METRIC_ACTIONS:
         raise _unsupported(unit, "action", raw_action, METRIC_ACTIONS)

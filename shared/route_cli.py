@@ -9,8 +9,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from shared import alerts
 from shared.alerts import SENTRY_CONTAINERS, SENTRY_RESOURCES, Action, Alert
+from shared.alerts_parse import parse_alert
 from shared.boards import board_reason, explain_board
 from shared.errors import AlertBridgeError
 from shared.priority import explain_priority
@@ -138,7 +138,7 @@ def _payload_alert(args: argparse.Namespace) -> Alert:
         resource = "event_alert"
     resource = args.resource or resource
     attributes: Mapping[str, str] = {"source": source, "resource": resource}
-    return alerts.parse_alert(body, attributes)
+    return parse_alert(body, attributes)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert, alert_key, parse_alert, parse_time
+from shared.alerts import Action, Alert, alert_key, parse_time
 from shared.alerts_datadog import parse_tags
+from shared.alerts_parse import parse_alert
 from shared.errors import Permanent
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -351,7 +352,7 @@ MISSING = [
     (
         _without("datadog_triggered.json", "id") | {"alert_cycle_key": ""},
         ("datadog", "datadog"),
-        "datadog webhook: alert_cycle_key and id missing",
+        "datadog webhook: alert_cycle_key or id missing",
     ),
 ]
 
