@@ -62,7 +62,9 @@ class Alert:
     description: str | None = None  # Sentry metric-alert text / Datadog event message
     host: str | None = None  # Datadog $HOSTNAME
     actor: str | None = None  # who changed a Sentry issue (user name, or "Sentry")
-    assignee: str | None = None  # Sentry issue assignee name or email
+    assignee: str | None = None  # Sentry issue assignee name or email ("team <name>" for a team)
+    # Sentry's statusDetails (ignoreUntil, ignoreCount, ...) and substatus, as (key, text) pairs.
+    status_details: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     installation_id: str | None = None  # Sentry integration installation uuid (link-back)
 
     def match_fields(self) -> dict[str, str]:

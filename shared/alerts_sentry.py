@@ -121,7 +121,8 @@ def _issue(payload: Json, data: Json, unit: str, received_at: datetime | None) -
         top_frame=_metadata_frame(metadata),
         transition=raw_action,
         actor=_person(payload.get("actor")),
-        assignee=_person(issue.get("assignedTo")),
+        assignee=_assignee(issue.get("assignedTo")),
+        status_details=_status_details(issue),
         installation_id=_installation(payload),
     )
 
@@ -250,6 +251,23 @@ def _project_slug(api_url: object) -> str | None:
 def _person(value: object) -> str | None:
     person = _optional_object(value)
     return clean_text(person.get("name")) or clean_text(person.get("email"))
+
+
+def _assignee(value: object) -> str | None:
+    name = _person(value)
+    # Sentry assigns issues to users or to teams; a bare team slug reads like a person.
+    if name and _optional_object(value).get("type") == "team":
+        return f"team {name}"
+    return name
+
+
+def _status_details(issue: Json) -> tuple[tuple[str, str], ...]:
+    """Return the scalar statusDetails of an issue (how long it is ignored) and its substatus."""
+    details = _optional_object(issue.get("statusDetails"))
+    pairs = [(key, text) for key, value in details.items()
+             if (text := clean_text(value)) is not None]
+    substatus = clean_text(issue.get("substatus"))
+    return tuple(pairs + ([("substatus", substatus)] if substatus else []))
 
 
 def _time(*candidates: object) -> datetime | None:

@@ -132,7 +132,10 @@ EXPECTED = [
         "sentry_issue_assigned.json",
         {"action": Action.ASSIGNED, "assignee": "Chloé Martin"},
     ),
-    ("sentry_issue_ignored.json", {"action": Action.IGNORED}),
+    ("sentry_issue_ignored.json",
+     {"action": Action.IGNORED, "actor": "Chloé Martin",
+      "status_details": (("ignoreUntilEscalating", "True"),
+                         ("substatus", "archived_until_escalating"))}),
     (
         "sentry_metric_alert_critical.json",
         {
@@ -512,3 +515,10 @@ def test_bare_tag_does_not_hide_derived_key() -> None:
         tags=(("monitor", ""),),
     )
     assert alert.match_fields()["monitor"] == "42"
+
+
+def test_issue_assigned_to_a_team_says_team() -> None:
+    payload = json.loads((DATA / "sentry_issue_assigned.json").read_text())
+    payload["data"]["issue"]["assignedTo"] = {"type": "team", "id": "4", "name": "backend"}
+    alert = parse_alert(json.dumps(payload).encode(), {"source": "sentry", "resource": "issue"})
+    assert alert.assignee == "team backend"
