@@ -129,16 +129,29 @@ class AsanaClient:
 
     def portfolio_items(self, portfolio_gid: str) -> list[dict[str, Any]]:
         """Return every item of a portfolio, following pagination."""
-        path = f"/portfolios/{_gid(portfolio_gid)}/items"
-        params: dict[str, str | int] = {"opt_fields": PORTFOLIO_ITEM_FIELDS, "limit": PAGE_LIMIT}
-        items: list[dict[str, Any]] = []
+        return self.list_all(f"/portfolios/{_gid(portfolio_gid)}/items",
+                             opt_fields=PORTFOLIO_ITEM_FIELDS)
+
+    def record(self, kind: str, gid: str, opt_fields: str | None = None) -> dict[str, Any]:
+        """Return one record, e.g. ``record("projects", gid)``; AsanaRejected when refused."""
+        params: dict[str, str | int] = {"opt_fields": opt_fields} if opt_fields else {}
+        data = self._send("GET", f"/{kind}/{_gid(gid)}", params=params, body=None).get("data")
+        return data if isinstance(data, dict) else {}
+
+    def list_all(self, path: str, params: dict[str, str] | None = None, *,
+                 opt_fields: str | None = None) -> list[dict[str, Any]]:
+        """Return every compact record a list endpoint has, following ``next_page``."""
+        query: dict[str, str | int] = {**(params or {}), "limit": PAGE_LIMIT}
+        if opt_fields:
+            query["opt_fields"] = opt_fields
+        records: list[dict[str, Any]] = []
         while True:
-            page = self._send("GET", path, params=params, body=None)
-            items += [item for item in page.get("data") or [] if isinstance(item, dict)]
+            page = self._send("GET", path, params=query, body=None)
+            records += [item for item in page.get("data") or [] if isinstance(item, dict)]
             offset = (page.get("next_page") or {}).get("offset")
             if not offset:
-                return items
-            params = {**params, "offset": offset}
+                return records
+            query = {**query, "offset": offset}
 
     def _request(self, method: str, path: str, *, body: dict[str, Any] | None = None) -> Any:
         return self._send(method, path, params=None, body=body).get("data")
