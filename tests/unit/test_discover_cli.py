@@ -109,7 +109,8 @@ def test_discover_asks_which_workspace_when_there_are_several(
 @pytest.mark.parametrize(
     ("env", "expected"),
     [({"ASANA_PAT": ""}, "error: ASANA_PAT is not set: export an Asana personal access token"),
-     ({"ASANA_PAT": "wrong"}, "error: asana GET /workspaces: 401 Not Authorized (check ASANA_PAT)")],
+     ({"ASANA_PAT": "wrong"},
+      "error: asana GET /workspaces: 401 Not Authorized (check ASANA_PAT)")],
     ids=["no-token", "wrong-token"],
 )
 def test_discover_without_a_valid_token_is_one_line(
