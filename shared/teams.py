@@ -44,6 +44,7 @@ class Team:
     followers: tuple[str, ...] = ()  # Asana user gids or emails
     assignee: str | None = None
     team_field_option_gid: str | None = None  # enum option of the "team" custom field
+    sentry_team: str | None = None  # slug of the Sentry team that owns its Sentry issues
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ TEAM_KEYS: dict[str, tuple[str, str]] = {
     "followers": ("Followers", "followers"),
     "assignee": ("Assignee", "assignee"),
     "team_field_option_gid": ("TeamFieldOptionGid", "team_field_option_gid"),
+    "sentry_team": ("SentryTeam", "sentry_team"),
 }
 _TEAM_KEY_NAMES = frozenset(k for pair in TEAM_KEYS.values() for k in pair)
 _TEAM_KEYS_SHOWN = ", ".join("/".join(pair) for pair in TEAM_KEYS.values())
@@ -52,6 +53,8 @@ _GID = re.compile(r"[0-9]+")
 # A {placeholder} names a tag or derived key: letters, digits, '_', '.', '-'.
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _PLACEHOLDER_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+# Sentry team slugs: lower-case letters, digits, '-' and '_'.
+_SENTRY_SLUG = re.compile(r"[a-z0-9][a-z0-9_\-]*")
 
 
 class _Problems:
@@ -184,7 +187,17 @@ def _parse_team(raw: object, index: int, problems: _Problems) -> Team | None:
         assignee=_person(values.get("assignee"), f"{where}: assignee", problems),
         team_field_option_gid=_gid(values.get("team_field_option_gid"),
                                    f"{where}: team_field_option_gid", problems),
+        sentry_team=_sentry_team(values.get("sentry_team"), f"{where}: sentry_team", problems),
     )
+
+
+def _sentry_team(raw: object, where: str, problems: _Problems) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not _SENTRY_SLUG.fullmatch(raw):
+        problems.add(where, f"expected a Sentry team slug such as 'payments' (no '#'), got {raw!r}")
+        return None
+    return raw
 
 
 def _team_values(raw: Mapping[str, Any], index: int, problems: _Problems) -> dict[str, Any]:
