@@ -21,7 +21,7 @@ TAG_KEYS = {"server_name": "server_name", "environment": "environment", "env": "
             "level": "level", "release": "release"}
 #: Derived keys with no Sentry ownership equivalent (Datadog-only, or not a tag in Sentry).
 NO_EQUIVALENT = frozenset({"title", "culprit", "exception", "rule", "resource", "transition",
-                           "priority", "monitor", "host", "scope"})
+                           "priority", "monitor"})
 MAX_EXPANSION = 16  # rules one matcher may become through alternations
 _KEY_RANKS = {"team": 0, "service": 1}
 # Characters a regex may escape that stand for themselves in a glob.
