@@ -119,6 +119,7 @@ def link_back(dry_run: bool) -> LinkBack:
 @functools.cache
 def worker_deps() -> WorkerDeps:
     """Return the worker function's dependencies."""
+    from shared import failpoints
     from shared.adapters.asana import DryRunAsana
     from shared.adapters.firestore_ledger import FirestoreLedger
     from shared.adapters.pubsub import Publisher
@@ -131,4 +132,5 @@ def worker_deps() -> WorkerDeps:
                       ledger=FirestoreLedger(s.project, s.ledger_collection),
                       portfolios=PortfolioCache(asana.portfolio_items),
                       dead_letter=dead_letters.publish, now=utc_now,
-                      link_back=link_back(isinstance(asana, DryRunAsana)))
+                      link_back=link_back(isinstance(asana, DryRunAsana)),
+                      failpoint=failpoints.from_environment(os.environ, s.environment))

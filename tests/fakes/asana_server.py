@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import random
 import re
 import threading
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,6 +100,8 @@ class FakeAsana(ServedFake):
         self._lock = threading.Lock()
         self._gids = itertools.count(1_200_000_000_000_001)
         self._failures = InjectedFailures()
+        self._lost: list[tuple[int, float]] = []  # (status, delay) of answers to lose
+        self._chaos: tuple[float, int, float, random.Random] | None = None
         self._http = LocalServer(self.handle)
 
     # -- seeding and failure injection -------------------------------------------------
@@ -170,6 +174,24 @@ class FakeAsana(ServedFake):
         """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given)."""
         self._failures.add(n, status, retry_after)
 
+    def lose_next_answers(self, n: int, status: int = 500, delay: float = 0.0) -> None:
+        """Carry out the next ``n`` requests, then answer ``status`` after ``delay`` seconds.
+
+        What a client sees when Asana stored the task but the answer was lost: a 5xx, or
+        (with a delay longer than the client's read timeout) no answer at all.
+        """
+        with self._lock:
+            self._lost += [(status, delay)] * n
+
+    def chaos(self, ratio: float, status: int = 500, lost_ratio: float = 0.0,
+              seed: int = 0) -> None:
+        """Fail ``ratio`` of requests with ``status``, ``lost_ratio`` of them after doing them."""
+        self._chaos = (ratio, status, lost_ratio, random.Random(seed))
+
+    def calm(self) -> None:
+        """Stop the chaos."""
+        self._chaos = None
+
     # -- request handling -------------------------------------------------------------------
 
     def handle(
@@ -187,6 +209,29 @@ class FakeAsana(ServedFake):
         if failure is not None:
             status, _, extra = failure
             return status, _errors(f"injected failure {status}"), extra
+        lost = self._take_lost()
+        if lost is None and self._chaos is not None:
+            ratio, chaos_status, lost_ratio, rng = self._chaos
+            with self._lock:
+                fails, after = rng.random() < ratio, rng.random() < lost_ratio
+            if fails and not after:
+                return chaos_status, _errors(f"injected failure {chaos_status}"), {}
+            if fails:
+                lost = (chaos_status, 0.0)
+        answer = self._answer(method, parts, headers, raw_body, body)
+        if lost is None:
+            return answer
+        status, delay = lost
+        time.sleep(delay)
+        return status, _errors(f"injected failure {status} after the request was carried out"), {}
+
+    def _take_lost(self) -> tuple[int, float] | None:
+        with self._lock:
+            return self._lost.pop(0) if self._lost else None
+
+    def _answer(self, method: str, parts: Any, headers: dict[str, str], raw_body: bytes,
+                body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+        path = parts.path.removeprefix(API_PREFIX)
         try:
             if not parts.path.startswith(API_PREFIX + "/"):
                 raise ApiError(404, "No matching route for request")
@@ -205,6 +250,10 @@ class FakeAsana(ServedFake):
         match method, segments:
             case "POST", ["tasks"]:
                 return 201, {"data": self._create_task(_data(raw, body))}
+            case "GET", ["tasks"]:
+                return 200, self._task_page(query)
+            case "GET", ["tasks", gid, "stories"]:
+                return 200, self._story_page(gid, query)
             case "GET", ["tasks", gid]:
                 return 200, {"data": self._task(gid)}
             case "PUT", ["tasks", gid]:
@@ -275,7 +324,7 @@ class FakeAsana(ServedFake):
     def _list(self, path: str, records: list[dict[str, Any]], query: dict[str, list[str]],
               kind: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
         _check_query(query, fields=_FIELDS[kind], extra=extra)
-        return _page(path, records, query, _opt_fields(query))
+        return self._paged(records, query, path)
 
     def _create_task(self, data: dict[str, Any]) -> dict[str, Any]:
         _reject_unknown(data, _TASK_FIELDS)
@@ -308,6 +357,7 @@ class FakeAsana(ServedFake):
             "followers": [{"gid": f} for f in data.get("followers", [])],
             "assignee": {"gid": data["assignee"]} if data.get("assignee") else None,
             "created_at": _now(),
+            "modified_at": _now(),
             "permalink_url": f"https://app.asana.com/0/{projects[0] if projects else 0}/{gid}",
         }
         self.tasks[gid] = task
@@ -325,6 +375,7 @@ class FakeAsana(ServedFake):
         if "completed" in data and not isinstance(data["completed"], bool):
             raise ApiError(400, "completed: Not a boolean")
         task.update(data)
+        task["modified_at"] = _now()
         return task
 
     def _add_story(self, gid: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -336,18 +387,55 @@ class FakeAsana(ServedFake):
             "resource_type": "story",
             "resource_subtype": "comment_added",
             "type": "comment",
-            "text": data.get("text", ""),
+            # Asana derives the plain text of a rich-text comment.
+            "text": data.get("text") or _plain_text(data.get("html_text", "")),
             "html_text": data.get("html_text", ""),
             "created_at": _now(),
         }
         self.stories.setdefault(gid, []).append(story)
+        self.tasks[gid]["modified_at"] = _now()
         return story
+
+    def _task_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        # Asana: a task list needs a project, a section, a tag or an assignee + workspace.
+        project = (query.get("project") or [""])[0]
+        if not project:
+            raise ApiError(400, "Must specify exactly one of project, tag, section, "
+                                "user task list, or assignee + workspace")
+        if project not in self.projects:
+            raise ApiError(404, f"project: Unknown object: {project}")
+        since = _time_param(query, "modified_since")
+        tasks = [t for t in self.tasks.values()
+                 if any(p["gid"] == project for p in t["projects"])
+                 and (since is None or _parse(t["modified_at"]) >= since)]
+        return self._paged(tasks, query, f"/tasks?project={project}")
+
+    def _story_page(self, gid: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        self._task(gid)
+        return self._paged(self.stories.get(gid, []), query, f"/tasks/{gid}/stories")
+
+    def _paged(self, records: list[dict[str, Any]], query: dict[str, list[str]],
+               path: str) -> dict[str, Any]:
+        limit = _int_param(query, "limit", default=100)
+        if not 1 <= limit <= 100:
+            raise ApiError(400, "limit: Must be between 1 and 100")
+        start = _int_param(query, "offset", default=0, prefix="o") if "offset" in query else 0
+        if not 0 <= start <= len(records):
+            raise ApiError(400, "offset: Your pagination token is invalid")
+        fields = {f for v in query.get("opt_fields", []) for f in v.split(",") if f}
+        page = [_compact(r, fields) for r in records[start : start + limit]]
+        end = start + limit
+        next_page = None
+        if end < len(records):
+            sep = "&" if "?" in path else "?"
+            more = f"{path}{sep}limit={limit}&offset=o{end}"
+            next_page = {"offset": f"o{end}", "path": more, "uri": API_PREFIX + more}
+        return {"data": page, "next_page": next_page}
 
     def _portfolio_page(self, gid: str, query: dict[str, list[str]]) -> dict[str, Any]:
         if gid not in self.portfolios:
             raise ApiError(404, f"portfolio: Unknown object: {gid}")
-        return _page(f"/portfolios/{gid}/items", self.portfolios[gid], query,
-                     _opt_fields(query))
+        return self._paged(self.portfolios[gid], query, f"/portfolios/{gid}/items")
 
 
 _HELP = (
@@ -487,27 +575,6 @@ def _archived_filter(query: dict[str, list[str]], project: dict[str, Any]) -> bo
     return bool(project.get("archived")) == (raw == "true")
 
 
-def _page(path: str, items: list[dict[str, Any]], query: dict[str, list[str]],
-          fields: set[str]) -> dict[str, Any]:
-    """Return one page of compact records with Asana's ``next_page`` (offset tokens)."""
-    limit = _int_param(query, "limit", default=len(items) or 1)
-    if not 1 <= limit <= 100:
-        raise ApiError(400, "limit: Must be between 1 and 100")
-    start = 0
-    if "offset" in query:
-        start = _int_param(query, "offset", default=0, prefix="o")
-        if not 0 <= start <= len(items):
-            raise ApiError(400, "offset: Your pagination token is invalid")
-    page = [_compact(item, fields) for item in items[start : start + limit]]
-    end = start + limit
-    next_page = None
-    if end < len(items):
-        others = "".join(f"&{k}={v[0]}" for k, v in query.items() if k not in ("limit", "offset"))
-        next_path = f"{path}?limit={limit}&offset=o{end}{others}"
-        next_page = {"offset": f"o{end}", "path": next_path, "uri": API_PREFIX + next_path}
-    return {"data": page, "next_page": next_page}
-
-
 def _selected(record: dict[str, Any], fields: set[str]) -> dict[str, Any]:
     """Return a full record, or gid + the requested fields when opt_fields is given."""
     public = {k: v for k, v in record.items() if not (k == "workspace" and isinstance(v, str))}
@@ -521,6 +588,23 @@ def _compact(item: dict[str, Any], fields: set[str]) -> dict[str, Any]:
     compact = {k: item.get(k) for k in ("gid", "resource_type", "name")}
     compact.update({f.split(".")[0]: item.get(f.split(".")[0]) for f in fields})
     return compact
+
+
+def _time_param(query: dict[str, list[str]], key: str) -> datetime | None:
+    values = query.get(key)
+    if not values:
+        return None
+    try:
+        return _parse(values[0])
+    except ValueError:
+        raise ApiError(400, f"{key}: Not a valid date-time: {values[0]}") from None
+
+
+def _parse(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(text)
+    return parsed
 
 
 def _now() -> str:
