@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import IO
 
 from shared import signatures
-from shared.alerts import SENTRY_RESOURCES, alert_key, json_object
+from shared.alerts import SENTRY_RESOURCES, alert_key, json_object, key_fields, webhook_unit
 from shared.errors import AlertBridgeError, Rejected, Transient, Unauthorized, http_status
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,8 @@ def _attributes(source: str, resource: str, payload: dict[str, object], hook: We
                 now: datetime) -> dict[str, str]:
     key = alert_key(source, resource, payload)
     if key is None:
-        raise Rejected(f"{source} {resource} webhook carries no alert id", reason="malformed")
+        raise Rejected(f"{webhook_unit(source, resource)} carries no alert id "
+                       f"({key_fields(source, resource)})", reason="malformed")
     action = payload.get("alert_transition") if source == "datadog" else payload.get("action")
     return {
         "source": source,

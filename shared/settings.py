@@ -48,6 +48,7 @@ class Settings:
     sentry_dsn: str | None
     dry_run_file: str
     asana_max_attempts: int
+    default_team: str | None = None
 
 
 def _int(env: Mapping[str, str], key: str, default: int, problems: list[str]) -> int:
@@ -77,6 +78,11 @@ def _url(env: Mapping[str, str], key: str, default: str) -> str:
     return (env.get(key, "").strip() or default).rstrip("/")
 
 
+def default_team(env: Mapping[str, str]) -> str | None:
+    """Return DEFAULT_TEAM: the team of a teams.yaml that names none (also read by the CLIs)."""
+    return env.get("DEFAULT_TEAM", "").strip() or None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: os.environ); report every problem at once."""
     env = os.environ if env is None else env
@@ -101,6 +107,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
         dry_run_file=env.get("DRY_RUN_FILE", "").strip() or "/tmp/alert-bridge-dry-run.jsonl",
         asana_max_attempts=_int(env, "ASANA_MAX_ATTEMPTS", 5, problems),
+        default_team=default_team(env),
     )
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))

@@ -68,7 +68,7 @@ def teams_loader() -> Callable[[], TeamsConfig]:
     from shared.teams_file import load_teams
 
     try:
-        config = load_teams(settings().teams_file)
+        config = load_teams(settings().teams_file, settings().default_team)
     except ConfigError as error:
         log.error("teams file invalid: %s", error, extra={"event": "config_error"})
         failure = error

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 from shared import boards, failpoints, ledger
 from shared.adapters.asana import AsanaRejected, TaskTracker
-from shared.alerts import Action, Alert, parse_alert
+from shared.alerts import Action, Alert
+from shared.alerts_parse import parse_alert
 from shared.envelope import PushMessage, parse_push
 from shared.errors import (
     AlertBridgeError,

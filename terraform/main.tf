@@ -39,6 +39,7 @@ locals {
     LEDGER_COLLECTION        = var.ledger_collection
     SENTRY_DSN               = var.sentry_dsn
     ASANA_MAX_ATTEMPTS       = tostring(var.asana_max_attempts)
+    DEFAULT_TEAM             = var.default_team
   }
 
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"

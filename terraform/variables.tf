@@ -268,3 +268,14 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "default_team" {
+  description = "Team that receives alerts no matcher claims when teams.yaml names none (DEFAULT_TEAM); empty keeps the file's own rule (settings.default_team, else a team named \"Observability and Performance\" or \"Default\")."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.default_team == trimspace(var.default_team)
+    error_message = "default_team must not start or end with spaces: it names a team of teams.yaml."
+  }
+}

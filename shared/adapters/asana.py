@@ -176,6 +176,20 @@ class AsanaClient:
         params: dict[str, str | int] = {"opt_fields": PORTFOLIO_ITEM_FIELDS, "limit": PAGE_LIMIT}
         return list(self._pages(path, params))
 
+    def record(self, kind: str, gid: str, opt_fields: str | None = None) -> dict[str, Any]:
+        """Return one record, e.g. ``record("projects", gid)``; AsanaRejected when refused."""
+        params: dict[str, str | int] = {"opt_fields": opt_fields} if opt_fields else {}
+        data = self._send("GET", f"/{kind}/{_gid(gid)}", params=params, body=None).get("data")
+        return data if isinstance(data, dict) else {}
+
+    def list_all(self, path: str, params: dict[str, str] | None = None, *,
+                 opt_fields: str | None = None) -> list[dict[str, Any]]:
+        """Return every compact record a list endpoint has, following ``next_page``."""
+        query: dict[str, str | int] = {**(params or {}), "limit": PAGE_LIMIT}
+        if opt_fields:
+            query["opt_fields"] = opt_fields
+        return list(self._pages(path, query))
+
     def _pages(self, path: str, params: dict[str, str | int]) -> Iterator[dict[str, Any]]:
         """Yield every record of a paginated list."""
         while True:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from shared.tasks import validate_rich_text
 from tests.fakes.json_server import InjectedFailures, LocalServer, ServedFake, handler_for
@@ -87,7 +87,14 @@ class FakeAsana(ServedFake):
     stories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by task gid
     requests: list[Recorded] = field(default_factory=list)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    portfolios: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    portfolios: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # gid -> items
+    # The workspace directory that asana-discover reads (full records, by gid).
+    workspaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    portfolio_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    custom_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    me: str = "1200000000009999"  # the user the token belongs to
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -112,6 +119,56 @@ class FakeAsana(ServedFake):
             item.setdefault("resource_type", "project")
             self.projects.setdefault(item["gid"], item)
         self.portfolios[gid] = list(items)
+
+    def add_workspace(self, gid: str, name: str) -> dict[str, Any]:
+        """Seed a workspace (an organization)."""
+        self.workspaces[gid] = {"gid": gid, "resource_type": "workspace", "name": name,
+                                "is_organization": True, "email_domains": []}
+        return self.workspaces[gid]
+
+    def add_team(self, gid: str, name: str, workspace: str) -> dict[str, Any]:
+        """Seed a team of ``workspace``."""
+        self.teams[gid] = {"gid": gid, "resource_type": "team", "name": name,
+                           "organization": _ref(self.workspaces[workspace]),
+                           "description": "", "visibility": "secret"}
+        return self.teams[gid]
+
+    def add_team_project(self, gid: str, name: str, team: str, *,
+                         archived: bool = False) -> dict[str, Any]:
+        """Seed a project that belongs to ``team`` (and the team's workspace)."""
+        owner = self.teams[team]
+        return self.add_project(gid, name, team=_ref(owner), workspace=owner["organization"],
+                                archived=archived)
+
+    def add_portfolio_record(self, gid: str, name: str, workspace: str,
+                             owner: str | None = None,
+                             items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Seed a portfolio of ``workspace`` owned by ``owner`` (default: the token's user)."""
+        self.portfolio_records[gid] = {
+            "gid": gid, "resource_type": "portfolio", "name": name,
+            "workspace": _ref(self.workspaces[workspace]),
+            "owner": {"gid": owner or self.me, "resource_type": "user"}}
+        self.add_portfolio(gid, items or [])
+        return self.portfolio_records[gid]
+
+    def add_custom_field(self, gid: str, name: str, workspace: str,
+                         options: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """Seed a custom field: an enum with ``options`` (gid, name), else a text field."""
+        subtype = "enum" if options is not None else "text"
+        self.custom_fields[gid] = {
+            "gid": gid, "resource_type": "custom_field", "name": name,
+            "resource_subtype": subtype, "type": subtype, "enabled": True,
+            "enum_options": [{"gid": g, "resource_type": "enum_option", "name": n,
+                              "enabled": True, "color": "none"} for g, n in options or []],
+            "workspace": workspace,  # not in Asana's answer: used to list a workspace's fields
+        }
+        return self.custom_fields[gid]
+
+    def add_user(self, gid: str, name: str, email: str, workspaces: list[str]) -> dict[str, Any]:
+        """Seed a user who is a member of ``workspaces``."""
+        self.users[gid] = {"gid": gid, "resource_type": "user", "name": name, "email": email,
+                           "workspaces": [_ref(self.workspaces[w]) for w in workspaces]}
+        return self.users[gid]
 
     def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
         """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given)."""
@@ -204,8 +261,70 @@ class FakeAsana(ServedFake):
             case "POST", ["tasks", gid, "stories"]:
                 return 201, {"data": self._add_story(gid, _data(raw, body))}
             case "GET", ["portfolios", gid, "items"]:
+                _check_query(query)
                 return 200, self._portfolio_page(gid, query)
+            case "GET", _:
+                return 200, self._read([unquote(part) for part in segments], query)
         raise ApiError(404, "No matching route for request")
+
+    def _read(self, segments: list[str], query: dict[str, list[str]]) -> dict[str, Any]:
+        """Answer the directory reads: one record, or a page of compact records."""
+        path = "/" + "/".join(segments)
+        match segments:
+            case ["workspaces"]:
+                return self._list(path, list(self.workspaces.values()), query, "workspace")
+            case ["workspaces", gid, "teams"]:
+                self._get(self.workspaces, "workspace", gid)
+                teams = [t for t in self.teams.values() if t["organization"]["gid"] == gid]
+                return self._list(path, teams, query, "team")
+            case ["workspaces", gid, "custom_fields"]:
+                self._get(self.workspaces, "workspace", gid)
+                fields = [f for f in self.custom_fields.values() if f["workspace"] == gid]
+                return self._list(path, fields, query, "custom_field")
+            case ["teams", gid, "projects"]:
+                self._get(self.teams, "team", gid)
+                projects = [p for p in self.projects.values()
+                            if (p.get("team") or {}).get("gid") == gid
+                            and _archived_filter(query, p)]
+                return self._list(path, projects, query, "project", extra=("archived",))
+            case ["portfolios"]:
+                return self._list(path, self._owned_portfolios(query), query, "portfolio",
+                                  extra=("workspace", "owner"))
+            case [kind, gid] if kind in _RECORD_KINDS:
+                _check_query(query, fields=_FIELDS[_RECORD_KINDS[kind]])
+                record = self._get(self._store(kind), _RECORD_KINDS[kind], gid)
+                return {"data": _selected(record, _opt_fields(query))}
+        raise ApiError(404, "No matching route for request")
+
+    def _store(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {"workspaces": self.workspaces, "teams": self.teams, "projects": self.projects,
+                "portfolios": self.portfolio_records, "custom_fields": self.custom_fields,
+                "users": self.users}[kind]
+
+    def _get(self, store: dict[str, dict[str, Any]], kind: str, gid: str) -> dict[str, Any]:
+        if kind == "user":
+            gid = self.me if gid == "me" else next(
+                (u["gid"] for u in store.values() if u.get("email") == gid), gid)
+        elif not _GID.match(gid):
+            raise ApiError(400, f"{kind}: Not a valid gid: {gid}")
+        if gid not in store:
+            raise ApiError(404, f"{kind}: Unknown object: {gid}")
+        return store[gid]
+
+    def _owned_portfolios(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        workspace = (query.get("workspace") or [""])[0]
+        if not workspace:
+            raise ApiError(400, "workspace: Missing input")
+        self._get(self.workspaces, "workspace", workspace)
+        owner = (query.get("owner") or ["me"])[0]
+        owner = self.me if owner == "me" else owner
+        return [p for p in self.portfolio_records.values()
+                if p["workspace"]["gid"] == workspace and p["owner"]["gid"] == owner]
+
+    def _list(self, path: str, records: list[dict[str, Any]], query: dict[str, list[str]],
+              kind: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+        _check_query(query, fields=_FIELDS[kind], extra=extra)
+        return self._paged(records, query, path)
 
     def _create_task(self, data: dict[str, Any]) -> dict[str, Any]:
         _reject_unknown(data, _TASK_FIELDS)
@@ -279,8 +398,8 @@ class FakeAsana(ServedFake):
 
     def _task_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
         # Asana: a task list needs a project, a section, a tag or an assignee + workspace.
-        project = (query.get("project") or [None])[0]
-        if project is None:
+        project = (query.get("project") or [""])[0]
+        if not project:
             raise ApiError(400, "Must specify exactly one of project, tag, section, "
                                 "user task list, or assignee + workspace")
         if project not in self.projects:
@@ -408,9 +527,66 @@ def _int_param(query: dict[str, list[str]], key: str, *, default: int, prefix: s
         raise ApiError(400, f"{key}: Not a number") from None
 
 
+#: Path kinds with a "get one record" endpoint, and the resource_type each returns.
+_RECORD_KINDS = {"workspaces": "workspace", "teams": "team", "projects": "project",
+                 "portfolios": "portfolio", "custom_fields": "custom_field", "users": "user"}
+#: Fields each resource has (opt_fields may only name these, or their sub-fields).
+_FIELDS: dict[str, frozenset[str]] = {
+    "workspace": frozenset({"name", "is_organization", "email_domains"}),
+    "team": frozenset({"name", "organization", "description", "visibility", "permalink_url"}),
+    "project": frozenset({"name", "archived", "team", "workspace", "start_on", "due_on",
+                          "created_at", "color", "owner", "permalink_url"}),
+    "portfolio": frozenset({"name", "workspace", "owner", "color", "permalink_url"}),
+    "custom_field": frozenset({"name", "resource_subtype", "type", "enum_options", "enabled",
+                               "description"}),
+    "user": frozenset({"name", "email", "workspaces", "photo"}),
+}
+_COMMON_PARAMS = frozenset({"limit", "offset", "opt_fields", "opt_pretty"})
+
+
+def _ref(record: dict[str, Any]) -> dict[str, Any]:
+    return {"gid": record["gid"], "resource_type": record["resource_type"],
+            "name": record.get("name")}
+
+
+def _opt_fields(query: dict[str, list[str]]) -> set[str]:
+    return {f for v in query.get("opt_fields", []) for f in v.split(",") if f}
+
+
+def _check_query(query: dict[str, list[str]], *, fields: frozenset[str] | None = None,
+                 extra: tuple[str, ...] = ()) -> None:
+    """Refuse what Asana refuses: unknown parameters and fields the resource does not have."""
+    for name in query:
+        if name not in _COMMON_PARAMS and name not in extra:
+            raise ApiError(400, f"{name}: Unknown parameter")
+    if fields is None:
+        return
+    for requested in _opt_fields(query):
+        if requested.split(".")[0] not in fields | {"gid", "resource_type"}:
+            raise ApiError(400, f"opt_fields: Unknown field: {requested}")
+
+
+def _archived_filter(query: dict[str, list[str]], project: dict[str, Any]) -> bool:
+    raw = (query.get("archived") or [""])[0]
+    if raw == "":
+        return True
+    if raw not in ("true", "false"):
+        raise ApiError(400, "archived: Not a boolean")
+    return bool(project.get("archived")) == (raw == "true")
+
+
+def _selected(record: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    """Return a full record, or gid + the requested fields when opt_fields is given."""
+    public = {k: v for k, v in record.items() if not (k == "workspace" and isinstance(v, str))}
+    if not fields:
+        return public
+    return {"gid": record["gid"], **{f.split(".")[0]: public.get(f.split(".")[0])
+                                     for f in fields}}
+
+
 def _compact(item: dict[str, Any], fields: set[str]) -> dict[str, Any]:
     compact = {k: item.get(k) for k in ("gid", "resource_type", "name")}
-    compact.update({f: item.get(f) for f in fields})
+    compact.update({f.split(".")[0]: item.get(f.split(".")[0]) for f in fields})
     return compact
 
 

@@ -101,6 +101,10 @@ class FakeSentryApi(_FakeApi):
     #: (installation uuid, issue id) -> external issue; Sentry keeps one link per issue and
     #: integration, so a second link for the same issue replaces the first.
     external_issues: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    organization: str = "acme"
+    projects: set[str] = field(default_factory=set)  # project slugs of the organization
+    teams: set[str] = field(default_factory=set)  # team slugs rules may name as #slug
+    ownership: dict[str, dict[str, Any]] = field(default_factory=dict)  # by project slug
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -127,7 +131,32 @@ class FakeSentryApi(_FakeApi):
                 if not path.endswith("/"):
                     raise ApiError(404, {"detail": "not found (Sentry paths end with /)"})
                 return 200, self._link(uuid, body)
+            case ("GET" | "PUT"), ["projects", org, project, "ownership"]:
+                if not path.endswith("/"):
+                    raise ApiError(404, {"detail": "not found (Sentry paths end with /)"})
+                if org != self.organization or project not in self.projects:
+                    raise ApiError(404, {"detail": "The requested resource does not exist"})
+                if method == "PUT":
+                    return 200, self._update_ownership(project, body)
+                return 200, self.ownership.get(project) or _ownership(None, None)
         raise ApiError(404, {"detail": "The requested resource does not exist"})
+
+    def _update_ownership(self, project: str, body: Any) -> dict[str, Any]:
+        """Apply Sentry's "update ownership configuration": only the attributes sent change."""
+        if not isinstance(body, dict):
+            raise ApiError(400, {"detail": "JSON parse error"})
+        current = self.ownership.get(project) or _ownership(None, None)
+        problems = _ownership_field_errors(body)
+        if problems:
+            raise ApiError(400, problems)
+        raw = body.get("raw", current["raw"])
+        rules = _parse_rules(raw or "", self.teams)
+        updated = {**current, **{k: v for k, v in body.items() if k in _OWNERSHIP_FIELDS}}
+        updated.update(_ownership(raw, rules, created=current["dateCreated"]))
+        for key in ("fallthrough", "autoAssignment", "codeownersAutoSync"):
+            updated[key] = body.get(key, current[key])
+        self.ownership[project] = updated
+        return updated
 
     def _link(self, uuid: str, body: Any) -> dict[str, Any]:
         if uuid not in self.installations:
@@ -144,6 +173,59 @@ class FakeSentryApi(_FakeApi):
                       "webUrl": body["webUrl"]})
         self.external_issues[key] = issue
         return issue
+
+
+_OWNERSHIP_FIELDS = {"raw": str, "fallthrough": bool, "autoAssignment": str,
+                     "codeownersAutoSync": bool}
+_AUTO_ASSIGNMENT = ("Auto Assign to Issue Owner", "Auto Assign to Suspect Commits",
+                    "Turn off Auto-Assignment")
+_RULE_TYPES = ("path", "module", "url", "codeowners")
+
+
+def _ownership(raw: str | None, rules: list[dict[str, Any]] | None, *,
+               created: str | None = None) -> dict[str, Any]:
+    """Return Sentry's ownership object; a project never configured has raw None."""
+    now = "2026-11-20T10:00:00.000000Z"
+    return {"raw": raw, "fallthrough": True, "dateCreated": created or (now if raw else None),
+            "lastUpdated": now if raw is not None else None, "isActive": True,
+            "autoAssignment": "Auto Assign to Issue Owner", "codeownersAutoSync": True,
+            "schema": {"$version": 1, "rules": rules or []} if rules is not None else None}
+
+
+def _ownership_field_errors(body: dict[str, Any]) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    for name, expected in _OWNERSHIP_FIELDS.items():
+        if name in body and not isinstance(body[name], expected):
+            problems[name] = ["Not a valid string." if expected is str else
+                              "Must be a valid boolean."]
+    if "autoAssignment" in body and body["autoAssignment"] not in _AUTO_ASSIGNMENT:
+        problems["autoAssignment"] = ["Invalid choice"]
+    return problems
+
+
+def _parse_rules(raw: str, teams: set[str]) -> list[dict[str, Any]]:
+    """Parse ownership rules as Sentry does, or raise its 400 answer (``{"raw": [...]}``)."""
+    rules = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue  # blank lines and comments
+        matcher, _, owners_text = text.partition(" ")
+        kind, colon, pattern = matcher.partition(":")
+        owners = owners_text.split()
+        valid_kind = kind in _RULE_TYPES or (kind.startswith("tags.") and len(kind) > 5)
+        if not colon or not pattern or not valid_kind or not owners:
+            raise ApiError(400, {"raw": [f"Parse error: line {number}: {line!r}"]})
+        parsed = []
+        for owner in owners:
+            if owner.startswith("#") and owner[1:] in teams:
+                parsed.append({"type": "team", "identifier": owner[1:]})
+            elif "@" in owner and not owner.startswith("#"):
+                parsed.append({"type": "user", "identifier": owner})
+            else:
+                raise ApiError(400, {"raw": [f"Invalid rule owners: {owner}"]})
+        rules.append({"matcher": {"type": kind, "pattern": pattern}, "owners": parsed})
+    return rules
 
 
 def _sentry_field_errors(body: dict[str, Any]) -> dict[str, list[str]]:
