@@ -208,8 +208,8 @@ def sentry_event_alert(finding: SentryFinding, issue_id: str, *, org: str, api_u
         "tags": [["level", level]] if level else [],
     }
     if metadata.get("type") or metadata.get("value"):
-        event["exception"] = {"values": [{"type": metadata.get("type"),
-                                          "value": metadata.get("value")}]}
+        exception = {k: metadata[k] for k in ("type", "value") if metadata.get(k)}
+        event["exception"] = {"values": [exception]}
     data: dict[str, Any] = {"event": event}
     if finding.rule_id is not None:
         data["triggered_rule"] = f"rule {finding.rule_id}"
@@ -253,7 +253,7 @@ def _mentions(message: str, mention: str) -> bool:
     start = message.find(mention)
     while start >= 0:
         after = message[start + len(mention):start + len(mention) + 1]
-        if not (after.isalnum() or after in "-_"):
+        if not after or not (after.isalnum() or after in "-_"):
             return True
         start = message.find(mention, start + 1)
     return False

@@ -14,7 +14,7 @@ from shared.reconcile import ReconcileDeps, Report, reconcile
 
 
 def main(argv: Sequence[str] | None = None, deps: Callable[[], ReconcileDeps] | None = None,
-         out: TextIO = sys.stdout) -> int:
+         out: TextIO | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m shared.reconcile_cli", description=__doc__)
     parser.add_argument("--dry-run", action="store_true",
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None, deps: Callable[[], ReconcileDeps] | 
     except AlertBridgeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    _print(report, out)
+    _print(report, out or sys.stdout)
     return 0
 
 
