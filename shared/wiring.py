@@ -137,8 +137,9 @@ def worker_deps() -> WorkerDeps:
                       failpoint=failpoints.from_environment(os.environ, s.environment))
 
 
+@functools.cache
 def reconcile_deps() -> ReconcileDeps:
-    """Return a reconcile run's dependencies (built per run: the job runs every few minutes)."""
+    """Return the reconcile function's dependencies; credentials are read on every run."""
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
     from shared.adapters.reconcile_sources import DatadogReader, SentryReader
