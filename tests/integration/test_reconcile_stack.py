@@ -11,12 +11,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from scripts.localstack import Stack
+from scripts.localstack import Stack, free_port, start_function
 from shared.adapters.ledger_queries import LedgerQueries
 from shared.adapters.pubsub import Publisher
 from shared.adapters.reconcile_sources import DatadogReader, SentryReader
@@ -166,3 +168,27 @@ def test_a_lost_datadog_webhook_becomes_one_task_and_none_twice(
     time.sleep(1)
     assert len(tasks_named(asana, f"{run}-lost")) == 1
     assert len(tasks_named(asana, f"{run}-delivered")) == 1
+
+
+def test_the_scheduled_function_runs_a_reconciliation(
+        emulators: Stack, asana: FakeAsana, sentry_api: FakeSentryApi,
+        tmp_path: Path) -> None:
+    rule = str(random.randrange(10**6, 10**7))
+    lost = issue_id()
+    sentry_api.add_issue(PROJECT_SLUG, lost, first_seen=datetime.now(UTC) - timedelta(minutes=20),
+                         title=f"KeyError: 'owner' #{lost}")
+    sentry_api.fire_rule(PROJECT_SLUG, rule, lost, datetime.now(UTC) - timedelta(minutes=20))
+    env = {**emulators.env, "SENTRY_ORG": "acme",
+           "RECONCILE_SENTRY_RULES": f"{PROJECT_SLUG}:{rule}"}
+    function = start_function("reconcile", "reconcile", free_port(), env, tmp_path)
+    try:
+        assert requests.get(function.url, timeout=10).status_code == 405
+        answer = requests.post(function.url, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["sentry_missing"], answer.json()["published"]) == (1, 1)
+        eventually(lambda: tasks_named(asana, f"#{lost}"))
+        assert requests.post(function.url, timeout=60).json()["published"] == 0
+    finally:
+        function.stop()
+    logged = (tmp_path / "reconcile.log").read_text()
+    assert '"event": "alert_reconciled"' in logged and SENTRY_TOKEN not in logged
