@@ -9,7 +9,7 @@ export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
 export CHECKPOINT_DISABLE := 1
 
 .PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample bench \
-        replay-dead-letters bench venv clean asana-discover sentry-ownership
+        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -38,6 +38,7 @@ lint: venv  ## ruff, and mypy on shared/ and functions/
 	$(VENV)/bin/ruff check shared functions scripts tests
 	$(VENV)/bin/mypy shared functions/ingest/main.py scripts
 	$(VENV)/bin/mypy functions/worker/main.py
+	$(VENV)/bin/mypy functions/reconcile/main.py
 
 check-teams: venv  ## Validate teams.yaml (or TEAMS_FILE) and say which team is the default and why
 	$(PY) -m shared.route_cli check
@@ -63,3 +64,6 @@ bench: venv  ## Print latency figures: ingest (cold start, p50/p95/p99) and aler
 
 replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
 	$(PY) -m shared.replay_cli $(ARGS)
+
+reconcile: venv  ## Reconcile once: publish alerts whose webhook never arrived (ARGS="--dry-run" only shows them)
+	$(PY) -m shared.reconcile_cli $(ARGS)

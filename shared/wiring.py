@@ -20,6 +20,7 @@ from shared.settings import Settings, load_settings
 if TYPE_CHECKING:
     from shared.adapters.asana import TaskTracker
     from shared.linkback import LinkBack
+    from shared.reconcile import ReconcileDeps
     from shared.teams import TeamsConfig
     from shared.worker import WorkerDeps
 
@@ -134,3 +135,32 @@ def worker_deps() -> WorkerDeps:
                       dead_letter=dead_letters.publish, now=utc_now,
                       link_back=link_back(isinstance(asana, DryRunAsana)),
                       failpoint=failpoints.from_environment(os.environ, s.environment))
+
+
+@functools.cache
+def reconcile_deps() -> ReconcileDeps:
+    """Return the reconcile function's dependencies; credentials are read on every run."""
+    from shared.adapters.ledger_queries import LedgerQueries
+    from shared.adapters.pubsub import Publisher
+    from shared.adapters.reconcile_sources import DatadogReader, SentryReader
+    from shared.reconcile import ReconcileDeps, datadog_app_url
+
+    s = settings()
+    source = secrets()
+    sentry = None
+    if s.sentry_org and (s.reconcile_sentry_rules or s.reconcile_sentry_projects):
+        sentry = SentryReader(s.sentry_api_url, s.sentry_org,
+                              lambda: source.optional("SENTRY_AUTH_TOKEN"),
+                              s.reconcile_sentry_rules, s.reconcile_sentry_projects)
+    monitors = None
+    if s.reconcile_datadog_webhook:
+        monitors = DatadogReader(s.datadog_api_url, lambda: source.optional("DATADOG_API_KEY"),
+                                 lambda: source.optional("DATADOG_APP_KEY"),
+                                 s.reconcile_datadog_monitor_tags).monitors
+    return ReconcileDeps(
+        ledger=LedgerQueries(s.project, s.ledger_collection),
+        publish=Publisher(s.project, s.events_topic).publish, now=utc_now,
+        lookback_minutes=s.reconcile_lookback_minutes, grace_minutes=s.reconcile_grace_minutes,
+        sentry=sentry, sentry_org=s.sentry_org or "", sentry_api_url=s.sentry_api_url,
+        monitors=monitors, datadog_webhook=s.reconcile_datadog_webhook or "",
+        datadog_app_url=datadog_app_url(s.datadog_api_url))
