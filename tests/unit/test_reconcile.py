@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from shared import reconcile_cli
-from shared.alerts import Action, parse_alert
+from shared.alerts import Action
+from shared.alerts_parse import parse_alert
 from shared.errors import ConfigError, Transient
 from shared.reconcile import (
     Publication,
