@@ -25,7 +25,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(scope="session")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    """Both emulators and the fake Asana, shared by the scenarios; each deploys its own functions."""
+    """Start both emulators and the fake Asana; each scenario deploys its own functions."""
     # Outside pytest's temporary directories, which other pytest runs rotate away.
     log_dir = REPO / ".run" / "reliability" / time.strftime("%Y%m%d-%H%M%S")
     pubsub_port, firestore_port = free_port(), free_port()
