@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared import boards, ledger
+from shared import boards, ledger, logs
 from shared.adapters.asana import AsanaRejected, TaskTracker
 from shared.alerts import Action, Alert, parse_alert
 from shared.envelope import PushMessage, parse_push
 from shared.errors import AlertBridgeError, Rejected, Transient, http_status, is_retryable
 from shared.ledger import Decision, Record, Step
 from shared.linkback import task_url
+from shared.observability import scrub_text
 from shared.ownership import Route
 from shared.tasks import render_comment, render_task
 from shared.teams import TeamsConfig
@@ -122,6 +123,7 @@ def handle_request(method: str, body: bytes, deps: WorkerDeps) -> Outcome:
 
 def handle_push(message: PushMessage, deps: WorkerDeps) -> Outcome:
     """Process one message; dead-letter it if it can never succeed, else ask for a retry."""
+    logs.bind(request_id=message.attributes.get("request_id", ""))
     context = {"message_id": message.message_id,
                "alert_key": message.attributes.get("alert_key", ""),
                "delivery_attempt": message.delivery_attempt}
@@ -140,7 +142,7 @@ def _dead_letter(message: PushMessage, error: AlertBridgeError, deps: WorkerDeps
                  context: Mapping[str, object]) -> Outcome:
     attributes = {**message.attributes,
                   "dead_letter_reason": error.reason,
-                  "dead_letter_error": str(error)[:MAX_REASON_CHARS],
+                  "dead_letter_error": scrub_text(str(error))[:MAX_REASON_CHARS],
                   "dead_letter_source_message_id": message.message_id,
                   "dead_lettered_at": deps.now().isoformat(timespec="seconds")}
     try:

@@ -16,6 +16,7 @@ from shared.adapters import dry_run
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.boards import PORTFOLIO_ITEM_FIELDS
 from shared.errors import Permanent, Transient
+from shared.observability import scrub_text
 from shared.tasks import TaskDraft
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,10 @@ def _error_messages(response: requests.Response) -> str:
         text = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
     except (ValueError, AttributeError, TypeError):
         text = response.text.strip()
-    return (text or response.reason or "no error message")[:MAX_ERROR_CHARS]
+    # Error bodies may echo customer data (a card number in a task name): masked before this
+    # text reaches a log line, a dead-letter attribute or Sentry.
+    text = scrub_text((text or response.reason or "no error message")[:4 * MAX_ERROR_CHARS])
+    return text[:MAX_ERROR_CHARS]
 
 
 def _rejected(message: str, status: int) -> AsanaRejected:
