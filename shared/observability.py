@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from shared.settings import SECRET_NAMES, Settings
 
 if TYPE_CHECKING:
+    from sentry_sdk.scrubber import EventScrubber
     from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Hint
     from sentry_sdk.types import Event as SentryEvent
 
@@ -62,11 +63,11 @@ _PREFIXED_TOKEN = re.compile(
     r"|xox[abposr]-[\w-]{10,255}|[sr]k_(?:live|test)_\w{10,255}|glpat-[\w-]{20,255}"
     r"|AKIA[0-9A-Z]{16})")
 # "name=value", "name: value", "name is value": the value goes when the name is sensitive.
-# The value is only looked ahead at, so that it can be the name of the next pair.
-_NAMED_VALUE = re.compile(
+# Only the name and separator are matched, so that a value can be the name of the next pair.
+_NAME_AND_SEPARATOR = re.compile(
     r"(?<![\w.-])([A-Za-z_][\w.-]{0,63}+)"
-    r"([\"']?(?:\s{0,4}[:=]\s{0,4}|\s{1,4}(?:is|was)\s{1,4}|\s{1,4})[\"']?)"
-    r"(?=([^\s\"',;&}<>]{1,512}+))")
+    r"([\"']?(?:\s{0,4}[:=]\s{0,4}|\s{1,4}(?:is|was)\s{1,4}|\s{1,4})[\"']?)")
+_VALUE = re.compile(r"[^\s\"',;&}<>]{1,512}+")
 _EMAIL = re.compile(
     r"([A-Za-z0-9._%+-]{1,64})@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,63})")
 _CARD = re.compile(r"(?<![\d+])\d(?:[ -]?\d){12,18}(?!\d)")
@@ -103,20 +104,20 @@ def scrub_text(text: str, secrets: Collection[str] = (), *, identifier: bool = F
     """
     for secret in secrets:
         text = text.replace(secret, FILTERED)
+    if not identifier:
+        # Before the name=value pass, which would take only a spaced number's first group.
+        text = _CARD.sub(_masked_card, text)
+        text = _SSN.sub(SSN_MASK, text)
+        text = _IPV6.sub(_masked_ipv6, text)
+        text = _IPV4.sub(IPV4_MASK, text)
+        text = _PHONE.sub(_masked_phone, text)
     text = _URL.sub(_without_query, text)
     text = _CREDENTIAL_HEADER.sub(rf"\1{FILTERED}", text)
     text = _BEARER.sub(rf"\1 {FILTERED}", text)
     text = _PREFIXED_TOKEN.sub(FILTERED, text)
     text = _mask_named_values(text)
     text = _EMAIL.sub(_masked_email, text)
-    if identifier:
-        return text
-    text = _CARD.sub(_masked_card, text)
-    text = _SSN.sub(SSN_MASK, text)
-    text = _IPV6.sub(_masked_ipv6, text)
-    text = _IPV4.sub(IPV4_MASK, text)
-    text = _PHONE.sub(_masked_phone, text)
-    return _HEX_KEY.sub(FILTERED, text)
+    return text if identifier else _HEX_KEY.sub(FILTERED, text)
 
 
 def _without_query(url: re.Match[str]) -> str:
@@ -126,15 +127,18 @@ def _without_query(url: re.Match[str]) -> str:
 def _mask_named_values(text: str) -> str:
     parts: list[str] = []
     done = 0
-    for pair in _NAMED_VALUE.finditer(text):
-        if pair.start() >= done and _is_credential(pair[1], pair[2], pair[3]):
-            parts += [text[done:pair.start(3)], FILTERED]
-            done = pair.end(3)
+    for pair in _NAME_AND_SEPARATOR.finditer(text):
+        if pair.start() < done or not is_sensitive_key(pair[1]):
+            continue
+        value = _VALUE.match(text, pair.end())
+        if value and _is_credential(pair[2], value[0]):
+            parts += [text[done:value.start()], FILTERED]
+            done = value.end()
     return "".join(parts) + text[done:] if parts else text
 
 
-def _is_credential(name: str, separator: str, value: str) -> bool:
-    if value == FILTERED or not is_sensitive_key(name):
+def _is_credential(separator: str, value: str) -> bool:
+    if value == FILTERED:
         return False
     has_digit = any(c.isdigit() for c in value)
     if "=" in separator:
@@ -226,7 +230,6 @@ def init_error_reporting(settings: Settings,
     import sentry_sdk
     from sentry_sdk.integrations.flask import FlaskIntegration
     from sentry_sdk.integrations.logging import LoggingIntegration
-    from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 
     if sentry_sdk.get_client().is_active():
         return True
@@ -250,9 +253,7 @@ def init_error_reporting(settings: Settings,
         profiles_sample_rate=settings.sentry_profiles_sample_rate,
         # Trace headers would otherwise go to Asana, Sentry's and Datadog's APIs.
         trace_propagation_targets=[],
-        # A denylist replaces the SDK's default one, so the default is repeated here.
-        event_scrubber=EventScrubber(denylist=[*DEFAULT_DENYLIST, *EXTRA_DENYLIST],
-                                     recursive=True),
+        event_scrubber=event_scrubber(),
         before_send=before_send,
         before_send_transaction=before_send,
         before_breadcrumb=before_breadcrumb,
@@ -267,6 +268,14 @@ def init_error_reporting(settings: Settings,
     log.info("error reporting to Sentry is on", extra={
         "event": "error_reporting_started", **reporting_fields(settings)})
     return True
+
+
+def event_scrubber() -> EventScrubber:
+    """Return the SDK's scrubber of whole keys (headers, cookies, extra, frames, spans)."""
+    from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
+
+    # A denylist replaces the SDK's default one rather than extending it.
+    return EventScrubber(denylist=[*DEFAULT_DENYLIST, *EXTRA_DENYLIST], recursive=True)
 
 
 def reporting_fields(settings: Settings) -> dict[str, object]:

@@ -72,6 +72,7 @@ class Recorded:
     query: dict[str, list[str]]
     body: Any  # decoded JSON, or the raw text when it was not JSON
     authorization: str | None
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 @dataclass
@@ -109,9 +110,10 @@ class FakeAsana(ServedFake):
             self.projects.setdefault(item["gid"], item)
         self.portfolios[gid] = list(items)
 
-    def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
-        """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given)."""
-        self._failures.add(n, status, retry_after)
+    def fail_next(self, n: int, status: int, retry_after: float | None = None,
+                  message: str | None = None) -> None:
+        """Answer the next ``n`` requests with ``status`` (``Retry-After``, error ``message``)."""
+        self._failures.add(n, status, retry_after, _errors(message) if message else None)
 
     # -- request handling -------------------------------------------------------------------
 
@@ -124,12 +126,13 @@ class FakeAsana(ServedFake):
         body = _decode(raw_body)
         with self._lock:
             self.requests.append(
-                Recorded(method, path, parse_qs(parts.query), body, headers.get("authorization"))
+                Recorded(method, path, parse_qs(parts.query), body, headers.get("authorization"),
+                         {k.lower(): v for k, v in headers.items()})
             )
         failure = self._failures.take()
         if failure is not None:
-            status, _, extra = failure
-            return status, _errors(f"injected failure {status}"), extra
+            status, answer, extra = failure
+            return status, answer or _errors(f"injected failure {status}"), extra
         try:
             if not parts.path.startswith(API_PREFIX + "/"):
                 raise ApiError(404, "No matching route for request")
