@@ -27,6 +27,7 @@ SECRETS_TTL_SECONDS = 60.0
 
 Event = dict[str, Any]
 log = logging.getLogger(__name__)
+_STARTING = threading.Lock()
 
 # A key is sensitive when, lower-cased and without separators, it contains one of these...
 _KEY_WORDS_ANYWHERE = ("password", "passwd", "token", "secret", "cookie", "session", "csrf",
@@ -103,7 +104,8 @@ def scrub_text(text: str, secrets: Collection[str] = (), *, identifier: bool = F
     An ``identifier`` (an event id, a message id) keeps its digit and hex runs.
     """
     for secret in secrets:
-        text = text.replace(secret, FILTERED)
+        if secret:
+            text = text.replace(secret, FILTERED)
     if not identifier:
         # Before the name=value pass, which would take only a spaced number's first group.
         text = _CARD.sub(_masked_card, text)
@@ -228,11 +230,24 @@ def init_error_reporting(settings: Settings,
         return False
     # Imported here: without a DSN the cold start does not pay for the SDK.
     import sentry_sdk
+
+    # The first requests of an instance may arrive together; one of them starts the SDK.
+    with _STARTING:
+        starting = not sentry_sdk.get_client().is_active()
+        if starting:
+            _start_sdk(settings, secret_values)
+    if starting:
+        # Outside the lock: the line's secret redaction may read settings, and so come back here.
+        log.info("error reporting to Sentry is on", extra={
+            "event": "error_reporting_started", **reporting_fields(settings)})
+    return True
+
+
+def _start_sdk(settings: Settings, secret_values: Callable[[], Iterable[str]]) -> None:
+    import sentry_sdk
     from sentry_sdk.integrations.flask import FlaskIntegration
     from sentry_sdk.integrations.logging import LoggingIntegration
 
-    if sentry_sdk.get_client().is_active():
-        return True
     # Read lazily inside scrub, so that a failing lookup drops the event instead of leaking it.
     current = _LiveSecrets(secret_values, SECRETS_TTL_SECONDS)
 
@@ -265,9 +280,6 @@ def init_error_reporting(settings: Settings,
             FlaskIntegration(),
         ],
     )
-    log.info("error reporting to Sentry is on", extra={
-        "event": "error_reporting_started", **reporting_fields(settings)})
-    return True
 
 
 def event_scrubber() -> EventScrubber:
