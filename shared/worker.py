@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared import boards, failpoints, ledger
+from shared import boards, failpoints, ledger, logs
 from shared.adapters.asana import AsanaRejected, TaskTracker
 from shared.alerts import Action, Alert
 from shared.alerts_parse import parse_alert
@@ -27,6 +27,7 @@ from shared.failpoints import Failpoint
 from shared.ledger import RENEW_SECONDS, Decision, Delivery, Record, Step, body_digest
 from shared.linkback import task_url
 from shared.markers import comment_marker, mark_comment, mark_task, task_marker
+from shared.observability import scrub_text
 from shared.ownership import Route
 from shared.tasks import TaskDraft, render_comment, render_task
 from shared.teams import TeamsConfig
@@ -134,6 +135,7 @@ def handle_request(method: str, body: bytes, deps: WorkerDeps) -> Outcome:
 
 def handle_push(message: PushMessage, deps: WorkerDeps) -> Outcome:
     """Process one message; dead-letter it if it can never succeed, else ask for a retry."""
+    logs.bind(request_id=message.attributes.get("request_id", ""))
     context = {"message_id": message.message_id,
                "alert_key": message.attributes.get("alert_key", ""),
                "delivery_attempt": message.delivery_attempt}
@@ -152,7 +154,7 @@ def _dead_letter(message: PushMessage, error: AlertBridgeError, deps: WorkerDeps
                  context: Mapping[str, object]) -> Outcome:
     attributes = {**message.attributes,
                   "dead_letter_reason": error.reason,
-                  "dead_letter_error": str(error)[:MAX_REASON_CHARS],
+                  "dead_letter_error": scrub_text(str(error))[:MAX_REASON_CHARS],
                   "dead_letter_source_message_id": message.message_id,
                   "dead_lettered_at": deps.now().isoformat(timespec="seconds")}
     try:
@@ -303,10 +305,11 @@ def _create(alert: Alert, delivery: Delivery, lapsed: Record | None, version: An
         if not held.write(opened):
             _claim_lost(alert, task_gid, deps)
     deps.failpoint("after_ledger_open")
-    event = "task_adopted" if adopted else "task_created"
+    # An adopted task is one a crashed attempt created and never logged: count it here.
     log.info("task %s %s for %s in team %s", task_gid, "adopted" if adopted else "created",
              alert.key, plan.route.team.name,
-             extra={"event": event, **plan.log_fields, "task_gid": task_gid})
+             extra={"event": "task_created", **plan.log_fields, "task_gid": task_gid,
+                    "adopted": adopted})
     if plan.route.is_default:
         log.warning("alert %s matched no team; sent to default team %s", alert.key,
                     plan.route.team.name,

@@ -214,10 +214,43 @@ variable "asana_max_attempts" {
   }
 }
 
-variable "sentry_dsn" {
-  description = "Optional Sentry DSN where alert-bridge reports its own errors (SENTRY_DSN); empty disables it."
+variable "sentry_reporting" {
+  description = "Report alert-bridge's own errors to Sentry: both functions get SENTRY_DSN from the secret <secret_prefix>sentry-dsn (add its version first)."
+  type        = bool
+  default     = false
+}
+
+variable "sentry_environment" {
+  description = "Sentry environment of the service's own events (SENTRY_ENVIRONMENT); empty means the deployment's environment."
   type        = string
   default     = ""
+
+  validation {
+    condition     = length(var.sentry_environment) <= 64 && !can(regex("[\\s/\\\\]", var.sentry_environment)) && var.sentry_environment != "None"
+    error_message = "sentry_environment must be at most 64 characters without spaces or slashes, and not \"None\"."
+  }
+}
+
+variable "sentry_traces_sample_rate" {
+  description = "Share of webhooks and pushed messages traced as Sentry transactions (SENTRY_TRACES_SAMPLE_RATE), 0 to 1."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.sentry_traces_sample_rate >= 0 && var.sentry_traces_sample_rate <= 1
+    error_message = "sentry_traces_sample_rate must be between 0 and 1."
+  }
+}
+
+variable "sentry_profiles_sample_rate" {
+  description = "Share of traced transactions that are also profiled (SENTRY_PROFILES_SAMPLE_RATE), 0 to 1."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.sentry_profiles_sample_rate >= 0 && var.sentry_profiles_sample_rate <= 1
+    error_message = "sentry_profiles_sample_rate must be between 0 and 1."
+  }
 }
 
 variable "alert_emails" {

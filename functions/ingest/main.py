@@ -5,7 +5,7 @@ import uuid
 import flask
 import functions_framework
 
-from shared import wiring
+from shared import logs, wiring
 from shared.ingest import (
     Answer,
     Webhook,
@@ -19,10 +19,16 @@ from shared.ingest import (
 @functions_framework.http
 def ingest(request: flask.Request) -> flask.Response:
     """Verify the webhook, publish it, and answer 202 only once Pub/Sub has it."""
+    return logs.isolated(_ingest, request)
+
+
+def _ingest(request: flask.Request) -> flask.Response:
     deps = wiring.ingest_deps()
     hook = Webhook(method=request.method,
                    headers={k.lower(): v for k, v in request.headers.items()},
                    body=b"", request_id=uuid.uuid4().hex)
+    logs.bind(request_id=hook.request_id,
+              **logs.trace_fields(hook.headers, wiring.settings().project))
     if too_large(request.content_length, deps.max_body_bytes):
         return _respond(oversized_answer(hook))
     body = read_body(request.stream, deps.max_body_bytes)

@@ -74,6 +74,7 @@ class Recorded:
     query: dict[str, list[str]]
     body: Any  # decoded JSON, or the raw text when it was not JSON
     authorization: str | None
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 @dataclass
@@ -170,9 +171,10 @@ class FakeAsana(ServedFake):
                            "workspaces": [_ref(self.workspaces[w]) for w in workspaces]}
         return self.users[gid]
 
-    def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
-        """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given)."""
-        self._failures.add(n, status, retry_after)
+    def fail_next(self, n: int, status: int, retry_after: float | None = None,
+                  message: str | None = None) -> None:
+        """Answer the next ``n`` requests with ``status`` (``Retry-After``, error ``message``)."""
+        self._failures.add(n, status, retry_after, _errors(message) if message else None)
 
     def lose_next_answers(self, n: int, status: int = 500, delay: float = 0.0) -> None:
         """Carry out the next ``n`` requests, then answer ``status`` after ``delay`` seconds.
@@ -203,12 +205,13 @@ class FakeAsana(ServedFake):
         body = _decode(raw_body)
         with self._lock:
             self.requests.append(
-                Recorded(method, path, parse_qs(parts.query), body, headers.get("authorization"))
+                Recorded(method, path, parse_qs(parts.query), body, headers.get("authorization"),
+                         {k.lower(): v for k, v in headers.items()})
             )
         failure = self._failures.take()
         if failure is not None:
-            status, _, extra = failure
-            return status, _errors(f"injected failure {status}"), extra
+            status, answer, extra = failure
+            return status, answer or _errors(f"injected failure {status}"), extra
         lost = self._take_lost()
         if lost is None and self._chaos is not None:
             ratio, chaos_status, lost_ratio, rng = self._chaos
