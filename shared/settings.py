@@ -48,6 +48,9 @@ class Settings:
     sentry_dsn: str | None
     dry_run_file: str
     asana_max_attempts: int
+    asana_webhook_target_url: str | None
+    asana_webhook_collection: str
+    sentry_org: str | None
 
 
 def _int(env: Mapping[str, str], key: str, default: int, problems: list[str]) -> int:
@@ -77,6 +80,13 @@ def _url(env: Mapping[str, str], key: str, default: str) -> str:
     return (env.get(key, "").strip() or default).rstrip("/")
 
 
+def _https(env: Mapping[str, str], key: str, problems: list[str]) -> str | None:
+    raw = env.get(key, "").strip()
+    if raw and not raw.startswith(("https://", "http://")):
+        problems.append(f"{key}: expected an http(s) URL, got {raw!r}")
+    return raw.rstrip("/") or None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: os.environ); report every problem at once."""
     env = os.environ if env is None else env
@@ -101,6 +111,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
         dry_run_file=env.get("DRY_RUN_FILE", "").strip() or "/tmp/alert-bridge-dry-run.jsonl",
         asana_max_attempts=_int(env, "ASANA_MAX_ATTEMPTS", 5, problems),
+        asana_webhook_target_url=_https(env, "ASANA_WEBHOOK_TARGET_URL", problems),
+        asana_webhook_collection=(env.get("ASANA_WEBHOOK_COLLECTION", "").strip()
+                                  or "asana_webhooks"),
+        sentry_org=env.get("SENTRY_ORG", "").strip() or None,
     )
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))

@@ -44,6 +44,7 @@ class Team:
     followers: tuple[str, ...] = ()  # Asana user gids or emails
     assignee: str | None = None
     team_field_option_gid: str | None = None  # enum option of the "team" custom field
+    sync_back: bool = False  # completing / reopening its tasks resolves / unresolves the alert
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ TEAM_KEYS: dict[str, tuple[str, str]] = {
     "followers": ("Followers", "followers"),
     "assignee": ("Assignee", "assignee"),
     "team_field_option_gid": ("TeamFieldOptionGid", "team_field_option_gid"),
+    "sync_back": ("SyncBack", "sync_back"),
 }
 _TEAM_KEY_NAMES = frozenset(k for pair in TEAM_KEYS.values() for k in pair)
 _TEAM_KEYS_SHOWN = ", ".join("/".join(pair) for pair in TEAM_KEYS.values())
@@ -179,7 +180,14 @@ def _parse_team(raw: object, index: int, problems: _Problems) -> Team | None:
         assignee=_person(values.get("assignee"), f"{where}: assignee", problems),
         team_field_option_gid=_gid(values.get("team_field_option_gid"),
                                    f"{where}: team_field_option_gid", problems),
+        sync_back=_flag(values.get("sync_back"), f"{where}: sync_back", problems),
     )
+
+
+def _flag(raw: object, where: str, problems: _Problems) -> bool:
+    if raw is not None and not isinstance(raw, bool):
+        problems.add(where, "expected true or false")
+    return raw is True
 
 
 def _team_values(raw: Mapping[str, Any], index: int, problems: _Problems) -> dict[str, Any]:
