@@ -101,6 +101,10 @@ class FakeSentryApi(_FakeApi):
     #: (installation uuid, issue id) -> external issue; Sentry keeps one link per issue and
     #: integration, so a second link for the same issue replaces the first.
     external_issues: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    organization: str = "acme"
+    #: The token's scopes; updating an issue needs event:write ("Issue & Event: Read & Write").
+    scopes: set[str] = field(default_factory=lambda: {"event:read", "event:write"})
+    issues: dict[str, dict[str, Any]] = field(default_factory=dict)  # by issue id
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -109,6 +113,12 @@ class FakeSentryApi(_FakeApi):
     def add_installation(self, uuid: str) -> None:
         """Seed an installation of the integration."""
         self.installations.add(uuid)
+
+    def add_issue(self, issue_id: str, status: str = "unresolved") -> dict[str, Any]:
+        """Seed an issue of the organization."""
+        issue = {"id": issue_id, "status": status, "statusDetails": {}}
+        self.issues[issue_id] = issue
+        return issue
 
     def error_body(self, message: str) -> Any:
         return {"detail": message}
@@ -127,6 +137,10 @@ class FakeSentryApi(_FakeApi):
                 if not path.endswith("/"):
                     raise ApiError(404, {"detail": "not found (Sentry paths end with /)"})
                 return 200, self._link(uuid, body)
+            case "PUT", ["organizations", org, "issues", issue_id]:
+                if not path.endswith("/"):
+                    raise ApiError(404, {"detail": "not found (Sentry paths end with /)"})
+                return 200, self._update_issue(org, issue_id, body)
         raise ApiError(404, {"detail": "The requested resource does not exist"})
 
     def _link(self, uuid: str, body: Any) -> dict[str, Any]:
@@ -144,6 +158,28 @@ class FakeSentryApi(_FakeApi):
                       "webUrl": body["webUrl"]})
         self.external_issues[key] = issue
         return issue
+
+
+    def _update_issue(self, org: str, issue_id: str, body: Any) -> dict[str, Any]:
+        if org != self.organization or issue_id not in self.issues:
+            raise ApiError(404, {"detail": "The requested resource does not exist"})
+        if "event:write" not in self.scopes:
+            raise ApiError(403, {"detail": "You do not have permission to perform this action."})
+        if not isinstance(body, dict):
+            raise ApiError(400, {"detail": "JSON parse error"})
+        unknown = set(body) - _ISSUE_FIELDS
+        if unknown:
+            raise ApiError(400, {name: ["Unknown field."] for name in sorted(unknown)})
+        if "status" in body and body["status"] not in _ISSUE_STATUSES:
+            raise ApiError(400, {"status": [f'"{body["status"]}" is not a valid choice.']})
+        issue = self.issues[issue_id]
+        issue.update(body)
+        return issue
+
+
+_ISSUE_FIELDS = {"status", "statusDetails", "substatus", "assignedTo", "hasSeen",
+                 "isBookmarked", "isSubscribed", "isPublic"}
+_ISSUE_STATUSES = {"resolved", "resolvedInNextRelease", "unresolved", "ignored"}
 
 
 def _sentry_field_errors(body: dict[str, Any]) -> dict[str, list[str]]:
