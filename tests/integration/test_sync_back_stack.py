@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from scripts.localstack import (
     start_stack,
 )
 from shared import asana_webhooks
+from shared.adapters.asana_hooks import FirestoreHooks
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeSentryApi
 
@@ -160,3 +161,33 @@ def test_heartbeat_forged_and_unsolicited_requests(
     target = asana_webhooks.target_url(sync_stack.url("ingest").rstrip("/"), BACKLOG)
     unsolicited = requests.post(target, headers={"X-Hook-Secret": "attacker"}, timeout=10)
     assert (unsolicited.status_code, unsolicited.headers.get("X-Hook-Secret")) == (401, None)
+
+
+def test_operators_list_register_and_delete_webhooks(
+        sync_stack: Stack, sync_asana: FakeAsana, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from shared import asana_webhooks_cli
+
+    for name in ("GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "ASANA_API_URL",
+                 "ASANA_PAT", "TEAMS_FILE", "ASANA_WEBHOOK_TARGET_URL"):
+        monkeypatch.setenv(name, sync_stack.env[name])
+    project = "1209000000009001"
+    sync_asana.add_project(project, "Ops board")
+
+    assert asana_webhooks_cli.main(["register", "--project", project]) == 0
+    [gid] = [g for g, h in sync_asana.webhooks.items() if h["resource"]["gid"] == project]
+    assert f"project {project}: webhook {gid}" in capsys.readouterr().out
+    assert asana_webhooks_cli.main(["register", "--project", project]) == 0  # known: no call
+    assert len([h for h in sync_asana.webhooks.values()
+                if h["resource"]["gid"] == project]) == 1
+
+    assert asana_webhooks_cli.main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert f"{gid}  project {project} (Ops board)  active  secret stored" in listed
+
+    assert asana_webhooks_cli.main(["delete", gid]) == 0
+    assert f"deleted webhook {gid} of project {project}" in capsys.readouterr().out
+    assert gid not in sync_asana.webhooks
+    assert FirestoreHooks(PROJECT, "asana_webhooks").get(project) == (None, None)
+    assert asana_webhooks_cli.main(["list"]) == 0
+    assert project not in capsys.readouterr().out

@@ -258,3 +258,12 @@ def test_teams_sync_back_flag(value: str | None, flag: bool | None, problem: str
             parse_teams(text)
         return
     assert parse_teams(text).team("A").sync_back is flag
+
+
+@pytest.mark.parametrize("step", [Step.RESOLVE, Step.REOPEN], ids=["completed", "reopened"])
+def test_datadog_event_is_one_the_datadog_api_accepts(step: Step) -> None:
+    from tests.fakes.link_target_servers import _datadog_problem
+
+    request = sync_back.source_request(record(key="datadog:cycle:" + "c" * 150), step, TASK,
+                                       None)
+    assert request is not None and _datadog_problem(dict(request.body)) is None
