@@ -39,6 +39,11 @@ locals {
     LEDGER_COLLECTION        = var.ledger_collection
     SENTRY_DSN               = var.sentry_dsn
     ASANA_MAX_ATTEMPTS       = tostring(var.asana_max_attempts)
+    # The ingest function's own cloudfunctions.net URL, spelled out: referencing the
+    # function's url attribute here would make ingest's environment depend on itself.
+    ASANA_WEBHOOK_TARGET_URL = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-ingest"
+    ASANA_WEBHOOK_COLLECTION = var.asana_webhook_collection
+    SENTRY_ORG               = var.sentry_org
   }
 
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
