@@ -1,8 +1,10 @@
 """Make sure each project that gets tasks of an opted-in team has a webhook, once.
 
 Crash points: before POST /webhooks the pending registration lapses by itself (a later task
-registers again); after Asana established the webhook but before its gid was recorded, the
-retried POST finds the webhook instead of creating a second one (AsanaSyncClient).
+registers again). After Asana established the webhook but before its gid was recorded: a lost
+answer is retried by looking the webhook up (AsanaSyncClient); a crash leaves the secret
+stored, and the next registration adopts the webhook it finds on the project; a webhook
+whose secret was never stored cannot be verified, so it is deleted and registered again.
 """
 
 from __future__ import annotations
@@ -38,7 +40,16 @@ class Hooks(Protocol):
 
 
 class WebhookApi(Protocol):
-    """Asana's webhook creation."""
+    """Asana's webhook calls."""
+
+    def webhooks(self, workspace_gid: str, resource: str | None = None
+                 ) -> list[dict[str, Any]]:
+        """Return the workspace's webhooks (of one resource)."""
+        ...
+
+    def delete_webhook(self, webhook_gid: str) -> None:
+        """Delete a webhook."""
+        ...
 
     def create_webhook(self, workspace_gid: str, resource: str, target: str,
                        filters: Sequence[Mapping[str, object]]) -> str:
@@ -77,28 +88,39 @@ class Registrar:
             return hook.webhook_gid
         if hook is not None and hook.pending(now):
             return None  # another instance is registering it right now
+        workspace = self._workspace()
+        if not workspace or not self._base:
+            raise AlertBridgeError("settings.workspace_gid and ASANA_WEBHOOK_TARGET_URL "
+                                   "are needed to register Asana webhooks", reason="config")
+        target = asana_webhooks.target_url(self._base, project_gid)
+        existing = [str(h.get("gid")) for h in self._api.webhooks(workspace, project_gid)
+                    if h.get("target") == target]
+        if hook is not None and hook.secret and existing:
+            return self._record(replace(hook, webhook_gid=existing[0]), version)
         pending = Hook(project_gid, pending_until=asana_webhooks.pending_until(now))
         mine = (self._hooks.create(pending) if hook is None
                 else self._hooks.replace(pending, version))
         if not mine:
             return None
-        workspace = self._workspace()
-        if not workspace or not self._base:
-            raise AlertBridgeError("settings.workspace_gid and ASANA_WEBHOOK_TARGET_URL "
-                                   "are needed to register Asana webhooks", reason="config")
-        gid = self._api.create_webhook(workspace, project_gid,
-                                       asana_webhooks.target_url(self._base, project_gid),
+        for stale in existing:  # its secret is lost: its deliveries could never be verified
+            self._api.delete_webhook(stale)
+        gid = self._api.create_webhook(workspace, project_gid, target,
                                        asana_webhooks.TASK_FILTERS)
         confirmed, version = self._hooks.get(project_gid)
         if confirmed is None or not confirmed.secret:
             raise AlertBridgeError(f"asana webhook {gid} established but its handshake never "
                                    "reached ingest", reason="asana_handshake_missing")
-        self._hooks.replace(replace(confirmed, webhook_gid=gid), version)
-        self._remember(project_gid)
-        log.info("asana webhook %s registered for project %s", gid, project_gid,
-                 extra={"event": "asana_webhook_registered", "project": project_gid,
-                        "webhook_gid": gid})
-        return gid
+        return self._record(replace(confirmed, webhook_gid=gid), version)
+
+    def _record(self, hook: Hook, version: Any) -> str | None:
+        if not self._hooks.replace(hook, version):
+            return None  # changed meanwhile: the next task checks again
+        self._remember(hook.project_gid)
+        log.info("asana webhook %s registered for project %s", hook.webhook_gid,
+                 hook.project_gid, extra={"event": "asana_webhook_registered",
+                                          "project": hook.project_gid,
+                                          "webhook_gid": hook.webhook_gid})
+        return hook.webhook_gid
 
     def forget(self, project_gid: str) -> None:
         """Check the project again next time (its webhook was deleted)."""

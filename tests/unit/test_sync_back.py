@@ -194,8 +194,17 @@ def test_datadog_event_goes_on_the_monitor_stream() -> None:
 
 
 class Webhooks:
-    def __init__(self, hooks: MemoryHooks, handshake: bool = True) -> None:
+    def __init__(self, hooks: MemoryHooks, handshake: bool = True,
+                 existing: tuple[str, ...] = ()) -> None:
         self.hooks, self.handshake, self.created = hooks, handshake, 0
+        self.existing, self.deleted = list(existing), list[str]()
+
+    def webhooks(self, workspace_gid: str, resource: str | None = None) -> list[dict[str, Any]]:
+        target = f"https://ingest?source=asana&project={resource}"
+        return [{"gid": gid, "target": target} for gid in self.existing]
+
+    def delete_webhook(self, webhook_gid: str) -> None:
+        self.deleted.append(webhook_gid)
 
     def create_webhook(self, workspace_gid: str, resource: str, target: str,
                        filters: Any) -> str:
@@ -235,6 +244,22 @@ def test_no_registration(opted_in: bool, target: str | None, existing: Hook | No
     api = Webhooks(hooks)
     registrar(hooks, api, opted_in, target)("1209", "Payments")
     assert api.created == 0
+
+
+def test_webhook_established_before_a_crash_is_adopted() -> None:
+    hooks = MemoryHooks(Hook("1209", secret="s"))  # the handshake went through, gid lost
+    api = Webhooks(hooks, existing=("43214",))
+    registrar(hooks, api)("1209", "Payments")
+    assert (api.created, api.deleted) == (0, [])
+    assert hooks.hooks["1209"] == Hook("1209", secret="s", webhook_gid="43214")
+
+
+def test_webhook_whose_secret_was_lost_is_replaced() -> None:
+    hooks = MemoryHooks()
+    api = Webhooks(hooks, existing=("43000",))
+    registrar(hooks, api)("1209", "Payments")
+    assert (api.created, api.deleted) == (1, ["43000"])
+    assert hooks.hooks["1209"].webhook_gid == "43214"
 
 
 def test_registration_without_handshake_is_reported_not_raised() -> None:
