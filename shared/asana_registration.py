@@ -74,10 +74,10 @@ class Registrar:
             return
         try:
             self.ensure(project_gid)
-        except AlertBridgeError as error:
+        except Exception as error:  # the task exists: a failure here must not retry the alert
             log.warning("asana webhook for project %s not registered: %s", project_gid, error,
                         extra={"event": "asana_webhook_failed", "project": project_gid,
-                               "reason": error.reason})
+                               "reason": getattr(error, "reason", type(error).__name__)})
 
     def ensure(self, project_gid: str) -> str | None:
         """Register the project's webhook unless it has one; return its gid if known."""

@@ -28,6 +28,7 @@ from scripts.localstack import (
 )
 from shared import asana_webhooks
 from shared.adapters.asana_hooks import FirestoreHooks
+from shared.asana_webhooks import Hook
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeSentryApi
 
@@ -191,3 +192,46 @@ def test_operators_list_register_and_delete_webhooks(
     assert FirestoreHooks(PROJECT, "asana_webhooks").get(project) == (None, None)
     assert asana_webhooks_cli.main(["list"]) == 0
     assert project not in capsys.readouterr().out
+
+
+@pytest.fixture(params=["memory", "firestore"])
+def hooks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> object:
+    if request.param == "memory":
+        from tests.unit.test_asana_webhooks import MemoryHooks
+
+        return MemoryHooks()
+    stack: Stack = request.getfixturevalue("sync_stack")
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", stack.env["FIRESTORE_EMULATOR_HOST"])
+    return FirestoreHooks(PROJECT, f"hooks-{uuid.uuid4().hex[:8]}")
+
+
+def test_hook_store_contract(hooks: FirestoreHooks) -> None:
+    now = datetime.now(UTC)
+    pending = Hook("1209", pending_until=now)
+    assert hooks.get("1209") == (None, None)
+    assert hooks.create(pending) is True
+    assert hooks.create(pending) is False  # a second registration loses
+    stored, version = hooks.get("1209")
+    assert stored == pending
+    assert hooks.replace(Hook("1209", secret="s"), version) is True
+    assert hooks.replace(Hook("1209", secret="other"), version) is False  # replayed handshake
+    assert hooks.get("1209")[0] == Hook("1209", secret="s")
+
+
+def test_ledger_index_finds_the_alert_of_a_task(sync_stack: Stack,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.adapters.firestore_ledger import FirestoreLedger
+    from shared.adapters.ledger_index import LedgerIndex
+    from shared.ledger import Action, Delivery, Step, after, claim
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", sync_stack.env["FIRESTORE_EMULATOR_HOST"])
+    collection = f"ledger-{uuid.uuid4().hex[:8]}"
+    store, index = FirestoreLedger(PROJECT, collection), LedgerIndex(PROJECT, collection)
+    now = datetime.now(UTC)
+    for n in (1, 2):
+        opened = after(claim(f"sentry:issue:{n}", now, project_gid="p"), Step.CREATE,
+                       Delivery(Action.TRIGGERED, f"d{n}"), now, task_gid=f"120{n}")
+        assert store.create(opened) is not None
+    found = index.find_by_task("1202")
+    assert found is not None and found.key == "sentry:issue:2"
+    assert index.find_by_task("1203") is None
