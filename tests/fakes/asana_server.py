@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from requests import Response
 
 from shared.tasks import validate_rich_text
 from tests.fakes.json_server import InjectedFailures, LocalServer, ServedFake, handler_for
@@ -297,7 +298,7 @@ class FakeAsana(ServedFake):
             self._update_task(task_gid, {"completed": completed}, user_gid)
 
     def deliver(self, webhook_gid: str, events: list[dict[str, Any]],
-                secret: str | None = None) -> requests.Response:
+                secret: str | None = None) -> Response:
         """POST a delivery to the webhook's target, signed with its secret (or ``secret``)."""
         hook = self.webhooks[webhook_gid]
         body = json.dumps({"events": events}).encode()
@@ -309,7 +310,7 @@ class FakeAsana(ServedFake):
             self.deliveries.append((webhook_gid, response.status_code))
         return response
 
-    def heartbeat(self, webhook_gid: str) -> requests.Response:
+    def heartbeat(self, webhook_gid: str) -> Response:
         """Send the webhook's periodic empty delivery."""
         return self.deliver(webhook_gid, [])
 
@@ -371,7 +372,7 @@ class FakeAsana(ServedFake):
         workspace = (query.get("workspace") or [""])[0]
         if not _GID.match(workspace):
             raise ApiError(400, "workspace: Missing input")
-        resource = (query.get("resource") or [None])[0]
+        resource = query["resource"][0] if query.get("resource") else None
         hooks = [h for h in self.webhooks.values()
                  if resource is None or h["resource"]["gid"] == resource]
         return self._paged([{k: v for k, v in h.items()} for h in hooks], query,

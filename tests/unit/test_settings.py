@@ -26,3 +26,15 @@ def test_every_problem_is_named_at_once() -> None:
     message = str(error.value)
     for key in ("GOOGLE_CLOUD_PROJECT", "ENVIRONMENT", "LOG_LEVEL", "MAX_BODY_BYTES"):
         assert key in message
+
+
+def test_two_way_sync_settings() -> None:
+    base = {"GOOGLE_CLOUD_PROJECT": "p"}
+    off = load_settings(base)
+    assert (off.asana_webhook_target_url, off.asana_webhook_collection, off.sentry_org) == (
+        None, "asana_webhooks", None)
+    on = load_settings({**base, "ASANA_WEBHOOK_TARGET_URL": "https://x.run.app/",
+                        "SENTRY_ORG": "acme"})
+    assert (on.asana_webhook_target_url, on.sentry_org) == ("https://x.run.app", "acme")
+    with pytest.raises(ConfigError, match="ASANA_WEBHOOK_TARGET_URL: expected an http"):
+        load_settings({**base, "ASANA_WEBHOOK_TARGET_URL": "x.run.app"})
