@@ -9,7 +9,7 @@ export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
 export CHECKPOINT_DISABLE := 1
 
 .PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample bench \
-        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile
+        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile asana-webhooks
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ clean:  ## Remove virtualenvs, caches and local run files
 bench: venv  ## Print latency figures: ingest (cold start, p50/p95/p99) and alert → task, on the emulators
 	$(PY) -m scripts.bench_ingest
 	$(PY) -m scripts.bench_pipeline
+
+asana-webhooks: venv  ## Asana webhooks of the two-way sync: ARGS="list", ARGS="register [--project GID]", ARGS="delete GID"
+	$(PY) -m shared.asana_webhooks_cli $(ARGS)
 
 replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
 	$(PY) -m shared.replay_cli $(ARGS)

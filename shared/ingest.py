@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from shared import signatures
 from shared.alerts import SENTRY_RESOURCES, alert_key, json_object, key_fields, webhook_unit
 from shared.errors import AlertBridgeError, Rejected, Transient, Unauthorized, http_status
+
+if TYPE_CHECKING:
+    from shared.asana_webhooks import HookStore
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,7 @@ class Webhook:
     headers: Mapping[str, str]
     body: bytes
     request_id: str
+    query: Mapping[str, str] = field(default_factory=dict)  # the URL's query parameters
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Answer:
 
     status: int
     body: Mapping[str, object]
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class IngestDeps:
     publish: Callable[[bytes, Mapping[str, str]], str]  # -> Pub/Sub message id; raises Transient
     now: Callable[[], datetime]
     max_body_bytes: int
+    asana_hooks: Callable[[], HookStore] | None = None  # Asana webhooks' secrets (lazy)
 
 
 def handle_webhook(hook: Webhook, deps: IngestDeps) -> Answer:
@@ -81,6 +87,10 @@ def _accept(hook: Webhook, deps: IngestDeps) -> Answer:
         raise Rejected(f"method {hook.method} not allowed", reason="method_not_allowed", status=405)
     if len(hook.body) > deps.max_body_bytes:
         raise Rejected("body exceeds the size limit", reason="too_large", status=413)
+    if hook.query.get("source") == "asana":
+        from shared import asana_ingest  # off the cold-start path of Sentry's webhooks
+
+        return asana_ingest.accept(hook, deps)
     source = _authenticate(hook, deps)
     resource = _resource(source, hook.headers)
     if resource is None:

@@ -54,6 +54,8 @@ class Settings:
     sentry_release: str | None
     sentry_traces_sample_rate: float
     sentry_profiles_sample_rate: float
+    asana_webhook_target_url: str | None
+    asana_webhook_collection: str
     default_team: str | None = None
     # Reconciliation (functions/reconcile only); defaults keep it off for both sources.
     sentry_org: str | None = None
@@ -178,6 +180,13 @@ def _reconcile_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _https(env: Mapping[str, str], key: str, problems: list[str]) -> str | None:
+    raw = env.get(key, "").strip()
+    if raw and not raw.startswith(("https://", "http://")):
+        problems.append(f"{key}: expected an http(s) URL, got {raw!r}")
+    return raw.rstrip("/") or None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: os.environ); report every problem at once."""
     env = os.environ if env is None else env
@@ -218,6 +227,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sentry_release=_sentry_name(env, "SENTRY_RELEASE", problems),
         sentry_traces_sample_rate=_rate(env, "SENTRY_TRACES_SAMPLE_RATE", 0.1, problems),
         sentry_profiles_sample_rate=_rate(env, "SENTRY_PROFILES_SAMPLE_RATE", 0.1, problems),
+        asana_webhook_target_url=_https(env, "ASANA_WEBHOOK_TARGET_URL", problems),
+        asana_webhook_collection=(env.get("ASANA_WEBHOOK_COLLECTION", "").strip()
+                                  or "asana_webhooks"),
     )
     problems += _reconcile_problems(settings)
     if problems:

@@ -95,6 +95,10 @@ def _no_link_back(alert: Alert, task_gid: str, url: str, team: str) -> None:
     """Link nothing: the default for callers that build WorkerDeps without link-back."""
 
 
+def _watch_nothing(project_gid: str, team: str) -> None:
+    """Register no Asana webhook: the default without two-way sync."""
+
+
 @dataclass(frozen=True)
 class WorkerDeps:
     """What the flow needs from the outside world."""
@@ -110,6 +114,9 @@ class WorkerDeps:
     link_back: Callable[[Alert, str, str, str], None] = _no_link_back
     failpoint: Failpoint = failpoints.none  # crash points of the fault-injection suite
     lease_renew_seconds: float = RENEW_SECONDS
+    # Two-way sync (shared/sync_back.py): Asana task changes, and the webhook per project.
+    sync_back: Callable[[PushMessage], Decision] | None = None
+    watch_project: Callable[[str, str], None] = _watch_nothing  # (project gid, team name)
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,8 @@ MAX_ROUNDS = 5  # decisions per message before Pub/Sub's backoff takes over
 
 
 def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
+    if message.attributes.get("source") == "asana" and deps.sync_back is not None:
+        return deps.sync_back(message)
     alert = parse_alert(message.data, message.attributes)
     delivery = Delivery(action=alert.action, digest=body_digest(message.data),
                         source_time=alert.occurred_at,
@@ -315,6 +324,7 @@ def _create(alert: Alert, delivery: Delivery, lapsed: Record | None, version: An
                     plan.route.team.name,
                     extra={"event": "alert_unrouted", **plan.log_fields, "task_gid": task_gid})
     _link_back(alert, task_gid, plan.project_gid, plan.route.team.name, deps)
+    deps.watch_project(plan.project_gid, plan.route.team.name)
 
 
 def _find_or_create(plan: _Plan, lapsed: Record | None, deps: WorkerDeps) -> tuple[str, bool]:

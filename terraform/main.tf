@@ -49,7 +49,7 @@ locals {
     ASANA_MAX_ATTEMPTS       = tostring(var.asana_max_attempts)
     DEFAULT_TEAM             = var.default_team
     # Reconciliation (read by the reconcile function only; harmless elsewhere).
-    SENTRY_ORG                     = var.reconcile.sentry_org
+    SENTRY_ORG                     = var.sentry_org != "" ? var.sentry_org : var.reconcile.sentry_org
     RECONCILE_SENTRY_RULES         = join(",", var.reconcile.sentry_rules)
     RECONCILE_SENTRY_PROJECTS      = join(",", var.reconcile.sentry_projects)
     RECONCILE_DATADOG_WEBHOOK      = var.reconcile.datadog_webhook
@@ -62,6 +62,10 @@ locals {
     SENTRY_RELEASE              = local.release
     SENTRY_TRACES_SAMPLE_RATE   = tostring(var.sentry_traces_sample_rate)
     SENTRY_PROFILES_SAMPLE_RATE = tostring(var.sentry_profiles_sample_rate)
+    # The ingest function's own cloudfunctions.net URL, spelled out: referencing the
+    # function's url attribute here would make ingest's environment depend on itself.
+    ASANA_WEBHOOK_TARGET_URL = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-ingest"
+    ASANA_WEBHOOK_COLLECTION = var.asana_webhook_collection
   }
 
   # One release per deployed source: the hash of both functions' archives, so Sentry's

@@ -155,6 +155,28 @@ variable "ledger_collection" {
   default     = "alert_ledger"
 }
 
+variable "asana_webhook_collection" {
+  description = "Firestore collection of the two-way sync's Asana webhooks and their handshake secrets, one document per project (ASANA_WEBHOOK_COLLECTION)."
+  type        = string
+  default     = "asana_webhooks"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,99}$", var.asana_webhook_collection))
+    error_message = "asana_webhook_collection must be a Firestore collection id: a letter, then letters, digits, _ or -."
+  }
+}
+
+variable "sentry_org" {
+  description = "Sentry organization slug whose issues the two-way sync resolves and unresolves (SENTRY_ORG); empty leaves Sentry issues alone."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-z0-9][a-z0-9_-]*)?$", var.sentry_org))
+    error_message = "sentry_org must be a Sentry organization slug (lower-case letters, digits, - and _) or empty."
+  }
+}
+
 variable "log_level" {
   description = "Log level of both functions (LOG_LEVEL)."
   type        = string

@@ -208,6 +208,7 @@ def test_worker_roles_are_least_privilege(module: Module) -> None:
     assert project_roles == {
         ("roles/datastore.user", '${google_service_account.function["worker"].member}'),
         ("roles/datastore.viewer", '${google_service_account.function["reconcile"].member}'),
+        ("roles/datastore.user", '${google_service_account.function["ingest"].member}'),
         ("roles/logging.logWriter", "${google_service_account.function[each.key].member}"),
     }
 

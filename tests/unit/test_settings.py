@@ -87,3 +87,15 @@ def test_a_bad_dsn_is_reported_without_its_key() -> None:
     with pytest.raises(ConfigError) as error:
         load_settings({"GOOGLE_CLOUD_PROJECT": "p", "SENTRY_DSN": "https://s3cr3tkey@host/x"})
     assert "s3cr3tkey" not in str(error.value)
+
+
+def test_two_way_sync_settings() -> None:
+    base = {"GOOGLE_CLOUD_PROJECT": "p"}
+    off = load_settings(base)
+    assert (off.asana_webhook_target_url, off.asana_webhook_collection, off.sentry_org) == (
+        None, "asana_webhooks", None)
+    on = load_settings({**base, "ASANA_WEBHOOK_TARGET_URL": "https://x.run.app/",
+                        "SENTRY_ORG": "acme"})
+    assert (on.asana_webhook_target_url, on.sentry_org) == ("https://x.run.app", "acme")
+    with pytest.raises(ConfigError, match="ASANA_WEBHOOK_TARGET_URL: expected an http"):
+        load_settings({**base, "ASANA_WEBHOOK_TARGET_URL": "x.run.app"})
