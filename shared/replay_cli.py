@@ -42,6 +42,8 @@ EXIT_USAGE = 2  # argparse's own status for bad arguments
 EXIT_CONFIG = 3
 EXIT_UNREACHABLE = 4
 EXIT_INTERRUPTED = 130
+#: The project `make run` uses (scripts.localstack), named in the hint for a local replay.
+LOCAL_PROJECT = "alert-bridge-local"
 
 T = TypeVar("T")
 
@@ -50,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = _settings()
         name = subscription_name(args.subscription, os.environ, settings.dead_letter_topic)
         inbox = _connect(lambda: DeadLetterSubscription(settings.project, name))
         try:
@@ -66,6 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\ninterrupted: every dead letter not yet replayed stays in the subscription",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise ConfigError(f"{error} (the local stack of `make run`: GOOGLE_CLOUD_PROJECT="
+                          f"{LOCAL_PROJECT} PUBSUB_EMULATOR_HOST=127.0.0.1:8085)") from error
 
 
 def exit_status(error: AlertBridgeError) -> int:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.errors import Transient
+from shared.adapters.dead_letters import Unreachable
+from shared.errors import AlertBridgeError, ConfigError, Permanent, Transient
 from shared.replay import (
     EXHAUSTED,
     MAX_CONSECUTIVE_FAILURES,
@@ -22,8 +23,6 @@ from shared.replay import (
     replay,
     summary,
 )
-from shared.adapters.dead_letters import Unreachable
-from shared.errors import AlertBridgeError, ConfigError, Permanent
 from shared.replay_cli import (
     EXIT_CONFIG,
     EXIT_FAILED,
