@@ -51,3 +51,9 @@ def configure(level: str = "INFO", redact: Callable[[str], str] | None = None) -
     handler.setFormatter(JsonFormatter(redact))
     root.addHandler(handler)
     root.propagate = False
+
+
+def ensure_configured(level: str = "INFO") -> None:
+    """Configure JSON logging unless it already is (settings may have failed before doing it)."""
+    if not any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger("shared").handlers):
+        configure(level)
