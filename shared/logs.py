@@ -55,5 +55,6 @@ def configure(level: str = "INFO", redact: Callable[[str], str] | None = None) -
 
 def ensure_configured(level: str = "INFO") -> None:
     """Configure JSON logging unless it already is (settings may have failed before doing it)."""
-    if not any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger("shared").handlers):
+    handlers = logging.getLogger("shared").handlers
+    if not any(isinstance(h.formatter, JsonFormatter) for h in handlers):
         configure(level)
