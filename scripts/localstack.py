@@ -126,6 +126,11 @@ class _Running:
 _RUNNING = _Running()
 
 
+def stop_all() -> None:
+    """Stop every process started by this module, and start no more (Ctrl-C, exit)."""
+    _RUNNING.stop_all()
+
+
 def _start(name: str, argv: list[str], port: int, log_dir: Path,
            env: Mapping[str, str] | None = None, ready_body: bytes | None = b"Ok",
            timeout: float = 30.0) -> Service:
@@ -332,7 +337,8 @@ def start_stack(*, env: Mapping[str, str], ports: Mapping[str, int], log_dir: Pa
     return stack
 
 
-def _local_env() -> dict[str, str]:
+def local_env() -> dict[str, str]:
+    """Return the environment of a local run: the caller's, with the local defaults filled in."""
     env = dict(os.environ)
     for key, value in LOCAL_DEFAULTS.items():
         env.setdefault(key, value)
@@ -374,7 +380,7 @@ def main() -> int:
     # (a shell running us in the background may have set SIGINT to ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    env = _local_env()
+    env = local_env()
     directory = run_dir(env)
     if not os.environ.get("DRY_RUN_FILE"):
         env["DRY_RUN_FILE"] = str(directory / "asana-dry-run.jsonl")
@@ -388,7 +394,7 @@ def main() -> int:
         print("\nstopped", file=sys.stderr)
         return 130
     finally:
-        _RUNNING.stop_all()
+        stop_all()
 
 
 def _run(env: dict[str, str], directory: Path) -> int:
