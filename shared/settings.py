@@ -24,7 +24,6 @@ SECRET_NAMES = (
     "ASANA_PAT",
     "SENTRY_AUTH_TOKEN",
     "DATADOG_API_KEY",
-    "DATADOG_APP_KEY",
 )
 
 

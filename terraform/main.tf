@@ -14,7 +14,7 @@ locals {
   # accessor on its own secrets only.
   secret_readers = {
     ingest = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"]
-    worker = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"]
+    worker = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
   }
   secret_reader = merge([
     for reader, names in local.secret_readers : { for name in names : name => reader }

@@ -24,7 +24,6 @@ SECRETS = {
     "DATADOG_SECRET_TOKEN": "dd-webhook-token-789",
     "SENTRY_AUTH_TOKEN": "sntrys_auth_token_0001",
     "DATADOG_API_KEY": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
-    "DATADOG_APP_KEY": "f9e8d7c6b5a40392817f6e5d4c3b2a1908f7e6d5",
 }
 CUSTOMER_EMAIL = "ann.customer@example.com"
 

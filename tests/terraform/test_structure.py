@@ -130,7 +130,7 @@ def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
     readers = module.locals["secret_readers"]
     assert readers == {
         "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"],
-        "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"],
+        "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"],
     }
     assert sorted(readers["ingest"] + readers["worker"]) == sorted(SECRET_NAMES)
     assert module.resources["google_secret_manager_secret.credential"]["for_each"] == (
