@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import sys
 import time
 import urllib.error
@@ -133,8 +132,7 @@ def wait_for(log: Path, message_id: str) -> dict[str, Any] | None:
 
 def main() -> int:
     """Run the demo; return the exit status."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    localstack.handle_interrupts()
     env = localstack.local_env()
     directory = localstack.run_dir(env) / "demo"
     ports = {name: localstack.free_port() for name in preflight.PORTS}

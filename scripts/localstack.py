@@ -141,7 +141,7 @@ def _start(name: str, argv: list[str], port: int, log_dir: Path,
     log_path = log_dir / f"{name}.log"
     # Ctrl-C between the fork and the registration would leak the process: hold it until
     # the process is registered.
-    with _signals_held(), open(log_path, "wb") as log_file:
+    with _INTERRUPTS.held(), open(log_path, "wb") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,
                                    env=dict(env) if env is not None else None,
                                    start_new_session=True, cwd=REPO)
@@ -155,14 +155,47 @@ def _start(name: str, argv: list[str], port: int, log_dir: Path,
     return service
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+class _Interrupts:
+    """Ctrl-C and TERM as exceptions, except inside a critical section (a process forked and
+    not yet registered), where they wait for its end. Python runs signal handlers in the main
+    thread only, so only the main thread defers."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: BaseException | None = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        """Raise at once, or remember the signal while a critical section runs."""
+        error: BaseException = KeyboardInterrupt() if signum == signal.SIGINT else SystemExit(143)
+        if self.depth:
+            self.pending = error
+            return
+        raise error
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Defer signals in the main thread until the block ends."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            pending, self.pending = self.pending, None
+            if pending is not None and not self.depth:
+                raise pending
+
+
+_INTERRUPTS = _Interrupts()
+
+
+def handle_interrupts() -> None:
+    """Turn Ctrl-C and TERM into exceptions that stop what started, from now on (a shell
+    running us in the background may have set SIGINT to be ignored)."""
+    signal.signal(signal.SIGINT, _INTERRUPTS.handle)
+    signal.signal(signal.SIGTERM, _INTERRUPTS.handle)
 
 
 def _wait_ready(service: Service, ready_body: bytes | None, timeout: float) -> None:
@@ -376,10 +409,7 @@ def run_lock(directory: Path) -> Iterator[IO[str]]:
 
 def main() -> int:
     """Run the service locally until Ctrl-C, printing how to use it; return the exit status."""
-    # Installed first: Ctrl-C or a TERM at any moment of the start-up must stop what started
-    # (a shell running us in the background may have set SIGINT to ignored).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    handle_interrupts()
     env = local_env()
     directory = run_dir(env)
     if not os.environ.get("DRY_RUN_FILE"):
