@@ -89,7 +89,8 @@ def teams_loader() -> Callable[[], TeamsConfig]:
     try:
         config = load_teams(settings().teams_file)
     except ConfigError as error:
-        log.error("teams file invalid: %s", error, extra={"event": "config_error"})
+        log.error("teams file invalid: %s", error,
+                  extra={"event": "config_error", "keys": config_keys(error)})
         failure = error
 
         def fail() -> TeamsConfig:
