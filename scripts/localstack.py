@@ -278,11 +278,11 @@ def create_topology(topology: Topology, push_endpoint: str, pubsub_host: str) ->
     """Create the topics, the push subscription with its dead-letter policy, and the DLQ pull
     subscription on the emulator, as Terraform does in the cloud."""
     os.environ["PUBSUB_EMULATOR_HOST"] = pubsub_host
-    from google.cloud import pubsub_v1
+    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
     from google.protobuf import duration_pb2
 
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
+    publisher = PublisherClient()
+    subscriber = SubscriberClient()
     project = topology.project
     events = publisher.topic_path(project, topology.events_topic)
     dead = publisher.topic_path(project, topology.dead_letter_topic)
