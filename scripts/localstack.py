@@ -447,12 +447,12 @@ def _run(env: dict[str, str], directory: Path) -> int:
     try:
         while all(s.process.poll() is None for s in stack.services):
             time.sleep(0.5)
+        dead = [s.name for s in stack.services if s.process.poll() is not None]
     except KeyboardInterrupt:
         print("\nstopping…")
         return 0
     finally:
         stack.stop()
-    dead = [s.name for s in stack.services if s.process.poll() is not None]
     print(f"make run: stopping: {', '.join(dead)} exited; see {log_dir}", file=sys.stderr)
     return 1
 
