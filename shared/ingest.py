@@ -113,13 +113,16 @@ def _authenticate(hook: Webhook, deps: IngestDeps) -> str:
         if signatures.verify_sentry(hook.body, headers.get("sentry-hook-signature"),
                                     deps.secret("SENTRY_CLIENT_SECRET")):
             return "sentry"
-        raise Unauthorized("sentry signature missing or wrong")
+        # Logged only (the answer is a bare 401): which credential was checked, never a value.
+        raise Unauthorized("sentry signature missing or wrong: checked against "
+                           "SENTRY_CLIENT_SECRET (the Sentry integration's Client Secret)")
     if "datadog-secret-token" in headers:
         if signatures.verify_token(headers.get("datadog-secret-token"),
                                    deps.secret("DATADOG_SECRET_TOKEN")):
             return "datadog"
-        raise Unauthorized("datadog token wrong")
-    raise Unauthorized("no signature or token header")
+        raise Unauthorized("datadog token wrong: checked against DATADOG_SECRET_TOKEN (the "
+                           "webhook's datadog-secret-token header value)")
+    raise Unauthorized("no Sentry-Hook-Signature or datadog-secret-token header")
 
 
 def _resource(source: str, headers: Mapping[str, str]) -> str | None:

@@ -103,3 +103,10 @@ def configure(level: str = "INFO", redact: Callable[[str], str] | None = None) -
     handler.addFilter(ContextFields())
     root.addHandler(handler)
     root.propagate = False
+
+
+def ensure_configured(level: str = "INFO") -> None:
+    """Configure JSON logging unless it already is (settings may have failed before doing it)."""
+    handlers = logging.getLogger("shared").handlers
+    if not any(isinstance(h.formatter, JsonFormatter) for h in handlers):
+        configure(level)

@@ -26,7 +26,7 @@ SECRET_NAMES = (
     "ASANA_PAT",
     "SENTRY_AUTH_TOKEN",
     "DATADOG_API_KEY",
-    "DATADOG_APP_KEY",
+    "DATADOG_APP_KEY",  # reconcile only: reading monitors needs an application key
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Setting and credential names as the error messages spell them (GOOGLE_CLOUD_PROJECT, ASANA_PAT).
+#: A one-word name (ENVIRONMENT) counts only before ':' or '=', so plain capitals don't.
+_KEY = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\b[A-Z]{3,}(?=[:=])")
+
 
 @functools.cache
 def settings() -> Settings:
@@ -42,6 +47,20 @@ def settings() -> Settings:
     logs.configure(loaded.log_level, redact=observability.secret_redactor(live))
     observability.init_error_reporting(loaded, live)
     return loaded
+
+
+def config_keys(error: ConfigError) -> list[str]:
+    """Return the setting and credential names a configuration error mentions, in order."""
+    return list(dict.fromkeys(_KEY.findall(str(error))))
+
+
+def config_error_answer(error: ConfigError) -> tuple[int, dict[str, object]]:
+    """Log a configuration error as one JSON line and return the 503 answer that makes the
+    sender retry (so nothing is lost while the deployment is being fixed)."""
+    logs.ensure_configured()
+    log.error("configuration error: %s", error,
+              extra={"event": "config_error", "keys": config_keys(error)})
+    return 503, {"status": "retry", "reason": "config_error"}
 
 
 @functools.cache
@@ -84,7 +103,8 @@ def teams_loader() -> Callable[[], TeamsConfig]:
     try:
         config = load_teams(settings().teams_file, settings().default_team)
     except ConfigError as error:
-        log.error("teams file invalid: %s", error, extra={"event": "config_error"})
+        log.error("teams file invalid: %s", error,
+                  extra={"event": "config_error", "keys": config_keys(error)})
         failure = error
 
         def fail() -> TeamsConfig:

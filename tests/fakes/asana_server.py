@@ -6,8 +6,8 @@ Run in a test::
         asana.add_project("1201")
         client = AsanaClient(asana.url, "t")
 
-or standalone for ``make run``:
-``python -m tests.fakes.asana_server --port 8091 --token t --project 1201``.
+or standalone for ``make run``, knowing every project and portfolio of a teams.yaml:
+``python -m tests.fakes.asana_server --port 8091 --token t --teams teams.yaml``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -33,6 +33,7 @@ import requests
 from requests import Response
 
 from shared.tasks import validate_rich_text
+from shared.teams import TeamsConfig
 from tests.fakes.json_server import InjectedFailures, LocalServer, ServedFake, handler_for
 
 API_PREFIX = "/api/1.0"
@@ -565,6 +566,22 @@ _HELP = (
 )
 
 
+def seed_teams(fake: FakeAsana, config: TeamsConfig, today: date) -> None:
+    """Seed every team's backlog, and each portfolio with one current project, so that every
+    board teams.yaml can route to exists."""
+    for team in config.teams:
+        fake.add_project(team.backlog_project_gid, f"{team.name} backlog")
+        if team.sprint_portfolio_gid:
+            fake.add_portfolio(team.sprint_portfolio_gid, [{
+                "gid": team.sprint_portfolio_gid + "1", "name": f"{team.name} sprint",
+                "start_on": (today - timedelta(days=7)).isoformat(),
+                "due_on": (today + timedelta(days=7)).isoformat(), "archived": False}])
+        if team.sandbox_portfolio_gid:
+            fake.add_portfolio(team.sandbox_portfolio_gid, [{
+                "gid": team.sandbox_portfolio_gid + "1", "name": f"{team.name} sandbox",
+                "created_at": _now(), "archived": False}])
+
+
 def _errors(message: str) -> dict[str, Any]:
     return {"errors": [{"message": message, "help": _HELP}]}
 
@@ -777,10 +794,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--token", default="test-token")
     parser.add_argument("--project", action="append", default=[], help="project gid to accept")
+    parser.add_argument("--teams", help="accept every project and portfolio of this teams.yaml")
     args = parser.parse_args()
     fake = FakeAsana(token=args.token)
     for gid in args.project:
         fake.add_project(gid)
+    if args.teams:
+        from shared.teams_file import load_teams
+
+        seed_teams(fake, load_teams(args.teams), date.today())
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(fake.handle))
     print(f"fake asana on http://127.0.0.1:{args.port}{API_PREFIX}", flush=True)
     try:

@@ -160,6 +160,21 @@ def test_rejections_are_logged_with_reason_and_no_secret(caplog: pytest.LogCaptu
     assert DATADOG_TOKEN not in caplog.text and "wrong-token-value" not in caplog.text
 
 
+@pytest.mark.parametrize("hook, checked", [
+    (sentry("event_alert", EVENT_ALERT, secret="forged-secret-value"), "SENTRY_CLIENT_SECRET"),
+    (datadog(DATADOG, token="wrong-token-value"), "DATADOG_SECRET_TOKEN"),
+    (datadog(DATADOG, token=None), "datadog-secret-token header"),
+], ids=["sentry-signature", "datadog-token", "no-credential-header"])
+def test_a_401_log_line_names_the_credential_checked_never_a_value(
+        caplog: pytest.LogCaptureFixture, hook: Webhook, checked: str) -> None:
+    caplog.set_level(logging.INFO, logger="shared")
+    assert handle_webhook(hook, deps(FakeTopic())).status == 401
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "webhook_rejected"]
+    assert checked in record.getMessage()
+    for value in (SENTRY_SECRET, DATADOG_TOKEN, "wrong-token-value", "forged-secret-value"):
+        assert value not in caplog.text
+
+
 def test_missing_secret_is_a_500_that_names_it(caplog: pytest.LogCaptureFixture) -> None:
     def no_secrets(name: str) -> tuple[str, ...]:
         raise ConfigError(f"secret {name}: not set in the environment")
