@@ -36,6 +36,11 @@ from shared.triage import triage
 log = logging.getLogger(__name__)
 
 MAX_REASON_CHARS = 500
+MAX_ROUNDS = 5  # decisions per message before Pub/Sub's backoff takes over
+WAIT_POLL_SECONDS = 0.25
+#: How long a delivery waits in-process for another one's lease: longer than a lease, well
+#: inside the push subscription's ack deadline (Terraform: worker_timeout_seconds, 60 s).
+WAIT_SECONDS = 25.0
 
 
 class Ledger(Protocol):
@@ -114,6 +119,8 @@ class WorkerDeps:
     link_back: Callable[[Alert, str, str, str], None] = _no_link_back
     failpoint: Failpoint = failpoints.none  # crash points of the fault-injection suite
     lease_renew_seconds: float = RENEW_SECONDS
+    wait_seconds: float = WAIT_SECONDS  # see WAIT_SECONDS; 0 answers "retry" at once
+    sleep: Callable[[float], None] = time.sleep
     # Two-way sync (shared/sync_back.py): Asana task changes, and the webhook per project.
     sync_back: Callable[[PushMessage], Decision] | None = None
     watch_project: Callable[[str, str], None] = _watch_nothing  # (project gid, team name)
@@ -179,7 +186,6 @@ class _Changed(Exception):
     """The record changed between our read and our write: read it again and decide again."""
 
 
-MAX_ROUNDS = 5  # decisions per message before Pub/Sub's backoff takes over
 
 
 def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
@@ -189,9 +195,16 @@ def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
     delivery = Delivery(action=alert.action, digest=body_digest(message.data),
                         source_time=alert.occurred_at,
                         may_create=alert.resource in deps.config().create_tasks_from)
-    for _ in range(MAX_ROUNDS):
+    rounds, polls = 0, int(deps.wait_seconds / WAIT_POLL_SECONDS)
+    while rounds < MAX_ROUNDS:
         record, version = deps.ledger.get(alert.key)
         decision = ledger.decide(record, delivery, deps.now())
+        if decision.step is Step.WAIT and polls > 0:
+            # Another delivery holds the record, usually for a fraction of a second; a
+            # crashed one's lease lapses in seconds. Waiting here beats a redelivery.
+            polls -= 1
+            deps.sleep(WAIT_POLL_SECONDS)
+            continue
         log.info("alert %s: %s (%s)", alert.key, decision.step.value, decision.why,
                  extra={"event": "decision", "step": decision.step.value,
                         "alert_key": alert.key, "source": alert.source,
@@ -199,7 +212,7 @@ def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
         try:
             return _apply(decision, alert, delivery, record, version, deps)
         except _Changed:
-            continue
+            rounds += 1
     raise Transient(f"alert {alert.key}: its ledger record kept changing; will retry")
 
 

@@ -39,6 +39,7 @@ SECRETS = {
     "DATADOG_SECRET_TOKEN": "dd-webhook-token-789",
     "SENTRY_AUTH_TOKEN": "sntrys_auth_token_0001",
     "DATADOG_API_KEY": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    "DATADOG_APP_KEY": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
 }
 CUSTOMER_EMAIL = "ann.customer@example.com"
 
