@@ -37,7 +37,10 @@ send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|se
 
 test: venv java check-terraform test-python  ## The whole suite (what CI runs)
 
-test-python: venv java  ## Python unit and integration tests (starts and stops its own emulators)
+test-reliability: venv java  ## The fault-injection suite alone (crashes, outages, replays, fuzz), with its summary table
+	$(PY) -m pytest tests/reliability
+
+test-python: venv java  ## Python unit, integration and reliability tests (starts and stops its own emulators)
 	$(PY) -m pytest --ignore=tests/terraform
 
 lint: venv  ## ruff, and mypy on shared/ and functions/

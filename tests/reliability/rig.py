@@ -69,6 +69,14 @@ def sentry_firing(tag: str, issue: int, event: int = 0) -> bytes:
     return json.dumps(payload).encode()
 
 
+def datadog_firing(tag: str, cycle: int, team: str = "growth") -> dict[str, Any]:
+    """Return a Datadog webhook of one alert cycle, owned by ``team``."""
+    return {"id": str(cycle), "alert_cycle_key": f"{tag}-{cycle}",
+            "alert_transition": "Triggered", "alert_priority": "P2",
+            "title": f"{tag}-{cycle} Signup errors above 5%", "tags": f"team:{team},env:prod",
+            "date": str(1_764_000_000_000 + cycle)}
+
+
 def sentry_resolution(issue: int) -> bytes:
     """Return the issue webhook that resolves ``issue``."""
     payload = json.loads((DATA / "sentry_issue_resolved.json").read_text())
@@ -92,6 +100,13 @@ class Deployment:
         """Post a signed Sentry webhook to ingest; return the HTTP status."""
         response = self.session.post(self.ingest.url, data=body, timeout=timeout,
                                      headers=sentry_headers(body, resource))
+        return response.status_code
+
+    def send_datadog(self, payload: dict[str, Any], timeout: float = 10) -> int:
+        """Post a Datadog webhook with the shared-secret header; return the HTTP status."""
+        response = self.session.post(
+            self.ingest.url, data=json.dumps(payload).encode(), timeout=timeout,
+            headers={"datadog-secret-token": LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]})
         return response.status_code
 
     def tasks(self) -> dict[int, list[dict[str, Any]]]:
@@ -148,6 +163,10 @@ class Rig:
         deployment = Deployment(suffix, self.asana, topology, env, worker, ingest)
         self.deployments.append(deployment)
         return deployment
+
+    def growth_backlog(self) -> str:
+        """Return the Asana project of the Growth team's backlog (where its tasks go)."""
+        return load_teams(str(REPO / "teams.yaml")).team("Growth").backlog_project_gid
 
     def emulator(self, name: str) -> Service:
         """Return the emulator service called ``name`` (pubsub-emulator, firestore-emulator)."""
