@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -11,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from shared import logs, observability
 from shared.adapters.secrets import SecretSource
-from shared.errors import ConfigError
-from shared.ingest import IngestDeps
-from shared.settings import Settings, load_settings
+from shared.errors import AlertBridgeError, ConfigError
+from shared.ingest import Handler, IngestDeps, misconfigured, receive
+from shared.settings import SECRET_READERS, Settings, load_settings
 
 # The worker's modules are imported lazily: the ingest function's cold start counts
 # against Sentry's one-second budget and must not pay for them.
@@ -27,12 +28,12 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
-def settings() -> Settings:
+def settings(function: str = "worker") -> Settings:
     """Return this instance's settings, read and validated once."""
     loaded = load_settings()
 
     def live() -> list[str]:
-        return observability.live_secrets(secrets().get)
+        return observability.live_secrets(secrets(function).get)
 
     logs.configure(loaded.log_level, redact=observability.secret_redactor(live))
     observability.init_error_reporting(loaded, live)
@@ -40,10 +41,11 @@ def settings() -> Settings:
 
 
 @functools.cache
-def secrets() -> SecretSource:
-    """Return this instance's credential source."""
-    s = settings()
-    return SecretSource(os.environ, s.project, s.secret_prefix, s.secret_cache_ttl_seconds)
+def secrets(function: str = "worker") -> SecretSource:
+    """Return the credential source of ``function``: Secret Manager only for its own."""
+    s = settings(function)
+    return SecretSource(os.environ, s.project, s.secret_prefix, s.secret_cache_ttl_seconds,
+                        readable=SECRET_READERS[function])
 
 
 def utc_now() -> datetime:
@@ -53,13 +55,29 @@ def utc_now() -> datetime:
 
 @functools.cache
 def ingest_deps() -> IngestDeps:
-    """Return the ingest function's dependencies."""
+    """Return the ingest function's dependencies, its credentials already read."""
     from shared.adapters.pubsub import Publisher
 
-    s = settings()
+    s = settings("ingest")
+    source = secrets("ingest")
+    for name in SECRET_READERS["ingest"]:
+        # Warm the cache now; a credential that cannot be read yet is reported per request.
+        with contextlib.suppress(AlertBridgeError):
+            source.get(name)
     publisher = Publisher(s.project, s.events_topic)
-    return IngestDeps(secret=secrets().get, publish=publisher.publish, now=utc_now,
+    return IngestDeps(secret=source.get, publish=publisher.publish, now=utc_now,
                       max_body_bytes=s.max_body_bytes)
+
+
+def ingest_handler() -> Handler:
+    """Return the ingest's request handler; a configuration error is kept, not raised."""
+    try:
+        deps = ingest_deps()
+    except ConfigError as error:
+        logs.configure()  # the settings may be what failed: log as JSON all the same
+        log.error("ingest misconfigured: %s", error, extra={"event": "config_error"})
+        return misconfigured(error)
+    return functools.partial(receive, deps=deps)
 
 
 @functools.cache

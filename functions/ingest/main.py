@@ -6,30 +6,24 @@ import flask
 import functions_framework
 
 from shared import wiring
-from shared.ingest import (
-    Answer,
-    Webhook,
-    handle_webhook,
-    oversized_answer,
-    read_body,
-    too_large,
-)
+from shared.ingest import Answer
+
+# Built at import, before functions-framework opens the port, so no webhook waits for it.
+HANDLE = wiring.ingest_handler()
 
 
 @functions_framework.http
 def ingest(request: flask.Request) -> flask.Response:
     """Verify the webhook, publish it, and answer 202 only once Pub/Sub has it."""
-    deps = wiring.ingest_deps()
-    hook = Webhook(method=request.method,
-                   headers={k.lower(): v for k, v in request.headers.items()},
-                   body=b"", request_id=uuid.uuid4().hex)
-    if too_large(request.content_length, deps.max_body_bytes):
-        return _respond(oversized_answer(hook))
-    body = read_body(request.stream, deps.max_body_bytes)
-    return _respond(handle_webhook(Webhook(hook.method, hook.headers, body, hook.request_id), deps))
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    answer = HANDLE(request.method, headers, request.content_length, request.stream,
+                    uuid.uuid4().hex)
+    return _respond(answer)
 
 
 def _respond(answer: Answer) -> flask.Response:
-    response = flask.jsonify(answer.body)
-    response.status_code = answer.status
-    return response
+    body = flask.json.dumps(answer.body).encode()
+    # An iterable body makes functions-framework skip its after-request read of the whole
+    # request body, which would buffer whatever an oversized sender is still sending.
+    return flask.Response(iter([body]), status=answer.status, mimetype="application/json",
+                          headers={"Content-Length": str(len(body))})

@@ -148,14 +148,15 @@ def test_rejections_are_logged_with_reason_and_no_secret(caplog: pytest.LogCaptu
     assert DATADOG_TOKEN not in caplog.text and "wrong-token-value" not in caplog.text
 
 
-def test_missing_secret_is_a_500_that_names_it(caplog: pytest.LogCaptureFixture) -> None:
+def test_missing_secret_is_a_503_that_names_it(caplog: pytest.LogCaptureFixture) -> None:
     def no_secrets(name: str) -> tuple[str, ...]:
         raise ConfigError(f"secret {name}: not set in the environment")
 
     topic = FakeTopic()
     answer = handle_webhook(sentry("event_alert", EVENT_ALERT),
                             IngestDeps(no_secrets, topic.publish, lambda: NOW, 4096))
-    assert answer.status == 500
+    assert answer.status == 503
+    assert answer.body["error"] == "configuration error"
     assert "SENTRY_CLIENT_SECRET" in caplog.text
     assert topic.messages == []
 
