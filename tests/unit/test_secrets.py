@@ -56,7 +56,8 @@ def test_secret_manager_value_is_cached_until_the_ttl_passes() -> None:
 
 @pytest.mark.parametrize(("raw", "values"), [("a", ("a",)), ("new\nold", ("new", "old")),
                                               ("new\r\nold\n", ("new", "old")),
-                                              ("a,b", ("a,b",)), ("new,1\nold,2", ("new,1", "old,2")),
+                                              ("a,b", ("a,b",)),
+                                              ("new,1\nold,2", ("new,1", "old,2")),
                                               (" a \n\n", ("a",))],
                          ids=["one", "newline-pair", "crlf-pair", "comma-is-part-of-the-value",
                               "pair-with-commas", "whitespace"])
