@@ -51,8 +51,9 @@ check-terraform: venv  ## Offline Terraform checks: fmt, provider schema, struct
 clean:  ## Remove virtualenvs, caches and local run files
 	rm -rf $(VENV) .venv-* .cache .run .pytest_cache .mypy_cache .ruff_cache
 
-bench: venv  ## Print latency figures: ingest (cold start, p50/p95/p99) and alert → task, on the emulators
+bench: venv  ## Print figures on the emulators: ingest vs a publish-only baseline, ingest memory, alert → task
 	$(PY) -m scripts.bench_ingest
+	$(PY) -m scripts.bench_ingest_memory
 	$(PY) -m scripts.bench_pipeline
 
 replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
