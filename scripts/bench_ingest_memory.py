@@ -13,8 +13,10 @@ import json
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -94,12 +96,22 @@ def oversized_burst(url: str, arbiter: int, *, framing: str, concurrency: int = 
             "seconds": round(seconds, 2)}
 
 
+@dataclass(frozen=True)
+class IngestEdge:
+    """Ingest running on the Pub/Sub emulator, and where it publishes."""
+
+    ingest: Service
+    pubsub_host: str
+    project: str
+    topic: str
+
+
 @contextlib.contextmanager
-def ingest_on_emulator(log_dir: Path, **settings: str) -> Iterator[Service]:
+def ingest_on_emulator(log_dir: Path, **settings: str) -> Iterator[IngestEdge]:
     """Run the Pub/Sub emulator with one events topic and ingest publishing to it."""
     pubsub = start_pubsub(free_port(), log_dir)
     host = pubsub.url.removeprefix("http://")
-    topic = f"mem-{os.getpid()}-{time.monotonic_ns() % 10**8}"
+    topic = f"edge-{uuid.uuid4().hex[:10]}"
     env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
     env.update({**LOCAL_DEFAULTS, "PUBSUB_EMULATOR_HOST": host, "EVENTS_TOPIC": topic,
                 "LOG_LEVEL": "WARNING", **settings})
@@ -107,7 +119,7 @@ def ingest_on_emulator(log_dir: Path, **settings: str) -> Iterator[Service]:
         _create_topic(host, env["GOOGLE_CLOUD_PROJECT"], topic)
         ingest = start_function("ingest", "ingest", free_port(), env, log_dir)
         try:
-            yield ingest
+            yield IngestEdge(ingest, host, env["GOOGLE_CLOUD_PROJECT"], topic)
         finally:
             ingest.stop()
     finally:
@@ -128,7 +140,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--mib", type=int, default=32)
     args = parser.parse_args()
-    with ingest_on_emulator(Path(tempfile.mkdtemp(prefix="bench-mem-"))) as ingest:
+    with ingest_on_emulator(Path(tempfile.mkdtemp(prefix="bench-mem-"))) as edge:
+        ingest = edge.ingest
         for framing in FRAMINGS:
             print(json.dumps(oversized_burst(ingest.url, ingest.process.pid, framing=framing,
                                              concurrency=args.concurrency,

@@ -16,8 +16,8 @@ MAX_GROWTH_MIB = 64
 
 @pytest.fixture(scope="module")
 def ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    with ingest_on_emulator(Path(tmp_path_factory.mktemp("ingest-memory"))) as service:
-        yield service
+    with ingest_on_emulator(Path(tmp_path_factory.mktemp("ingest-memory"))) as edge:
+        yield edge.ingest
 
 
 @pytest.mark.reliability
