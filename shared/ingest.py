@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
 #: How much of an oversized body is read and thrown away so the sender sees the 413 (a server
-#: that stops reading and closes makes most clients report a reset instead). Past this, the
-#: rest is left unread and the connection is closed.
+#: that stops reading and closes makes most clients report a reset instead). Past this the
+#: function stops reading and the server drops the connection.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 
 
@@ -74,8 +74,9 @@ def receive(method: str, headers: Mapping[str, str], content_length: int | None,
     else:
         body = read_body(stream, deps.max_body_bytes)
         answer = handle_webhook(Webhook(method, headers, body, request_id), deps)
-    if answer.status == 413:
-        drain(stream, DRAIN_LIMIT_BYTES)
+    if answer.status == 413 and not drain(stream, DRAIN_LIMIT_BYTES):
+        log.warning("oversized body: stopped reading after %d bytes", DRAIN_LIMIT_BYTES,
+                    extra={"event": "body_not_drained", "request_id": request_id})
     return answer
 
 

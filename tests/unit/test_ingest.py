@@ -234,6 +234,15 @@ def test_receive_reads_in_bounded_chunks_and_drains_an_oversized_body(
     assert stream.read() == b""  # nothing left for the framework to buffer
 
 
+def test_body_beyond_the_drain_limit_is_left_unread_and_logged(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr("shared.ingest.DRAIN_LIMIT_BYTES", 1_000_000)
+    code, stream, _ = receive_body(BIG, None)
+    assert code == 413
+    assert len(stream.read()) == len(BIG) - 4097 - 1_000_000 - 1
+    assert [r for r in caplog.records if getattr(r, "event", "") == "body_not_drained"]
+
+
 def test_drain_stops_at_its_limit() -> None:
     stream = CountingStream(b"x" * 1000)
     assert drain(stream, 500) is False
