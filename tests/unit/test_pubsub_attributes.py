@@ -108,3 +108,19 @@ def test_publish_with_an_invalid_key_is_refused_before_sending() -> None:
     with pytest.raises(InvalidAttributes):
         publisher.publish(b"{}", {"googBad": "v"})
     assert client.published == []
+
+
+def test_publisher_without_google_credentials_is_a_config_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from google.auth import exceptions as auth_exceptions
+
+    from shared.adapters import pubsub
+    from shared.errors import ConfigError
+
+    def no_credentials(**_: object) -> None:
+        raise auth_exceptions.DefaultCredentialsError("no ADC")
+
+    monkeypatch.setattr(pubsub, "PublisherClient", no_credentials)
+    with pytest.raises(ConfigError) as error:
+        Publisher("p", "t")
+    assert "PUBSUB_EMULATOR_HOST" in str(error.value)
