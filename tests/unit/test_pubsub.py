@@ -1,4 +1,4 @@
-"""Pub/Sub's attribute limits, which the emulator does not enforce, applied before publishing."""
+"""Publishing: the Publisher and Pub/Sub's attribute limits, which the emulator ignores."""
 
 from __future__ import annotations
 
