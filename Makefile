@@ -9,7 +9,7 @@ export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
 export CHECKPOINT_DISABLE := 1
 
 .PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample bench \
-        replay-dead-letters bench venv clean
+        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ help:  ## List the targets
 venv: $(STAMP)  ## Create .venv with runtime and dev dependencies
 
 $(STAMP): requirements.txt requirements-dev.txt
-	@command -v java >/dev/null || { echo "java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@$(if $(filter run test test-python bench demo,$(MAKECMDGOALS)),command -v java >/dev/null || { echo "java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"; exit 1; })
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -38,9 +38,16 @@ lint: venv  ## ruff, and mypy on shared/ and functions/
 	$(VENV)/bin/ruff check shared functions scripts tests
 	$(VENV)/bin/mypy shared functions/ingest/main.py scripts
 	$(VENV)/bin/mypy functions/worker/main.py
+	$(VENV)/bin/mypy functions/reconcile/main.py
 
-check-teams: venv  ## Validate teams.yaml (or TEAMS_FILE)
+check-teams: venv  ## Validate teams.yaml (or TEAMS_FILE) and say which team is the default and why
 	$(PY) -m shared.route_cli check
+
+asana-discover: venv  ## Print a teams.yaml with the workspace's Asana gids (ASANA_PAT); ARGS="--check teams.yaml" verifies one
+	$(PY) -m shared.discover_cli $(ARGS)
+
+sentry-ownership: venv  ## Print teams.yaml matchers as Sentry ownership rules per project; ARGS="--org ORG --apply" writes them
+	$(PY) -m shared.ownership_cli $(ARGS)
 
 explain-route: venv  ## Show team, board and priority for ARGS="key=value ..." or ARGS="--payload FILE"
 	$(PY) -m shared.route_cli explain $(ARGS)
@@ -58,3 +65,6 @@ bench: venv  ## Print figures on the emulators: ingest vs a publish-only baselin
 
 replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
 	$(PY) -m shared.replay_cli $(ARGS)
+
+reconcile: venv  ## Reconcile once: publish alerts whose webhook never arrived (ARGS="--dry-run" only shows them)
+	$(PY) -m shared.reconcile_cli $(ARGS)

@@ -1,4 +1,8 @@
-"""One normalized alert model for every Sentry and Datadog webhook the service accepts."""
+"""The normalized alert model of every Sentry and Datadog webhook, and its parsers' shared helpers.
+
+Dependencies point one way: ``alerts_sentry`` and ``alerts_datadog`` import this module, and
+``alerts_parse`` picks the parser of a message.
+"""
 
 from __future__ import annotations
 
@@ -58,7 +62,9 @@ class Alert:
     description: str | None = None  # Sentry metric-alert text / Datadog event message
     host: str | None = None  # Datadog $HOSTNAME
     actor: str | None = None  # who changed a Sentry issue (user name, or "Sentry")
-    assignee: str | None = None  # Sentry issue assignee name or email
+    assignee: str | None = None  # Sentry issue assignee name or email ("team <name>" for a team)
+    # Sentry's statusDetails (ignoreUntil, ignoreCount, ...) and substatus, as (key, text) pairs.
+    status_details: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     installation_id: str | None = None  # Sentry integration installation uuid (link-back)
 
     def match_fields(self) -> dict[str, str]:
@@ -162,39 +168,27 @@ def alert_key(source: str, resource: str, payload: object) -> str | None:
     return f"sentry:issue:{issue_id}" if issue_id else None
 
 
-def require_key(
-    source: str, resource: str, payload: Mapping[str, object], unit: str, field_name: str
-) -> str:
+def key_fields(source: str, resource: str) -> str:
+    """Name the payload field(s) that carry the alert's id, for error messages."""
+    if source == "datadog":
+        return "alert_cycle_key or id"
+    if resource in ("issue", "metric_alert"):
+        return f"data.{SENTRY_CONTAINERS[resource]}.id"
+    return f"data.{SENTRY_CONTAINERS.get(resource, resource)}.issue_id"
+
+
+def webhook_unit(source: str, resource: str) -> str:
+    """Name a webhook in messages: "datadog webhook", "sentry issue webhook"."""
+    return "datadog webhook" if source == "datadog" else f"{source} {resource} webhook"
+
+
+def require_key(source: str, resource: str, payload: Mapping[str, object]) -> str:
     """Return the payload's dedup key, or raise Permanent naming the field that carries it."""
     key = alert_key(source, resource, dict(payload))
     if key is None:
-        raise Permanent(f"{unit}: {field_name} missing", reason="bad_payload")
+        raise Permanent(f"{webhook_unit(source, resource)}: {key_fields(source, resource)} "
+                        "missing", reason="bad_payload")
     return key
-
-
-def parse_alert(body: bytes, attributes: Mapping[str, str]) -> Alert:
-    """Normalize a raw webhook body and its Pub/Sub attributes; Permanent if it never can be."""
-    # Imported here because both parser modules build the Alert defined above.
-    from shared import alerts_datadog, alerts_sentry
-
-    source = clean_text(attributes.get("source"))
-    resource = clean_text(attributes.get("resource"))
-    received_at = parse_time(attributes.get("received_at"))
-    if source == "datadog":
-        return alerts_datadog.parse(_json_object(body, "datadog webhook"), received_at)
-    if source != "sentry":
-        raise Permanent(
-            f"pubsub message: attribute 'source' is {source!r}, expected 'sentry' or 'datadog'",
-            reason="bad_payload",
-        )
-    if resource not in SENTRY_RESOURCES:
-        raise Permanent(
-            f"sentry webhook: attribute 'resource' is {resource!r}, expected one of "
-            f"{', '.join(SENTRY_RESOURCES)}",
-            reason="bad_payload",
-        )
-    unit = f"sentry {resource} webhook"
-    return alerts_sentry.parse(resource, _json_object(body, unit), received_at)
 
 
 def json_object(body: bytes) -> dict[str, object]:
@@ -210,10 +204,3 @@ def json_object(body: bytes) -> dict[str, object]:
     if not isinstance(payload, dict):
         raise ValueError("body is not a JSON object")
     return payload
-
-
-def _json_object(body: bytes, unit: str) -> dict[str, object]:
-    try:
-        return json_object(body)
-    except ValueError as error:
-        raise Permanent(f"{unit}: {error}", reason="bad_payload") from error

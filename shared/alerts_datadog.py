@@ -8,8 +8,6 @@ from datetime import datetime
 
 from shared.alerts import Action, Alert, clean_text, parse_time, require_key
 
-UNIT = "datadog webhook"
-
 _PRIORITY = re.compile(r"P[1-5]")
 # Datadog prefixes event titles with the priority and the transition, e.g.
 # "[P2] [Triggered on {env:prod}] Checkout errors"; a task name wants the monitor's own words.
@@ -22,7 +20,7 @@ _TITLE_PREFIX = re.compile(
 
 def parse(payload: Mapping[str, object], received_at: datetime | None) -> Alert:
     """Parse one Datadog webhook body (template variables already substituted)."""
-    key = require_key("datadog", "datadog", payload, UNIT, "alert_cycle_key and id")
+    key = require_key("datadog", "datadog", payload)
     tags = parse_tags(payload.get("tags"))
     scope = clean_text(payload.get("alert_scope"))
     # Scope tags name the group that fired; keep them matchable when $TAGS lacks them.

@@ -48,7 +48,7 @@ def _event(
 ) -> Alert:
     container = SENTRY_CONTAINERS[resource]
     event = _object(data.get(container), unit, f"data.{container}")
-    key = require_key("sentry", resource, payload, unit, f"data.{container}.issue_id")
+    key = require_key("sentry", resource, payload)
     issue_id = clean_text(event.get("issue_id"))
     tags = _tags(event.get("tags"))
     tag_map = dict(tags)
@@ -88,7 +88,7 @@ def _event(
 
 def _issue(payload: Json, data: Json, unit: str, received_at: datetime | None) -> Alert:
     issue = _object(data.get("issue"), unit, "data.issue")
-    key = require_key("sentry", "issue", payload, unit, "data.issue.id")
+    key = require_key("sentry", "issue", payload)
     raw_action = clean_text(payload.get("action"))
     action = ISSUE_ACTIONS.get(raw_action or "")
     if action is None:
@@ -121,14 +121,15 @@ def _issue(payload: Json, data: Json, unit: str, received_at: datetime | None) -
         top_frame=_metadata_frame(metadata),
         transition=raw_action,
         actor=_person(payload.get("actor")),
-        assignee=_person(issue.get("assignedTo")),
+        assignee=_assignee(issue.get("assignedTo")),
+        status_details=_status_details(issue),
         installation_id=_installation(payload),
     )
 
 
 def _metric_alert(payload: Json, data: Json, unit: str, received_at: datetime | None) -> Alert:
     incident = _object(data.get("metric_alert"), unit, "data.metric_alert")
-    key = require_key("sentry", "metric_alert", payload, unit, "data.metric_alert.id")
+    key = require_key("sentry", "metric_alert", payload)
     raw_action = clean_text(payload.get("action"))
     if (raw_action or "") not in METRIC_ACTIONS:
         raise _unsupported(unit, "action", raw_action, METRIC_ACTIONS)
@@ -250,6 +251,23 @@ def _project_slug(api_url: object) -> str | None:
 def _person(value: object) -> str | None:
     person = _optional_object(value)
     return clean_text(person.get("name")) or clean_text(person.get("email"))
+
+
+def _assignee(value: object) -> str | None:
+    name = _person(value)
+    # Sentry assigns issues to users or to teams; a bare team slug reads like a person.
+    if name and _optional_object(value).get("type") == "team":
+        return f"team {name}"
+    return name
+
+
+def _status_details(issue: Json) -> tuple[tuple[str, str], ...]:
+    """Return the scalar statusDetails of an issue (how long it is ignored) and its substatus."""
+    details = _optional_object(issue.get("statusDetails"))
+    pairs = [(key, text) for key, value in details.items()
+             if (text := clean_text(value)) is not None]
+    substatus = clean_text(issue.get("substatus"))
+    return tuple(pairs + ([("substatus", substatus)] if substatus else []))
 
 
 def _time(*candidates: object) -> datetime | None:

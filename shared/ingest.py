@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import IO
 
 from shared import signatures
-from shared.alerts import SENTRY_RESOURCES, alert_key, json_object
+from shared.alerts import SENTRY_RESOURCES, alert_key, json_object, key_fields, webhook_unit
 from shared.errors import (
     AlertBridgeError,
     ConfigError,
@@ -183,10 +183,11 @@ def _attributes(source: str, resource: str, payload: dict[str, object], hook: We
                 now: datetime) -> dict[str, str]:
     key = alert_key(source, resource, payload)
     if key is None:
-        raise Rejected(f"{source} {resource} webhook carries no alert id", reason="malformed")
+        raise Rejected(f"{webhook_unit(source, resource)} carries no alert id "
+                       f"({key_fields(source, resource)})", reason="malformed")
     if len(key.encode("utf-8", errors="replace")) > MAX_VALUE_BYTES:
         # Cutting it would merge distinct alerts into one task.
-        raise Rejected(f"{source} {resource} webhook: alert id longer than "
+        raise Rejected(f"{webhook_unit(source, resource)}: alert id longer than "
                        f"{MAX_VALUE_BYTES} bytes", reason="malformed")
     action = payload.get("alert_transition") if source == "datadog" else payload.get("action")
     return {

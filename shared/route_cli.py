@@ -9,14 +9,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from shared import alerts
 from shared.alerts import SENTRY_CONTAINERS, SENTRY_RESOURCES, Action, Alert
+from shared.alerts_parse import parse_alert
 from shared.boards import board_reason, explain_board
 from shared.errors import AlertBridgeError
 from shared.priority import explain_priority
-from shared.settings import ENVIRONMENTS
+from shared.settings import ENVIRONMENTS, default_team
 from shared.teams_file import load_teams
-from shared.triage import triage
+from shared.triage import triage, why_no_task
 
 # key=value keys that set Alert fields instead of becoming tags.
 _FIELD_KEYS = ("level", "environment", "priority", "title", "source")
@@ -55,10 +55,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(path: str) -> int:
-    config = load_teams(path)
+    config = load_teams(path, default_team(os.environ))
     groups = sum(len(team.entities) for team in config.teams)
-    print(f"{path}: {len(config.teams)} teams, default '{config.default_team}', "
-          f"{groups} matcher groups")
+    print(f"{path}: {len(config.teams)} teams, {groups} matcher groups")
+    print(f"default team: '{config.default_team}' ({config.default_team_reason})")
     return 0
 
 
@@ -67,7 +67,7 @@ def _explain(args: argparse.Namespace) -> int:
         raise ValueError("give either --payload FILE or key=value fields, not both")
     if not args.payload and not args.fields:
         raise ValueError("nothing to explain: give key=value fields or --payload FILE")
-    config = load_teams(args.teams)
+    config = load_teams(args.teams, default_team(os.environ))
     alert = _payload_alert(args) if args.payload else alert_from_pairs(args.fields)
     decided = triage(alert, config, args.environment)
     chosen, priority, kind = decided.route, decided.priority, decided.board
@@ -75,9 +75,13 @@ def _explain(args: argparse.Namespace) -> int:
         ("team", chosen.team.name),
         ("why", chosen.explanation),
         ("priority", f"{priority} ({explain_priority(alert, config.priority)})"),
-        ("board", f"{kind.value}: {explain_board(kind, chosen.team)}"),
-        ("board why", board_reason(alert.environment, args.environment, priority)),
     ]
+    no_task = why_no_task(alert, config)
+    if no_task:
+        lines.append(("task", f"none opened: {no_task}"))
+    else:
+        lines += [("board", f"{kind.value}: {explain_board(kind, chosen.team)}"),
+                  ("board why", board_reason(alert.environment, args.environment, priority))]
     for label, text in lines:
         print(f"{label + ':':<11}{text}")
     return 0
@@ -134,7 +138,7 @@ def _payload_alert(args: argparse.Namespace) -> Alert:
         resource = "event_alert"
     resource = args.resource or resource
     attributes: Mapping[str, str] = {"source": source, "resource": resource}
-    return alerts.parse_alert(body, attributes)
+    return parse_alert(body, attributes)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,9 +23,10 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: (terraform/main.tf, local.secret_readers).
 SECRET_READERS: dict[str, tuple[str, ...]] = {
     "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"),
-    "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"),
+    "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
+    "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"),
 }
-SECRET_NAMES = tuple(name for names in SECRET_READERS.values() for name in names)
+SECRET_NAMES = tuple(dict.fromkeys(name for names in SECRET_READERS.values() for name in names))
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,16 @@ class Settings:
     sentry_dsn: str | None
     dry_run_file: str
     asana_max_attempts: int
+    default_team: str | None = None
+    # Reconciliation (functions/reconcile only); defaults keep it off for both sources.
+    sentry_org: str | None = None
+    reconcile_sentry_rules: tuple[tuple[str, str], ...] = ()  # (project slug, rule id)
+    reconcile_sentry_projects: tuple[str, ...] = ()
+    reconcile_datadog_webhook: str | None = None
+    reconcile_datadog_monitor_tags: str | None = None
+    reconcile_interval_minutes: int = 10
+    reconcile_lookback_minutes: int = 60
+    reconcile_grace_minutes: int = 5
 
 
 def _int(env: Mapping[str, str], key: str, default: int, problems: list[str]) -> int:
@@ -76,6 +88,43 @@ def _url(env: Mapping[str, str], key: str, default: str) -> str:
     return (env.get(key, "").strip() or default).rstrip("/")
 
 
+def default_team(env: Mapping[str, str]) -> str | None:
+    """Return DEFAULT_TEAM: the team of a teams.yaml that names none (also read by the CLIs)."""
+    return env.get("DEFAULT_TEAM", "").strip() or None
+def _list(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(key, "").split(",") if item.strip())
+
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def _sentry_rules(env: Mapping[str, str], problems: list[str]) -> tuple[tuple[str, str], ...]:
+    rules = []
+    for item in _list(env, "RECONCILE_SENTRY_RULES"):
+        project, _, rule_id = item.partition(":")
+        if not _SLUG.fullmatch(project.strip()) or not rule_id.strip().isdigit():
+            problems.append(f"RECONCILE_SENTRY_RULES: expected project-slug:rule_id, got {item!r}")
+            continue
+        rules.append((project.strip(), rule_id.strip()))
+    return tuple(rules)
+
+
+def _reconcile_problems(settings: Settings) -> list[str]:
+    problems = [f"RECONCILE_SENTRY_PROJECTS: {slug!r} is not a project slug"
+                for slug in settings.reconcile_sentry_projects if not _SLUG.fullmatch(slug)]
+    if (settings.reconcile_sentry_rules or settings.reconcile_sentry_projects) \
+            and not settings.sentry_org:
+        problems.append("SENTRY_ORG: required when RECONCILE_SENTRY_RULES or "
+                        "RECONCILE_SENTRY_PROJECTS is set")
+    # A run must look back over the whole gap since the previous one, or alerts fall through.
+    needed = settings.reconcile_interval_minutes + settings.reconcile_grace_minutes
+    if settings.reconcile_lookback_minutes < needed:
+        problems.append(f"RECONCILE_LOOKBACK_MINUTES: must be at least RECONCILE_INTERVAL_MINUTES"
+                        f" + RECONCILE_GRACE_MINUTES ({needed}), got "
+                        f"{settings.reconcile_lookback_minutes}")
+    return problems
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: os.environ); report every problem at once."""
     env = os.environ if env is None else env
@@ -100,7 +149,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
         dry_run_file=env.get("DRY_RUN_FILE", "").strip() or "/tmp/alert-bridge-dry-run.jsonl",
         asana_max_attempts=_int(env, "ASANA_MAX_ATTEMPTS", 5, problems),
+        default_team=default_team(env),
+        sentry_org=env.get("SENTRY_ORG", "").strip() or None,
+        reconcile_sentry_rules=_sentry_rules(env, problems),
+        reconcile_sentry_projects=_list(env, "RECONCILE_SENTRY_PROJECTS"),
+        reconcile_datadog_webhook=env.get("RECONCILE_DATADOG_WEBHOOK", "").strip()
+        .removeprefix("@webhook-") or None,
+        reconcile_datadog_monitor_tags=env.get("RECONCILE_DATADOG_MONITOR_TAGS", "").strip()
+        or None,
+        reconcile_interval_minutes=_int(env, "RECONCILE_INTERVAL_MINUTES", 10, problems),
+        reconcile_lookback_minutes=_int(env, "RECONCILE_LOOKBACK_MINUTES", 60, problems),
+        reconcile_grace_minutes=_int(env, "RECONCILE_GRACE_MINUTES", 5, problems),
     )
+    problems += _reconcile_problems(settings)
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return settings

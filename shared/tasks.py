@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
-from shared.alerts import Alert
+from shared.alerts import Action, Alert, parse_time
 from shared.teams import Team, TeamsConfig
 
 MAX_NAME_CHARS = 200
@@ -334,10 +334,47 @@ def render_task(
     )
 
 
+def ignore_condition(details: tuple[tuple[str, str], ...]) -> str:
+    """Say how long a Sentry issue stays ignored, from its statusDetails and substatus."""
+    found = dict(details)
+    conditions = []
+    if found.get("ignoreUntilEscalating") == "True" or (
+            found.get("substatus") == "archived_until_escalating"):
+        conditions.append("until it escalates")
+    until = _when(parse_time(found.get("ignoreUntil")))
+    if until:
+        conditions.append(f"until {until}")
+    if found.get("ignoreDuration"):
+        conditions.append(f"for {found['ignoreDuration']} minutes")
+    if found.get("ignoreCount"):
+        conditions.append(f"until it occurs {found['ignoreCount']} more times"
+                          + _within(found.get("ignoreWindow")))
+    if found.get("ignoreUserCount"):
+        conditions.append(f"until {found['ignoreUserCount']} more users are affected"
+                          + _within(found.get("ignoreUserWindow")))
+    return " or ".join(conditions) or "forever"
+
+
+def _within(minutes: str | None) -> str:
+    return f" within {minutes} minutes" if minutes else ""
+
+
+def _change(alert: Alert) -> str:
+    """Say who was assigned, or who ignored the issue: Sentry's assignedTo and actor."""
+    text = ""
+    if alert.action is Action.ASSIGNED:
+        text = f" to {alert.assignee}" if alert.assignee else " (now unassigned)"
+    return text + (f" by {alert.actor}" if alert.actor else "")
+
+
 def render_comment(alert: Alert, what: str) -> str:
     """Return a comment's html_text, e.g. "Fired again at …" with a link to the alert."""
     when = _when(alert.occurred_at)
+    if alert.action in (Action.ASSIGNED, Action.IGNORED):
+        what += _change(alert)
     headline = f"{what} at {when}" if when else what
+    if alert.action is Action.IGNORED:
+        headline += f", {ignore_condition(alert.status_details)}"
     parts = [f"<body><strong>{_e(headline)}</strong>"]
     if alert.url:
         parts.append(f": {_link_html(_SOURCE_LABELS.get(alert.source, alert.source), alert.url)}")

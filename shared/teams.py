@@ -44,6 +44,7 @@ class Team:
     followers: tuple[str, ...] = ()  # Asana user gids or emails
     assignee: str | None = None
     team_field_option_gid: str | None = None  # enum option of the "team" custom field
+    sentry_team: str | None = None  # slug of the Sentry team that owns its Sentry issues
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class TeamsConfig:
 
     teams: tuple[Team, ...]
     default_team: str
+    # Why that team is the default (check-teams prints it); not part of the configuration.
+    default_team_reason: str = field(default="", compare=False)
     workspace_gid: str | None = None
     priority: PriorityMap = field(default_factory=PriorityMap)
     custom_fields: CustomFields = field(default_factory=CustomFields)

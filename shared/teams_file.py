@@ -33,6 +33,7 @@ TEAM_KEYS: dict[str, tuple[str, str]] = {
     "followers": ("Followers", "followers"),
     "assignee": ("Assignee", "assignee"),
     "team_field_option_gid": ("TeamFieldOptionGid", "team_field_option_gid"),
+    "sentry_team": ("SentryTeam", "sentry_team"),
 }
 _TEAM_KEY_NAMES = frozenset(k for pair in TEAM_KEYS.values() for k in pair)
 _TEAM_KEYS_SHOWN = ", ".join("/".join(pair) for pair in TEAM_KEYS.values())
@@ -44,12 +45,16 @@ TEMPLATE_KEYS = ("runbook_url", "links", "highlighted_tags")
 LINK_KEYS = ("label", "url")
 SENTRY_LEVELS = ("fatal", "error", "warning", "info", "debug")
 DATADOG_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
-DEFAULT_TEAM_NAME = "default"
+#: Team names that are the default when neither settings.default_team nor DEFAULT_TEAM names
+#: one: the older service required a team called "Observability and Performance".
+LEGACY_DEFAULT_NAMES = ("Observability and Performance", "Default")
 
 _GID = re.compile(r"[0-9]+")
 # A {placeholder} names a tag or derived key: letters, digits, '_', '.', '-'.
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _PLACEHOLDER_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+# Sentry team slugs: lower-case letters, digits, '-' and '_'.
+_SENTRY_SLUG = re.compile(r"[a-z0-9][a-z0-9_\-]*")
 
 
 class _Problems:
@@ -62,32 +67,34 @@ class _Problems:
         self.items.append(f"{where}: {message}" if where else message)
 
 
-def load_teams(path: str) -> TeamsConfig:
-    """Read and validate the teams file at ``path``."""
+def load_teams(path: str, default_team: str | None = None) -> TeamsConfig:
+    """Read and validate the teams file at ``path``; ``default_team`` is DEFAULT_TEAM."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read teams file: {error.strerror or error}") from None
-    return parse_teams(text, source=path)
+    return parse_teams(text, source=path, default_team=default_team)
 
 
-def parse_teams(text: str, source: str = "teams.yaml") -> TeamsConfig:
+def parse_teams(text: str, source: str = "teams.yaml",
+                default_team: str | None = None) -> TeamsConfig:
     """Parse and validate teams.yaml text; raise one ConfigError listing every problem."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from None
     problems = _Problems()
-    config = _parse_document(document, problems)
+    config = _parse_document(document, default_team, problems)
     if problems.items:
         raise ConfigError("\n".join(f"{source}: {item}" for item in problems.items))
     assert config is not None  # no problems means the document parsed
     return config
 
 
-def _parse_document(document: object, problems: _Problems) -> TeamsConfig | None:
+def _parse_document(document: object, env_default: str | None,
+                    problems: _Problems) -> TeamsConfig | None:
     if isinstance(document, list):
-        return _build(document, {}, problems)
+        return _build(document, {}, env_default, problems)
     if isinstance(document, dict):
         _reject_unknown(document, ("settings", "teams"), "", problems)
         settings = document.get("settings") or {}
@@ -98,19 +105,20 @@ def _parse_document(document: object, problems: _Problems) -> TeamsConfig | None
         if not isinstance(teams, list):
             problems.add("teams", "required: a list of teams")
             teams = []
-        return _build(teams, settings, problems)
+        return _build(teams, settings, env_default, problems)
     problems.add("", "expected a list of teams or a mapping with 'settings' and 'teams'")
     return None
 
 
-def _build(raw_teams: list[Any], settings: Mapping[str, Any],
+def _build(raw_teams: list[Any], settings: Mapping[str, Any], env_default: str | None,
            problems: _Problems) -> TeamsConfig | None:
     _reject_unknown(settings, SETTINGS_KEYS, "settings", problems)
     teams = _parse_teams_list(raw_teams, settings, problems)
-    default_team = _default_team(teams, settings.get("default_team"), problems)
+    default_team, why = _default_team(teams, settings.get("default_team"), env_default, problems)
     config = TeamsConfig(
         teams=tuple(teams),
         default_team=default_team or "",
+        default_team_reason=why,
         workspace_gid=_gid(settings.get("workspace_gid"), "settings: workspace_gid", problems),
         priority=_parse_priority(settings.get("priority"), problems),
         custom_fields=_parse_custom_fields(settings.get("custom_fields"), teams, problems),
@@ -179,7 +187,17 @@ def _parse_team(raw: object, index: int, problems: _Problems) -> Team | None:
         assignee=_person(values.get("assignee"), f"{where}: assignee", problems),
         team_field_option_gid=_gid(values.get("team_field_option_gid"),
                                    f"{where}: team_field_option_gid", problems),
+        sentry_team=_sentry_team(values.get("sentry_team"), f"{where}: sentry_team", problems),
     )
+
+
+def _sentry_team(raw: object, where: str, problems: _Problems) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not _SENTRY_SLUG.fullmatch(raw):
+        problems.add(where, f"expected a Sentry team slug such as 'payments' (no '#'), got {raw!r}")
+        return None
+    return raw
 
 
 def _team_values(raw: Mapping[str, Any], index: int, problems: _Problems) -> dict[str, Any]:
@@ -258,17 +276,32 @@ def _parse_matcher(item: object, where: str, problems: _Problems) -> Matcher | N
         return None
 
 
-def _default_team(teams: list[Team], configured: object, problems: _Problems) -> str | None:
+def _default_team(teams: list[Team], configured: object, env_default: str | None,
+                  problems: _Problems) -> tuple[str | None, str]:
+    """Return the default team and why: settings.default_team, DEFAULT_TEAM, a legacy name."""
     names = {team.name.casefold(): team.name for team in teams}
-    if configured is None:
-        found = names.get(DEFAULT_TEAM_NAME)
-        if found is None:
-            problems.add("", "no default team: set settings.default_team or name a team 'Default'")
-        return found
-    if not isinstance(configured, str) or configured.casefold() not in names:
-        problems.add("settings: default_team", f"no team named {configured!r}")
-        return None
-    return names[configured.casefold()]
+    if configured is not None:
+        if not isinstance(configured, str) or configured.casefold() not in names:
+            problems.add("settings: default_team", f"no team named {configured!r}")
+            return None, ""
+        if env_default and env_default.casefold() != configured.casefold():
+            problems.add("settings: default_team", f"{configured!r} but DEFAULT_TEAM is "
+                                                   f"{env_default!r}: keep one of the two")
+            return None, ""
+        return names[configured.casefold()], "settings.default_team names it"
+    if env_default:
+        if env_default.casefold() not in names:
+            problems.add("", f"DEFAULT_TEAM: no team named {env_default!r} in the file")
+            return None, ""
+        return names[env_default.casefold()], "DEFAULT_TEAM names it"
+    for legacy in LEGACY_DEFAULT_NAMES:
+        if legacy.casefold() in names:
+            return names[legacy.casefold()], (f"it is named '{legacy}' and neither "
+                                              "settings.default_team nor DEFAULT_TEAM is set")
+    shown = " or ".join(f"'{name}'" for name in LEGACY_DEFAULT_NAMES)
+    problems.add("", "no default team: set settings.default_team or DEFAULT_TEAM, or name a "
+                     f"team {shown}")
+    return None, ""
 
 
 def _parse_priority(raw: object, problems: _Problems) -> PriorityMap:

@@ -21,6 +21,7 @@ from shared.settings import SECRET_READERS, Settings, load_settings
 if TYPE_CHECKING:
     from shared.adapters.asana import TaskTracker
     from shared.linkback import LinkBack
+    from shared.reconcile import ReconcileDeps
     from shared.teams import TeamsConfig
     from shared.worker import WorkerDeps
 
@@ -86,7 +87,7 @@ def teams_loader() -> Callable[[], TeamsConfig]:
     from shared.teams_file import load_teams
 
     try:
-        config = load_teams(settings().teams_file)
+        config = load_teams(settings().teams_file, settings().default_team)
     except ConfigError as error:
         log.error("teams file invalid: %s", error, extra={"event": "config_error"})
         failure = error
@@ -137,6 +138,7 @@ def link_back(dry_run: bool) -> LinkBack:
 @functools.cache
 def worker_deps() -> WorkerDeps:
     """Return the worker function's dependencies."""
+    from shared import failpoints
     from shared.adapters.asana import DryRunAsana
     from shared.adapters.firestore_ledger import FirestoreLedger
     from shared.adapters.pubsub import Publisher
@@ -149,4 +151,34 @@ def worker_deps() -> WorkerDeps:
                       ledger=FirestoreLedger(s.project, s.ledger_collection),
                       portfolios=PortfolioCache(asana.portfolio_items),
                       dead_letter=dead_letters.publish, now=utc_now,
-                      link_back=link_back(isinstance(asana, DryRunAsana)))
+                      link_back=link_back(isinstance(asana, DryRunAsana)),
+                      failpoint=failpoints.from_environment(os.environ, s.environment))
+
+
+@functools.cache
+def reconcile_deps() -> ReconcileDeps:
+    """Return the reconcile function's dependencies; credentials are read on every run."""
+    from shared.adapters.ledger_queries import LedgerQueries
+    from shared.adapters.pubsub import Publisher
+    from shared.adapters.reconcile_sources import DatadogReader, SentryReader
+    from shared.reconcile import ReconcileDeps, datadog_app_url
+
+    s = settings("reconcile")
+    source = secrets("reconcile")
+    sentry = None
+    if s.sentry_org and (s.reconcile_sentry_rules or s.reconcile_sentry_projects):
+        sentry = SentryReader(s.sentry_api_url, s.sentry_org,
+                              lambda: source.optional("SENTRY_AUTH_TOKEN"),
+                              s.reconcile_sentry_rules, s.reconcile_sentry_projects)
+    monitors = None
+    if s.reconcile_datadog_webhook:
+        monitors = DatadogReader(s.datadog_api_url, lambda: source.optional("DATADOG_API_KEY"),
+                                 lambda: source.optional("DATADOG_APP_KEY"),
+                                 s.reconcile_datadog_monitor_tags).monitors
+    return ReconcileDeps(
+        ledger=LedgerQueries(s.project, s.ledger_collection),
+        publish=Publisher(s.project, s.events_topic).publish, now=utc_now,
+        lookback_minutes=s.reconcile_lookback_minutes, grace_minutes=s.reconcile_grace_minutes,
+        sentry=sentry, sentry_org=s.sentry_org or "", sentry_api_url=s.sentry_api_url,
+        monitors=monitors, datadog_webhook=s.reconcile_datadog_webhook or "",
+        datadog_app_url=datadog_app_url(s.datadog_api_url))

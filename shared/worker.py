@@ -10,15 +10,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared import boards, ledger
+from shared import boards, failpoints, ledger
 from shared.adapters.asana import AsanaRejected, TaskTracker
-from shared.alerts import Action, Alert, parse_alert
+from shared.alerts import Action, Alert
+from shared.alerts_parse import parse_alert
 from shared.envelope import PushMessage, parse_push
-from shared.errors import AlertBridgeError, Rejected, Transient, http_status, is_retryable
-from shared.ledger import Decision, Record, Step
+from shared.errors import (
+    AlertBridgeError,
+    Permanent,
+    Rejected,
+    Transient,
+    http_status,
+    is_retryable,
+)
+from shared.failpoints import Failpoint
+from shared.ledger import RENEW_SECONDS, Decision, Delivery, Record, Step, body_digest
 from shared.linkback import task_url
+from shared.markers import comment_marker, mark_comment, mark_task, task_marker
 from shared.ownership import Route
-from shared.tasks import render_comment, render_task
+from shared.tasks import TaskDraft, render_comment, render_task
 from shared.teams import TeamsConfig
 from shared.triage import triage
 
@@ -28,22 +38,22 @@ MAX_REASON_CHARS = 500
 
 
 class Ledger(Protocol):
-    """The four storage operations the flow needs (Firestore in production)."""
+    """The storage operations the flow needs (Firestore in production); writes are conditional."""
 
     def get(self, key: str) -> tuple[Record | None, Any]:
         """Return the record of ``key`` and its version."""
         ...
 
-    def claim(self, record: Record, version: Any) -> bool:
-        """Store a claim unless the record changed since ``version``; tell whether it won."""
+    def create(self, record: Record) -> Any:
+        """Store a new record; return its version, or None when the key already has one."""
         ...
 
-    def save(self, record: Record) -> None:
-        """Store the record."""
+    def update(self, record: Record, version: Any) -> Any:
+        """Replace the record unless it changed since ``version``; return its new version."""
         ...
 
-    def release(self, record: Record) -> None:
-        """Drop a claim after a failed creation."""
+    def delete(self, key: str, version: Any) -> bool:
+        """Delete the record unless it changed since ``version``; tell whether it did."""
         ...
 
 
@@ -97,6 +107,8 @@ class WorkerDeps:
     now: Callable[[], datetime]
     # (alert, task gid, task url, team name): links a new task back to Sentry / Datadog.
     link_back: Callable[[Alert, str, str, str], None] = _no_link_back
+    failpoint: Failpoint = failpoints.none  # crash points of the fault-injection suite
+    lease_renew_seconds: float = RENEW_SECONDS
 
 
 @dataclass(frozen=True)
@@ -154,46 +166,173 @@ def _dead_letter(message: PushMessage, error: AlertBridgeError, deps: WorkerDeps
     return Outcome(200, {"status": "dead-lettered", "reason": error.reason})
 
 
+class _Changed(Exception):
+    """The record changed between our read and our write: read it again and decide again."""
+
+
+MAX_ROUNDS = 5  # decisions per message before Pub/Sub's backoff takes over
+
+
 def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
     alert = parse_alert(message.data, message.attributes)
-    record, version = deps.ledger.get(alert.key)
-    now = deps.now()
-    may_create = alert.resource in deps.config().create_tasks_from
-    decision = ledger.decide(alert.action, record, message.message_id, now,
-                             may_create=may_create)
-    log.info("alert %s: %s (%s)", alert.key, decision.step.value, decision.why,
-             extra={"event": "decision", "step": decision.step.value, "alert_key": alert.key,
-                    "source": alert.source, "message_id": message.message_id})
+    delivery = Delivery(action=alert.action, digest=body_digest(message.data),
+                        source_time=alert.occurred_at,
+                        may_create=alert.resource in deps.config().create_tasks_from)
+    for _ in range(MAX_ROUNDS):
+        record, version = deps.ledger.get(alert.key)
+        decision = ledger.decide(record, delivery, deps.now())
+        log.info("alert %s: %s (%s)", alert.key, decision.step.value, decision.why,
+                 extra={"event": "decision", "step": decision.step.value,
+                        "alert_key": alert.key, "source": alert.source,
+                        "message_id": message.message_id})
+        try:
+            return _apply(decision, alert, delivery, record, version, deps)
+        except _Changed:
+            continue
+    raise Transient(f"alert {alert.key}: its ledger record kept changing; will retry")
+
+
+def _apply(decision: Decision, alert: Alert, delivery: Delivery, record: Record | None,
+           version: Any, deps: WorkerDeps) -> Decision:
     if decision.step is Step.SKIP:
         return decision
     if decision.step is Step.WAIT:
         raise Transient(f"alert {alert.key}: {decision.why}")
-    if decision.step is Step.CREATE:
-        _create(alert, message.message_id, version if record else None, deps)
+    if decision.step in (Step.CREATE, Step.RECOVER):
+        _create(alert, delivery, record if decision.step is Step.RECOVER else None, version,
+                deps)
         return decision
     assert record is not None and record.task_gid is not None  # decide() guarantees it
-    try:
-        _update(alert, record, decision.step, deps)
-    except AsanaRejected as error:
-        if error.status != 404:
+    return _update(alert, delivery, record, version, decision, deps)
+
+
+class _Lease:
+    """This delivery's hold on a record, renewed in the background while Asana is slow."""
+
+    def __init__(self, deps: WorkerDeps, record: Record, version: Any) -> None:
+        self.record, self.version = record, version
+        self._deps = deps
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True)
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._deps.lease_renew_seconds):
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                renewed = ledger.renew(self.record, self._deps.now())
+                try:
+                    version = self._deps.ledger.update(renewed, self.version)
+                except AlertBridgeError as error:
+                    log.warning("lease on %s not renewed: %s", self.record.key, error,
+                                extra={"event": "lease_renewal_failed",
+                                       "alert_key": self.record.key})
+                    continue
+                if version is None:
+                    return  # taken over: the final write will say so
+                self.record, self.version = renewed, version
+
+    def write(self, record: Record) -> bool:
+        """Stop renewing and store ``record`` if the lease is still ours; tell whether it was."""
+        self._stop.set()
+        with self._lock:
+            version = self._deps.ledger.update(record, self.version)
+        return version is not None
+
+    def give_up(self, *, forget: bool) -> None:
+        """Stop renewing and free the record: delete it (``forget``) or let the lease lapse."""
+        self._stop.set()
+        with self._lock:
+            try:
+                if forget:
+                    self._deps.ledger.delete(self.record.key, self.version)
+                else:
+                    self._deps.ledger.update(ledger.lapse(self.record, self._deps.now()),
+                                             self.version)
+            except AlertBridgeError as error:  # the lease lapses by itself anyway
+                log.warning("lease on %s not released: %s", self.record.key, error,
+                            extra={"event": "lease_release_failed",
+                                   "alert_key": self.record.key})
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The task to create: where, for whom, and the draft carrying the alert's marker."""
+
+    draft: TaskDraft
+    marker: str
+    project_gid: str
+    route: Route
+    log_fields: Mapping[str, object]
+
+
+def _create(alert: Alert, delivery: Delivery, lapsed: Record | None, version: Any,
+            deps: WorkerDeps) -> None:
+    plan = _plan(alert, deps)
+    now = deps.now()
+    if lapsed is None:
+        claim = ledger.claim(alert.key, now, project_gid=plan.project_gid, source=alert.source,
+                             external_id=alert.external_id)
+        claimed = deps.ledger.create(claim)
+    else:
+        claim = ledger.take_over(lapsed, now, project_gid=plan.project_gid)
+        claimed = deps.ledger.update(claim, version)
+    if claimed is None:
+        raise _Changed
+    deps.failpoint("after_claim")
+    with _Lease(deps, claim, claimed) as held:
+        try:
+            task_gid, adopted = _find_or_create(plan, lapsed, deps)
+        except BaseException as error:
+            # Asana refused it: nothing exists, forget the claim. Otherwise it may exist:
+            # the next delivery looks it up before creating.
+            held.give_up(forget=isinstance(error, Permanent))
             raise
-        return _task_gone(alert, record, message.message_id, version, deps)
-    deps.ledger.save(ledger.after(record, decision.step, message.message_id, deps.now()))
-    return decision
+        deps.failpoint("after_asana_create")
+        opened = ledger.after(held.record, Step.CREATE, delivery, deps.now(),
+                              task_gid=task_gid, team=plan.route.team.name)
+        if not held.write(opened):
+            _claim_lost(alert, task_gid, deps)
+    deps.failpoint("after_ledger_open")
+    event = "task_adopted" if adopted else "task_created"
+    log.info("task %s %s for %s in team %s", task_gid, "adopted" if adopted else "created",
+             alert.key, plan.route.team.name,
+             extra={"event": event, **plan.log_fields, "task_gid": task_gid})
+    if plan.route.is_default:
+        log.warning("alert %s matched no team; sent to default team %s", alert.key,
+                    plan.route.team.name,
+                    extra={"event": "alert_unrouted", **plan.log_fields, "task_gid": task_gid})
+    _link_back(alert, task_gid, plan.project_gid, plan.route.team.name, deps)
 
 
-def _create(alert: Alert, message_id: str, version: Any, deps: WorkerDeps) -> None:
-    claim = ledger.claim(alert.key, message_id, deps.now())
-    if not deps.ledger.claim(claim, version):
-        raise Transient(f"alert {alert.key}: another delivery claimed it first")
-    try:
-        task_gid, chosen, project_gid = _create_task(alert, deps)
-    except BaseException:
-        deps.ledger.release(claim)
-        raise
-    deps.ledger.save(ledger.after(claim, Step.CREATE, message_id, deps.now(),
-                                  task_gid=task_gid, team=chosen.team.name))
-    _link_back(alert, task_gid, project_gid, chosen.team.name, deps)
+def _find_or_create(plan: _Plan, lapsed: Record | None, deps: WorkerDeps) -> tuple[str, bool]:
+    """Adopt the task a crashed attempt created, else create it; tell whether it was adopted."""
+    if lapsed is not None and lapsed.project_gid:
+        found = deps.tracker.find_task(lapsed.project_gid, plan.marker,
+                                       ledger.lookup_since(lapsed))
+        if found:
+            return found, True
+    return deps.tracker.create_task(plan.draft, plan.marker), False
+
+
+def _claim_lost(alert: Alert, task_gid: str, deps: WorkerDeps) -> None:
+    """Our claim lapsed while Asana was creating: fine if the taker adopted our task."""
+    record, _ = deps.ledger.get(alert.key)
+    if record is not None and record.task_gid == task_gid:
+        return
+    log.error("claim on %s lapsed while task %s was being created; another delivery took "
+              "it over", alert.key, task_gid,
+              extra={"event": "claim_lost", "alert_key": alert.key, "task_gid": task_gid})
+    raise Transient(f"alert {alert.key}: claim lapsed during creation; will retry")
 
 
 def _link_back(alert: Alert, task_gid: str, project_gid: str, team: str,
@@ -207,25 +346,19 @@ def _link_back(alert: Alert, task_gid: str, project_gid: str, team: str,
                            "alert_key": alert.key, "task_gid": task_gid, "status": None})
 
 
-def _create_task(alert: Alert, deps: WorkerDeps) -> tuple[str, Route, str]:
+def _plan(alert: Alert, deps: WorkerDeps) -> _Plan:
     config = deps.config()
     decided = triage(alert, config, deps.environment)
     chosen, priority, kind = decided.route, decided.priority, decided.board
     portfolio = boards.portfolio_gid(kind, chosen.team)
     items = deps.portfolios.items(portfolio) if portfolio else None
     project_gid, board_why = boards.choose_board_gid(kind, chosen.team, items, deps.now().date())
-    draft = render_task(alert, chosen.team, config, priority, project_gid, chosen.explanation,
-                        board_why)
-    task_gid = deps.tracker.create_task(draft)
+    marker = task_marker(alert.key)
+    draft = mark_task(render_task(alert, chosen.team, config, priority, project_gid,
+                                  chosen.explanation, board_why), marker)
     fields = {"alert_key": alert.key, "source": alert.source, "team": chosen.team.name,
-              "priority": priority, "board": kind.value, "project": project_gid,
-              "task_gid": task_gid}
-    log.info("task %s created for %s in team %s", task_gid, alert.key, chosen.team.name,
-             extra={"event": "task_created", **fields})
-    if chosen.is_default:
-        log.warning("alert %s matched no team; sent to default team %s", alert.key,
-                    chosen.team.name, extra={"event": "alert_unrouted", **fields})
-    return task_gid, chosen, project_gid
+              "priority": priority, "board": kind.value, "project": project_gid}
+    return _Plan(draft, marker, project_gid, chosen, fields)
 
 
 _COMMENTS = {Action.TRIGGERED: "Fired again", Action.REOPENED: "Regressed",
@@ -233,10 +366,40 @@ _COMMENTS = {Action.TRIGGERED: "Fired again", Action.REOPENED: "Regressed",
              Action.IGNORED: "Ignored / archived"}
 
 
-def _update(alert: Alert, record: Record, step: Step, deps: WorkerDeps) -> None:
-    task = str(record.task_gid)
+def _update(alert: Alert, delivery: Delivery, record: Record, version: Any,
+            decision: Decision, deps: WorkerDeps) -> Decision:
+    step = decision.step
     if step is Step.COUNT:
-        return
+        if deps.ledger.update(ledger.after(record, step, delivery, deps.now()), version) is None:
+            raise _Changed
+        return decision
+    leased = ledger.lease(record, deps.now())
+    held_version = deps.ledger.update(leased, version)
+    if held_version is None:
+        raise _Changed
+    deps.failpoint("after_update_lease")
+    with _Lease(deps, leased, held_version) as held:
+        try:
+            _change_task(alert, record, step, delivery, deps)
+        except AsanaRejected as error:
+            if error.status != 404:
+                held.give_up(forget=False)
+                raise
+            return _task_gone(alert, delivery, held, deps)
+        except BaseException:
+            held.give_up(forget=False)
+            raise
+        deps.failpoint("after_asana_update")
+        if not held.write(ledger.after(held.record, step, delivery, deps.now())):
+            raise Transient(f"alert {alert.key}: lease lapsed during the update; will retry")
+    deps.failpoint("after_ledger_update")
+    return decision
+
+
+def _change_task(alert: Alert, record: Record, step: Step, delivery: Delivery,
+                 deps: WorkerDeps) -> None:
+    """Apply the step to the task; each effect is safe to repeat after a crash."""
+    task = str(record.task_gid)
     what = _COMMENTS[alert.action]
     if step is Step.COMMENT and alert.action is Action.TRIGGERED and record.occurrences > 1:
         what = f"Fired again ({record.occurrences + 1} times since the task was created)"
@@ -245,22 +408,23 @@ def _update(alert: Alert, record: Record, step: Step, deps: WorkerDeps) -> None:
     if step is Step.REOPEN:
         deps.tracker.set_completed(task, False)
         what = "Fired again after it was resolved: reopened"
-    deps.tracker.add_comment(task, render_comment(alert, what))
+    marker = comment_marker(delivery.digest)
+    if not deps.tracker.has_comment(task, marker):
+        deps.tracker.add_comment(task, mark_comment(render_comment(alert, what), marker))
     log.info("task %s: %s", task, step.value,
              extra={"event": f"task_{step.value}", "alert_key": alert.key, "task_gid": task,
                     "source": alert.source, "team": record.team})
 
 
-def _task_gone(alert: Alert, record: Record, message_id: str, version: Any,
-               deps: WorkerDeps) -> Decision:
+def _task_gone(alert: Alert, delivery: Delivery, held: _Lease, deps: WorkerDeps) -> Decision:
     """Someone deleted the task in Asana: a new firing gets a new task, anything else stops."""
+    record = held.record
     log.warning("task %s of %s no longer exists in Asana", record.task_gid, alert.key,
                 extra={"event": "task_gone", "alert_key": alert.key,
                        "task_gid": record.task_gid})
-    may_create = alert.resource in deps.config().create_tasks_from
-    if alert.action not in (Action.TRIGGERED, Action.REOPENED) or not may_create:
-        deps.ledger.save(ledger.after(record, Step.SKIP, message_id, deps.now()))
-        return Decision(Step.SKIP, "task was deleted in Asana")
-    _create(alert, message_id, version, deps)
-    return Decision(Step.CREATE, "task was deleted in Asana; created a new one")
-
+    if delivery.action in (Action.TRIGGERED, Action.REOPENED) and delivery.may_create:
+        held.give_up(forget=True)
+        raise _Changed  # without a record, the next round creates a new task
+    if not held.write(ledger.after(record, Step.SKIP, delivery, deps.now())):
+        raise _Changed
+    return Decision(Step.SKIP, "task was deleted in Asana")

@@ -1,4 +1,4 @@
-# The two gen2 functions. Each uploads main.py from functions/<name>/ at the archive root (Cloud
+# The three gen2 functions. Each uploads main.py from functions/<name>/ at the archive root (Cloud
 # Functions needs main.py and requirements.txt there) plus the shared package and teams.yaml.
 
 locals {
@@ -138,6 +138,43 @@ resource "google_cloudfunctions2_function" "worker" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.function["worker"].email
     environment_variables            = local.function_env
+  }
+
+  depends_on = [google_project_iam_member.builder]
+}
+
+resource "google_cloudfunctions2_function" "reconcile" {
+  name        = "${var.name}-reconcile"
+  location    = var.region
+  description = local.functions.reconcile
+
+  build_config {
+    runtime         = "python311"
+    entry_point     = "reconcile"
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source["reconcile"].name
+      }
+    }
+  }
+
+  service_config {
+    # One run at a time: two overlapping runs would only publish the same keys twice.
+    min_instance_count               = 0
+    max_instance_count               = 1
+    max_instance_request_concurrency = 1
+    available_memory                 = "512Mi"
+    available_cpu                    = "1"
+    # Paged reads that wait out rate limits; well inside the scheduler's attempt deadline.
+    timeout_seconds = 300
+    # Cloud Scheduler counts as internal traffic for Cloud Run ingress.
+    ingress_settings               = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.function["reconcile"].email
+    environment_variables          = local.function_env
   }
 
   depends_on = [google_project_iam_member.builder]

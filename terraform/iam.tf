@@ -48,7 +48,14 @@ resource "google_project_iam_member" "worker_firestore" {
   member  = google_service_account.function["worker"].member
 }
 
-# Both functions write structured logs that feed the log-based metrics.
+# Reconciliation only reads the ledger, to see which alerts already have a task.
+resource "google_project_iam_member" "reconcile_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.viewer"
+  member  = google_service_account.function["reconcile"].member
+}
+
+# Every function writes structured logs that feed the log-based metrics.
 resource "google_project_iam_member" "function_logs" {
   for_each = local.functions
 

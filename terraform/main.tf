@@ -6,18 +6,27 @@ locals {
   repo_root = "${path.module}/.."
 
   functions = {
-    ingest = "Verifies Sentry and Datadog webhooks and publishes them to ${var.name}-events."
-    worker = "Turns alerts from the events push subscription into Asana tasks."
+    ingest    = "Verifies Sentry and Datadog webhooks and publishes them to ${var.name}-events."
+    worker    = "Turns alerts from the events push subscription into Asana tasks."
+    reconcile = "Publishes Sentry and Datadog alerts whose webhook never arrived, every few minutes."
   }
 
   # Which function reads which credential (see shared/settings.py SECRET_NAMES); each gets
-  # accessor on its own secrets only.
+  # accessor on its own secrets only. Only reconcile reads monitors, so only it has the
+  # Datadog application key.
   secret_readers = {
-    ingest = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"]
-    worker = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"]
+    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"]
+    worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
+    reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"]
   }
-  secret_reader = merge([
-    for reader, names in local.secret_readers : { for name in names : name => reader }
+  # credential -> the functions that read it, and one grant per (function, credential).
+  secret_reader = {
+    for name in distinct(flatten(values(local.secret_readers))) :
+    name => sort([for reader, names in local.secret_readers : reader if contains(names, name)])
+  }
+  secret_grants = merge([
+    for reader, names in local.secret_readers :
+    { for name in names : "${reader}/${name}" => { reader = reader, name = name } }
   ]...)
 
   # The environment-variable contract of shared/settings.py; both functions read the same
@@ -39,6 +48,16 @@ locals {
     LEDGER_COLLECTION        = var.ledger_collection
     SENTRY_DSN               = var.sentry_dsn
     ASANA_MAX_ATTEMPTS       = tostring(var.asana_max_attempts)
+    DEFAULT_TEAM             = var.default_team
+    # Reconciliation (read by the reconcile function only; harmless elsewhere).
+    SENTRY_ORG                     = var.reconcile.sentry_org
+    RECONCILE_SENTRY_RULES         = join(",", var.reconcile.sentry_rules)
+    RECONCILE_SENTRY_PROJECTS      = join(",", var.reconcile.sentry_projects)
+    RECONCILE_DATADOG_WEBHOOK      = var.reconcile.datadog_webhook
+    RECONCILE_DATADOG_MONITOR_TAGS = join(",", var.reconcile.datadog_monitor_tags)
+    RECONCILE_INTERVAL_MINUTES     = tostring(var.reconcile.interval_minutes)
+    RECONCILE_LOOKBACK_MINUTES     = tostring(var.reconcile.lookback_minutes)
+    RECONCILE_GRACE_MINUTES        = tostring(var.reconcile.grace_minutes)
   }
 
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -55,6 +74,7 @@ resource "google_project_service" "api" {
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",

@@ -1,8 +1,9 @@
 # Alerting and visibility. Each alert policy names the silent failure it catches.
 
 locals {
-  ingest_service = google_cloudfunctions2_function.ingest.name
-  worker_service = google_cloudfunctions2_function.worker.name
+  ingest_service    = google_cloudfunctions2_function.ingest.name
+  worker_service    = google_cloudfunctions2_function.worker.name
+  reconcile_service = google_cloudfunctions2_function.reconcile.name
 
   notification_channels = concat(
     [for channel in google_monitoring_notification_channel.email : channel.id],
@@ -34,6 +35,18 @@ locals {
       description = "Messages the worker dead-lettered itself, by reason."
       service     = local.worker_service
       event       = "dead_lettered"
+      labels      = ["reason"]
+    }
+    alerts_reconciled = {
+      description = "Alerts reconciliation published because their webhook never arrived, by source and reason."
+      service     = local.reconcile_service
+      event       = "alert_reconciled"
+      labels      = ["source", "reason"]
+    }
+    reconcile_failures = {
+      description = "Reconciliation runs that failed, by reason."
+      service     = local.reconcile_service
+      event       = "reconcile_failed"
       labels      = ["reason"]
     }
   }
@@ -266,6 +279,73 @@ resource "google_monitoring_alert_policy" "worker_errors" {
   }
 }
 
+# Catches: webhooks lost on the way (Sentry does not retry an internal integration's webhook
+# that timed out or got a 5xx; a Datadog webhook can be dropped too). Reconciliation has
+# already published each one, so no alert is lost, but any count above zero means the
+# webhook path is failing silently and will keep doing so.
+resource "google_monitoring_alert_policy" "alerts_reconciled" {
+  display_name = "alert-bridge ${var.environment}: webhooks lost (alerts reconciled)"
+  combiner     = "OR"
+  severity     = "WARNING"
+
+  conditions {
+    display_name = "Alerts published by ${local.reconcile_service}"
+
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["alerts_reconciled"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.source"]
+      }
+    }
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "Reconciliation found alerts whose webhook never arrived and published them (they still become tasks). Find which in the logs of ${local.reconcile_service} (jsonPayload.event=\"alert_reconciled\", with alert_key and reason). Then look where the webhooks were lost: ingest's refusals and 5xx (jsonPayload.event=\"webhook_rejected\" or \"publish_failed\" on ${local.ingest_service}, the \"webhook 5xx ratio\" and \"latency\" policies), Sentry's integration request log (Settings → Developer Settings → the integration → Dashboard), and Datadog's Webhooks integration (the monitor's event stream shows failed webhook notifications). ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+}
+
+# Catches: reconciliation itself failing (a revoked Sentry token, a missing Datadog
+# application key, an API down for long): lost webhooks would then go unnoticed again.
+resource "google_monitoring_alert_policy" "reconcile_failures" {
+  display_name = "alert-bridge ${var.environment}: reconciliation failing"
+  combiner     = "OR"
+  severity     = "WARNING"
+
+  conditions {
+    display_name = "Failed runs of ${local.reconcile_service}"
+
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["reconcile_failures"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 2
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "3600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "Reconciliation runs keep failing; lost webhooks are not being recovered. The reason is in the logs of ${local.reconcile_service} (jsonPayload.event=\"reconcile_failed\"): reconcile_http_401/403 means the SENTRY_AUTH_TOKEN or the Datadog keys are wrong or lack a scope, config a missing setting or credential. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+}
+
 resource "google_monitoring_dashboard" "main" {
   dashboard_json = jsonencode({
     displayName = "alert-bridge (${var.environment})"
@@ -302,6 +382,12 @@ resource "google_monitoring_dashboard" "main" {
             filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.subscription_id=\"${google_pubsub_subscription.dead_letter.name}\""
             group  = []
             align  = "ALIGN_MAX"
+          },
+          {
+            title  = "Alerts reconciled (webhooks lost)"
+            filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["alerts_reconciled"].name}\" resource.type=\"cloud_run_revision\""
+            group  = ["metric.label.source"]
+            align  = "ALIGN_SUM"
           },
           {
             title  = "Worker errors"

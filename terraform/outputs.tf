@@ -48,6 +48,16 @@ output "worker_service_account" {
   value       = google_service_account.function["worker"].email
 }
 
+output "reconcile_service_account" {
+  description = "Email of the reconcile function's service account."
+  value       = google_service_account.function["reconcile"].email
+}
+
+output "reconcile_job" {
+  description = "Cloud Scheduler job that runs reconciliation; run it now with gcloud scheduler jobs run."
+  value       = google_cloud_scheduler_job.reconcile.name
+}
+
 output "push_service_account" {
   description = "Email of the identity Pub/Sub uses to sign push requests to the worker."
   value       = google_service_account.pusher.email

@@ -106,3 +106,10 @@ resource "google_pubsub_topic_iam_member" "worker_dead_letter_publisher" {
   role   = "roles/pubsub.publisher"
   member = google_service_account.function["worker"].member
 }
+
+# Reconciliation publishes its synthetic alerts where ingest publishes webhooks.
+resource "google_pubsub_topic_iam_member" "reconcile_publisher" {
+  topic  = google_pubsub_topic.events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.function["reconcile"].member
+}

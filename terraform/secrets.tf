@@ -7,7 +7,7 @@ resource "google_secret_manager_secret" "credential" {
   secret_id = "${var.secret_prefix}${lower(replace(each.key, "_", "-"))}"
 
   labels = {
-    reader = each.value
+    readers = join("_", each.value)
   }
 
   replication {
@@ -19,9 +19,9 @@ resource "google_secret_manager_secret" "credential" {
 
 # Each function reads only the credentials it uses.
 resource "google_secret_manager_secret_iam_member" "reader" {
-  for_each = local.secret_reader
+  for_each = local.secret_grants
 
-  secret_id = google_secret_manager_secret.credential[each.key].id
+  secret_id = google_secret_manager_secret.credential[each.value.name].id
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.function[each.value].member
+  member    = google_service_account.function[each.value.reader].member
 }

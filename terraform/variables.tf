@@ -268,3 +268,60 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "default_team" {
+  description = "Team that receives alerts no matcher claims when teams.yaml names none (DEFAULT_TEAM); empty keeps the file's own rule (settings.default_team, else a team named \"Observability and Performance\" or \"Default\")."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.default_team == trimspace(var.default_team)
+    error_message = "default_team must not start or end with spaces: it names a team of teams.yaml."
+  }
+}
+
+variable "reconcile" {
+  description = "Reconciliation of lost webhooks: schedule, window, and what to check (Sentry org, project:rule_id pairs and projects; the Datadog webhook name monitors mention, and monitor tags to narrow the list). Nothing named, nothing checked."
+  type = object({
+    interval_minutes     = optional(number, 10)
+    lookback_minutes     = optional(number, 60)
+    grace_minutes        = optional(number, 5)
+    sentry_org           = optional(string, "")
+    sentry_rules         = optional(list(string), [])
+    sentry_projects      = optional(list(string), [])
+    datadog_webhook      = optional(string, "")
+    datadog_monitor_tags = optional(list(string), [])
+  })
+  default = {}
+
+  validation {
+    # Divisors of 60 keep "*/N" evenly spaced across the hour.
+    condition     = contains([1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30], var.reconcile.interval_minutes)
+    error_message = "reconcile.interval_minutes must divide 60 evenly (1, 2, 3, 4, 5, 6, 10, 12, 15, 20 or 30)."
+  }
+
+  validation {
+    condition     = var.reconcile.grace_minutes >= 1 && var.reconcile.lookback_minutes >= var.reconcile.interval_minutes + var.reconcile.grace_minutes && var.reconcile.lookback_minutes <= 10080
+    error_message = "reconcile needs grace_minutes >= 1 and interval_minutes + grace_minutes <= lookback_minutes <= 10080 (a week), or alerts fall between two runs."
+  }
+
+  validation {
+    condition     = alltrue([for rule in var.reconcile.sentry_rules : can(regex("^[a-z0-9][a-z0-9_-]*:[0-9]+$", rule))])
+    error_message = "reconcile.sentry_rules entries must look like \"project-slug:rule_id\"."
+  }
+
+  validation {
+    condition     = alltrue([for slug in var.reconcile.sentry_projects : can(regex("^[a-z0-9][a-z0-9_-]*$", slug))])
+    error_message = "reconcile.sentry_projects must be Sentry project slugs."
+  }
+
+  validation {
+    condition     = var.reconcile.sentry_org != "" || length(concat(var.reconcile.sentry_rules, var.reconcile.sentry_projects)) == 0
+    error_message = "reconcile.sentry_org is required when sentry_rules or sentry_projects is set."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]*$", var.reconcile.datadog_webhook))
+    error_message = "reconcile.datadog_webhook is the webhook's name as in @webhook-<name>, without the @webhook- prefix."
+  }
+}

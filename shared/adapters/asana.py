@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -25,17 +25,26 @@ BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
 RETRY_AFTER_CAP_SECONDS = 30.0  # a longer wait is better spent by Pub/Sub redelivery
 MAX_ERROR_CHARS = 500
+LOOKUP_SLACK = timedelta(minutes=5)  # clock skew between us and Asana's modified_at
 
 
 class TaskTracker(Protocol):
     """The Asana operations the worker needs."""
 
-    def create_task(self, draft: TaskDraft) -> str:
-        """Create a task and return its gid."""
+    def create_task(self, draft: TaskDraft, marker: str) -> str:
+        """Create a task carrying ``marker`` and return its gid, never creating it twice."""
+        ...
+
+    def find_task(self, project_gid: str, marker: str, modified_since: datetime) -> str | None:
+        """Return the gid of the project's task whose notes carry ``marker``, if any."""
         ...
 
     def add_comment(self, task_gid: str, html_text: str) -> str:
         """Add a comment (story) to a task and return its gid."""
+        ...
+
+    def has_comment(self, task_gid: str, marker: str) -> bool:
+        """Tell whether a comment of the task carries ``marker``."""
         ...
 
     def set_completed(self, task_gid: str, completed: bool) -> None:
@@ -101,7 +110,9 @@ class AsanaClient:
         timeout: tuple[float, float] = (3.05, 10),
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._clock = clock
         self._base_url = base_url.rstrip("/")
         self._token = token
         self._session = session or requests.Session()
@@ -109,14 +120,46 @@ class AsanaClient:
         self._policy = RetryPolicy(max_attempts, BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS,
                                    BACKOFF_BASE_SECONDS, sleep)
 
-    def create_task(self, draft: TaskDraft) -> str:
-        """Create a task and return its gid."""
-        return _created_gid(self._request("POST", "/tasks", body={"data": draft.to_asana()}))
+    def create_task(self, draft: TaskDraft, marker: str) -> str:
+        """Create a task carrying ``marker`` and return its gid, never creating it twice.
+
+        When an attempt got no answer (or a 5xx), Asana may have stored the task anyway:
+        before sending it again, look for the marker and adopt the task found.
+        """
+        since = self._clock() - LOOKUP_SLACK
+        project = draft.projects[0] if draft.projects else None
+
+        def recover() -> str | None:
+            return self.find_task(project, marker, since) if project else None
+
+        answer = self._send("POST", "/tasks", params=None, body={"data": draft.to_asana()},
+                            recover=recover)
+        if isinstance(answer, str):
+            return answer
+        return _created_gid(answer.get("data"))
+
+    def find_task(self, project_gid: str, marker: str, modified_since: datetime) -> str | None:
+        """Return the gid of the project's task whose notes carry ``marker``, if any."""
+        params: dict[str, str | int] = {
+            "project": project_gid, "opt_fields": "notes", "limit": PAGE_LIMIT,
+            "modified_since": modified_since.astimezone(UTC).isoformat(timespec="seconds")}
+        for task in self._pages("/tasks", params):
+            if marker in str(task.get("notes") or ""):
+                return str(task.get("gid"))
+        return None
 
     def add_comment(self, task_gid: str, html_text: str) -> str:
         """Add a comment (story) to a task and return its gid."""
         path = f"/tasks/{_gid(task_gid)}/stories"
         return _created_gid(self._request("POST", path, body={"data": {"html_text": html_text}}))
+
+    def has_comment(self, task_gid: str, marker: str) -> bool:
+        """Tell whether a comment of the task carries ``marker``."""
+        params: dict[str, str | int] = {"opt_fields": "text,resource_subtype",
+                                        "limit": PAGE_LIMIT}
+        return any(story.get("resource_subtype") == "comment_added"
+                   and marker in str(story.get("text") or "")
+                   for story in self._pages(f"/tasks/{_gid(task_gid)}/stories", params))
 
     def set_completed(self, task_gid: str, completed: bool) -> None:
         """Complete or reopen a task."""
@@ -131,13 +174,30 @@ class AsanaClient:
         """Return every item of a portfolio, following pagination."""
         path = f"/portfolios/{_gid(portfolio_gid)}/items"
         params: dict[str, str | int] = {"opt_fields": PORTFOLIO_ITEM_FIELDS, "limit": PAGE_LIMIT}
-        items: list[dict[str, Any]] = []
+        return list(self._pages(path, params))
+
+    def record(self, kind: str, gid: str, opt_fields: str | None = None) -> dict[str, Any]:
+        """Return one record, e.g. ``record("projects", gid)``; AsanaRejected when refused."""
+        params: dict[str, str | int] = {"opt_fields": opt_fields} if opt_fields else {}
+        data = self._send("GET", f"/{kind}/{_gid(gid)}", params=params, body=None).get("data")
+        return data if isinstance(data, dict) else {}
+
+    def list_all(self, path: str, params: dict[str, str] | None = None, *,
+                 opt_fields: str | None = None) -> list[dict[str, Any]]:
+        """Return every compact record a list endpoint has, following ``next_page``."""
+        query: dict[str, str | int] = {**(params or {}), "limit": PAGE_LIMIT}
+        if opt_fields:
+            query["opt_fields"] = opt_fields
+        return list(self._pages(path, query))
+
+    def _pages(self, path: str, params: dict[str, str | int]) -> Iterator[dict[str, Any]]:
+        """Yield every record of a paginated list."""
         while True:
             page = self._send("GET", path, params=params, body=None)
-            items += [item for item in page.get("data") or [] if isinstance(item, dict)]
+            yield from (item for item in page.get("data") or [] if isinstance(item, dict))
             offset = (page.get("next_page") or {}).get("offset")
             if not offset:
-                return items
+                return
             params = {**params, "offset": offset}
 
     def _request(self, method: str, path: str, *, body: dict[str, Any] | None = None) -> Any:
@@ -150,18 +210,21 @@ class AsanaClient:
         *,
         params: dict[str, str | int] | None,
         body: dict[str, Any] | None,
-    ) -> dict[str, Any]:
+        recover: Callable[[], str | None] | None = None,
+    ) -> Any:
         """Send one request, retrying what a retry can fix; return the decoded JSON answer.
 
-        POSTs are retried too: only a create whose answer was lost after Asana stored it (a
-        read timeout) can be duplicated, and a rare duplicate beats a dropped alert.
+        A comment POST is retried blindly: the worker checks for its marker before posting
+        again after a crash, and a comment repeated by a lost answer is the lesser harm.
         """
         where = f"asana {method} {path}"
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         response = send_with_retries(
             self._session, method, self._base_url + path, where=where, policy=self._policy,
             error_text=_error_messages, rejected=_rejected, unavailable=_unavailable,
-            params=params, json=body, headers=headers, timeout=self._timeout)
+            recover=recover, params=params, json=body, headers=headers, timeout=self._timeout)
+        if isinstance(response, str):
+            return response
         return self._decode(response, where)
 
     @staticmethod
@@ -185,9 +248,17 @@ class DryRunAsana:
         self._lock = threading.Lock()
         self._count = 0
 
-    def create_task(self, draft: TaskDraft) -> str:
+    def create_task(self, draft: TaskDraft, marker: str) -> str:
         """Record the task creation and return a fake gid."""
         return self._record("POST", "/tasks", {"data": draft.to_asana()}, preview=draft.notes)
+
+    def find_task(self, project_gid: str, marker: str, modified_since: datetime) -> str | None:
+        """Find nothing: dry-run creates no task that a retry could find."""
+        return None
+
+    def has_comment(self, task_gid: str, marker: str) -> bool:
+        """Find nothing: dry-run posts no comment."""
+        return False
 
     def add_comment(self, task_gid: str, html_text: str) -> str:
         """Record the comment and return a fake gid."""

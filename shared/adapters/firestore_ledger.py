@@ -1,20 +1,28 @@
-"""The alert ledger on Firestore: atomic claims with create(), preconditions on takeover."""
+"""The alert ledger on Firestore: atomic create(), and writes conditional on update_time."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from google.api_core import exceptions as api_exceptions
 
 from shared.errors import Transient
-from shared.ledger import Record, State, from_document, to_document
+from shared.ledger import Record, from_document, to_document
 
-Version = Any  # the snapshot's update_time; opaque to callers
+Version = Any  # the document's update_time; opaque to callers
+T = TypeVar("T")
+
+CALL_TIMEOUT_SECONDS = 5.0  # one RPC; Pub/Sub redelivery covers a longer outage
+RETRY_DEADLINE_SECONDS = 8.0  # all of the client's own retries of one call
 
 _TRANSIENT = (api_exceptions.ServiceUnavailable, api_exceptions.DeadlineExceeded,
               api_exceptions.InternalServerError, api_exceptions.Aborted,
-              api_exceptions.ResourceExhausted, api_exceptions.Unknown)
+              api_exceptions.ResourceExhausted, api_exceptions.Unknown,
+              api_exceptions.RetryError)
+_LOST_RACE = (api_exceptions.Conflict, api_exceptions.AlreadyExists,
+              api_exceptions.FailedPrecondition, api_exceptions.NotFound)
 
 
 def document_id(key: str) -> str:
@@ -30,53 +38,58 @@ class FirestoreLedger:
             from google.cloud import firestore
 
             client = firestore.Client(project=project)
+        from google.api_core.retry import Retry
+
         self._client = client
         self._collection = client.collection(collection)
+        # A bounded retry: the default one waits up to 60 s while Firestore is down.
+        self._options = {"timeout": CALL_TIMEOUT_SECONDS,
+                         "retry": Retry(deadline=RETRY_DEADLINE_SECONDS, initial=0.2,
+                                        maximum=2.0)}
 
     def get(self, key: str) -> tuple[Record | None, Version]:
-        """Return the record of ``key`` (None if absent) and its version for a later claim."""
-        snapshot = self._call(lambda: self._ref(key).get())
+        """Return the record of ``key`` (None if absent) and its version."""
+        snapshot = _call(lambda: self._ref(key).get(**self._options))
         if not snapshot.exists:
             return None, None
         return from_document(snapshot.to_dict()), snapshot.update_time
 
-    def claim(self, record: Record, version: Version) -> bool:
-        """Store a claim if nobody changed the record since ``version``; tell whether it won.
+    def create(self, record: Record) -> Version | None:
+        """Store a new record unless one exists; return its version, or None if one did.
 
-        ``version`` None means the record must not exist yet: create() is atomic, so of
-        two deliveries racing on a new alert exactly one wins.
+        create() is atomic: of two deliveries racing on a new alert exactly one wins.
         """
         ref = self._ref(record.key)
-        try:
-            if version is None:
-                self._call(lambda: ref.create(to_document(record)))
-            else:
-                option = self._client.write_option(last_update_time=version)
-                self._call(lambda: ref.update(to_document(record), option=option))
-        except (api_exceptions.Conflict, api_exceptions.FailedPrecondition,
-                api_exceptions.NotFound):
-            return False
-        return True
+        return _conditional(lambda: ref.create(to_document(record), **self._options))
 
-    def save(self, record: Record) -> None:
-        """Store the record as it now stands."""
+    def update(self, record: Record, version: Version) -> Version | None:
+        """Replace the record if nobody changed it since ``version``; return the new version."""
         ref = self._ref(record.key)
-        self._call(lambda: ref.set(to_document(record)))
+        option = self._client.write_option(last_update_time=version)
+        return _conditional(lambda: ref.update(to_document(record), option=option,
+                                               **self._options))
 
-    def release(self, record: Record) -> None:
-        """Drop this delivery's claim so the next delivery can create the task at once."""
-        if record.state is not State.CREATING:
-            return
-        ref = self._ref(record.key)
-        self._call(lambda: ref.delete())
+    def delete(self, key: str, version: Version) -> bool:
+        """Delete the record if nobody changed it since ``version``; tell whether it did."""
+        ref = self._ref(key)
+        option = self._client.write_option(last_update_time=version)
+        return _conditional(lambda: ref.delete(option=option, **self._options)) is not None
 
     def _ref(self, key: str) -> Any:
         return self._collection.document(document_id(key))
 
-    @staticmethod
-    def _call(operation: Any) -> Any:
-        try:
-            return operation()
-        except _TRANSIENT as error:
-            raise Transient(f"firestore: {type(error).__name__}: {error}") from error
 
+def _conditional(write: Callable[[], Any]) -> Version | None:
+    try:
+        result = _call(write)
+    except _LOST_RACE:
+        return None
+    # delete() answers a bare Timestamp, create()/update() a WriteResult.
+    return getattr(result, "update_time", result) or True
+
+
+def _call(operation: Callable[[], T]) -> T:
+    try:
+        return operation()
+    except _TRANSIENT as error:
+        raise Transient(f"firestore: {type(error).__name__}: {error}") from error

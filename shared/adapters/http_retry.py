@@ -49,12 +49,16 @@ def send_with_retries(
     error_text: Callable[[requests.Response], str],
     rejected: Callable[[str, int], Exception],
     unavailable: Callable[[str, int | None], Exception],
+    recover: Callable[[], Any] | None = None,
     **request: Any,
-) -> requests.Response:
+) -> Any:
     """Send one request, retrying what a retry can fix; return the first answer below 400.
 
     Other 4xx raise ``rejected(message, status)``; running out of attempts raises
     ``unavailable(message, last status or None)``. ``where`` names the call in messages.
+    ``recover`` makes a non-idempotent request safe to retry: it is called before each retry
+    whose previous attempt may have been carried out (no answer, or a 5xx), and whatever it
+    finds (not None) is returned instead of sending the request again.
     """
     attempts = max(1, policy.max_attempts)
     for attempt in range(1, attempts + 1):
@@ -72,6 +76,12 @@ def send_with_retries(
             failure = f"{status} {error_text(response)}"
             retry_after = policy.retry_after(response)
             wait = policy.backoff(attempt) if retry_after is None else retry_after
+        if recover is not None and status != 429:
+            found = recover()
+            if found is not None:
+                log.warning("%s: %s, but it was carried out; not sending it again",
+                            where, failure)
+                return found
         if attempt == attempts:
             raise unavailable(f"{where}: {failure} after {attempt} attempts", status)
         log.warning("%s: %s; retry %d in %.2fs", where, failure, attempt, wait)

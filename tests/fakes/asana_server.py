@@ -15,14 +15,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import random
 import re
 import threading
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from shared.tasks import validate_rich_text
 from tests.fakes.json_server import InjectedFailures, LocalServer, ServedFake, handler_for
@@ -85,12 +87,21 @@ class FakeAsana(ServedFake):
     stories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by task gid
     requests: list[Recorded] = field(default_factory=list)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    portfolios: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    portfolios: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # gid -> items
+    # The workspace directory that asana-discover reads (full records, by gid).
+    workspaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    portfolio_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    custom_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    me: str = "1200000000009999"  # the user the token belongs to
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._gids = itertools.count(1_200_000_000_000_001)
         self._failures = InjectedFailures()
+        self._lost: list[tuple[int, float]] = []  # (status, delay) of answers to lose
+        self._chaos: tuple[float, int, float, random.Random] | None = None
         self._http = LocalServer(self.handle)
 
     # -- seeding and failure injection -------------------------------------------------
@@ -109,9 +120,77 @@ class FakeAsana(ServedFake):
             self.projects.setdefault(item["gid"], item)
         self.portfolios[gid] = list(items)
 
+    def add_workspace(self, gid: str, name: str) -> dict[str, Any]:
+        """Seed a workspace (an organization)."""
+        self.workspaces[gid] = {"gid": gid, "resource_type": "workspace", "name": name,
+                                "is_organization": True, "email_domains": []}
+        return self.workspaces[gid]
+
+    def add_team(self, gid: str, name: str, workspace: str) -> dict[str, Any]:
+        """Seed a team of ``workspace``."""
+        self.teams[gid] = {"gid": gid, "resource_type": "team", "name": name,
+                           "organization": _ref(self.workspaces[workspace]),
+                           "description": "", "visibility": "secret"}
+        return self.teams[gid]
+
+    def add_team_project(self, gid: str, name: str, team: str, *,
+                         archived: bool = False) -> dict[str, Any]:
+        """Seed a project that belongs to ``team`` (and the team's workspace)."""
+        owner = self.teams[team]
+        return self.add_project(gid, name, team=_ref(owner), workspace=owner["organization"],
+                                archived=archived)
+
+    def add_portfolio_record(self, gid: str, name: str, workspace: str,
+                             owner: str | None = None,
+                             items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Seed a portfolio of ``workspace`` owned by ``owner`` (default: the token's user)."""
+        self.portfolio_records[gid] = {
+            "gid": gid, "resource_type": "portfolio", "name": name,
+            "workspace": _ref(self.workspaces[workspace]),
+            "owner": {"gid": owner or self.me, "resource_type": "user"}}
+        self.add_portfolio(gid, items or [])
+        return self.portfolio_records[gid]
+
+    def add_custom_field(self, gid: str, name: str, workspace: str,
+                         options: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """Seed a custom field: an enum with ``options`` (gid, name), else a text field."""
+        subtype = "enum" if options is not None else "text"
+        self.custom_fields[gid] = {
+            "gid": gid, "resource_type": "custom_field", "name": name,
+            "resource_subtype": subtype, "type": subtype, "enabled": True,
+            "enum_options": [{"gid": g, "resource_type": "enum_option", "name": n,
+                              "enabled": True, "color": "none"} for g, n in options or []],
+            "workspace": workspace,  # not in Asana's answer: used to list a workspace's fields
+        }
+        return self.custom_fields[gid]
+
+    def add_user(self, gid: str, name: str, email: str, workspaces: list[str]) -> dict[str, Any]:
+        """Seed a user who is a member of ``workspaces``."""
+        self.users[gid] = {"gid": gid, "resource_type": "user", "name": name, "email": email,
+                           "workspaces": [_ref(self.workspaces[w]) for w in workspaces]}
+        return self.users[gid]
+
     def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
         """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given)."""
         self._failures.add(n, status, retry_after)
+
+    def lose_next_answers(self, n: int, status: int = 500, delay: float = 0.0) -> None:
+        """Carry out the next ``n`` requests, then answer ``status`` after ``delay`` seconds.
+
+        What a client sees when Asana stored the task but the answer was lost: a 5xx, or
+        (with a delay longer than the client's read timeout) no answer at all.
+        """
+        with self._lock:
+            self._lost += [(status, delay)] * n
+
+    def chaos(self, ratio: float, status: int = 500, lost_ratio: float = 0.0,
+              seed: int = 0) -> None:
+        """Fail ``ratio`` of requests with ``status``, ``lost_ratio`` of them after doing them."""
+        self._chaos = (ratio, status, lost_ratio, random.Random(seed))
+
+    def calm(self) -> None:
+        """Stop the chaos."""
+        self._chaos = None
 
     # -- request handling -------------------------------------------------------------------
 
@@ -130,6 +209,29 @@ class FakeAsana(ServedFake):
         if failure is not None:
             status, _, extra = failure
             return status, _errors(f"injected failure {status}"), extra
+        lost = self._take_lost()
+        if lost is None and self._chaos is not None:
+            ratio, chaos_status, lost_ratio, rng = self._chaos
+            with self._lock:
+                fails, after = rng.random() < ratio, rng.random() < lost_ratio
+            if fails and not after:
+                return chaos_status, _errors(f"injected failure {chaos_status}"), {}
+            if fails:
+                lost = (chaos_status, 0.0)
+        answer = self._answer(method, parts, headers, raw_body, body)
+        if lost is None:
+            return answer
+        status, delay = lost
+        time.sleep(delay)
+        return status, _errors(f"injected failure {status} after the request was carried out"), {}
+
+    def _take_lost(self) -> tuple[int, float] | None:
+        with self._lock:
+            return self._lost.pop(0) if self._lost else None
+
+    def _answer(self, method: str, parts: Any, headers: dict[str, str], raw_body: bytes,
+                body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+        path = parts.path.removeprefix(API_PREFIX)
         try:
             if not parts.path.startswith(API_PREFIX + "/"):
                 raise ApiError(404, "No matching route for request")
@@ -148,6 +250,10 @@ class FakeAsana(ServedFake):
         match method, segments:
             case "POST", ["tasks"]:
                 return 201, {"data": self._create_task(_data(raw, body))}
+            case "GET", ["tasks"]:
+                return 200, self._task_page(query)
+            case "GET", ["tasks", gid, "stories"]:
+                return 200, self._story_page(gid, query)
             case "GET", ["tasks", gid]:
                 return 200, {"data": self._task(gid)}
             case "PUT", ["tasks", gid]:
@@ -155,8 +261,70 @@ class FakeAsana(ServedFake):
             case "POST", ["tasks", gid, "stories"]:
                 return 201, {"data": self._add_story(gid, _data(raw, body))}
             case "GET", ["portfolios", gid, "items"]:
+                _check_query(query)
                 return 200, self._portfolio_page(gid, query)
+            case "GET", _:
+                return 200, self._read([unquote(part) for part in segments], query)
         raise ApiError(404, "No matching route for request")
+
+    def _read(self, segments: list[str], query: dict[str, list[str]]) -> dict[str, Any]:
+        """Answer the directory reads: one record, or a page of compact records."""
+        path = "/" + "/".join(segments)
+        match segments:
+            case ["workspaces"]:
+                return self._list(path, list(self.workspaces.values()), query, "workspace")
+            case ["workspaces", gid, "teams"]:
+                self._get(self.workspaces, "workspace", gid)
+                teams = [t for t in self.teams.values() if t["organization"]["gid"] == gid]
+                return self._list(path, teams, query, "team")
+            case ["workspaces", gid, "custom_fields"]:
+                self._get(self.workspaces, "workspace", gid)
+                fields = [f for f in self.custom_fields.values() if f["workspace"] == gid]
+                return self._list(path, fields, query, "custom_field")
+            case ["teams", gid, "projects"]:
+                self._get(self.teams, "team", gid)
+                projects = [p for p in self.projects.values()
+                            if (p.get("team") or {}).get("gid") == gid
+                            and _archived_filter(query, p)]
+                return self._list(path, projects, query, "project", extra=("archived",))
+            case ["portfolios"]:
+                return self._list(path, self._owned_portfolios(query), query, "portfolio",
+                                  extra=("workspace", "owner"))
+            case [kind, gid] if kind in _RECORD_KINDS:
+                _check_query(query, fields=_FIELDS[_RECORD_KINDS[kind]])
+                record = self._get(self._store(kind), _RECORD_KINDS[kind], gid)
+                return {"data": _selected(record, _opt_fields(query))}
+        raise ApiError(404, "No matching route for request")
+
+    def _store(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {"workspaces": self.workspaces, "teams": self.teams, "projects": self.projects,
+                "portfolios": self.portfolio_records, "custom_fields": self.custom_fields,
+                "users": self.users}[kind]
+
+    def _get(self, store: dict[str, dict[str, Any]], kind: str, gid: str) -> dict[str, Any]:
+        if kind == "user":
+            gid = self.me if gid == "me" else next(
+                (u["gid"] for u in store.values() if u.get("email") == gid), gid)
+        elif not _GID.match(gid):
+            raise ApiError(400, f"{kind}: Not a valid gid: {gid}")
+        if gid not in store:
+            raise ApiError(404, f"{kind}: Unknown object: {gid}")
+        return store[gid]
+
+    def _owned_portfolios(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        workspace = (query.get("workspace") or [""])[0]
+        if not workspace:
+            raise ApiError(400, "workspace: Missing input")
+        self._get(self.workspaces, "workspace", workspace)
+        owner = (query.get("owner") or ["me"])[0]
+        owner = self.me if owner == "me" else owner
+        return [p for p in self.portfolio_records.values()
+                if p["workspace"]["gid"] == workspace and p["owner"]["gid"] == owner]
+
+    def _list(self, path: str, records: list[dict[str, Any]], query: dict[str, list[str]],
+              kind: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+        _check_query(query, fields=_FIELDS[kind], extra=extra)
+        return self._paged(records, query, path)
 
     def _create_task(self, data: dict[str, Any]) -> dict[str, Any]:
         _reject_unknown(data, _TASK_FIELDS)
@@ -189,6 +357,7 @@ class FakeAsana(ServedFake):
             "followers": [{"gid": f} for f in data.get("followers", [])],
             "assignee": {"gid": data["assignee"]} if data.get("assignee") else None,
             "created_at": _now(),
+            "modified_at": _now(),
             "permalink_url": f"https://app.asana.com/0/{projects[0] if projects else 0}/{gid}",
         }
         self.tasks[gid] = task
@@ -206,6 +375,7 @@ class FakeAsana(ServedFake):
         if "completed" in data and not isinstance(data["completed"], bool):
             raise ApiError(400, "completed: Not a boolean")
         task.update(data)
+        task["modified_at"] = _now()
         return task
 
     def _add_story(self, gid: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -217,33 +387,55 @@ class FakeAsana(ServedFake):
             "resource_type": "story",
             "resource_subtype": "comment_added",
             "type": "comment",
-            "text": data.get("text", ""),
+            # Asana derives the plain text of a rich-text comment.
+            "text": data.get("text") or _plain_text(data.get("html_text", "")),
             "html_text": data.get("html_text", ""),
             "created_at": _now(),
         }
         self.stories.setdefault(gid, []).append(story)
+        self.tasks[gid]["modified_at"] = _now()
         return story
+
+    def _task_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        # Asana: a task list needs a project, a section, a tag or an assignee + workspace.
+        project = (query.get("project") or [""])[0]
+        if not project:
+            raise ApiError(400, "Must specify exactly one of project, tag, section, "
+                                "user task list, or assignee + workspace")
+        if project not in self.projects:
+            raise ApiError(404, f"project: Unknown object: {project}")
+        since = _time_param(query, "modified_since")
+        tasks = [t for t in self.tasks.values()
+                 if any(p["gid"] == project for p in t["projects"])
+                 and (since is None or _parse(t["modified_at"]) >= since)]
+        return self._paged(tasks, query, f"/tasks?project={project}")
+
+    def _story_page(self, gid: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        self._task(gid)
+        return self._paged(self.stories.get(gid, []), query, f"/tasks/{gid}/stories")
+
+    def _paged(self, records: list[dict[str, Any]], query: dict[str, list[str]],
+               path: str) -> dict[str, Any]:
+        limit = _int_param(query, "limit", default=100)
+        if not 1 <= limit <= 100:
+            raise ApiError(400, "limit: Must be between 1 and 100")
+        start = _int_param(query, "offset", default=0, prefix="o") if "offset" in query else 0
+        if not 0 <= start <= len(records):
+            raise ApiError(400, "offset: Your pagination token is invalid")
+        fields = {f for v in query.get("opt_fields", []) for f in v.split(",") if f}
+        page = [_compact(r, fields) for r in records[start : start + limit]]
+        end = start + limit
+        next_page = None
+        if end < len(records):
+            sep = "&" if "?" in path else "?"
+            more = f"{path}{sep}limit={limit}&offset=o{end}"
+            next_page = {"offset": f"o{end}", "path": more, "uri": API_PREFIX + more}
+        return {"data": page, "next_page": next_page}
 
     def _portfolio_page(self, gid: str, query: dict[str, list[str]]) -> dict[str, Any]:
         if gid not in self.portfolios:
             raise ApiError(404, f"portfolio: Unknown object: {gid}")
-        items = self.portfolios[gid]
-        limit = _int_param(query, "limit", default=len(items) or 1)
-        if not 1 <= limit <= 100:
-            raise ApiError(400, "limit: Must be between 1 and 100")
-        start = 0
-        if "offset" in query:
-            start = _int_param(query, "offset", default=0, prefix="o")
-            if not 0 <= start <= len(items):
-                raise ApiError(400, "offset: Your pagination token is invalid")
-        fields = {f for v in query.get("opt_fields", []) for f in v.split(",") if f}
-        page = [_compact(item, fields) for item in items[start : start + limit]]
-        end = start + limit
-        next_page = None
-        if end < len(items):
-            path = f"/portfolios/{gid}/items?limit={limit}&offset=o{end}"
-            next_page = {"offset": f"o{end}", "path": path, "uri": API_PREFIX + path}
-        return {"data": page, "next_page": next_page}
+        return self._paged(self.portfolios[gid], query, f"/portfolios/{gid}/items")
 
 
 _HELP = (
@@ -335,10 +527,84 @@ def _int_param(query: dict[str, list[str]], key: str, *, default: int, prefix: s
         raise ApiError(400, f"{key}: Not a number") from None
 
 
+#: Path kinds with a "get one record" endpoint, and the resource_type each returns.
+_RECORD_KINDS = {"workspaces": "workspace", "teams": "team", "projects": "project",
+                 "portfolios": "portfolio", "custom_fields": "custom_field", "users": "user"}
+#: Fields each resource has (opt_fields may only name these, or their sub-fields).
+_FIELDS: dict[str, frozenset[str]] = {
+    "workspace": frozenset({"name", "is_organization", "email_domains"}),
+    "team": frozenset({"name", "organization", "description", "visibility", "permalink_url"}),
+    "project": frozenset({"name", "archived", "team", "workspace", "start_on", "due_on",
+                          "created_at", "color", "owner", "permalink_url"}),
+    "portfolio": frozenset({"name", "workspace", "owner", "color", "permalink_url"}),
+    "custom_field": frozenset({"name", "resource_subtype", "type", "enum_options", "enabled",
+                               "description"}),
+    "user": frozenset({"name", "email", "workspaces", "photo"}),
+}
+_COMMON_PARAMS = frozenset({"limit", "offset", "opt_fields", "opt_pretty"})
+
+
+def _ref(record: dict[str, Any]) -> dict[str, Any]:
+    return {"gid": record["gid"], "resource_type": record["resource_type"],
+            "name": record.get("name")}
+
+
+def _opt_fields(query: dict[str, list[str]]) -> set[str]:
+    return {f for v in query.get("opt_fields", []) for f in v.split(",") if f}
+
+
+def _check_query(query: dict[str, list[str]], *, fields: frozenset[str] | None = None,
+                 extra: tuple[str, ...] = ()) -> None:
+    """Refuse what Asana refuses: unknown parameters and fields the resource does not have."""
+    for name in query:
+        if name not in _COMMON_PARAMS and name not in extra:
+            raise ApiError(400, f"{name}: Unknown parameter")
+    if fields is None:
+        return
+    for requested in _opt_fields(query):
+        if requested.split(".")[0] not in fields | {"gid", "resource_type"}:
+            raise ApiError(400, f"opt_fields: Unknown field: {requested}")
+
+
+def _archived_filter(query: dict[str, list[str]], project: dict[str, Any]) -> bool:
+    raw = (query.get("archived") or [""])[0]
+    if raw == "":
+        return True
+    if raw not in ("true", "false"):
+        raise ApiError(400, "archived: Not a boolean")
+    return bool(project.get("archived")) == (raw == "true")
+
+
+def _selected(record: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    """Return a full record, or gid + the requested fields when opt_fields is given."""
+    public = {k: v for k, v in record.items() if not (k == "workspace" and isinstance(v, str))}
+    if not fields:
+        return public
+    return {"gid": record["gid"], **{f.split(".")[0]: public.get(f.split(".")[0])
+                                     for f in fields}}
+
+
 def _compact(item: dict[str, Any], fields: set[str]) -> dict[str, Any]:
     compact = {k: item.get(k) for k in ("gid", "resource_type", "name")}
-    compact.update({f: item.get(f) for f in fields})
+    compact.update({f.split(".")[0]: item.get(f.split(".")[0]) for f in fields})
     return compact
+
+
+def _time_param(query: dict[str, list[str]], key: str) -> datetime | None:
+    values = query.get(key)
+    if not values:
+        return None
+    try:
+        return _parse(values[0])
+    except ValueError:
+        raise ApiError(400, f"{key}: Not a valid date-time: {values[0]}") from None
+
+
+def _parse(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(text)
+    return parsed
 
 
 def _now() -> str:

@@ -6,7 +6,8 @@ import itertools
 import threading
 from typing import Any
 
-from shared.ledger import Record, State
+from shared.errors import Transient
+from shared.ledger import Record
 
 
 class MemoryLedger:
@@ -14,31 +15,45 @@ class MemoryLedger:
 
     def __init__(self) -> None:
         self.records: dict[str, Record] = {}
+        self.unavailable = False  # every call raises Transient, like Firestore being down
         self._versions: dict[str, int] = {}
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[Record | None, Any]:
         with self._lock:
+            self._check()
             return self.records.get(key), self._versions.get(key)
 
-    def claim(self, record: Record, version: Any) -> bool:
+    def create(self, record: Record) -> Any:
         with self._lock:
-            if self._versions.get(record.key) != version:
+            self._check()
+            if record.key in self.records:
+                return None
+            return self._write(record)
+
+    def update(self, record: Record, version: Any) -> Any:
+        with self._lock:
+            self._check()
+            if version is None or self._versions.get(record.key) != version:
+                return None
+            return self._write(record)
+
+    def delete(self, key: str, version: Any) -> bool:
+        with self._lock:
+            self._check()
+            if version is None or self._versions.get(key) != version:
                 return False
-            self._write(record)
+            self.records.pop(key)
+            self._versions.pop(key)
             return True
 
-    def save(self, record: Record) -> None:
-        with self._lock:
-            self._write(record)
+    def _check(self) -> None:
+        if self.unavailable:
+            raise Transient("firestore: ServiceUnavailable (test)")
 
-    def release(self, record: Record) -> None:
-        with self._lock:
-            if record.state is State.CREATING:
-                self.records.pop(record.key, None)
-                self._versions.pop(record.key, None)
-
-    def _write(self, record: Record) -> None:
+    def _write(self, record: Record) -> int:
         self.records[record.key] = record
-        self._versions[record.key] = next(self._counter)
+        version = next(self._counter)
+        self._versions[record.key] = version
+        return version

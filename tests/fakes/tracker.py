@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from typing import Any
 
 from shared.adapters.asana import AsanaRejected
@@ -20,15 +21,27 @@ class MemoryTracker:
         self.portfolios = portfolios or {}
         self.portfolio_reads = 0
         self.failures: list[AlertBridgeError] = []
+        self.lookups = 0
         self._ids = itertools.count(1000)
 
-    def create_task(self, draft: TaskDraft) -> str:
+    def create_task(self, draft: TaskDraft, marker: str) -> str:
         self._fail()
         gid = str(next(self._ids))
         self.tasks[gid] = draft
         self.completed[gid] = False
         self.comments[gid] = []
         return gid
+
+    def find_task(self, project_gid: str, marker: str, modified_since: datetime) -> str | None:
+        self.lookups += 1
+        for gid, draft in self.tasks.items():
+            if project_gid in draft.projects and marker in draft.notes:
+                return gid
+        return None
+
+    def has_comment(self, task_gid: str, marker: str) -> bool:
+        self._exists(task_gid)
+        return any(marker in text for text in self.comments[task_gid])
 
     def add_comment(self, task_gid: str, html_text: str) -> str:
         self._fail()

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from scripts.localstack import Stack
-from shared.ledger import Step, after, claim
+from shared.alerts import Action
+from shared.ledger import Delivery, Step, after, claim, renew
 from tests.fakes.ledger import MemoryLedger
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -38,43 +39,74 @@ def test_absent_key_has_no_record(store: Any) -> None:
     assert store.get(key()) == (None, None)
 
 
-def test_first_claim_wins_and_the_second_loses(store: Any) -> None:
+def claimed(k: str, project: str = "p1") -> Any:
+    return claim(k, NOW, project_gid=project)
+
+
+TRIGGER = Delivery(action=Action.TRIGGERED, digest="d1", source_time=NOW)
+
+
+def test_first_create_wins_and_the_second_loses(store: Any) -> None:
     k = key()
-    assert store.claim(claim(k, "m1", NOW), None) is True
-    assert store.claim(claim(k, "m2", NOW), None) is False
+    assert store.create(claimed(k, "p1")) is not None
+    assert store.create(claimed(k, "p2")) is None
     record, _ = store.get(k)
-    assert record.message_ids == ("m1",)
+    assert record.project_gid == "p1"
 
 
-def test_exactly_one_of_eight_racing_claims_wins(store: Any) -> None:
+def test_exactly_one_of_eight_racing_creates_wins(store: Any) -> None:
     k = key()
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda n: store.claim(claim(k, f"m{n}", NOW), None), range(8)))
-    assert results.count(True) == 1
+        results = list(pool.map(lambda n: store.create(claimed(k, f"p{n}")), range(8)))
+    assert sum(r is not None for r in results) == 1
 
 
-def test_takeover_fails_when_the_record_changed_since_it_was_read(store: Any) -> None:
+def test_update_fails_when_the_record_changed_since_it_was_read(store: Any) -> None:
     k = key()
-    store.claim(claim(k, "m1", NOW), None)
+    store.create(claimed(k))
     stale, version = store.get(k)
-    store.save(after(stale, Step.CREATE, "m1", NOW, task_gid="9"))
-    later = NOW + timedelta(hours=1)
-    assert store.claim(claim(k, "m2", later), version) is False
-    _, fresh_version = store.get(k)
-    assert store.claim(claim(k, "m2", later), fresh_version) is True
+    assert store.update(after(stale, Step.CREATE, TRIGGER, NOW, task_gid="9"), version)
+    assert store.update(after(stale, Step.CREATE, TRIGGER, NOW, task_gid="10"), version) is None
+    record, _ = store.get(k)
+    assert record.task_gid == "9"
 
 
-def test_saved_record_round_trips(store: Any) -> None:
+def test_exactly_one_of_eight_racing_updates_of_one_version_wins(store: Any) -> None:
     k = key()
-    created = after(claim(k, "m1", NOW), Step.CREATE, "m1", NOW, task_gid="9", team="Payments")
-    store.save(created)
+    store.create(claimed(k))
+    record, version = store.get(k)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(
+            lambda n: store.update(after(record, Step.CREATE, TRIGGER, NOW, task_gid=str(n)),
+                                   version), range(8)))
+    assert sum(r is not None for r in results) == 1
+
+
+def test_each_update_returns_the_version_the_next_one_needs(store: Any) -> None:
+    k = key()
+    record = claimed(k)
+    version = store.create(record)
+    for n in range(3):  # how a lease is renewed while Asana is slow
+        record = renew(record, NOW + timedelta(seconds=n))
+        version = store.update(record, version)
+        assert version is not None
+    assert store.get(k)[0] == record
+
+
+def test_written_record_round_trips(store: Any) -> None:
+    k = key()
+    created = after(claimed(k), Step.CREATE, TRIGGER, NOW, task_gid="9", team="Payments")
+    store.create(created)
     record, _ = store.get(k)
     assert record == created
 
 
-def test_release_frees_the_key(store: Any) -> None:
+def test_delete_is_conditional_and_frees_the_key(store: Any) -> None:
     k = key()
-    claimed = claim(k, "m1", NOW)
-    store.claim(claimed, None)
-    store.release(claimed)
-    assert store.claim(claim(k, "m2", NOW), None) is True
+    store.create(claimed(k))
+    _, version = store.get(k)
+    store.update(renew(claimed(k), NOW + timedelta(seconds=1)), version)
+    assert store.delete(k, version) is False  # changed since
+    _, fresh = store.get(k)
+    assert store.delete(k, fresh) is True
+    assert store.create(claimed(k)) is not None

@@ -11,7 +11,7 @@ from shared.settings import SECRET_NAMES, SECRET_READERS
 from tests.terraform.tfmodel import ROOT, TERRAFORM, Module, block, load_tfvars, settings_env_keys
 
 TFVARS = sorted((TERRAFORM / "environments").glob("*.tfvars"))
-FUNCTIONS = ("ingest", "worker")
+FUNCTIONS = ("ingest", "worker", "reconcile")
 
 # Settings read by the code but deliberately not set in the deployment, with the reason.
 NOT_DEPLOYED = {
@@ -84,7 +84,8 @@ def test_env_topics_are_the_module_topics(module: Module) -> None:
 
 @pytest.mark.parametrize(("name", "entry_point", "ingress"),
                          [("ingest", "ingest", "ALLOW_ALL"),
-                          ("worker", "worker", "ALLOW_INTERNAL_ONLY")], ids=FUNCTIONS)
+                          ("worker", "worker", "ALLOW_INTERNAL_ONLY"),
+                          ("reconcile", "reconcile", "ALLOW_INTERNAL_ONLY")], ids=FUNCTIONS)
 def test_function_build_and_ingress(module: Module, name: str, entry_point: str,
                                     ingress: str) -> None:
     function = _function(module, name)
@@ -112,7 +113,8 @@ def test_archive_puts_main_and_requirements_at_the_root(module: Module) -> None:
 
 
 @pytest.mark.parametrize("path", ["functions/ingest/main.py", "functions/worker/main.py",
-                                  "requirements.txt", "teams.yaml", "shared/__init__.py"])
+                                  "functions/reconcile/main.py", "requirements.txt",
+                                  "teams.yaml", "shared/__init__.py"])
 def test_archived_file_exists(path: str) -> None:
     assert (ROOT / path).is_file(), f"archive_file would fail at plan: {path} is missing"
 
@@ -123,23 +125,39 @@ def test_ingest_is_public_and_worker_only_invokable_by_the_pusher(module: Module
         ("${google_cloudfunctions2_function.ingest.name}", "roles/run.invoker", "allUsers"),
         ("${google_cloudfunctions2_function.worker.name}", "roles/run.invoker",
          "${google_service_account.pusher.member}"),
+        ("${google_cloudfunctions2_function.reconcile.name}", "roles/run.invoker",
+         "${google_service_account.scheduler.member}"),
     }
+
+
+def test_scheduler_calls_reconcile_every_interval_with_oidc(module: Module) -> None:
+    job = module.resources["google_cloud_scheduler_job.reconcile"]
+    assert job["schedule"] == "*/${var.reconcile.interval_minutes} * * * *"
+    target = block(job, "http_target")
+    uri = "${google_cloudfunctions2_function.reconcile.service_config[0].uri}"
+    assert (target["http_method"], target["uri"]) == ("POST", uri)
+    oidc = block(target, "oidc_token")
+    assert oidc == {"service_account_email": "${google_service_account.scheduler.email}",
+                    "audience": uri}
+    assert module.variables["reconcile"]["type"].startswith("${object(")
 
 
 def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
     readers = module.locals["secret_readers"]
     assert readers == {
         "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"],
-        "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"],
+        "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"],
+        "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"],
     }
     # The code asks Secret Manager for exactly what Terraform lets each function read.
     assert readers == {name: list(names) for name, names in SECRET_READERS.items()}
-    assert sorted(readers["ingest"] + readers["worker"]) == sorted(SECRET_NAMES)
+    assert {n for names in readers.values() for n in names} == set(SECRET_NAMES)
     assert module.resources["google_secret_manager_secret.credential"]["for_each"] == (
         "${local.secret_reader}")
     reader = module.resources["google_secret_manager_secret_iam_member.reader"]
+    assert reader["for_each"] == "${local.secret_grants}"
     assert reader["role"] == "roles/secretmanager.secretAccessor"
-    assert reader["member"] == "${google_service_account.function[each.value].member}"
+    assert reader["member"] == "${google_service_account.function[each.value.reader].member}"
 
 
 def test_secret_ids_follow_the_code_naming(module: Module) -> None:
@@ -164,14 +182,16 @@ def test_worker_roles_are_least_privilege(module: Module) -> None:
         "google_project_iam_member").values() if "function" in r["member"]}
     assert project_roles == {
         ("roles/datastore.user", '${google_service_account.function["worker"].member}'),
+        ("roles/datastore.viewer", '${google_service_account.function["reconcile"].member}'),
         ("roles/logging.logWriter", "${google_service_account.function[each.key].member}"),
     }
 
 
-def test_ingest_publishes_only_to_events(module: Module) -> None:
+@pytest.mark.parametrize("name", ["ingest", "reconcile"])
+def test_publishes_only_to_events(module: Module, name: str) -> None:
     grants = module.resources_of("google_pubsub_topic_iam_member")
-    ingest = [g for g in grants.values() if '"ingest"' in g["member"]]
-    assert [(g["topic"], g["role"]) for g in ingest] == [
+    mine = [g for g in grants.values() if f'"{name}"' in g["member"]]
+    assert [(g["topic"], g["role"]) for g in mine] == [
         ("${google_pubsub_topic.events.id}", "roles/pubsub.publisher")]
 
 
@@ -217,7 +237,8 @@ def test_every_output_is_described(module: Module) -> None:
 def test_every_alert_policy_has_runbook_and_channels(module: Module) -> None:
     policies = module.resources_of("google_monitoring_alert_policy")
     assert set(policies) == {"dead_lettered", "events_backlog", "ingest_errors",
-                             "ingest_latency", "worker_errors"}
+                             "ingest_latency", "worker_errors", "alerts_reconciled",
+                             "reconcile_failures"}
     for name, policy in policies.items():
         assert policy["notification_channels"] == "${local.notification_channels}", name
         assert "documentation" in policy, name
@@ -228,6 +249,8 @@ def test_every_alert_policy_has_runbook_and_channels(module: Module) -> None:
     ("alerts_unrouted", "alert_unrouted", ["source"]),
     ("webhooks_rejected", "webhook_rejected", ["reason", "source"]),
     ("dead_lettered", "dead_lettered", ["reason"]),
+    ("alerts_reconciled", "alert_reconciled", ["source", "reason"]),
+    ("reconcile_failures", "reconcile_failed", ["reason"]),
 ])
 def test_log_metric_matches_code_log_event(module: Module, metric: str, event: str,
                                            labels: list[str]) -> None:

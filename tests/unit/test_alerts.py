@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert, alert_key, parse_alert, parse_time
+from shared.alerts import Action, Alert, alert_key, parse_time
 from shared.alerts_datadog import parse_tags
+from shared.alerts_parse import parse_alert
 from shared.errors import Permanent
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -131,7 +132,10 @@ EXPECTED = [
         "sentry_issue_assigned.json",
         {"action": Action.ASSIGNED, "assignee": "Chloé Martin"},
     ),
-    ("sentry_issue_ignored.json", {"action": Action.IGNORED}),
+    ("sentry_issue_ignored.json",
+     {"action": Action.IGNORED, "actor": "Chloé Martin",
+      "status_details": (("ignoreUntilEscalating", "True"),
+                         ("substatus", "archived_until_escalating"))}),
     (
         "sentry_metric_alert_critical.json",
         {
@@ -351,7 +355,7 @@ MISSING = [
     (
         _without("datadog_triggered.json", "id") | {"alert_cycle_key": ""},
         ("datadog", "datadog"),
-        "datadog webhook: alert_cycle_key and id missing",
+        "datadog webhook: alert_cycle_key or id missing",
     ),
 ]
 
@@ -511,3 +515,10 @@ def test_bare_tag_does_not_hide_derived_key() -> None:
         tags=(("monitor", ""),),
     )
     assert alert.match_fields()["monitor"] == "42"
+
+
+def test_issue_assigned_to_a_team_says_team() -> None:
+    payload = json.loads((DATA / "sentry_issue_assigned.json").read_text())
+    payload["data"]["issue"]["assignedTo"] = {"type": "team", "id": "4", "name": "backend"}
+    alert = parse_alert(json.dumps(payload).encode(), {"source": "sentry", "resource": "issue"})
+    assert alert.assignee == "team backend"

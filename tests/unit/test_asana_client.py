@@ -6,7 +6,7 @@ import json
 import logging
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,12 @@ import requests
 
 from shared.adapters.asana import AsanaClient, AsanaRejected, DryRunAsana
 from shared.errors import Permanent, Transient, is_retryable
+from shared.markers import mark_comment, mark_task
 from shared.tasks import TaskDraft
 from tests.fakes.asana_server import FakeAsana
 
 TOKEN = "secret-pat-0123456789"
+MARKER = "ab-task-0123456789abcdef01234567"
 DRAFT = TaskDraft(
     name="[High] ZeroDivisionError: division by zero",
     html_notes="<body><strong>Sentry alert</strong> café &amp; 支付</body>",
@@ -55,7 +57,7 @@ def client(fake: FakeAsana, sleeps: Sleeps, **kwargs: Any) -> AsanaClient:
 
 
 def test_create_task_sends_the_draft_with_bearer_auth(asana: FakeAsana, sleeps: Sleeps) -> None:
-    gid = client(asana, sleeps).create_task(DRAFT)
+    gid = client(asana, sleeps).create_task(DRAFT, MARKER)
     task = asana.tasks[gid]
     assert task["name"] == DRAFT.name
     assert task["html_notes"] == DRAFT.html_notes
@@ -71,7 +73,7 @@ def test_create_task_sends_the_draft_with_bearer_auth(asana: FakeAsana, sleeps: 
 
 def test_comment_is_added_as_a_story(asana: FakeAsana, sleeps: Sleeps) -> None:
     asana_client = client(asana, sleeps)
-    task = asana_client.create_task(DRAFT)
+    task = asana_client.create_task(DRAFT, MARKER)
     story = asana_client.add_comment(task, "<body><strong>Fired again</strong></body>")
     assert [s["gid"] for s in asana.stories[task]] == [story]
     assert asana.stories[task][0]["html_text"] == "<body><strong>Fired again</strong></body>"
@@ -79,7 +81,7 @@ def test_comment_is_added_as_a_story(asana: FakeAsana, sleeps: Sleeps) -> None:
 
 def test_complete_then_reopen(asana: FakeAsana, sleeps: Sleeps) -> None:
     asana_client = client(asana, sleeps)
-    task = asana_client.create_task(DRAFT)
+    task = asana_client.create_task(DRAFT, MARKER)
     asana_client.set_completed(task, True)
     assert asana_client.get_task(task)["completed"] is True
     asana_client.set_completed(task, False)
@@ -121,7 +123,7 @@ def test_429_waits_for_retry_after_then_succeeds(
 ) -> None:
     asana.fail_next(2, 429, retry_after=7)
     with caplog.at_level(logging.WARNING, logger="shared.adapters.asana"):
-        gid = client(asana, sleeps).create_task(DRAFT)
+        gid = client(asana, sleeps).create_task(DRAFT, MARKER)
     assert gid in asana.tasks and len(asana.tasks) == 1
     assert sleeps == [7.0, 7.0]
     assert "asana POST /tasks: 429" in caplog.text and "in 7.00s" in caplog.text
@@ -129,15 +131,16 @@ def test_429_waits_for_retry_after_then_succeeds(
 
 def test_retry_after_is_capped(asana: FakeAsana, sleeps: Sleeps) -> None:
     asana.fail_next(1, 429, retry_after=3600)
-    client(asana, sleeps).create_task(DRAFT)
+    client(asana, sleeps).create_task(DRAFT, MARKER)
     assert sleeps == [30.0]
 
 
 def test_5xx_is_retried_with_growing_jittered_backoff(asana: FakeAsana, sleeps: Sleeps) -> None:
-    asana.fail_next(3, 500)
     asana_client = client(asana, sleeps)
-    task = asana_client.create_task(DRAFT)
-    assert asana.tasks[task]["name"] == DRAFT.name
+    task = asana_client.create_task(DRAFT, MARKER)
+    asana.fail_next(3, 500)
+    asana_client.set_completed(task, True)
+    assert asana.tasks[task]["completed"] is True
     assert len(sleeps) == 3
     for wait, ceiling in zip(sleeps, (0.5, 1.0, 2.0), strict=True):
         assert ceiling / 2 <= wait <= ceiling
@@ -146,7 +149,7 @@ def test_5xx_is_retried_with_growing_jittered_backoff(asana: FakeAsana, sleeps: 
 def test_400_is_permanent_and_carries_asanas_message(asana: FakeAsana, sleeps: Sleeps) -> None:
     draft = TaskDraft(name="x", html_notes="", notes="n", projects=("123",))
     with pytest.raises(Permanent) as caught:
-        client(asana, sleeps).create_task(draft)
+        client(asana, sleeps).create_task(draft, MARKER)
     assert str(caught.value) == "asana POST /tasks: 400 project: Not a recognized ID: 123"
     assert caught.value.reason == "asana_http_400"
     assert not is_retryable(caught.value)
@@ -158,7 +161,7 @@ def test_401_is_permanent_and_never_shows_the_token(
 ) -> None:
     wrong = "wrong-pat-secret-42"
     with caplog.at_level(logging.DEBUG), pytest.raises(AsanaRejected) as caught:
-        client(asana, sleeps, token=wrong).create_task(DRAFT)
+        client(asana, sleeps, token=wrong).create_task(DRAFT, MARKER)
     assert caught.value.status == 401
     assert "Not Authorized" in str(caught.value)
     assert wrong not in str(caught.value) and wrong not in caplog.text
@@ -166,11 +169,65 @@ def test_401_is_permanent_and_never_shows_the_token(
 
 
 def test_exhausted_attempts_raise_transient(asana: FakeAsana, sleeps: Sleeps) -> None:
-    asana.fail_next(10, 503)
-    with pytest.raises(Transient, match=r"asana POST /tasks: 503 .* after 3 attempts"):
-        client(asana, sleeps, max_attempts=3).create_task(DRAFT)
+    asana.fail_next(10, 429)
+    with pytest.raises(Transient, match=r"asana POST /tasks: 429 .* after 3 attempts"):
+        client(asana, sleeps, max_attempts=3).create_task(DRAFT, MARKER)
     assert len(asana.requests) == 3 and len(sleeps) == 2
     assert asana.tasks == {}
+
+
+def marked(draft: TaskDraft = DRAFT) -> TaskDraft:
+    return mark_task(draft, MARKER)
+
+
+@pytest.mark.parametrize("lost", [
+    {"status": 500}, {"status": 502}, {"status": 201, "delay": 1.0}],
+    ids=["500-after-storing", "502-after-storing", "answer-timed-out"])
+def test_a_create_whose_answer_was_lost_is_adopted_not_repeated(
+        asana: FakeAsana, sleeps: Sleeps, lost: dict[str, Any]) -> None:
+    asana.lose_next_answers(1, **lost)
+    gid = client(asana, sleeps, timeout=(1.0, 0.3)).create_task(marked(), MARKER)
+    assert list(asana.tasks) == [gid]
+    assert [(r.method, r.path) for r in asana.requests] == [("POST", "/tasks"), ("GET", "/tasks")]
+
+
+def test_a_create_refused_before_storing_is_sent_again_after_a_lookup(
+        asana: FakeAsana, sleeps: Sleeps) -> None:
+    asana.fail_next(1, 503)
+    gid = client(asana, sleeps).create_task(marked(), MARKER)
+    assert list(asana.tasks) == [gid]
+    assert [(r.method, r.path) for r in asana.requests] == [
+        ("POST", "/tasks"), ("GET", "/tasks"), ("POST", "/tasks")]
+
+
+def test_a_429_is_retried_without_a_lookup(asana: FakeAsana, sleeps: Sleeps) -> None:
+    asana.fail_next(1, 429, retry_after=1)
+    client(asana, sleeps).create_task(marked(), MARKER)
+    assert [r.method for r in asana.requests] == ["POST", "POST"]
+
+
+def test_find_task_looks_in_the_project_since_a_time_and_pages(
+        asana: FakeAsana, sleeps: Sleeps) -> None:
+    asana_client = client(asana, sleeps)
+    for n in range(150):
+        asana_client.create_task(mark_task(DRAFT, f"ab-task-other{n}"), f"ab-task-other{n}")
+    wanted = asana_client.create_task(marked(), MARKER)
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    assert asana_client.find_task("1201", MARKER, since) == wanted
+    assert asana_client.find_task("1201", "ab-task-missing", since) is None
+    assert asana_client.find_task("1201", MARKER, datetime.now(UTC) + timedelta(hours=1)) is None
+    pages = [r for r in asana.requests if r.path == "/tasks" and r.method == "GET"]
+    assert pages[0].query["modified_since"][0].endswith("+00:00")
+    assert any("offset" in r.query for r in pages)
+
+
+def test_has_comment_finds_a_marker_among_the_stories(asana: FakeAsana, sleeps: Sleeps) -> None:
+    asana_client = client(asana, sleeps)
+    task = asana_client.create_task(marked(), MARKER)
+    assert not asana_client.has_comment(task, "ab-msg-1")
+    asana_client.add_comment(task, mark_comment("<body>Resolved</body>", "ab-msg-1"))
+    assert asana_client.has_comment(task, "ab-msg-1")
+    assert not asana_client.has_comment(task, "ab-msg-2")
 
 
 def test_unreachable_asana_is_transient(sleeps: Sleeps) -> None:
@@ -228,7 +285,7 @@ def test_fake_rejects_malformed_task_bodies(asana: FakeAsana, body: bytes, messa
 
 def test_fake_rejects_a_comment_with_headers(asana: FakeAsana, sleeps: Sleeps) -> None:
     asana_client = client(asana, sleeps)
-    task = asana_client.create_task(DRAFT)
+    task = asana_client.create_task(DRAFT, MARKER)
     with pytest.raises(AsanaRejected, match="html_text: XML is invalid"):
         asana_client.add_comment(task, "<body><h1>big</h1></body>")
 
@@ -237,7 +294,7 @@ def test_dry_run_records_the_exact_request(tmp_path: Path) -> None:
     path = tmp_path / "run" / "asana-dry-run.jsonl"
     at = datetime(2024, 3, 5, 14, 7, 9, tzinfo=UTC)
     dry = DryRunAsana(str(path), clock=lambda: at)
-    task = dry.create_task(DRAFT)
+    task = dry.create_task(DRAFT, MARKER)
     dry.add_comment(task, "<body>again</body>")
     dry.set_completed(task, True)
     assert task == "dry-run-1"
@@ -270,7 +327,7 @@ def test_dry_run_records_the_exact_request(tmp_path: Path) -> None:
 
 def test_dry_run_body_is_accepted_by_the_fake(asana: FakeAsana, tmp_path: Path) -> None:
     path = tmp_path / "dry.jsonl"
-    DryRunAsana(str(path)).create_task(DRAFT)
+    DryRunAsana(str(path)).create_task(DRAFT, MARKER)
     recorded = json.loads(path.read_text(encoding="utf-8"))
     response = requests.post(
         f"{asana.url}{recorded['path']}",

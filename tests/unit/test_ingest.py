@@ -151,9 +151,21 @@ def test_unauthorized_answers_are_identical_whatever_the_cause() -> None:
     assert (forged.status, forged.body) == (missing.status, missing.body)
 
 
-def test_malformed_answer_says_what_is_wrong() -> None:
-    answer = handle_webhook(datadog({"title": "no id"}), deps(FakeTopic()))
-    assert "no alert id" in str(answer.body["detail"])
+@pytest.mark.parametrize(
+    ("hook", "detail"),
+    [
+        (datadog({"title": "no id"}),
+         "datadog webhook carries no alert id (alert_cycle_key or id)"),
+        (sentry("issue", {"action": "created", "data": {"issue": {"title": "no id"}}}),
+         "sentry issue webhook carries no alert id (data.issue.id)"),
+        (sentry("event_alert", {"action": "triggered", "data": {"event": {}}}),
+         "sentry event_alert webhook carries no alert id (data.event.issue_id)"),
+    ],
+    ids=["datadog", "sentry-issue", "sentry-event-alert"],
+)
+def test_malformed_answer_names_the_missing_id_field(hook: Webhook, detail: str) -> None:
+    answer = handle_webhook(hook, deps(FakeTopic()))
+    assert (answer.status, answer.body["detail"]) == (400, detail)
 
 
 def test_rejections_are_logged_with_reason_and_no_secret(caplog: pytest.LogCaptureFixture) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert, parse_alert
+from shared.alerts import Action, Alert
+from shared.alerts_parse import parse_alert
 from shared.errors import AlertBridgeError, Permanent, Transient
 from shared.linkback import LinkBack, LinkRequest, link_request, task_url
 

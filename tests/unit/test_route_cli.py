@@ -61,7 +61,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_check_summarises_the_repository_file(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "check", "--teams", TEAMS)
     assert status == 0
-    assert out == f"{TEAMS}: 4 teams, default 'Platform', 9 matcher groups\n"
+    assert out == (f"{TEAMS}: 4 teams, 9 matcher groups\n"
+                   "default team: 'Platform' (settings.default_team names it)\n")
 
 
 def test_check_reads_teams_file_from_the_environment(
@@ -69,7 +70,26 @@ def test_check_reads_teams_file_from_the_environment(
     monkeypatch.setenv("TEAMS_FILE", str(ROOT / "tests" / "data" / "teams_legacy.yaml"))
     status, out, _ = run(capsys, "check")
     assert status == 0
-    assert "teams_legacy.yaml: 4 teams, default 'Default', 6 matcher groups" in out
+    assert "teams_legacy.yaml: 4 teams, 6 matcher groups" in out
+    assert "default team: 'Default' (it is named 'Default' and neither" in out
+
+
+@pytest.mark.parametrize(
+    ("env_default", "expected"),
+    [(None, "default team: 'Observability and Performance' (it is named 'Observability and "
+            "Performance' and neither settings.default_team nor DEFAULT_TEAM is set)"),
+     ("payments", "default team: 'Payments' (DEFAULT_TEAM names it)")],
+    ids=["older-service-name", "DEFAULT_TEAM"],
+)
+def test_check_says_which_team_is_the_default_and_why(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        env_default: str | None, expected: str) -> None:
+    if env_default:
+        monkeypatch.setenv("DEFAULT_TEAM", env_default)
+    legacy = str(ROOT / "tests" / "data" / "teams_legacy_observability.yaml")
+    status, out, _ = run(capsys, "check", "--teams", legacy)
+    assert status == 0
+    assert out.splitlines()[1] == expected
 
 
 def test_check_fails_with_every_problem(capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,8 +151,16 @@ def test_explain_cases(capsys: pytest.CaptureFixture[str], args: list[str],
         (DATADOG_TRIGGERED, [],
          ["team:      Payments", "priority:  Medium (Datadog priority P3 → Medium)"]),
         (DATADOG_TRIGGERED, ["--source", "datadog"], ["team:      Payments"]),
+        (json.loads((ROOT / "tests" / "data" / "sentry_issue_created.json").read_text()), [],
+         ["task:      none opened: 'issue' webhooks do not open tasks (settings."
+          "create_tasks_from: event_alert, metric_alert, datadog): it only updates the task "
+          "an alert rule or monitor opened for it"]),
+        (json.loads((ROOT / "tests" / "data" / "sentry_issue_resolved.json").read_text()), [],
+         ["task:      none opened: a 'resolved' webhook never opens a task: it only updates "
+          "the task an earlier alert opened"]),
     ],
-    ids=["sentry-event-alert", "datadog-guessed", "datadog-explicit"],
+    ids=["sentry-event-alert", "datadog-guessed", "datadog-explicit", "issue-created-no-task",
+         "resolved-no-task"],
 )
 def test_explain_payload(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                          payload: dict[str, object], extra: list[str],
@@ -145,6 +173,8 @@ def test_explain_payload(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     lines = out.splitlines()
     for line in expected:
         assert line in lines
+    assert any(line.startswith("board:") for line in lines) != any(
+        line.startswith("task:") for line in lines)
 
 
 @pytest.mark.parametrize(

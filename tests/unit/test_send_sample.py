@@ -5,7 +5,8 @@ import json
 import pytest
 
 from scripts.send_sample import SAMPLES, sample_body
-from shared.alerts import alert_key, parse_alert
+from shared.alerts import alert_key
+from shared.alerts_parse import parse_alert
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

@@ -26,3 +26,14 @@ def test_every_problem_is_named_at_once() -> None:
     message = str(error.value)
     for key in ("GOOGLE_CLOUD_PROJECT", "ENVIRONMENT", "LOG_LEVEL", "MAX_BODY_BYTES"):
         assert key in message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, None), ("", None), ("  ", None), (" Observability and Performance ",
+                                               "Observability and Performance")],
+    ids=["unset", "empty", "blank", "trimmed"],
+)
+def test_default_team(value: str | None, expected: str | None) -> None:
+    env = {"GOOGLE_CLOUD_PROJECT": "p"} | ({"DEFAULT_TEAM": value} if value is not None else {})
+    assert load_settings(env).default_team == expected

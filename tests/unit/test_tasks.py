@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -11,6 +12,7 @@ from shared.tasks import (
     MAX_NAME_CHARS,
     TaskDraft,
     fill_template,
+    ignore_condition,
     render_comment,
     render_task,
     validate_rich_text,
@@ -375,3 +377,56 @@ def test_validate_rich_text(html: str, story: bool, problem: str | None) -> None
     with pytest.raises(ValueError, match="rich text") as caught:
         validate_rich_text(html, story=story)
     assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("details", "expected"),
+    [
+        ((("ignoreUntilEscalating", "True"),), "until it escalates"),
+        ((("substatus", "archived_until_escalating"),), "until it escalates"),
+        ((("ignoreUntil", "2026-11-21T10:00:00Z"),), "until 2026-11-21 10:00:00 UTC"),
+        ((("ignoreDuration", "30"),), "for 30 minutes"),
+        ((("ignoreCount", "100"), ("ignoreWindow", "60")),
+         "until it occurs 100 more times within 60 minutes"),
+        ((("ignoreCount", "100"),), "until it occurs 100 more times"),
+        ((("ignoreUserCount", "10"), ("ignoreUserWindow", "1440")),
+         "until 10 more users are affected within 1440 minutes"),
+        ((("ignoreCount", "5"), ("ignoreUserCount", "2")),
+         "until it occurs 5 more times or until 2 more users are affected"),
+        ((("substatus", "archived_forever"),), "forever"),
+        ((), "forever"),
+    ],
+    ids=["escalating", "escalating-substatus", "until-date", "duration", "count-in-window",
+         "count", "users-in-window", "count-or-users", "archived-forever", "no-details"],
+)
+def test_ignore_condition(details: tuple[tuple[str, str], ...], expected: str) -> None:
+    assert ignore_condition(details) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "what", "expected"),
+    [
+        ({"action": Action.ASSIGNED, "assignee": "Chloé Martin", "actor": "Sam"}, "Assigned",
+         "Assigned to Chloé Martin by Sam at 2024-03-05 14:07:09 UTC"),
+        ({"action": Action.ASSIGNED, "assignee": "team backend", "actor": None}, "Assigned",
+         "Assigned to team backend at 2024-03-05 14:07:09 UTC"),
+        ({"action": Action.ASSIGNED, "assignee": None, "actor": "Sam"}, "Assigned",
+         "Assigned (now unassigned) by Sam at 2024-03-05 14:07:09 UTC"),
+        ({"action": Action.IGNORED, "actor": "Sam",
+          "status_details": (("ignoreCount", "100"), ("ignoreWindow", "60"))},
+         "Ignored / archived", "Ignored / archived by Sam at 2024-03-05 14:07:09 UTC, until it "
+                               "occurs 100 more times within 60 minutes"),
+        ({"action": Action.IGNORED, "actor": None}, "Ignored / archived",
+         "Ignored / archived at 2024-03-05 14:07:09 UTC, forever"),
+        ({"action": Action.RESOLVED, "actor": "Sam"}, "Resolved",
+         "Resolved at 2024-03-05 14:07:09 UTC"),
+    ],
+    ids=["assigned-user", "assigned-team", "unassigned", "ignored-count", "ignored-forever",
+         "resolved-unchanged"],
+)
+def test_assigned_and_ignored_comments_say_who_and_until_when(
+        changes: dict[str, object], what: str, expected: str) -> None:
+    alert = replace(SENTRY_EVENT, resource="issue", **changes)  # type: ignore[arg-type]
+    html = render_comment(alert, what)
+    assert html.startswith(f"<body><strong>{expected}</strong>")
+    validate_rich_text(html, story=True)

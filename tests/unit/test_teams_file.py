@@ -112,6 +112,57 @@ def test_team_named_default_is_the_default_without_settings() -> None:
     assert config.default_team == "DEFAULT"
 
 
+def test_legacy_file_of_the_older_service_loads_unchanged() -> None:
+    config = load_teams(str(DATA / "teams_legacy_observability.yaml"))
+    assert config.default_team == "Observability and Performance"
+    assert "named 'Observability and Performance'" in config.default_team_reason
+    assert config.team("Observability and Performance").asana_team_gid == "1200000000000500"
+
+
+LEGACY_BOTH = ("- Name: Default\n  AsanaBacklogId: '1'\n"
+               "- Name: Observability and Performance\n  AsanaBacklogId: '2'\n"
+               "- Name: Payments\n  AsanaBacklogId: '3'\n")
+LEGACY_NEITHER = "- Name: Payments\n  AsanaBacklogId: '3'\n- Name: Core\n  AsanaBacklogId: '4'\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "env_default", "expected", "reason"),
+    [
+        (LEGACY_BOTH, None, "Observability and Performance", "named 'Observability and"),
+        ("- Name: default\n  AsanaBacklogId: '1'\n", None, "default", "named 'Default'"),
+        (LEGACY_NEITHER, "core", "Core", "DEFAULT_TEAM names it"),
+        (LEGACY_BOTH, "Payments", "Payments", "DEFAULT_TEAM names it"),
+        (rich(), None, "Platform", "settings.default_team names it"),
+        (rich(), "platform", "Platform", "settings.default_team names it"),
+    ],
+    ids=["older-service-name-wins-over-Default", "Default-case-insensitive",
+         "DEFAULT_TEAM-names-a-legacy-team", "DEFAULT_TEAM-beats-legacy-names",
+         "settings-default_team", "settings-and-DEFAULT_TEAM-agree"],
+)
+def test_default_team_and_why(text: str, env_default: str | None, expected: str,
+                              reason: str) -> None:
+    config = parse_teams(text, default_team=env_default)
+    assert config.default_team == expected
+    assert reason in config.default_team_reason
+
+
+@pytest.mark.parametrize(
+    ("text", "env_default", "expected"),
+    [
+        (LEGACY_NEITHER, None, "no default team: set settings.default_team or DEFAULT_TEAM, "
+                               "or name a team 'Observability and Performance' or 'Default'"),
+        (LEGACY_NEITHER, "Growth", "DEFAULT_TEAM: no team named 'Growth' in the file"),
+        (rich(), "Payments", "settings: default_team: 'Platform' but DEFAULT_TEAM is "
+                             "'Payments': keep one of the two"),
+    ],
+    ids=["none", "DEFAULT_TEAM-unknown", "settings-and-DEFAULT_TEAM-disagree"],
+)
+def test_default_team_problems(text: str, env_default: str | None, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_teams(text, source="teams.yaml", default_team=env_default)
+    assert str(caught.value) == f"teams.yaml: {expected}"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -15,7 +15,7 @@ import pytest
 from shared.adapters.asana import AsanaRejected
 from shared.alerts import Alert
 from shared.errors import ConfigError, Transient
-from shared.ledger import RECURRENCE_COMMENT_INTERVAL, State
+from shared.ledger import LEASE_SECONDS, RECURRENCE_COMMENT_INTERVAL, State
 from shared.teams_file import load_teams
 from shared.worker import Outcome, PortfolioCache, WorkerDeps, handle_request
 from tests.fakes.ledger import MemoryLedger
@@ -114,9 +114,9 @@ def test_recurrence_comments_instead_of_a_new_task() -> None:
     world = World()
     world.push("sentry_event_alert.json", "event_alert")
     world.now += RECURRENCE_COMMENT_INTERVAL / 2
-    world.push("sentry_event_alert.json", "event_alert")  # a burst: counted, not commented
+    world.push("", "event_alert", body=_firing(1))  # a burst: counted, not commented
     world.now += RECURRENCE_COMMENT_INTERVAL
-    world.push("sentry_event_alert.json", "event_alert")
+    world.push("", "event_alert", body=_firing(2))
     gid = world.only_task()
     assert len(world.tracker.comments[gid]) == 1
     assert "3 times" in world.tracker.comments[gid][0]
@@ -211,7 +211,7 @@ def test_deleted_task_gets_a_new_one_on_the_next_firing() -> None:
     world.push("sentry_event_alert.json", "event_alert")
     world.tracker.delete(world.only_task())
     world.now += timedelta(hours=2)
-    world.push("sentry_event_alert.json", "event_alert")
+    world.push("", "event_alert", body=_firing(1))
     assert len(world.tracker.tasks) == 1
 
 
@@ -226,10 +226,23 @@ def _issue_id(fixture: str) -> str:
     return str(json.loads((DATA / fixture).read_text())["data"]["issue"]["id"])
 
 
-def _event_alert_for_issue(issue_id: str) -> bytes:
+def _event_alert_for_issue(issue_id: str, event: int = 0) -> bytes:
+    """Return an event_alert of the issue; each ``event`` number is a new firing."""
     payload = json.loads((DATA / "sentry_event_alert.json").read_text())
     payload["data"]["event"]["issue_id"] = issue_id
+    if event:
+        payload["data"]["event"]["event_id"] = f"{event:032x}"
     return json.dumps(payload).encode()
+
+
+def _firing(n: int) -> bytes:
+    """Return the fixture's event_alert fired for the n-th time (a new event, same issue)."""
+    return _event_alert_for_issue(_issue_id_of_event_alert(), n)
+
+
+def _issue_id_of_event_alert() -> str:
+    return str(json.loads((DATA / "sentry_event_alert.json").read_text())
+               ["data"]["event"]["issue_id"])
 
 
 @pytest.mark.parametrize(("fixture", "resource"),
@@ -270,7 +283,7 @@ def test_updates_of_an_existing_task_link_nothing_more() -> None:
     issue_id = _issue_id("sentry_issue_created.json")
     world.push("", "event_alert", body=_event_alert_for_issue(issue_id))
     world.now += RECURRENCE_COMMENT_INTERVAL * 2
-    world.push("", "event_alert", body=_event_alert_for_issue(issue_id))  # comment
+    world.push("", "event_alert", body=_event_alert_for_issue(issue_id, 1))  # comment
     world.push("sentry_issue_resolved.json", "issue")  # complete
     world.push("sentry_issue_unresolved_regressed.json", "issue")  # reopen
     gid = world.only_task()
@@ -291,3 +304,127 @@ def test_link_back_failure_changes_nothing_for_the_task() -> None:
 
 def test_only_post_is_a_push() -> None:
     assert handle_request("GET", b"", World().deps).status == 405
+
+
+class Crash(BaseException):
+    """A process dying at a failpoint: no handler of the flow runs, no ledger write follows."""
+
+
+def crash_at(world: World, point: str) -> None:
+    def hit(name: str) -> None:
+        if name == point:
+            raise Crash(name)
+
+    world.deps = dataclasses.replace(world.deps, failpoint=hit)
+
+
+def recovered(world: World) -> None:
+    world.deps = dataclasses.replace(world.deps, failpoint=lambda name: None)
+    world.now += timedelta(seconds=LEASE_SECONDS + 1)
+
+
+@pytest.mark.parametrize("point", ["after_claim", "after_asana_create", "after_ledger_open"])
+def test_a_crash_while_creating_leaves_exactly_one_task(point: str) -> None:
+    world = World()
+    crash_at(world, point)
+    with pytest.raises(Crash):
+        world.push("sentry_event_alert.json", "event_alert", message_id="m1")
+    recovered(world)
+    assert world.push("sentry_event_alert.json", "event_alert", message_id="m1").status == 200
+    gid = world.only_task()
+    assert world.ledger.records["sentry:issue:4567890123"].task_gid == gid
+    resolved = _resolution_of_event_alert()
+    world.push("", "issue", body=resolved)
+    assert world.tracker.completed[gid] is True
+
+
+@pytest.mark.parametrize("point", ["after_update_lease", "after_asana_update",
+                                   "after_ledger_update"])
+def test_a_crash_while_resolving_completes_once_with_one_comment(point: str) -> None:
+    world = World()
+    world.push("sentry_event_alert.json", "event_alert")
+    gid = world.only_task()
+    crash_at(world, point)
+    with pytest.raises(Crash):
+        world.push("", "issue", body=_resolution_of_event_alert())
+    recovered(world)
+    assert world.push("", "issue", body=_resolution_of_event_alert()).status == 200
+    assert world.tracker.completed[gid] is True
+    assert len(world.tracker.comments[gid]) == 1
+
+
+def test_a_redelivery_during_a_live_claim_is_retried_not_acknowledged() -> None:
+    world = World()
+    crash_at(world, "after_claim")
+    with pytest.raises(Crash):
+        world.push("sentry_event_alert.json", "event_alert", message_id="m1")
+    world.deps = dataclasses.replace(world.deps, failpoint=lambda name: None)
+    outcome = world.push("sentry_event_alert.json", "event_alert", message_id="m1")
+    assert (outcome.status, outcome.body["status"]) == (503, "retry")
+    assert world.tracker.tasks == {}  # not created yet, and not forgotten either
+
+
+def test_recovery_looks_in_asana_only_after_a_lapsed_claim() -> None:
+    world = World()
+    world.push("sentry_event_alert.json", "event_alert")
+    assert world.tracker.lookups == 0  # the common path costs no lookup
+
+
+def test_a_replayed_resolve_after_a_regression_changes_nothing() -> None:
+    world = World()
+    world.push("", "event_alert", body=_event_alert_for_issue("5123456789"))
+    world.push("sentry_issue_resolved.json", "issue")
+    world.push("sentry_issue_unresolved_regressed.json", "issue")
+    gid = world.only_task()
+    comments = len(world.tracker.comments[gid])
+    world.push("sentry_issue_resolved.json", "issue", message_id="replayed")
+    assert world.tracker.completed[gid] is False
+    assert len(world.tracker.comments[gid]) == comments
+
+
+def test_an_old_resolve_delivered_after_a_regression_is_ignored() -> None:
+    world = World()
+    world.push("", "event_alert", body=_event_alert_for_issue("5123456789"))
+    world.push("sentry_issue_resolved.json", "issue")
+    world.push("sentry_issue_unresolved_regressed.json", "issue")
+    old = json.loads((DATA / "sentry_issue_resolved.json").read_text())
+    old["data"]["issue"]["lastSeen"] = "2026-11-20T11:00:00.000000Z"  # before the regression
+    old["data"]["issue"]["title"] += " (late delivery)"
+    world.push("", "issue", body=json.dumps(old).encode())
+    assert world.tracker.completed[world.only_task()] is False
+
+
+def test_a_record_changed_between_read_and_write_is_decided_again() -> None:
+    world = World()
+    world.push("sentry_event_alert.json", "event_alert")
+    gid = world.only_task()
+    real_get = world.ledger.get
+    raced = []
+
+    def racing_get(key: str) -> Any:
+        record, version = real_get(key)
+        if not raced:  # another delivery resolves the task right after our read
+            raced.append(True)
+            world.ledger.update(dataclasses.replace(record, state=State.RESOLVED), version)
+        return record, version
+
+    world.ledger.get = racing_get  # type: ignore[method-assign]
+    world.push("", "issue", body=_resolution_of_event_alert())
+    assert world.ledger.records["sentry:issue:4567890123"].state is State.RESOLVED
+    assert world.tracker.comments[gid] == []  # re-decided: already resolved, nothing to do
+
+
+def test_firestore_down_asks_for_redelivery() -> None:
+    world = World()
+    world.ledger.unavailable = True
+    assert world.push("sentry_event_alert.json", "event_alert").status == 503
+    world.ledger.unavailable = False
+    assert world.push("sentry_event_alert.json", "event_alert").status == 200
+    assert len(world.tracker.tasks) == 1
+
+
+def _resolution_of_event_alert() -> bytes:
+    """Return the issue webhook that resolves the issue of sentry_event_alert.json."""
+    payload = json.loads((DATA / "sentry_issue_resolved.json").read_text())
+    payload["data"]["issue"]["id"] = _issue_id_of_event_alert()
+    return json.dumps(payload).encode()

@@ -1,0 +1,48 @@
+"""Run reconciliation once by hand: ``python -m shared.reconcile_cli [--dry-run]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from shared.errors import AlertBridgeError
+from shared.reconcile import ReconcileDeps, Report, reconcile
+
+
+def main(argv: Sequence[str] | None = None, deps: Callable[[], ReconcileDeps] | None = None,
+         out: TextIO | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m shared.reconcile_cli", description=__doc__)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="read Sentry, Datadog and the ledger; print what would be "
+                             "published, publish nothing")
+    args = parser.parse_args(argv)
+    if deps is None:
+        from shared import wiring
+
+        deps = wiring.reconcile_deps
+    try:
+        report = reconcile(deps(), f"cli-{uuid.uuid4().hex[:12]}", dry_run=args.dry_run)
+    except AlertBridgeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    _print(report, out or sys.stdout)
+    return 0
+
+
+def _print(report: Report, out: TextIO) -> None:
+    verb = "would publish" if report.dry_run else "published"
+    for item in report.planned:
+        print(json.dumps({"action": verb, "source": item.source, "reason": item.reason,
+                          "alert_key": item.alert_key, "resource": item.resource,
+                          "body": json.loads(item.body)}, ensure_ascii=False), file=out)
+    counts = ", ".join(f"{name} {value}" for name, value in report.counts().items())
+    print(f"{verb}: {counts}", file=out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
