@@ -9,7 +9,7 @@ export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
 export CHECKPOINT_DISABLE := 1
 
 .PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample bench \
-        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile
+        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile asana-webhooks java demo
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -17,21 +17,27 @@ help:  ## List the targets
 venv: $(STAMP)  ## Create .venv with runtime and dev dependencies
 
 $(STAMP): requirements.txt requirements-dev.txt
-	@$(if $(filter run test test-python bench demo,$(MAKECMDGOALS)),command -v java >/dev/null || { echo "java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"; exit 1; })
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-run: venv  ## Run the service locally on the Pub/Sub and Firestore emulators (Ctrl-C stops it)
-	$(PY) -m scripts.localstack
+# Only the targets that start the emulators need Java.
+java:
+	@command -v java >/dev/null || { echo "java not found: install Java 17 (apt-get install openjdk-17-jre-headless)"; exit 1; }
+
+run: venv java  ## Run the service locally on the Pub/Sub and Firestore emulators (Ctrl-C stops it)
+	@$(PY) -m scripts.localstack
+
+demo: venv java  ## Start the stack, send the sample stories, show what became of each, stop
+	@$(PY) -m scripts.demo
 
 send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-resolved|sentry-regressed|datadog|datadog-recovered)
 	$(PY) -m scripts.send_sample $(SAMPLE)
 
-test: venv check-terraform test-python  ## The whole suite (what CI runs)
+test: venv java check-terraform test-python  ## The whole suite (what CI runs)
 
-test-python: venv  ## Python unit and integration tests (starts and stops its own emulators)
+test-python: venv java  ## Python unit and integration tests (starts and stops its own emulators)
 	$(PY) -m pytest --ignore=tests/terraform
 
 lint: venv  ## ruff, and mypy on shared/ and functions/
@@ -58,10 +64,13 @@ check-terraform: venv  ## Offline Terraform checks: fmt, provider schema, struct
 clean:  ## Remove virtualenvs, caches and local run files
 	rm -rf $(VENV) .venv-* .cache .run .pytest_cache .mypy_cache .ruff_cache
 
-bench: venv  ## Print figures on the emulators: ingest vs a publish-only baseline, ingest memory, alert → task
+bench: venv java  ## Print figures on the emulators: ingest vs a publish-only baseline, ingest memory, alert → task
 	$(PY) -m scripts.bench_ingest
 	$(PY) -m scripts.bench_ingest_memory
 	$(PY) -m scripts.bench_pipeline
+
+asana-webhooks: venv  ## Asana webhooks of the two-way sync: ARGS="list", ARGS="register [--project GID]", ARGS="delete GID"
+	$(PY) -m shared.asana_webhooks_cli $(ARGS)
 
 replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
 	$(PY) -m shared.replay_cli $(ARGS)

@@ -7,6 +7,7 @@ service is exercised locally exactly the way developers run it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import shutil
@@ -14,12 +15,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
+from scripts import preflight
 from shared.signatures import sentry_signature
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,6 +77,7 @@ class Service:
 
     def stop(self) -> None:
         """Stop the whole process group (the JVM or gunicorn and its children)."""
+        _RUNNING.forget(self)
         if self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -85,6 +90,47 @@ class Service:
             self.process.wait(timeout=5)
 
 
+class _Running:
+    """Every process started and not yet stopped, so that an interrupt at any moment of the
+    start-up (even while a start-up thread still waits for its JVM) can stop them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._services: list[Service] = []
+        self.closed = False
+
+    def add(self, service: Service) -> None:
+        """Remember ``service``; stop it at once if everything is being stopped."""
+        with self._lock:
+            if not self.closed:
+                self._services.append(service)
+                return
+        service.stop()
+        raise KeyboardInterrupt  # the run is stopping: start nothing more
+
+    def forget(self, service: Service) -> None:
+        """Drop a stopped ``service``."""
+        with self._lock:
+            if service in self._services:
+                self._services.remove(service)
+
+    def stop_all(self) -> None:
+        """Stop every remembered process, newest first, and refuse to start new ones."""
+        with self._lock:
+            self.closed = True
+            services = list(reversed(self._services))
+        for service in services:
+            service.stop()
+
+
+_RUNNING = _Running()
+
+
+def stop_all() -> None:
+    """Stop every process started by this module, and start no more (Ctrl-C, exit)."""
+    _RUNNING.stop_all()
+
+
 def _start(name: str, argv: list[str], port: int, log_dir: Path,
            env: Mapping[str, str] | None = None, ready_body: bytes | None = b"Ok",
            timeout: float = 30.0) -> Service:
@@ -93,17 +139,63 @@ def _start(name: str, argv: list[str], port: int, log_dir: Path,
                            "pick another port")
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
-    with open(log_path, "wb") as log_file:
+    # Ctrl-C between the fork and the registration would leak the process: hold it until
+    # the process is registered.
+    with _INTERRUPTS.held(), open(log_path, "wb") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,
                                    env=dict(env) if env is not None else None,
                                    start_new_session=True, cwd=REPO)
-    service = Service(name, f"http://127.0.0.1:{port}", process, log_path)
+        service = Service(name, f"http://127.0.0.1:{port}", process, log_path)
+        _RUNNING.add(service)
     try:
         _wait_ready(service, ready_body, timeout)
     except Exception:
         service.stop()
         raise
     return service
+
+
+class _Interrupts:
+    """Ctrl-C and TERM as exceptions, except inside a critical section (a process forked and
+    not yet registered), where they wait for its end. Python runs signal handlers in the main
+    thread only, so only the main thread defers."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: BaseException | None = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        """Raise at once, or remember the signal while a critical section runs."""
+        error: BaseException = KeyboardInterrupt() if signum == signal.SIGINT else SystemExit(143)
+        if self.depth:
+            self.pending = error
+            return
+        raise error
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Defer signals in the main thread until the block ends."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            pending, self.pending = self.pending, None
+            if pending is not None and not self.depth:
+                raise pending
+
+
+_INTERRUPTS = _Interrupts()
+
+
+def handle_interrupts() -> None:
+    """Turn Ctrl-C and TERM into exceptions that stop what started, from now on (a shell
+    running us in the background may have set SIGINT to be ignored)."""
+    signal.signal(signal.SIGINT, _INTERRUPTS.handle)
+    signal.signal(signal.SIGTERM, _INTERRUPTS.handle)
 
 
 def _wait_ready(service: Service, ready_body: bytes | None, timeout: float) -> None:
@@ -186,11 +278,11 @@ def create_topology(topology: Topology, push_endpoint: str, pubsub_host: str) ->
     """Create the topics, the push subscription with its dead-letter policy, and the DLQ pull
     subscription on the emulator, as Terraform does in the cloud."""
     os.environ["PUBSUB_EMULATOR_HOST"] = pubsub_host
-    from google.cloud import pubsub_v1
+    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
     from google.protobuf import duration_pb2
 
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
+    publisher = PublisherClient()
+    subscriber = SubscriberClient()
     project = topology.project
     events = publisher.topic_path(project, topology.events_topic)
     dead = publisher.topic_path(project, topology.dead_letter_topic)
@@ -278,7 +370,8 @@ def start_stack(*, env: Mapping[str, str], ports: Mapping[str, int], log_dir: Pa
     return stack
 
 
-def _local_env() -> dict[str, str]:
+def local_env() -> dict[str, str]:
+    """Return the environment of a local run: the caller's, with the local defaults filled in."""
     env = dict(os.environ)
     for key, value in LOCAL_DEFAULTS.items():
         env.setdefault(key, value)
@@ -286,49 +379,104 @@ def _local_env() -> dict[str, str]:
     return env
 
 
-def main() -> None:
-    """Run the service locally until Ctrl-C, printing how to use it."""
-    env = _local_env()
-    ports = {"ingest": int(env.get("INGEST_PORT", "8080")),
-             "worker": int(env.get("WORKER_PORT", "8081")),
-             "pubsub": int(env.get("PUBSUB_PORT", "8085")),
-             "firestore": int(env.get("FIRESTORE_PORT", "8086"))}
-    topology = Topology(env["GOOGLE_CLOUD_PROJECT"], env["EVENTS_TOPIC"],
-                        env["DEAD_LETTER_TOPIC"], env["EVENTS_TOPIC"] + "-push",
-                        env["DEAD_LETTER_TOPIC"] + "-pull")
-    log_dir = REPO / ".run" / "logs"
-    stack = start_stack(env=env, ports=ports, log_dir=log_dir, topology=topology)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # Ctrl-C must stop the stack even when started from a shell that ignores SIGINT.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+def run_dir(env: Mapping[str, str]) -> Path:
+    """Return the directory of this run's logs and lock (RUN_DIR, default .run/)."""
+    return Path(env.get("RUN_DIR", "").strip() or REPO / ".run")
+
+
+class Busy(Exception):
+    """Another local run holds the run directory."""
+
+
+@contextlib.contextmanager
+def run_lock(directory: Path) -> Iterator[IO[str]]:
+    """Hold ``directory``'s lock for the whole run, so no second run touches its files; the
+    kernel drops the lock when the process dies, however it dies."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "run.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise Busy(f"another `make run` (pid {holder}) is using {directory}: stop it first, "
+                       "or set RUN_DIR to another directory (and other ports)") from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield lock
+
+
+def main() -> int:
+    """Run the service locally until Ctrl-C, printing how to use it; return the exit status."""
+    handle_interrupts()
+    env = local_env()
+    directory = run_dir(env)
+    if not os.environ.get("DRY_RUN_FILE"):
+        env["DRY_RUN_FILE"] = str(directory / "asana-dry-run.jsonl")
     try:
-        _print_banner(stack, topology, log_dir)
+        with run_lock(directory):
+            return _run(env, directory)
+    except Busy as error:
+        print(f"make run: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopped", file=sys.stderr)
+        return 130
+    finally:
+        stop_all()
+
+
+def _run(env: dict[str, str], directory: Path) -> int:
+    plan, problems = preflight.check(env, repo=REPO, sdk_root=sdk_root(), which=shutil.which,
+                                     port_busy=port_in_use)
+    if plan is None:
+        for problem in problems:
+            print(f"make run: {problem}", file=sys.stderr)
+        return 1
+    topology = Topology(plan.settings.project, plan.settings.events_topic,
+                        plan.settings.dead_letter_topic, plan.settings.events_topic + "-push",
+                        plan.settings.dead_letter_topic + "-pull")
+    log_dir = directory / "logs"
+    try:
+        stack = start_stack(env=env, ports=plan.ports, log_dir=log_dir, topology=topology)
+    except Exception as error:  # one line: the log file it names holds the rest
+        print(f"make run: start-up failed: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 1
+    _print_banner(stack, topology, log_dir, preflight.asana_mode(env, plan.settings))
+    try:
         while all(s.process.poll() is None for s in stack.services):
             time.sleep(0.5)
         dead = [s.name for s in stack.services if s.process.poll() is not None]
-        print(f"stopping: {', '.join(dead)} exited; see {log_dir}", file=sys.stderr)
     except KeyboardInterrupt:
         print("\nstopping…")
+        return 0
     finally:
         stack.stop()
+    print(f"make run: stopping: {', '.join(dead)} exited; see {log_dir}", file=sys.stderr)
+    return 1
 
 
-def _print_banner(stack: Stack, topology: Topology, log_dir: Path) -> None:
-    mode = "Asana" if stack.env.get("ASANA_PAT") else f"dry-run → {stack.env['DRY_RUN_FILE']}"
+def _print_banner(stack: Stack, topology: Topology, log_dir: Path, mode: str) -> None:
+    env = stack.env
     print(f"""
-alert-bridge is running locally (project {topology.project}, Asana: {mode})
+alert-bridge is running locally (project {topology.project}, ENVIRONMENT={env['ENVIRONMENT']})
+  Asana    {mode}
   ingest   {stack.url('ingest')}/     (Sentry and Datadog webhooks)
   worker   {stack.url('worker')}/     (fed by push subscription {topology.events_subscription})
-  pubsub   {stack.env['PUBSUB_EMULATOR_HOST']}   topics {topology.events_topic}, \
+  pubsub   {env['PUBSUB_EMULATOR_HOST']}   topics {topology.events_topic}, \
 {topology.dead_letter_topic} (pull: {topology.dead_letter_subscription})
-  firestore {stack.env['FIRESTORE_EMULATOR_HOST']}
+  firestore {env['FIRESTORE_EMULATOR_HOST']}
   logs     {log_dir}/
 
 Send a signed sample Sentry alert (in another terminal):
-  make send-sample
+  make send-sample INGEST_PORT={stack.url('ingest').rsplit(':', 1)[1]}
+Replay dead letters:
+  PUBSUB_EMULATOR_HOST={env['PUBSUB_EMULATOR_HOST']} GOOGLE_CLOUD_PROJECT={topology.project} \
+make replay-dead-letters ARGS=list
 Ctrl-C stops everything.
 """, flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,55 +3,60 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from scripts.localstack import LOCAL_DEFAULTS, REPO, sentry_headers
 
+#: Sample name -> (payload file, Sentry-Hook-Resource or None for Datadog). The Sentry samples
+#: are one issue's story (its resolve and regression name the issue of the first alert), and
+#: the Datadog samples one alert cycle.
 SAMPLES = {
     "sentry": ("tests/data/sentry_event_alert.json", "event_alert"),
-    "sentry-resolved": ("tests/data/sentry_issue_resolved.json", "issue"),
-    "sentry-regressed": ("tests/data/sentry_issue_unresolved_regressed.json", "issue"),
+    "sentry-resolved": ("tests/data/sentry_story_resolved.json", "issue"),
+    "sentry-regressed": ("tests/data/sentry_story_regressed.json", "issue"),
     "datadog": ("tests/data/datadog_triggered.json", None),
     "datadog-recovered": ("tests/data/datadog_recovered.json", None),
 }
-#: The issue webhooks are sent for the issue of the `sentry` sample, so that the task it
-#: opened is the one they complete and reopen.
-SAMPLE_ISSUE_ID = json.loads((REPO / SAMPLES["sentry"][0]).read_text())["data"]["event"]["issue_id"]
 
 
 def sample_body(name: str) -> bytes:
     """Return the body of a named sample, as Sentry or Datadog would send it."""
-    path, resource = SAMPLES[name]
-    body = (REPO / path).read_bytes()
-    if resource != "issue":
-        return body
-    payload = json.loads(body)
-    payload["data"]["issue"]["id"] = SAMPLE_ISSUE_ID
-    return json.dumps(payload, ensure_ascii=False).encode()
+    return (REPO / SAMPLES[name][0]).read_bytes()
+
+
+def ingest_url(env: Mapping[str, str]) -> str:
+    """Return where `make run`'s ingest listens: INGEST_URL, else 127.0.0.1:INGEST_PORT."""
+    port = env.get("INGEST_PORT", "").strip() or "8080"
+    return env.get("INGEST_URL", "").strip() or f"http://127.0.0.1:{port}/"
+
+
+def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, str]:
+    """Return the headers Sentry or Datadog would send ``body`` of sample ``name`` with."""
+    resource = SAMPLES[name][1]
+    if resource is None:
+        token = env.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
+        return {"Content-Type": "application/json",
+                "datadog-secret-token": token.splitlines()[0]}
+    secret = env.get("SENTRY_CLIENT_SECRET") or LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
+    return sentry_headers(body, resource, secret.splitlines()[0])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Post one sample payload, signed the way Sentry or Datadog would, and print the answer."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sample", nargs="?", default="sentry", choices=sorted(SAMPLES))
-    parser.add_argument("--url", default=os.environ.get("INGEST_URL", "http://127.0.0.1:8080/"))
+    parser.add_argument("--url", default=ingest_url(os.environ),
+                        help="ingest URL (default: $INGEST_URL, else 127.0.0.1:$INGEST_PORT)")
     parser.add_argument("--file", type=Path, help="send this payload file instead")
     args = parser.parse_args(argv)
-    resource = SAMPLES[args.sample][1]
     body = args.file.read_bytes() if args.file else sample_body(args.sample)
-    if resource is None:
-        token = os.environ.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
-        headers = {"datadog-secret-token": token.splitlines()[0]}
-    else:
-        secret = os.environ.get("SENTRY_CLIENT_SECRET") or LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
-        headers = sentry_headers(body, resource, secret.splitlines()[0])
     request = urllib.request.Request(args.url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", **headers})
+                                     headers=signed_headers(args.sample, body, os.environ))
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             print(response.status, response.read().decode())

@@ -298,3 +298,26 @@ def from_document(document: dict[str, object]) -> Record:
 
 def _optional_str(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def decide_sync(record: Record | None, completed: bool, now: datetime) -> Decision:
+    """Decide what a task completed (or reopened) in Asana does to its alert's record."""
+    if record is None or record.expires_at <= now:
+        return Decision(Step.SKIP, "no alert has this task")
+    if record.state is State.CREATING or record.leased(now):
+        return Decision(Step.WAIT, "another delivery is updating this alert")
+    if completed and record.state is State.RESOLVED:
+        return Decision(Step.SKIP, "alert already resolved")
+    if not completed and record.state is State.OPEN:
+        return Decision(Step.SKIP, "alert already open")
+    if completed:
+        return Decision(Step.RESOLVE, "task completed in Asana")
+    return Decision(Step.REOPEN, "task reopened in Asana")
+
+
+def synced(record: Record, step: Step, now: datetime, changed_at: datetime) -> Record:
+    """Return the record once a task's completion in Asana was passed on to its source."""
+    state = State.RESOLVED if step is Step.RESOLVE else State.OPEN
+    return replace(record, state=state, updated_at=now, lease_expires_at=None,
+                   lease_started_at=None,
+                   state_changed_at=_later(record.state_changed_at, changed_at))

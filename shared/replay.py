@@ -21,6 +21,10 @@ BATCH_SIZE = 100
 #: After this many failed publishes in a row the target is down or unreachable: trying the rest
 #: would only take longer and fail the same way.
 MAX_CONSECUTIVE_FAILURES = 3
+#: Attribute naming the replay run that republished a message. The worker and Pub/Sub both keep
+#: a message's attributes when they dead-letter it, so a letter carrying the current run's id
+#: was replayed by this very run and failed again: replaying it once more would only loop.
+RUN_ATTRIBUTE = "replay_run_id"
 
 Outcome = Literal["replayed", "unacked", "unpublished"]
 
@@ -76,6 +80,8 @@ class ReplayReport:
     replayed: int = 0
     skipped: int = 0
     failures: list[tuple[DeadLetter, str]] = field(default_factory=list)
+    #: Letters this run replayed that were dead-lettered again before it ended: still broken.
+    returned: list[DeadLetter] = field(default_factory=list)
     stopped_early: str = ""  # why the run gave up before the subscription was drained
 
     @property
@@ -124,11 +130,12 @@ def error_of(attributes: Mapping[str, str]) -> str:
     return f"not acknowledged after {count} deliveries from {subscription}"
 
 
-def plan_republish(letter: DeadLetter, now: datetime) -> Republish:
+def plan_republish(letter: DeadLetter, now: datetime, run_id: str) -> Republish:
     """Return the original message with its bookkeeping removed and the replay recorded."""
     attributes = {k: v for k, v in letter.attributes.items() if not is_bookkeeping(k)}
     attributes["replay_count"] = str(_count(letter.attributes.get("replay_count")) + 1)
     attributes["replayed_at"] = now.isoformat(timespec="seconds")
+    attributes[RUN_ATTRIBUTE] = run_id
     return Republish(letter.data, attributes)
 
 
@@ -177,9 +184,10 @@ def peek(inbox: Inbox, selection: Selection, limit: int) -> list[DeadLetter]:
 
 
 def replay(inbox: Inbox, publish: Callable[[bytes, Mapping[str, str]], str],
-           selection: Selection, limit: int, now: Callable[[], datetime]) -> ReplayReport:
-    """Republish up to ``limit`` selected dead letters; ack each only once its publish is
-    confirmed, and give everything else back to the subscription."""
+           selection: Selection, limit: int, now: Callable[[], datetime], run_id: str,
+           progress: Callable[[ReplayReport], None] = lambda report: None) -> ReplayReport:
+    """Republish up to ``limit`` selected dead letters, each at most once in this run; ack each
+    only once its publish is confirmed, and give everything else back to the subscription."""
     report = ReplayReport()
     leases = _Leases(inbox)
     streak = 0  # failed publishes in a row
@@ -191,13 +199,17 @@ def replay(inbox: Inbox, publish: Callable[[bytes, Mapping[str, str]], str],
         for pulled in leases.pull(wanted):
             if report.stopped_early:
                 continue
+            if pulled.letter.attributes.get(RUN_ATTRIBUTE) == run_id:
+                report.returned.append(pulled.letter)  # held, then given back at the end
+                continue
             if not selection.matches(pulled.letter):
                 report.skipped += 1
                 continue
-            outcome = _replay_one(pulled, leases, publish, now(), report)
+            outcome = _replay_one(pulled, leases, publish, now(), run_id, report)
             streak = streak + 1 if outcome == "unpublished" else 0
             if streak >= MAX_CONSECUTIVE_FAILURES:
                 report.stopped_early = f"stopped after {streak} failed publishes in a row"
+            progress(report)
     finally:
         leases.release_all()
     return report
@@ -205,9 +217,9 @@ def replay(inbox: Inbox, publish: Callable[[bytes, Mapping[str, str]], str],
 
 def _replay_one(pulled: Pulled, leases: _Leases,
                 publish: Callable[[bytes, Mapping[str, str]], str], now: datetime,
-                report: ReplayReport) -> Outcome:
+                run_id: str, report: ReplayReport) -> Outcome:
     """Republish then ack one dead letter, recording a failure in ``report``."""
-    plan = plan_republish(pulled.letter, now)
+    plan = plan_republish(pulled.letter, now, run_id)
     try:
         publish(plan.data, plan.attributes)
     except AlertBridgeError as error:

@@ -1,10 +1,16 @@
-"""List and replay dead-lettered alerts: ``python -m shared.replay_cli list|replay``."""
+"""List and replay dead-lettered alerts: ``python -m shared.replay_cli list|replay``.
+
+Exit codes: 0 done; 1 some dead letters could not be replayed (listed on stderr); 2 bad
+arguments; 3 configuration (missing setting or credentials, subscription not found, access
+denied); 4 Pub/Sub unreachable or failing; 130 interrupted. Nothing is lost in any case.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -13,7 +19,7 @@ import google.auth.exceptions
 
 from shared.adapters.dead_letters import DeadLetterSubscription
 from shared.adapters.pubsub import Publisher
-from shared.errors import AlertBridgeError, ConfigError
+from shared.errors import AlertBridgeError, ConfigError, Transient
 from shared.replay import (
     DeadLetter,
     ReplayReport,
@@ -27,6 +33,17 @@ from shared.settings import Settings, load_settings
 
 DEFAULT_LIST_LIMIT = 100
 DEFAULT_REPLAY_LIMIT = 1000
+#: A progress line on stderr every this many replayed or failed letters.
+PROGRESS_EVERY = 25
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2  # argparse's own status for bad arguments
+EXIT_CONFIG = 3
+EXIT_UNREACHABLE = 4
+EXIT_INTERRUPTED = 130
+#: The project `make run` uses (scripts.localstack), named in the hint for a local replay.
+LOCAL_PROJECT = "alert-bridge-local"
 
 T = TypeVar("T")
 
@@ -35,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = _settings()
         name = subscription_name(args.subscription, os.environ, settings.dead_letter_topic)
         inbox = _connect(lambda: DeadLetterSubscription(settings.project, name))
         try:
@@ -46,7 +63,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             inbox.close()
     except AlertBridgeError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return exit_status(error)
+    except KeyboardInterrupt:
+        print("\ninterrupted: every dead letter not yet replayed stays in the subscription",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise ConfigError(f"{error} (the local stack of `make run`: GOOGLE_CLOUD_PROJECT="
+                          f"{LOCAL_PROJECT} PUBSUB_EMULATOR_HOST=127.0.0.1:8085)") from error
+
+
+def exit_status(error: AlertBridgeError) -> int:
+    """Return the exit status for an error that stopped the command."""
+    if isinstance(error, ConfigError):
+        return EXIT_CONFIG
+    if isinstance(error, Transient):
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED
 
 
 def subscription_name(flag: str | None, env: Mapping[str, str], dead_letter_topic: str) -> str:
@@ -72,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--limit", type=_positive, default=limit,
                              help=f"at most this many messages (default: {limit})")
     again.add_argument("--yes", action="store_true", help="replay without asking")
+    again.add_argument("--dry-run", action="store_true",
+                       help="show what would be replayed; publish and remove nothing")
     return parser
 
 
@@ -103,7 +143,7 @@ def _list(inbox: DeadLetterSubscription, selection: Selection, limit: int) -> in
     for letter in letters:
         print(summary(letter))
     print(_tally(letters, inbox.path, limit))
-    return 0
+    return EXIT_OK
 
 
 def _tally(letters: Sequence[DeadLetter], path: str, limit: int) -> str:
@@ -117,12 +157,30 @@ def _tally(letters: Sequence[DeadLetter], path: str, limit: int) -> str:
 def _replay(inbox: DeadLetterSubscription, settings: Settings, args: argparse.Namespace) -> int:
     selection = _selection(args)
     publisher = _connect(lambda: Publisher(settings.project, settings.events_topic))
+    if args.dry_run:
+        letters = peek(inbox, selection, args.limit)
+        for letter in letters:
+            print(summary(letter))
+        print(f"dry run: would replay {len(letters)} to {publisher.topic_path}; "
+              "nothing published or removed")
+        return EXIT_OK
     if not args.yes and sys.stdin.isatty() and not _confirm(inbox, selection, args.limit,
                                                             publisher.topic_path):
-        return 0
-    report = replay(inbox, publisher.publish, selection, args.limit, lambda: datetime.now(UTC))
+        return EXIT_OK
+    run_id = uuid.uuid4().hex[:12]
+    print(f"replaying from {inbox.path} to {publisher.topic_path} (run {run_id}, "
+          f"at most {args.limit})…", file=sys.stderr, flush=True)
+    report = replay(inbox, publisher.publish, selection, args.limit, lambda: datetime.now(UTC),
+                    run_id, progress=_progress)
     _print_report(report, publisher.topic_path)
-    return 1 if report.failed else 0
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _progress(report: ReplayReport) -> None:
+    handled = report.replayed + report.failed
+    if handled % PROGRESS_EVERY == 0:
+        print(f"… replayed {report.replayed}, skipped {report.skipped}, "
+              f"failed {report.failed}", file=sys.stderr, flush=True)
 
 
 def _confirm(inbox: DeadLetterSubscription, selection: Selection, limit: int,
@@ -143,9 +201,13 @@ def _confirm(inbox: DeadLetterSubscription, selection: Selection, limit: int,
 def _print_report(report: ReplayReport, topic: str) -> None:
     for letter, why in report.failures:
         print(f"failed: {summary(letter)}: {why}", file=sys.stderr)
+    for letter in report.returned:
+        print(f"dead-lettered again after this run replayed it (left in the subscription): "
+              f"{summary(letter)}", file=sys.stderr)
     if report.stopped_early:
         print(f"{report.stopped_early}; the rest stay in the subscription", file=sys.stderr)
-    print(f"replayed {report.replayed}, skipped {report.skipped}, failed {report.failed} "
+    back = f", {len(report.returned)} came back still broken" if report.returned else ""
+    print(f"replayed {report.replayed}, skipped {report.skipped}, failed {report.failed}{back} "
           f"(to {topic})")
 
 

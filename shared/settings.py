@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from shared.errors import ConfigError
 
@@ -49,6 +50,12 @@ class Settings:
     sentry_dsn: str | None
     dry_run_file: str
     asana_max_attempts: int
+    sentry_environment: str
+    sentry_release: str | None
+    sentry_traces_sample_rate: float
+    sentry_profiles_sample_rate: float
+    asana_webhook_target_url: str | None
+    asana_webhook_collection: str
     default_team: str | None = None
     # Reconciliation (functions/reconcile only); defaults keep it off for both sources.
     sentry_org: str | None = None
@@ -81,6 +88,54 @@ def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, 
     value = raw.upper() if upper else raw.lower()
     if value not in choices:
         problems.append(f"{key}: expected one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
+def _rate(env: Mapping[str, str], key: str, default: float, problems: list[str]) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # also false for NaN
+        problems.append(f"{key}: expected a number from 0.0 to 1.0, got {raw!r}")
+        return default
+    return value
+
+
+# Sentry refuses environments with whitespace or slashes, longer than 64 characters, or "None",
+# and releases with newlines, tabs or slashes, longer than 200, or just "." or "..".
+_SENTRY_NAME_LIMITS = {"SENTRY_ENVIRONMENT": (64, re.compile(r"[\s/\\]")),
+                       "SENTRY_RELEASE": (200, re.compile(r"[\r\n\t/\\]"))}
+_SENTRY_RESERVED = {"SENTRY_ENVIRONMENT": {"None"}, "SENTRY_RELEASE": {".", ".."}}
+
+
+def _sentry_name(env: Mapping[str, str], key: str, problems: list[str]) -> str | None:
+    value = env.get(key, "").strip()
+    if not value:
+        return None
+    longest, forbidden = _SENTRY_NAME_LIMITS[key]
+    if len(value) > longest or forbidden.search(value) or value in _SENTRY_RESERVED[key]:
+        problems.append(f"{key}: at most {longest} characters, no slashes, tabs or newlines"
+                        f"{', no spaces' if key == 'SENTRY_ENVIRONMENT' else ''}, got {value!r}")
+    return value
+
+
+def _dsn(env: Mapping[str, str], problems: list[str]) -> str | None:
+    value = env.get("SENTRY_DSN", "").strip()
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        valid = (parts.scheme in ("http", "https") and bool(parts.username)
+                 and bool(parts.hostname) and parts.path.rstrip("/").rpartition("/")[2].isdigit())
+    except ValueError:
+        valid = False
+    if not valid:
+        # The value itself is never repeated: its key is a credential of sorts.
+        problems.append("SENTRY_DSN: expected https://<public key>@<host>/<project id>")
     return value
 
 
@@ -125,6 +180,13 @@ def _reconcile_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _https(env: Mapping[str, str], key: str, problems: list[str]) -> str | None:
+    raw = env.get(key, "").strip()
+    if raw and not raw.startswith(("https://", "http://")):
+        problems.append(f"{key}: expected an http(s) URL, got {raw!r}")
+    return raw.rstrip("/") or None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: os.environ); report every problem at once."""
     env = os.environ if env is None else env
@@ -132,11 +194,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     project = env.get("GOOGLE_CLOUD_PROJECT", "").strip()
     if not project:
         problems.append("GOOGLE_CLOUD_PROJECT: required (the project that holds the topics)")
+    environment = _choice(env, "ENVIRONMENT", "prod", ENVIRONMENTS, problems)
     settings = Settings(
         project=project,
         events_topic=env.get("EVENTS_TOPIC", "").strip() or "alert-events",
         dead_letter_topic=env.get("DEAD_LETTER_TOPIC", "").strip() or "alert-events-dead-letter",
-        environment=_choice(env, "ENVIRONMENT", "prod", ENVIRONMENTS, problems),
+        environment=environment,
         teams_file=env.get("TEAMS_FILE", "").strip() or "teams.yaml",
         asana_api_url=_url(env, "ASANA_API_URL", DEFAULT_ASANA_API_URL),
         sentry_api_url=_url(env, "SENTRY_API_URL", DEFAULT_SENTRY_API_URL),
@@ -146,7 +209,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_cache_ttl_seconds=float(_int(env, "SECRET_CACHE_TTL_SECONDS", 300, problems)),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, problems),
         ledger_collection=env.get("LEDGER_COLLECTION", "").strip() or "alert_ledger",
-        sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
+        sentry_dsn=_dsn(env, problems),
         dry_run_file=env.get("DRY_RUN_FILE", "").strip() or "/tmp/alert-bridge-dry-run.jsonl",
         asana_max_attempts=_int(env, "ASANA_MAX_ATTEMPTS", 5, problems),
         default_team=default_team(env),
@@ -160,6 +223,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_interval_minutes=_int(env, "RECONCILE_INTERVAL_MINUTES", 10, problems),
         reconcile_lookback_minutes=_int(env, "RECONCILE_LOOKBACK_MINUTES", 60, problems),
         reconcile_grace_minutes=_int(env, "RECONCILE_GRACE_MINUTES", 5, problems),
+        sentry_environment=_sentry_name(env, "SENTRY_ENVIRONMENT", problems) or environment,
+        sentry_release=_sentry_name(env, "SENTRY_RELEASE", problems),
+        sentry_traces_sample_rate=_rate(env, "SENTRY_TRACES_SAMPLE_RATE", 0.1, problems),
+        sentry_profiles_sample_rate=_rate(env, "SENTRY_PROFILES_SAMPLE_RATE", 0.1, problems),
+        asana_webhook_target_url=_https(env, "ASANA_WEBHOOK_TARGET_URL", problems),
+        asana_webhook_collection=(env.get("ASANA_WEBHOOK_COLLECTION", "").strip()
+                                  or "asana_webhooks"),
     )
     problems += _reconcile_problems(settings)
     if problems:

@@ -45,6 +45,7 @@ class Team:
     assignee: str | None = None
     team_field_option_gid: str | None = None  # enum option of the "team" custom field
     sentry_team: str | None = None  # slug of the Sentry team that owns its Sentry issues
+    sync_back: bool = False  # completing / reopening its tasks resolves / unresolves the alert
 
 
 @dataclass(frozen=True)

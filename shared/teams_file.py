@@ -34,6 +34,7 @@ TEAM_KEYS: dict[str, tuple[str, str]] = {
     "assignee": ("Assignee", "assignee"),
     "team_field_option_gid": ("TeamFieldOptionGid", "team_field_option_gid"),
     "sentry_team": ("SentryTeam", "sentry_team"),
+    "sync_back": ("SyncBack", "sync_back"),
 }
 _TEAM_KEY_NAMES = frozenset(k for pair in TEAM_KEYS.values() for k in pair)
 _TEAM_KEYS_SHOWN = ", ".join("/".join(pair) for pair in TEAM_KEYS.values())
@@ -188,6 +189,7 @@ def _parse_team(raw: object, index: int, problems: _Problems) -> Team | None:
         team_field_option_gid=_gid(values.get("team_field_option_gid"),
                                    f"{where}: team_field_option_gid", problems),
         sentry_team=_sentry_team(values.get("sentry_team"), f"{where}: sentry_team", problems),
+        sync_back=_flag(values.get("sync_back"), f"{where}: sync_back", problems),
     )
 
 
@@ -198,6 +200,12 @@ def _sentry_team(raw: object, where: str, problems: _Problems) -> str | None:
         problems.add(where, f"expected a Sentry team slug such as 'payments' (no '#'), got {raw!r}")
         return None
     return raw
+
+
+def _flag(raw: object, where: str, problems: _Problems) -> bool:
+    if raw is not None and not isinstance(raw, bool):
+        problems.add(where, "expected true or false")
+    return raw is True
 
 
 def _team_values(raw: Mapping[str, Any], index: int, problems: _Problems) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -13,19 +14,27 @@ from typing import TYPE_CHECKING
 from shared import logs, observability
 from shared.adapters.secrets import SecretSource
 from shared.errors import AlertBridgeError, ConfigError
-from shared.ingest import Handler, IngestDeps, misconfigured, receive
+from shared.ingest import Answer, Handler, Incoming, IngestDeps, misconfigured, receive
 from shared.settings import SECRET_READERS, Settings, load_settings
 
 # The worker's modules are imported lazily: the ingest function's cold start counts
 # against Sentry's one-second budget and must not pay for them.
 if TYPE_CHECKING:
     from shared.adapters.asana import TaskTracker
-    from shared.linkback import LinkBack
+    from shared.adapters.asana_hooks import FirestoreHooks
+    from shared.adapters.firestore_ledger import FirestoreLedger
+    from shared.envelope import PushMessage
+    from shared.ledger import Decision
+    from shared.linkback import LinkBack, LinkSender
     from shared.reconcile import ReconcileDeps
     from shared.teams import TeamsConfig
     from shared.worker import WorkerDeps
 
 log = logging.getLogger(__name__)
+
+#: Setting and credential names as the error messages spell them (GOOGLE_CLOUD_PROJECT, ASANA_PAT).
+#: A one-word name (ENVIRONMENT) counts only before ':' or '=', so plain capitals don't.
+_KEY = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\b[A-Z]{3,}(?=[:=])")
 
 
 @functools.cache
@@ -39,6 +48,25 @@ def settings(function: str = "worker") -> Settings:
     logs.configure(loaded.log_level, redact=observability.secret_redactor(live))
     observability.init_error_reporting(loaded, live)
     return loaded
+
+
+def config_keys(error: ConfigError) -> list[str]:
+    """Return the setting and credential names a configuration error mentions, in order."""
+    return list(dict.fromkeys(_KEY.findall(str(error))))
+
+
+def log_config_error(error: ConfigError) -> None:
+    """Log a configuration error as one JSON line naming its keys."""
+    logs.ensure_configured()
+    log.error("configuration error: %s", error,
+              extra={"event": "config_error", "keys": config_keys(error)})
+
+
+def config_error_answer(error: ConfigError) -> tuple[int, dict[str, object]]:
+    """Log a configuration error as one JSON line and return the 503 answer that makes the
+    sender retry (so nothing is lost while the deployment is being fixed)."""
+    log_config_error(error)
+    return 503, {"status": "retry", "reason": "config_error"}
 
 
 @functools.cache
@@ -67,18 +95,38 @@ def ingest_deps() -> IngestDeps:
             source.get(name)
     publisher = Publisher(s.project, s.events_topic)
     return IngestDeps(secret=source.get, publish=publisher.publish, now=utc_now,
-                      max_body_bytes=s.max_body_bytes)
+                      max_body_bytes=s.max_body_bytes, asana_hooks=asana_hooks)
+
+
+@functools.cache
+def asana_hooks() -> FirestoreHooks:
+    """Return the Asana webhooks' secrets, built on the first Asana request."""
+    from shared.adapters.asana_hooks import FirestoreHooks
+
+    s = settings("ingest")
+    return FirestoreHooks(s.project, s.asana_webhook_collection)
 
 
 def ingest_handler() -> Handler:
     """Return the ingest's request handler; a configuration error is kept, not raised."""
     try:
         deps = ingest_deps()
+        project = settings("ingest").project
     except ConfigError as error:
-        logs.configure()  # the settings may be what failed: log as JSON all the same
-        log.error("ingest misconfigured: %s", error, extra={"event": "config_error"})
-        return misconfigured(error)
-    return functools.partial(receive, deps=deps)
+        log_config_error(error)
+        refuse = misconfigured(error)
+
+        def misconfigured_request(request: Incoming) -> Answer:
+            logs.bind(request_id=request.request_id)
+            return refuse(request)
+
+        return misconfigured_request
+
+    def handle(request: Incoming) -> Answer:
+        logs.bind(request_id=request.request_id, **logs.trace_fields(request.headers, project))
+        return receive(request, deps)
+
+    return handle
 
 
 @functools.cache
@@ -89,7 +137,8 @@ def teams_loader() -> Callable[[], TeamsConfig]:
     try:
         config = load_teams(settings().teams_file, settings().default_team)
     except ConfigError as error:
-        log.error("teams file invalid: %s", error, extra={"event": "config_error"})
+        log.error("teams file invalid: %s", error,
+                  extra={"event": "config_error", "keys": config_keys(error)})
         failure = error
 
         def fail() -> TeamsConfig:
@@ -119,20 +168,28 @@ def tracker() -> TaskTracker:
 
 def link_back(dry_run: bool) -> LinkBack:
     """Return the link-back to Sentry and Datadog; in dry-run it records instead of sending."""
-    from shared.adapters.link_targets import DryRunLinks, LinkClient, datadog_auth, sentry_auth
+    from shared.adapters.link_targets import DryRunLinks
     from shared.linkback import LinkBack
 
     s = settings()
     if dry_run:
         recorder = DryRunLinks(s.dry_run_file)
         return LinkBack({"sentry": recorder, "datadog": recorder})
+    return LinkBack(link_senders())
+
+
+def link_senders() -> dict[str, LinkSender]:
+    """Return the HTTP senders to Sentry and Datadog (link-back and two-way sync)."""
+    from shared.adapters.link_targets import LinkClient, datadog_auth, sentry_auth
+
+    s = settings()
     source = secrets()
-    # Read on each link: the secret cache keeps this cheap and picks up a rotated token.
+    # Read on each request: the secret cache keeps this cheap and picks up a rotated token.
     sentry = LinkClient("sentry", s.sentry_api_url,
                         sentry_auth(lambda: source.optional("SENTRY_AUTH_TOKEN")))
     datadog = LinkClient("datadog", s.datadog_api_url,
                          datadog_auth(lambda: source.optional("DATADOG_API_KEY")))
-    return LinkBack({"sentry": sentry, "datadog": datadog})
+    return {"sentry": sentry, "datadog": datadog}
 
 
 @functools.cache
@@ -147,8 +204,11 @@ def worker_deps() -> WorkerDeps:
     s = settings()
     asana = tracker()
     dead_letters = Publisher(s.project, s.dead_letter_topic)
+    store = FirestoreLedger(s.project, s.ledger_collection)
+    sync = sync_back(store, isinstance(asana, DryRunAsana))
     return WorkerDeps(config=teams_loader(), environment=s.environment, tracker=asana,
-                      ledger=FirestoreLedger(s.project, s.ledger_collection),
+                      ledger=store, sync_back=sync[0] if sync else None,
+                      watch_project=sync[1] if sync else (lambda project, team: None),
                       portfolios=PortfolioCache(asana.portfolio_items),
                       dead_letter=dead_letters.publish, now=utc_now,
                       link_back=link_back(isinstance(asana, DryRunAsana)),
@@ -182,3 +242,33 @@ def reconcile_deps() -> ReconcileDeps:
         sentry=sentry, sentry_org=s.sentry_org or "", sentry_api_url=s.sentry_api_url,
         monitors=monitors, datadog_webhook=s.reconcile_datadog_webhook or "",
         datadog_app_url=datadog_app_url(s.datadog_api_url))
+
+
+def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
+        Callable[[PushMessage], Decision], Callable[[str, str], None]] | None:
+    """Return the two-way sync's message handler and project watcher (None in dry-run)."""
+    if dry_run:
+        return None
+    from shared import sync_back as sync
+    from shared.adapters.asana_hooks import FirestoreHooks
+    from shared.adapters.asana_sync import AsanaSyncClient
+    from shared.adapters.ledger_index import LedgerIndex
+    from shared.asana_registration import Registrar
+
+    s = settings()
+    client = AsanaSyncClient(s.asana_api_url, secrets().get("ASANA_PAT")[0],
+                             max_attempts=s.asana_max_attempts)
+    senders = link_senders()
+    deps = sync.SyncDeps(asana=client, find_by_task=LedgerIndex(
+        s.project, s.ledger_collection).find_by_task, ledger=store, senders=senders,
+        sentry_org=s.sentry_org, now=utc_now)
+    config = teams_loader()
+
+    def opted_in(team: str) -> bool:
+        teams: TeamsConfig = config()
+        return any(t.name == team and t.sync_back for t in teams.teams)
+
+    registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection), client,
+                          s.asana_webhook_target_url, lambda: config().workspace_gid,
+                          opted_in, utc_now)
+    return (lambda message: sync.process(message, deps)), registrar

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared import boards, failpoints, ledger
+from shared import boards, failpoints, ledger, logs
 from shared.adapters.asana import AsanaRejected, TaskTracker
 from shared.alerts import Action, Alert
 from shared.alerts_parse import parse_alert
@@ -27,6 +27,7 @@ from shared.failpoints import Failpoint
 from shared.ledger import RENEW_SECONDS, Decision, Delivery, Record, Step, body_digest
 from shared.linkback import task_url
 from shared.markers import comment_marker, mark_comment, mark_task, task_marker
+from shared.observability import scrub_text
 from shared.ownership import Route
 from shared.tasks import TaskDraft, render_comment, render_task
 from shared.teams import TeamsConfig
@@ -35,6 +36,11 @@ from shared.triage import triage
 log = logging.getLogger(__name__)
 
 MAX_REASON_CHARS = 500
+MAX_ROUNDS = 5  # decisions per message before Pub/Sub's backoff takes over
+WAIT_POLL_SECONDS = 0.25
+#: How long a delivery waits in-process for another one's lease: longer than a lease, well
+#: inside the push subscription's ack deadline (Terraform: worker_timeout_seconds, 60 s).
+WAIT_SECONDS = 25.0
 
 
 class Ledger(Protocol):
@@ -94,6 +100,10 @@ def _no_link_back(alert: Alert, task_gid: str, url: str, team: str) -> None:
     """Link nothing: the default for callers that build WorkerDeps without link-back."""
 
 
+def _watch_nothing(project_gid: str, team: str) -> None:
+    """Register no Asana webhook: the default without two-way sync."""
+
+
 @dataclass(frozen=True)
 class WorkerDeps:
     """What the flow needs from the outside world."""
@@ -109,6 +119,11 @@ class WorkerDeps:
     link_back: Callable[[Alert, str, str, str], None] = _no_link_back
     failpoint: Failpoint = failpoints.none  # crash points of the fault-injection suite
     lease_renew_seconds: float = RENEW_SECONDS
+    wait_seconds: float = WAIT_SECONDS  # see WAIT_SECONDS; 0 answers "retry" at once
+    sleep: Callable[[float], None] = time.sleep
+    # Two-way sync (shared/sync_back.py): Asana task changes, and the webhook per project.
+    sync_back: Callable[[PushMessage], Decision] | None = None
+    watch_project: Callable[[str, str], None] = _watch_nothing  # (project gid, team name)
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,7 @@ def handle_request(method: str, body: bytes, deps: WorkerDeps) -> Outcome:
 
 def handle_push(message: PushMessage, deps: WorkerDeps) -> Outcome:
     """Process one message; dead-letter it if it can never succeed, else ask for a retry."""
+    logs.bind(request_id=message.attributes.get("request_id", ""))
     context = {"message_id": message.message_id,
                "alert_key": message.attributes.get("alert_key", ""),
                "delivery_attempt": message.delivery_attempt}
@@ -152,7 +168,7 @@ def _dead_letter(message: PushMessage, error: AlertBridgeError, deps: WorkerDeps
                  context: Mapping[str, object]) -> Outcome:
     attributes = {**message.attributes,
                   "dead_letter_reason": error.reason,
-                  "dead_letter_error": str(error)[:MAX_REASON_CHARS],
+                  "dead_letter_error": scrub_text(str(error))[:MAX_REASON_CHARS],
                   "dead_letter_source_message_id": message.message_id,
                   "dead_lettered_at": deps.now().isoformat(timespec="seconds")}
     try:
@@ -170,17 +186,25 @@ class _Changed(Exception):
     """The record changed between our read and our write: read it again and decide again."""
 
 
-MAX_ROUNDS = 5  # decisions per message before Pub/Sub's backoff takes over
 
 
 def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
+    if message.attributes.get("source") == "asana" and deps.sync_back is not None:
+        return deps.sync_back(message)
     alert = parse_alert(message.data, message.attributes)
     delivery = Delivery(action=alert.action, digest=body_digest(message.data),
                         source_time=alert.occurred_at,
                         may_create=alert.resource in deps.config().create_tasks_from)
-    for _ in range(MAX_ROUNDS):
+    rounds, polls = 0, int(deps.wait_seconds / WAIT_POLL_SECONDS)
+    while rounds < MAX_ROUNDS:
         record, version = deps.ledger.get(alert.key)
         decision = ledger.decide(record, delivery, deps.now())
+        if decision.step is Step.WAIT and polls > 0:
+            # Another delivery holds the record, usually for a fraction of a second; a
+            # crashed one's lease lapses in seconds. Waiting here beats a redelivery.
+            polls -= 1
+            deps.sleep(WAIT_POLL_SECONDS)
+            continue
         log.info("alert %s: %s (%s)", alert.key, decision.step.value, decision.why,
                  extra={"event": "decision", "step": decision.step.value,
                         "alert_key": alert.key, "source": alert.source,
@@ -188,7 +212,7 @@ def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
         try:
             return _apply(decision, alert, delivery, record, version, deps)
         except _Changed:
-            continue
+            rounds += 1
     raise Transient(f"alert {alert.key}: its ledger record kept changing; will retry")
 
 
@@ -303,15 +327,17 @@ def _create(alert: Alert, delivery: Delivery, lapsed: Record | None, version: An
         if not held.write(opened):
             _claim_lost(alert, task_gid, deps)
     deps.failpoint("after_ledger_open")
-    event = "task_adopted" if adopted else "task_created"
+    # An adopted task is one a crashed attempt created and never logged: count it here.
     log.info("task %s %s for %s in team %s", task_gid, "adopted" if adopted else "created",
              alert.key, plan.route.team.name,
-             extra={"event": event, **plan.log_fields, "task_gid": task_gid})
+             extra={"event": "task_created", **plan.log_fields, "task_gid": task_gid,
+                    "adopted": adopted})
     if plan.route.is_default:
         log.warning("alert %s matched no team; sent to default team %s", alert.key,
                     plan.route.team.name,
                     extra={"event": "alert_unrouted", **plan.log_fields, "task_gid": task_gid})
     _link_back(alert, task_gid, plan.project_gid, plan.route.team.name, deps)
+    deps.watch_project(plan.project_gid, plan.route.team.name)
 
 
 def _find_or_create(plan: _Plan, lapsed: Record | None, deps: WorkerDeps) -> tuple[str, bool]:

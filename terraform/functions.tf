@@ -102,9 +102,19 @@ resource "google_cloudfunctions2_function" "ingest" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.function["ingest"].email
     environment_variables            = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = var.sentry_reporting ? [google_secret_manager_secret.sentry_dsn.secret_id] : []
+      content {
+        key        = "SENTRY_DSN"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
   }
 
-  depends_on = [google_project_iam_member.builder]
+  depends_on = [google_project_iam_member.builder, google_secret_manager_secret_iam_member.sentry_dsn_reader]
 }
 
 resource "google_cloudfunctions2_function" "worker" {
@@ -138,9 +148,19 @@ resource "google_cloudfunctions2_function" "worker" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.function["worker"].email
     environment_variables            = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = var.sentry_reporting ? [google_secret_manager_secret.sentry_dsn.secret_id] : []
+      content {
+        key        = "SENTRY_DSN"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
   }
 
-  depends_on = [google_project_iam_member.builder]
+  depends_on = [google_project_iam_member.builder, google_secret_manager_secret_iam_member.sentry_dsn_reader]
 }
 
 resource "google_cloudfunctions2_function" "reconcile" {
@@ -175,9 +195,19 @@ resource "google_cloudfunctions2_function" "reconcile" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.function["reconcile"].email
     environment_variables          = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = var.sentry_reporting ? [google_secret_manager_secret.sentry_dsn.secret_id] : []
+      content {
+        key        = "SENTRY_DSN"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
   }
 
-  depends_on = [google_project_iam_member.builder]
+  depends_on = [google_project_iam_member.builder, google_secret_manager_secret_iam_member.sentry_dsn_reader]
 }
 
 # Sentry and Datadog call the webhook without Google credentials; the function verifies

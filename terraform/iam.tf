@@ -55,6 +55,14 @@ resource "google_project_iam_member" "reconcile_firestore" {
   member  = google_service_account.function["reconcile"].member
 }
 
+# Ingest confirms the Asana webhook handshakes the worker started and reads each webhook's
+# secret to verify its deliveries (collection var.asana_webhook_collection).
+resource "google_project_iam_member" "ingest_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.function["ingest"].member
+}
+
 # Every function writes structured logs that feed the log-based metrics.
 resource "google_project_iam_member" "function_logs" {
   for_each = local.functions

@@ -46,11 +46,10 @@ locals {
     SECRET_CACHE_TTL_SECONDS = tostring(var.secret_cache_ttl_seconds)
     MAX_BODY_BYTES           = tostring(var.max_body_bytes)
     LEDGER_COLLECTION        = var.ledger_collection
-    SENTRY_DSN               = var.sentry_dsn
     ASANA_MAX_ATTEMPTS       = tostring(var.asana_max_attempts)
     DEFAULT_TEAM             = var.default_team
     # Reconciliation (read by the reconcile function only; harmless elsewhere).
-    SENTRY_ORG                     = var.reconcile.sentry_org
+    SENTRY_ORG                     = var.sentry_org != "" ? var.sentry_org : var.reconcile.sentry_org
     RECONCILE_SENTRY_RULES         = join(",", var.reconcile.sentry_rules)
     RECONCILE_SENTRY_PROJECTS      = join(",", var.reconcile.sentry_projects)
     RECONCILE_DATADOG_WEBHOOK      = var.reconcile.datadog_webhook
@@ -58,7 +57,20 @@ locals {
     RECONCILE_INTERVAL_MINUTES     = tostring(var.reconcile.interval_minutes)
     RECONCILE_LOOKBACK_MINUTES     = tostring(var.reconcile.lookback_minutes)
     RECONCILE_GRACE_MINUTES        = tostring(var.reconcile.grace_minutes)
+    # SENTRY_DSN is not here: it comes from Secret Manager (functions.tf), out of state.
+    SENTRY_ENVIRONMENT          = var.sentry_environment == "" ? var.environment : var.sentry_environment
+    SENTRY_RELEASE              = local.release
+    SENTRY_TRACES_SAMPLE_RATE   = tostring(var.sentry_traces_sample_rate)
+    SENTRY_PROFILES_SAMPLE_RATE = tostring(var.sentry_profiles_sample_rate)
+    # The ingest function's own cloudfunctions.net URL, spelled out: referencing the
+    # function's url attribute here would make ingest's environment depend on itself.
+    ASANA_WEBHOOK_TARGET_URL = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-ingest"
+    ASANA_WEBHOOK_COLLECTION = var.asana_webhook_collection
   }
+
+  # One release per deployed source: the hash of both functions' archives, so Sentry's
+  # "first seen in release" changes exactly when the code does.
+  release = "${var.name}@${substr(sha256(join(",", [for name in sort(keys(local.functions)) : data.archive_file.source[name].output_sha256])), 0, 12)}"
 
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }

@@ -25,3 +25,27 @@ resource "google_secret_manager_secret_iam_member" "reader" {
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.function[each.value.reader].member
 }
+
+# The DSN of the Sentry project alert-bridge reports its own errors to. Like the credentials it
+# has no version here; with sentry_reporting on, both functions read it as SENTRY_DSN.
+resource "google_secret_manager_secret" "sentry_dsn" {
+  secret_id = "${var.secret_prefix}sentry-dsn"
+
+  labels = {
+    reader = "ingest-and-worker"
+  }
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_secret_manager_secret_iam_member" "sentry_dsn_reader" {
+  for_each = local.functions
+
+  secret_id = google_secret_manager_secret.sentry_dsn.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.key].member
+}

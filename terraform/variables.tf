@@ -155,6 +155,28 @@ variable "ledger_collection" {
   default     = "alert_ledger"
 }
 
+variable "asana_webhook_collection" {
+  description = "Firestore collection of the two-way sync's Asana webhooks and their handshake secrets, one document per project (ASANA_WEBHOOK_COLLECTION)."
+  type        = string
+  default     = "asana_webhooks"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,99}$", var.asana_webhook_collection))
+    error_message = "asana_webhook_collection must be a Firestore collection id: a letter, then letters, digits, _ or -."
+  }
+}
+
+variable "sentry_org" {
+  description = "Sentry organization slug whose issues the two-way sync resolves and unresolves (SENTRY_ORG); empty leaves Sentry issues alone."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-z0-9][a-z0-9_-]*)?$", var.sentry_org))
+    error_message = "sentry_org must be a Sentry organization slug (lower-case letters, digits, - and _) or empty."
+  }
+}
+
 variable "log_level" {
   description = "Log level of both functions (LOG_LEVEL)."
   type        = string
@@ -214,10 +236,43 @@ variable "asana_max_attempts" {
   }
 }
 
-variable "sentry_dsn" {
-  description = "Optional Sentry DSN where alert-bridge reports its own errors (SENTRY_DSN); empty disables it."
+variable "sentry_reporting" {
+  description = "Report alert-bridge's own errors to Sentry: both functions get SENTRY_DSN from the secret <secret_prefix>sentry-dsn (add its version first)."
+  type        = bool
+  default     = false
+}
+
+variable "sentry_environment" {
+  description = "Sentry environment of the service's own events (SENTRY_ENVIRONMENT); empty means the deployment's environment."
   type        = string
   default     = ""
+
+  validation {
+    condition     = length(var.sentry_environment) <= 64 && !can(regex("[\\s/\\\\]", var.sentry_environment)) && var.sentry_environment != "None"
+    error_message = "sentry_environment must be at most 64 characters without spaces or slashes, and not \"None\"."
+  }
+}
+
+variable "sentry_traces_sample_rate" {
+  description = "Share of webhooks and pushed messages traced as Sentry transactions (SENTRY_TRACES_SAMPLE_RATE), 0 to 1."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.sentry_traces_sample_rate >= 0 && var.sentry_traces_sample_rate <= 1
+    error_message = "sentry_traces_sample_rate must be between 0 and 1."
+  }
+}
+
+variable "sentry_profiles_sample_rate" {
+  description = "Share of traced transactions that are also profiled (SENTRY_PROFILES_SAMPLE_RATE), 0 to 1."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.sentry_profiles_sample_rate >= 0 && var.sentry_profiles_sample_rate <= 1
+    error_message = "sentry_profiles_sample_rate must be between 0 and 1."
+  }
 }
 
 variable "alert_emails" {

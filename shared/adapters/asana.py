@@ -16,6 +16,7 @@ from shared.adapters import dry_run
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.boards import PORTFOLIO_ITEM_FIELDS
 from shared.errors import Permanent, Transient
+from shared.observability import scrub_text
 from shared.tasks import TaskDraft
 
 log = logging.getLogger(__name__)
@@ -80,14 +81,18 @@ def _created_gid(data: Any) -> str:
     return str(gid)
 
 
-def _error_messages(response: requests.Response) -> str:
+def _error_messages(response: requests.Response, token: str) -> str:
     """Return Asana's error messages (``{"errors": [{"message": ...}]}``), or the raw body."""
     try:
         errors = response.json().get("errors")
         text = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
     except (ValueError, AttributeError, TypeError):
         text = response.text.strip()
-    return (text or response.reason or "no error message")[:MAX_ERROR_CHARS]
+    # Error bodies may echo customer data (a card number in a task name) or the request's own
+    # token: masked before this text reaches a log line, a dead-letter attribute or Sentry.
+    text = scrub_text((text or response.reason or "no error message")[:4 * MAX_ERROR_CHARS],
+                      (token,))
+    return text[:MAX_ERROR_CHARS]
 
 
 def _rejected(message: str, status: int) -> AsanaRejected:
@@ -221,8 +226,9 @@ class AsanaClient:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         response = send_with_retries(
             self._session, method, self._base_url + path, where=where, policy=self._policy,
-            error_text=_error_messages, rejected=_rejected, unavailable=_unavailable,
-            recover=recover, params=params, json=body, headers=headers, timeout=self._timeout)
+            error_text=lambda answer: _error_messages(answer, self._token),
+            rejected=_rejected, unavailable=_unavailable, recover=recover,
+            params=params, json=body, headers=headers, timeout=self._timeout)
         if isinstance(response, str):
             return response
         return self._decode(response, where)

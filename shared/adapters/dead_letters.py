@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 from google.api_core import exceptions as api_exceptions
+from google.api_core import retry as api_retry
 from google.cloud.pubsub_v1 import SubscriberClient
 
 from shared.errors import AlertBridgeError, ConfigError, Transient
@@ -16,6 +18,22 @@ from shared.replay import DeadLetter, Pulled
 #: one such wait: short enough to keep `list` quick, long enough for a backlog to be answered.
 PULL_WAIT_SECONDS = 3.0
 CALL_TIMEOUT_SECONDS = 30.0
+#: How long a call keeps retrying an unreachable Pub/Sub before the command gives up. The
+#: client's default (60 s) left an operator staring at a silent terminal when the emulator or
+#: the network was down; a few seconds cover a blip.
+UNREACHABLE_DEADLINE_SECONDS = 4.0
+_RETRY = api_retry.Retry(initial=0.2, maximum=1.0, multiplier=2.0,
+                         timeout=UNREACHABLE_DEADLINE_SECONDS,
+                         predicate=api_retry.if_exception_type(api_exceptions.ServiceUnavailable,
+                                                               api_exceptions.Aborted,
+                                                               api_exceptions.InternalServerError,
+                                                               api_exceptions.Unknown))
+
+
+class Unreachable(Transient):
+    """Pub/Sub could not be reached at all: nothing was pulled, acked or published."""
+
+    reason = "unreachable"
 
 
 class DeadLetterSubscription:
@@ -33,10 +51,10 @@ class DeadLetterSubscription:
         try:
             response = self._client.pull(
                 request={"subscription": self.path, "max_messages": max_messages},
-                timeout=PULL_WAIT_SECONDS)
+                retry=_RETRY, timeout=PULL_WAIT_SECONDS)
         except api_exceptions.DeadlineExceeded:
             return []
-        except api_exceptions.GoogleAPICallError as error:
+        except api_exceptions.GoogleAPIError as error:
             raise self._error("pull", error) from error
         return [Pulled(received.ack_id, _letter(received.message))
                 for received in response.received_messages]
@@ -45,8 +63,8 @@ class DeadLetterSubscription:
         """Remove one message for good; raise if Pub/Sub did not confirm it."""
         try:
             self._client.acknowledge(request={"subscription": self.path, "ack_ids": [ack_id]},
-                                     timeout=CALL_TIMEOUT_SECONDS)
-        except api_exceptions.GoogleAPICallError as error:
+                                     retry=_RETRY, timeout=CALL_TIMEOUT_SECONDS)
+        except api_exceptions.GoogleAPIError as error:
             raise self._error("acknowledge", error) from error
 
     def release(self, ack_ids: Sequence[str]) -> None:
@@ -57,8 +75,8 @@ class DeadLetterSubscription:
             self._client.modify_ack_deadline(
                 request={"subscription": self.path, "ack_ids": list(ack_ids),
                          "ack_deadline_seconds": 0},
-                timeout=CALL_TIMEOUT_SECONDS)
-        except api_exceptions.GoogleAPICallError:
+                retry=_RETRY, timeout=CALL_TIMEOUT_SECONDS)
+        except api_exceptions.GoogleAPIError:
             # Nothing is lost: the messages come back once the subscription's ack deadline
             # passes, which is all a release would have hastened.
             return
@@ -67,8 +85,13 @@ class DeadLetterSubscription:
         """Close the gRPC channel."""
         self._client.close()
 
-    def _error(self, operation: str, error: api_exceptions.GoogleAPICallError,
-               ) -> AlertBridgeError:
+    def _error(self, operation: str, error: api_exceptions.GoogleAPIError) -> AlertBridgeError:
+        if isinstance(error, api_exceptions.RetryError) and error.cause is not None:
+            error = error.cause
+        if isinstance(error, api_exceptions.ServiceUnavailable):
+            return Unreachable(f"cannot reach Pub/Sub at {pubsub_host()}: {operation} of "
+                               f"{self.path} failed for {UNREACHABLE_DEADLINE_SECONDS:.0f} s"
+                               f"{_hint()}")
         if isinstance(error, api_exceptions.NotFound):
             return ConfigError(f"subscription {self.path} not found: pass --subscription or set "
                                "DEAD_LETTER_SUBSCRIPTION (Terraform output "
@@ -76,8 +99,20 @@ class DeadLetterSubscription:
         if isinstance(error, api_exceptions.PermissionDenied):
             return ConfigError(f"subscription {self.path}: {operation} denied: the caller needs "
                                "roles/pubsub.subscriber on it")
+        message = getattr(error, "message", None) or str(error)
         return Transient(f"subscription {self.path}: {operation} failed: "
-                         f"{type(error).__name__}: {error.message}")
+                         f"{type(error).__name__}: {' '.join(str(message).split())}")
+
+
+def _hint() -> str:
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        return " (is `make run` up? PUBSUB_EMULATOR_HOST names the emulator)"
+    return " (check the network, or set PUBSUB_EMULATOR_HOST for the local emulator)"
+
+
+def pubsub_host() -> str:
+    """Return where Pub/Sub calls go: the emulator when PUBSUB_EMULATOR_HOST is set."""
+    return os.environ.get("PUBSUB_EMULATOR_HOST") or "pubsub.googleapis.com"
 
 
 def _letter(message: Any) -> DeadLetter:

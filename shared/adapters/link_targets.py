@@ -15,6 +15,7 @@ from shared.adapters import dry_run
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.errors import Permanent, Transient
 from shared.linkback import LinkRequest
+from shared.observability import scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,10 @@ def _error_text(response: requests.Response) -> str:
         text = json.dumps(answer, ensure_ascii=False)  # Sentry's per-field validation errors
     else:
         text = response.text.strip()
-    return (text or response.reason or "no error message")[:MAX_ERROR_CHARS]
+    # Error bodies may echo customer data (a card number in a task name): masked before this
+    # text reaches a log line, a dead-letter attribute or Sentry.
+    text = scrub_text((text or response.reason or "no error message")[:4 * MAX_ERROR_CHARS])
+    return text[:MAX_ERROR_CHARS]
 
 
 def _redacted(text: str, secrets: Iterable[str]) -> str:

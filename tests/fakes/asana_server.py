@@ -6,27 +6,34 @@ Run in a test::
         asana.add_project("1201")
         client = AsanaClient(asana.url, "t")
 
-or standalone for ``make run``:
-``python -m tests.fakes.asana_server --port 8091 --token t --project 1201``.
+or standalone for ``make run``, knowing every project and portfolio of a teams.yaml:
+``python -m tests.fakes.asana_server --port 8091 --token t --teams teams.yaml``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import itertools
 import json
 import random
 import re
+import secrets
 import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import requests
+from requests import Response
+
 from shared.tasks import validate_rich_text
+from shared.teams import TeamsConfig
 from tests.fakes.json_server import InjectedFailures, LocalServer, ServedFake, handler_for
 
 API_PREFIX = "/api/1.0"
@@ -74,6 +81,7 @@ class Recorded:
     query: dict[str, list[str]]
     body: Any  # decoded JSON, or the raw text when it was not JSON
     authorization: str | None
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 @dataclass
@@ -94,7 +102,11 @@ class FakeAsana(ServedFake):
     portfolio_records: dict[str, dict[str, Any]] = field(default_factory=dict)
     custom_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    me: str = "1200000000009999"  # the user the token belongs to
+    #: The user the token acts as (GET /users/me); changes made through the API are its own.
+    me: str = "1200000000009999"
+    webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: (webhook gid, HTTP status of the target) of every delivery, handshakes excluded.
+    deliveries: list[tuple[str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -103,6 +115,8 @@ class FakeAsana(ServedFake):
         self._lost: list[tuple[int, float]] = []  # (status, delay) of answers to lose
         self._chaos: tuple[float, int, float, random.Random] | None = None
         self._http = LocalServer(self.handle)
+        self._hook_secrets: dict[str, str] = {}  # webhook gid -> X-Hook-Secret
+        self._delivering: list[threading.Thread] = []
 
     # -- seeding and failure injection -------------------------------------------------
 
@@ -170,9 +184,10 @@ class FakeAsana(ServedFake):
                            "workspaces": [_ref(self.workspaces[w]) for w in workspaces]}
         return self.users[gid]
 
-    def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
-        """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given)."""
-        self._failures.add(n, status, retry_after)
+    def fail_next(self, n: int, status: int, retry_after: float | None = None,
+                  message: str | None = None) -> None:
+        """Answer the next ``n`` requests with ``status`` (``Retry-After``, error ``message``)."""
+        self._failures.add(n, status, retry_after, _errors(message) if message else None)
 
     def lose_next_answers(self, n: int, status: int = 500, delay: float = 0.0) -> None:
         """Carry out the next ``n`` requests, then answer ``status`` after ``delay`` seconds.
@@ -203,12 +218,13 @@ class FakeAsana(ServedFake):
         body = _decode(raw_body)
         with self._lock:
             self.requests.append(
-                Recorded(method, path, parse_qs(parts.query), body, headers.get("authorization"))
+                Recorded(method, path, parse_qs(parts.query), body, headers.get("authorization"),
+                         {k.lower(): v for k, v in headers.items()})
             )
         failure = self._failures.take()
         if failure is not None:
-            status, _, extra = failure
-            return status, _errors(f"injected failure {status}"), extra
+            status, answer, extra = failure
+            return status, answer or _errors(f"injected failure {status}"), extra
         lost = self._take_lost()
         if lost is None and self._chaos is not None:
             ratio, chaos_status, lost_ratio, rng = self._chaos
@@ -237,6 +253,9 @@ class FakeAsana(ServedFake):
                 raise ApiError(404, "No matching route for request")
             if headers.get("authorization") != f"Bearer {self.token}":
                 raise ApiError(401, "Not Authorized")
+            if (method, path.rstrip("/")) == ("POST", "/webhooks"):
+                # Not under the lock: Asana answers only after the target's handshake.
+                return 201, {"data": self._create_webhook(_data(raw_body, body))}, {}
             with self._lock:
                 status, answer = self._route(method, path, parse_qs(parts.query), raw_body, body)
         except ApiError as exc:
@@ -255,9 +274,18 @@ class FakeAsana(ServedFake):
             case "GET", ["tasks", gid, "stories"]:
                 return 200, self._story_page(gid, query)
             case "GET", ["tasks", gid]:
-                return 200, {"data": self._task(gid)}
+                return 200, {"data": _fields(self._task(gid), query)}
             case "PUT", ["tasks", gid]:
-                return 200, {"data": self._update_task(gid, _data(raw, body))}
+                return 200, {"data": self._update_task(gid, _data(raw, body), self.me)}
+            case "GET", ["users", "me"] if self.me not in self.users:
+                return 200, {"data": {"gid": self.me, "resource_type": "user",
+                                      "name": "alert-bridge", "email": "alert-bridge@example.com"}}
+            case "GET", ["webhooks"]:
+                return 200, self._webhook_page(query)
+            case "DELETE", ["webhooks", gid]:
+                if self.webhooks.pop(gid, None) is None:
+                    raise ApiError(404, f"webhook: Unknown object: {gid}")
+                return 200, {"data": {}}
             case "POST", ["tasks", gid, "stories"]:
                 return 201, {"data": self._add_story(gid, _data(raw, body))}
             case "GET", ["portfolios", gid, "items"]:
@@ -368,15 +396,109 @@ class FakeAsana(ServedFake):
             raise ApiError(404, f"task: Unknown object: {gid}")
         return self.tasks[gid]
 
-    def _update_task(self, gid: str, data: dict[str, Any]) -> dict[str, Any]:
+    def _update_task(self, gid: str, data: dict[str, Any], user_gid: str) -> dict[str, Any]:
         task = self._task(gid)
         _reject_unknown(data, _UPDATE_FIELDS)
         _check_notes(data, "notes", "html_notes", story=False, required=False)
         if "completed" in data and not isinstance(data["completed"], bool):
             raise ApiError(400, "completed: Not a boolean")
+        was = bool(task.get("completed"))
         task.update(data)
         task["modified_at"] = _now()
+        if bool(task.get("completed")) != was:
+            task["completed_by"] = ({"gid": user_gid, "resource_type": "user"}
+                                    if task["completed"] else None)
+            task["completed_at"] = task["modified_at"] if task["completed"] else None
+            self._emit(task, user_gid, "completed")
         return task
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def complete_as(self, task_gid: str, completed: bool, user_gid: str) -> None:
+        """Complete or reopen a task as a person in Asana's app would (webhooks fire)."""
+        with self._lock:
+            self._update_task(task_gid, {"completed": completed}, user_gid)
+
+    def deliver(self, webhook_gid: str, events: list[dict[str, Any]],
+                secret: str | None = None) -> Response:
+        """POST a delivery to the webhook's target, signed with its secret (or ``secret``)."""
+        hook = self.webhooks[webhook_gid]
+        body = json.dumps({"events": events}).encode()
+        key = secret if secret is not None else self._hook_secrets[webhook_gid]
+        signature = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+        response = requests.post(hook["target"], data=body, timeout=10, headers={
+            "Content-Type": "application/json", "X-Hook-Signature": signature})
+        with self._lock:
+            self.deliveries.append((webhook_gid, response.status_code))
+        return response
+
+    def heartbeat(self, webhook_gid: str) -> Response:
+        """Send the webhook's periodic empty delivery."""
+        return self.deliver(webhook_gid, [])
+
+    def wait_for_deliveries(self, timeout: float = 10) -> None:
+        """Wait until the deliveries of past task changes were answered."""
+        with self._lock:
+            threads, self._delivering = self._delivering, []
+        for thread in threads:
+            thread.join(timeout)
+
+    def _emit(self, task: dict[str, Any], user_gid: str, changed: str) -> None:
+        """Deliver a task change to every webhook of its projects whose filters take it."""
+        projects = {p["gid"] for p in task["projects"]}
+        event = {"user": {"gid": user_gid, "resource_type": "user"}, "created_at": _now(),
+                 "action": "changed",
+                 "resource": {"gid": task["gid"], "resource_type": "task",
+                              "resource_subtype": "default_task"},
+                 "parent": None, "change": {"field": changed, "action": "changed"}}
+        for gid, hook in self.webhooks.items():
+            if hook["resource"]["gid"] in projects and _passes(hook["filters"], event):
+                thread = threading.Thread(target=self.deliver, args=(gid, [event]), daemon=True)
+                self._delivering.append(thread)
+                thread.start()
+
+    def _create_webhook(self, data: dict[str, Any]) -> dict[str, Any]:
+        _reject_unknown(data, frozenset({"resource", "target", "filters"}))
+        resource, target = data.get("resource"), data.get("target")
+        if not isinstance(resource, str) or not _GID.match(resource):
+            raise ApiError(400, "resource: Missing input")
+        if not isinstance(target, str) or not target.startswith(("https://", "http://")):
+            raise ApiError(400, "target: Not a valid URL")
+        filters = data.get("filters", [])
+        with self._lock:
+            project = self.projects.get(resource)
+            if project is None:
+                raise ApiError(404, f"resource: Unknown object: {resource}")
+        _check_filters(filters)
+        secret = secrets.token_hex(32)
+        try:
+            answer = requests.post(target, data=b"", timeout=10,
+                                   headers={"X-Hook-Secret": secret})
+        except requests.RequestException as error:
+            raise ApiError(400, f"Could not complete the handshake: {error}") from None
+        if answer.status_code not in (200, 204) or answer.headers.get("X-Hook-Secret") != secret:
+            raise ApiError(400, "The remote server did not respond with the handshake secret")
+        with self._lock:
+            gid = str(next(self._gids))
+            hook = {"gid": gid, "resource_type": "webhook", "active": True,
+                    "resource": {"gid": resource, "resource_type": "project",
+                                 "name": project["name"]},
+                    "target": target, "filters": filters, "created_at": _now(),
+                    "last_failure_at": None, "last_failure_content": "",
+                    "last_success_at": None}
+            self.webhooks[gid] = hook
+            self._hook_secrets[gid] = secret
+        return hook
+
+    def _webhook_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        workspace = (query.get("workspace") or [""])[0]
+        if not _GID.match(workspace):
+            raise ApiError(400, "workspace: Missing input")
+        resource = query["resource"][0] if query.get("resource") else None
+        hooks = [h for h in self.webhooks.values()
+                 if resource is None or h["resource"]["gid"] == resource]
+        return self._paged([{k: v for k, v in h.items()} for h in hooks], query,
+                           f"/webhooks?workspace={workspace}")
 
     def _add_story(self, gid: str, data: dict[str, Any]) -> dict[str, Any]:
         self._task(gid)
@@ -442,6 +564,22 @@ _HELP = (
     "For more information on API status codes and how to handle them, "
     "read the docs on errors: https://developers.asana.com/docs/errors"
 )
+
+
+def seed_teams(fake: FakeAsana, config: TeamsConfig, today: date) -> None:
+    """Seed every team's backlog, and each portfolio with one current project, so that every
+    board teams.yaml can route to exists."""
+    for team in config.teams:
+        fake.add_project(team.backlog_project_gid, f"{team.name} backlog")
+        if team.sprint_portfolio_gid:
+            fake.add_portfolio(team.sprint_portfolio_gid, [{
+                "gid": team.sprint_portfolio_gid + "1", "name": f"{team.name} sprint",
+                "start_on": (today - timedelta(days=7)).isoformat(),
+                "due_on": (today + timedelta(days=7)).isoformat(), "archived": False}])
+        if team.sandbox_portfolio_gid:
+            fake.add_portfolio(team.sandbox_portfolio_gid, [{
+                "gid": team.sandbox_portfolio_gid + "1", "name": f"{team.name} sandbox",
+                "created_at": _now(), "archived": False}])
 
 
 def _errors(message: str) -> dict[str, Any]:
@@ -584,6 +722,45 @@ def _selected(record: dict[str, Any], fields: set[str]) -> dict[str, Any]:
                                      for f in fields}}
 
 
+_FILTER_ACTIONS = frozenset({"added", "removed", "deleted", "undeleted", "changed"})
+
+
+def _check_filters(filters: Any) -> None:
+    if not isinstance(filters, list):
+        raise ApiError(400, "filters: Not an array")
+    for item in filters:
+        if not isinstance(item, dict):
+            raise ApiError(400, "filters: Not an object")
+        _reject_unknown(item, frozenset({"resource_type", "resource_subtype", "action",
+                                         "fields"}))
+        if not isinstance(item.get("resource_type"), str):
+            raise ApiError(400, "filters.resource_type: Missing input")
+        if item.get("action") is not None and item["action"] not in _FILTER_ACTIONS:
+            raise ApiError(400, f"filters.action: Invalid value {item['action']!r}")
+        fields = item.get("fields")
+        if fields is not None:
+            if item.get("action") != "changed":
+                raise ApiError(400, "filters.fields: only allowed with action 'changed'")
+            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+                raise ApiError(400, "filters.fields: Not an array of strings")
+
+
+def _passes(filters: list[dict[str, Any]], event: dict[str, Any]) -> bool:
+    """Tell whether a webhook with ``filters`` delivers ``event`` (no filters: everything)."""
+    if not filters:
+        return True
+    return any(f["resource_type"] == event["resource"]["resource_type"]
+               and f.get("action") in (None, event["action"])
+               and (f.get("fields") is None or event["change"]["field"] in f["fields"])
+               for f in filters)
+
+
+def _fields(item: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    """Return the record, or only its ``opt_fields`` (Asana's compact form plus those)."""
+    fields = {f for v in query.get("opt_fields", []) for f in v.split(",") if f}
+    return _compact(item, fields) if fields else item
+
+
 def _compact(item: dict[str, Any], fields: set[str]) -> dict[str, Any]:
     compact = {k: item.get(k) for k in ("gid", "resource_type", "name")}
     compact.update({f.split(".")[0]: item.get(f.split(".")[0]) for f in fields})
@@ -617,10 +794,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--token", default="test-token")
     parser.add_argument("--project", action="append", default=[], help="project gid to accept")
+    parser.add_argument("--teams", help="accept every project and portfolio of this teams.yaml")
     args = parser.parse_args()
     fake = FakeAsana(token=args.token)
     for gid in args.project:
         fake.add_project(gid)
+    if args.teams:
+        from shared.teams_file import load_teams
+
+        seed_teams(fake, load_teams(args.teams), date.today())
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(fake.handle))
     print(f"fake asana on http://127.0.0.1:{args.port}{API_PREFIX}", flush=True)
     try:

@@ -78,11 +78,11 @@ class _FakeApi(ServedFake):
                 raise ApiError(404, self.error_body("not found"))
             self.authenticate(headers)
             with self._lock:
-                status, answer, *extra = self.route(method, path.removeprefix(self.prefix), body,
-                                                    query, headers)
+                status, answer, *more = self.route(method, path.removeprefix(self.prefix), body,
+                                                   query, headers)
         except ApiError as error:
             return error.status, error.body, {}
-        return status, answer, (extra[0] if extra else {})
+        return status, answer, (more[0] if more else {})
 
     def error_body(self, message: str) -> Any:
         """Return an error answer in the service's shape."""
@@ -118,6 +118,8 @@ class FakeSentryApi(_FakeApi):
     firings: list[tuple[str, str, str, datetime, str]] = field(default_factory=list)
     #: False answers 404 to group history, as a Sentry without the experimental endpoint would.
     group_history: bool = True
+    #: The token's scopes; updating an issue needs event:write ("Issue & Event: Read & Write").
+    scopes: set[str] = field(default_factory=lambda: {"event:read", "event:write"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -211,6 +213,12 @@ class FakeSentryApi(_FakeApi):
                          f'cursor="0:{at}:0"')
         return 200, page, {"Link": ", ".join(links)}
 
+    def add_org_issue(self, issue_id: str, status: str = "unresolved") -> dict[str, Any]:
+        """Seed an issue of the organization."""
+        issue = {"id": issue_id, "status": status, "statusDetails": {}}
+        self.issues[issue_id] = issue
+        return issue
+
     def error_body(self, message: str) -> Any:
         return {"detail": message}
 
@@ -244,7 +252,27 @@ class FakeSentryApi(_FakeApi):
                 if org != self.org or issue_id not in self.issues:
                     raise ApiError(404, {"detail": "The requested resource does not exist"})
                 return 200, self.issues[issue_id]
+            case "PUT", ["organizations", org, "issues", issue_id]:
+                if not path.endswith("/"):
+                    raise ApiError(404, {"detail": "not found (Sentry paths end with /)"})
+                return 200, self._update_issue(org, issue_id, body)
         raise ApiError(404, {"detail": "The requested resource does not exist"})
+
+    def _update_issue(self, org: str, issue_id: str, body: Any) -> dict[str, Any]:
+        if org != self.org or issue_id not in self.issues:
+            raise ApiError(404, {"detail": "The requested resource does not exist"})
+        if "event:write" not in self.scopes:
+            raise ApiError(403, {"detail": "You do not have permission to perform this action."})
+        if not isinstance(body, dict):
+            raise ApiError(400, {"detail": "JSON parse error"})
+        unknown = set(body) - _ISSUE_FIELDS
+        if unknown:
+            raise ApiError(400, {name: ["Unknown field."] for name in sorted(unknown)})
+        if "status" in body and body["status"] not in _ISSUE_STATUSES:
+            raise ApiError(400, {"status": [f'"{body["status"]}" is not a valid choice.']})
+        issue = self.issues[issue_id]
+        issue.update(body)
+        return issue
 
     def _update_ownership(self, project: str, body: Any) -> dict[str, Any]:
         """Apply Sentry's "update ownership configuration": only the attributes sent change."""
@@ -331,6 +359,12 @@ def _parse_rules(raw: str, teams: set[str]) -> list[dict[str, Any]]:
                 raise ApiError(400, {"raw": [f"Invalid rule owners: {owner}"]})
         rules.append({"matcher": {"type": kind, "pattern": pattern}, "owners": parsed})
     return rules
+
+
+
+_ISSUE_FIELDS = {"status", "statusDetails", "substatus", "assignedTo", "hasSeen",
+                 "isBookmarked", "isSubscribed", "isPublic"}
+_ISSUE_STATUSES = {"resolved", "resolvedInNextRelease", "unresolved", "ignored"}
 
 
 def _sentry_field_errors(body: dict[str, Any]) -> dict[str, list[str]]:

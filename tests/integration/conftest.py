@@ -73,7 +73,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, asana: FakeAsana,
                 "SENTRY_AUTH_TOKEN": SENTRY_TOKEN,
                 "DATADOG_API_URL": datadog_api.url,
                 "DATADOG_API_KEY": DATADOG_API_KEY,
-                "DATADOG_APP_KEY": "integration-datadog-app-key",
                 "TEAMS_FILE": str(REPO / "teams.yaml")})
     ports = {name: free_port() for name in ("ingest", "worker", "pubsub", "firestore")}
     started = start_stack(env=env, ports=ports, log_dir=Path(log_dir), topology=topology)

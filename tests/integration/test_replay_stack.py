@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scripts.localstack import Stack
+from scripts.localstack import REPO, Stack, free_port
 from shared.alerts import alert_key
-from shared.replay_cli import main
+from shared.replay_cli import EXIT_UNREACHABLE, main
 from tests.fakes.asana_server import FakeAsana
 
 from .pubsub_helpers import pull, tap
@@ -77,6 +81,7 @@ def test_replay_by_reason_republishes_the_fixed_message_and_keeps_the_other(
     assert message.data == fixed_body
     attributes = dict(message.attributes)
     assert attributes.pop("replayed_at").startswith("20")
+    assert len(attributes.pop("replay_run_id")) == 12
     assert attributes == {**fixed, "replay_count": "1"}
     # The worker takes the replayed alert from the events topic like any other.
     eventually(lambda: tasks_named(asana, f"#{issue_id}"))
@@ -90,3 +95,80 @@ def test_replay_by_reason_republishes_the_fixed_message_and_keeps_the_other(
     left = pull(subscriber, dead, want=10, timeout=3)
     assert kept_id in [m.message_id for m in left]
     assert fixed["alert_key"] not in [m.attributes["alert_key"] for m in left]
+
+
+def datadog_for_growth(cycle: str) -> tuple[bytes, dict[str, str]]:
+    """Return a Datadog trigger routed to Growth, whose backlog the fake Asana refuses (400)."""
+    body = json.dumps({"id": "3", "alert_cycle_key": cycle, "alert_transition": "Triggered",
+                       "title": f"Signup errors {cycle}", "tags": "team:growth"}).encode()
+    return body, {"source": "datadog", "resource": "datadog", "action": "Triggered",
+                  "alert_key": f"datadog:cycle:{cycle}",
+                  "received_at": "2026-11-21T08:00:00.000+00:00", "request_id": f"req-{cycle}"}
+
+
+def test_a_still_broken_alert_is_republished_once_per_run(
+        stack: Stack, subscriber: Any, cli_env: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    project = stack.env["GOOGLE_CLOUD_PROJECT"]
+    dead = tap(subscriber, project, stack.env["DEAD_LETTER_TOPIC"])
+    events = tap(subscriber, project, stack.env["EVENTS_TOPIC"])
+    cycle = uuid.uuid4().hex
+    body, attributes = datadog_for_growth(cycle)
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(project, stack.env["DEAD_LETTER_TOPIC"])
+    publisher.publish(topic, body, **attributes, **dead_letter(
+        "asana_http_400", "Asana 400 on POST /tasks: Not a recognized ID")).result(timeout=10)
+
+    status = main(["replay", "--subscription", dead, "--key", cycle, "--limit", "20", "--yes"])
+
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "replayed 1, skipped 0, failed 0, 1 came back still broken" in captured.out
+    assert "dead-lettered again after this run replayed it" in captured.err
+    assert [m.attributes["replay_count"] for m in pull(subscriber, events, want=2, timeout=3)
+            ] == ["1"]
+    [back] = pull(subscriber, dead, want=2, timeout=3)
+    assert back.attributes["replay_count"] == "1"
+    assert back.attributes["dead_letter_reason"] == "asana_http_400"
+
+
+def test_dry_run_lists_what_would_be_replayed_and_publishes_nothing(
+        stack: Stack, subscriber: Any, cli_env: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    project = stack.env["GOOGLE_CLOUD_PROJECT"]
+    dead = tap(subscriber, project, stack.env["DEAD_LETTER_TOPIC"])
+    events = tap(subscriber, project, stack.env["EVENTS_TOPIC"])
+    cycle = uuid.uuid4().hex
+    body, attributes = datadog_for_growth(cycle)
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(project, stack.env["DEAD_LETTER_TOPIC"])
+    publisher.publish(topic, body, **attributes, **dead_letter(
+        "asana_http_400", "Not a recognized ID")).result(timeout=10)
+
+    assert main(["replay", "--subscription", dead, "--dry-run", "--yes"]) == 0
+
+    out = capsys.readouterr().out
+    assert f"datadog:cycle:{cycle}" in out
+    assert "dry run: would replay 1 to " in out
+    assert pull(subscriber, events, timeout=1) == []
+    assert len(pull(subscriber, dead, want=2, timeout=3)) == 1
+
+
+def test_an_unreachable_emulator_is_one_line_fast_and_a_non_zero_exit() -> None:
+    env = {**os.environ, "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{free_port()}",
+           "GOOGLE_CLOUD_PROJECT": "alert-bridge-local"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "shared.replay_cli", "replay", "--yes"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - started
+    print(f"unreachable emulator: exit {done.returncode} after {elapsed:.1f} s")
+    assert done.returncode == EXIT_UNREACHABLE
+    lines = [line for line in done.stderr.splitlines()
+             if not line.startswith("replaying from")]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"error: cannot reach Pub/Sub at {env['PUBSUB_EMULATOR_HOST']}")
+    assert elapsed < 15, "the command must give up within seconds, not retry for a minute"

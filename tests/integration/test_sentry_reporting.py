@@ -8,14 +8,29 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib import error, request
 
 import pytest
+import requests
 
+from scripts.localstack import (
+    LOCAL_DEFAULTS,
+    Stack,
+    Topology,
+    free_port,
+    sentry_headers,
+    start_stack,
+)
+from shared.logs import TRACE_FIELD
+from tests.fakes.asana_server import FakeAsana
 from tests.fakes.sentry_server import FakeSentry
+
+from .pubsub_helpers import pull
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = {
@@ -24,7 +39,7 @@ SECRETS = {
     "DATADOG_SECRET_TOKEN": "dd-webhook-token-789",
     "SENTRY_AUTH_TOKEN": "sntrys_auth_token_0001",
     "DATADOG_API_KEY": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
-    "DATADOG_APP_KEY": "f9e8d7c6b5a40392817f6e5d4c3b2a1908f7e6d5",
+    "DATADOG_APP_KEY": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
 }
 CUSTOMER_EMAIL = "ann.customer@example.com"
 
@@ -104,7 +119,7 @@ def _run_scenario(sentry: FakeSentry, tmp_path: Path) -> FakeSentry:
     source.write_text(CRASHING_FUNCTION)
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO),
            "GOOGLE_CLOUD_PROJECT": "alert-bridge-test", "ENVIRONMENT": "staging",
-           "ALERT_BRIDGE_RELEASE": "alert-bridge@1.2.3", "SENTRY_DSN": sentry.dsn(),
+           "SENTRY_RELEASE": "alert-bridge@1.2.3", "SENTRY_DSN": sentry.dsn(),
            **SECRETS}
     done = subprocess.run([sys.executable, "-c", SCENARIO, str(source), CUSTOMER_EMAIL],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
@@ -136,7 +151,8 @@ def test_nothing_sensitive_reaches_sentry(reported: FakeSentry, value: str) -> N
 
 def test_secret_values_are_replaced_not_the_whole_message(reported: FakeSentry) -> None:
     event = _event(reported.events(), "credentials in use: %s")
-    assert event["logentry"]["formatted"] == "credentials in use: " + " ".join(["[Filtered]"] * 6)
+    filtered = " ".join(["[Filtered]"] * len(SECRETS))
+    assert event["logentry"]["formatted"] == "credentials in use: " + filtered
 
 
 def test_error_logs_become_events_tagged_with_the_deployment(reported: FakeSentry) -> None:
@@ -209,3 +225,161 @@ def test_fake_sentry_parses_envelopes_and_rejects_malformed_ones(
 
 def test_fake_sentry_only_serves_the_envelope_endpoint(sentry: FakeSentry) -> None:
     assert _post(sentry, b"{}\n", path="/api/1/store/") == 404
+
+
+# --- The deployed pipeline: a webhook through ingest, Pub/Sub and the worker to an Asana that
+# refuses the task with personal data in its error text; what reaches Sentry, the logs and the
+# dead letter. ---
+
+PROJECT = "alert-bridge-sentry-test"
+PIPELINE_PAT = "pipeline-asana-pat-7f3e9a1c"
+DSN_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+GITHUB_TOKEN = "ghp_" + "Q7" * 18
+# (id, text in Asana's error message, what must never leave the worker)
+PERSONAL: list[tuple[str, str, str]] = [
+    ("card-spaced", "card 4111 1111 1111 1111", "4111 1111 1111 1111"),
+    ("card-unspaced", "card 5500000000000004", "5500000000000004"),
+    ("phone", "call 555-123-4567", "555-123"),
+    ("ipv4", "from 198.51.100.7", "198.51.100.7"),
+    ("ssn", "ssn 123-45-6789", "123-45-6789"),
+    ("token", f"invalid token {GITHUB_TOKEN}", GITHUB_TOKEN),
+    ("email", "owner jane.roe@example.com", "jane.roe"),
+    ("live-pat", f"bad header {PIPELINE_PAT}", PIPELINE_PAT),
+]
+ASANA_ERROR = "name: " + ", ".join(text for _, text, _ in PERSONAL)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, FakeSentry,
+                                                                       FakeAsana]]:
+    """Run ingest and worker on the emulators, reporting to a fake Sentry."""
+    log_dir = tmp_path_factory.mktemp("sentry-pipeline")
+    suffix = uuid.uuid4().hex[:8]
+    topology = Topology(PROJECT, f"events-{suffix}", f"dead-{suffix}", f"events-{suffix}-push",
+                        f"dead-{suffix}-pull", max_delivery_attempts=5)
+    with FakeSentry() as sentry, FakeAsana(token=PIPELINE_PAT) as asana:
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
+        env.update({**LOCAL_DEFAULTS, "ENVIRONMENT": "prod", "ASANA_API_URL": asana.url,
+                    "ASANA_PAT": PIPELINE_PAT, "TEAMS_FILE": str(REPO / "teams.yaml"),
+                    "SENTRY_DSN": sentry.dsn(key=DSN_KEY), "SENTRY_ENVIRONMENT": "prod-eu",
+                    "SENTRY_RELEASE": "alert-bridge@5eed1e55", "SENTRY_TRACES_SAMPLE_RATE": "1.0",
+                    "SENTRY_PROFILES_SAMPLE_RATE": "0", "DRY_RUN_FILE": str(log_dir / "dry")})
+        ports = {name: free_port() for name in ("ingest", "worker", "pubsub", "firestore")}
+        stack = start_stack(env=env, ports=ports, log_dir=log_dir, topology=topology)
+        stack.env["_DEAD_LETTER_SUBSCRIPTION"] = topology.dead_letter_subscription
+        try:
+            # Every Asana call refuses: the portfolio lookup (backlog used), then the task.
+            asana.fail_next(3, 400, message=ASANA_ERROR)
+            body = (REPO / "tests" / "data" / "sentry_event_alert.json").read_bytes()
+            answer = requests.post(stack.url("ingest"), data=body, timeout=10, headers={
+                **sentry_headers(body), "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"})
+            assert answer.status_code == 202, answer.text
+            _eventually(lambda: _dead_lettered_event(sentry.events()))
+            _eventually(lambda: _transactions(sentry))
+            yield stack, sentry, asana
+        finally:
+            stack.stop()
+
+
+def _eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def _dead_lettered_event(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((e for e in events if e.get("extra", {}).get("event") == "dead_lettered"), None)
+
+
+def _transactions(sentry: FakeSentry) -> list[dict[str, Any]]:
+    return [item.payload for envelope in sentry.envelopes() for item in envelope.items
+            if item.headers.get("type") == "transaction"]
+
+
+def _log_text(stack: Stack, name: str) -> str:
+    return next(s.log_path for s in stack.services if s.name == name).read_text()
+
+
+def _log_lines(stack: Stack, name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in _log_text(stack, name).splitlines()
+            if line.startswith("{")]
+
+
+@pytest.mark.parametrize("leak", [p[2] for p in PERSONAL], ids=[p[0] for p in PERSONAL])
+def test_asanas_refusal_reaches_sentry_without_personal_data(
+        pipeline: tuple[Stack, FakeSentry, FakeAsana], leak: str) -> None:
+    _, sentry, _ = pipeline
+    assert leak.encode() not in sentry.received_bytes()
+
+
+def test_the_event_says_what_happened_in_masked_form(
+        pipeline: tuple[Stack, FakeSentry, FakeAsana]) -> None:
+    _, sentry, _ = pipeline
+    event = _dead_lettered_event(sentry.events())
+    assert event is not None
+    assert (event["environment"], event["release"]) == ("prod-eu", "alert-bridge@5eed1e55")
+    formatted = event["logentry"]["formatted"]
+    for masked in ("card XXXX-XXXX-XXXX-XXXX", "call XXX-XXX-4567", "from XXX.XXX.XXX.XXX",
+                   "ssn XXX-XX-XXXX", "invalid token [Filtered]", "ja***@example.com"):
+        assert masked in formatted
+
+
+def test_each_pushed_message_is_a_transaction_of_the_configured_release(
+        pipeline: tuple[Stack, FakeSentry, FakeAsana]) -> None:
+    _, sentry, _ = pipeline
+    transactions = _transactions(sentry)
+    assert {(t["environment"], t["release"]) for t in transactions} == {
+        ("prod-eu", "alert-bridge@5eed1e55")}
+
+
+def test_no_trace_header_reaches_asana(pipeline: tuple[Stack, FakeSentry, FakeAsana]) -> None:
+    _, _, asana = pipeline
+    assert asana.requests, "the worker never called Asana"
+    for recorded in asana.requests:
+        assert not {"sentry-trace", "baggage", "traceparent"} & set(recorded.headers)
+
+
+def test_the_dead_letter_attribute_is_masked(
+        pipeline: tuple[Stack, FakeSentry, FakeAsana], monkeypatch: pytest.MonkeyPatch) -> None:
+    stack, _, _ = pipeline
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", stack.env["PUBSUB_EMULATOR_HOST"])
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(PROJECT, stack.env["_DEAD_LETTER_SUBSCRIPTION"])
+    [message] = pull(subscriber, path)
+    subscriber.close()
+    error_text = message.attributes["dead_letter_error"]
+    assert error_text.startswith("asana POST /tasks: 400 name: card XXXX-XXXX-XXXX-XXXX")
+    for _, _, leak in PERSONAL:
+        assert leak not in error_text
+
+
+def test_logs_follow_the_alert_from_webhook_to_dead_letter(
+        pipeline: tuple[Stack, FakeSentry, FakeAsana]) -> None:
+    stack, _, _ = pipeline
+    ingest = _log_lines(stack, "ingest")
+    [published] = [line for line in ingest if line.get("event") == "webhook_published"]
+    assert published[TRACE_FIELD] == f"projects/{PROJECT}/traces/{TRACE_ID}"
+    request_id = published["request_id"]
+    worker = [line for line in _log_lines(stack, "worker")
+              if line.get("logger", "").startswith("shared.worker")]
+    assert {line["event"] for line in worker} >= {"decision", "dead_lettered"}
+    assert {line["request_id"] for line in worker} == {request_id}
+
+
+@pytest.mark.parametrize("name", ["ingest", "worker"])
+def test_one_start_up_line_says_reporting_is_on_without_the_dsn_key(
+        pipeline: tuple[Stack, FakeSentry, FakeAsana], name: str) -> None:
+    stack, _, _ = pipeline
+    started = [line for line in _log_lines(stack, name)
+               if line.get("event") == "error_reporting_started"]
+    assert len(started) == 1
+    assert (started[0]["environment"], started[0]["release"], started[0]["traces_sample_rate"],
+            started[0]["profiles_sample_rate"]) == ("prod-eu", "alert-bridge@5eed1e55", 1.0, 0.0)
+    assert DSN_KEY not in _log_text(stack, name)

@@ -16,6 +16,7 @@ FUNCTIONS = ("ingest", "worker", "reconcile")
 # Settings read by the code but deliberately not set in the deployment, with the reason.
 NOT_DEPLOYED = {
     "DRY_RUN_FILE": "dry-run is for `make run` and dev without a token; the default path works",
+    "SENTRY_DSN": "a secret environment variable from Secret Manager, not a plain one",
 }
 
 
@@ -72,6 +73,32 @@ def test_function_gets_every_setting_the_code_reads(module: Module, name: str) -
     service = block(_function(module, name), "service_config")
     assert service["environment_variables"] == "${local.function_env}"
     assert set(module.locals["function_env"]) == read - set(NOT_DEPLOYED)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_reads_the_sentry_dsn_from_secret_manager_when_reporting(
+        module: Module, name: str) -> None:
+    [dynamic] = block(_function(module, name), "service_config")["dynamic"]
+    mount = dynamic["secret_environment_variables"]
+    assert mount["for_each"] == (
+        "${var.sentry_reporting ? [google_secret_manager_secret.sentry_dsn.secret_id] : []}")
+    assert mount["content"] == [{"key": "SENTRY_DSN", "project_id": "${var.project_id}",
+                                 "secret": "${secret_environment_variables.value}",
+                                 "version": "latest"}]
+    assert "${google_secret_manager_secret_iam_member.sentry_dsn_reader}" in (
+        _function(module, name)["depends_on"])
+    reader = module.resources["google_secret_manager_secret_iam_member.sentry_dsn_reader"]
+    assert (reader["for_each"], reader["member"]) == (
+        "${local.functions}", "${google_service_account.function[each.key].member}")
+    assert module.variables["sentry_reporting"]["default"] is False
+
+
+def test_sentry_release_is_the_deployed_source_hash(module: Module) -> None:
+    env = module.locals["function_env"]
+    assert env["SENTRY_RELEASE"] == "${local.release}"
+    assert "data.archive_file.source[name].output_sha256" in module.locals["release"]
+    assert env["SENTRY_ENVIRONMENT"] == (
+        '${var.sentry_environment == "" ? var.environment : var.sentry_environment}')
 
 
 def test_env_topics_are_the_module_topics(module: Module) -> None:
@@ -183,6 +210,7 @@ def test_worker_roles_are_least_privilege(module: Module) -> None:
     assert project_roles == {
         ("roles/datastore.user", '${google_service_account.function["worker"].member}'),
         ("roles/datastore.viewer", '${google_service_account.function["reconcile"].member}'),
+        ("roles/datastore.user", '${google_service_account.function["ingest"].member}'),
         ("roles/logging.logWriter", "${google_service_account.function[each.key].member}"),
     }
 

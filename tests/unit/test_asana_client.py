@@ -337,3 +337,18 @@ def test_dry_run_body_is_accepted_by_the_fake(asana: FakeAsana, tmp_path: Path) 
     )
     assert response.status_code == 201
     assert response.json()["data"]["permalink_url"].startswith("https://app.asana.com/0/1201/")
+
+
+def test_asanas_error_text_is_masked_before_anyone_logs_it(
+    asana: FakeAsana, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    asana.fail_next(1, 400, message=(
+        "name: card 4111 1111 1111 1111 of jane.roe@example.com, call +44 20 7946 0958, "
+        "from 198.51.100.7, ssn 123-45-6789, invalid token ghp_" + "x1" * 18))
+    with caplog.at_level(logging.DEBUG), pytest.raises(AsanaRejected) as caught:
+        client(asana, sleeps).create_task(DRAFT, MARKER)
+    assert str(caught.value) == (
+        "asana POST /tasks: 400 name: card XXXX-XXXX-XXXX-XXXX of ja***@example.com, "
+        "call +XX XX XXXX 0958, from XXX.XXX.XXX.XXX, ssn XXX-XX-XXXX, invalid token [Filtered]")
+    for leak in ("4111", "jane.roe", "7946", "198.51", "6789", "ghp_"):
+        assert leak not in caplog.text

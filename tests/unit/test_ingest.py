@@ -12,6 +12,7 @@ import pytest
 
 from shared.errors import ConfigError, Transient
 from shared.ingest import (
+    Incoming,
     IngestDeps,
     Webhook,
     drain,
@@ -177,6 +178,21 @@ def test_rejections_are_logged_with_reason_and_no_secret(caplog: pytest.LogCaptu
     assert DATADOG_TOKEN not in caplog.text and "wrong-token-value" not in caplog.text
 
 
+@pytest.mark.parametrize("hook, checked", [
+    (sentry("event_alert", EVENT_ALERT, secret="forged-secret-value"), "SENTRY_CLIENT_SECRET"),
+    (datadog(DATADOG, token="wrong-token-value"), "DATADOG_SECRET_TOKEN"),
+    (datadog(DATADOG, token=None), "datadog-secret-token header"),
+], ids=["sentry-signature", "datadog-token", "no-credential-header"])
+def test_a_401_log_line_names_the_credential_checked_never_a_value(
+        caplog: pytest.LogCaptureFixture, hook: Webhook, checked: str) -> None:
+    caplog.set_level(logging.INFO, logger="shared")
+    assert handle_webhook(hook, deps(FakeTopic())).status == 401
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "webhook_rejected"]
+    assert checked in record.getMessage()
+    for value in (SENTRY_SECRET, DATADOG_TOKEN, "wrong-token-value", "forged-secret-value"):
+        assert value not in caplog.text
+
+
 def test_missing_secret_is_a_503_that_names_it(caplog: pytest.LogCaptureFixture) -> None:
     def no_secrets(name: str) -> tuple[str, ...]:
         raise ConfigError(f"secret {name}: not set in the environment")
@@ -220,8 +236,8 @@ class CountingStream(io.BytesIO):
 def receive_body(body: bytes, content_length: int | None, limit: int = 4096,
                  ) -> tuple[int, CountingStream, FakeTopic]:
     stream, topic = CountingStream(body), FakeTopic()
-    hook = datadog(DATADOG)
-    answer = receive("POST", hook.headers, content_length, stream, "r", deps(topic, limit))
+    request = Incoming("POST", datadog(DATADOG).headers, {}, content_length, stream, "r")
+    answer = receive(request, deps(topic, limit))
     return answer.status, stream, topic
 
 
@@ -266,7 +282,7 @@ def test_misconfigured_service_answers_503_and_logs_the_key(
         caplog: pytest.LogCaptureFixture) -> None:
     handle = misconfigured(ConfigError("invalid configuration: GOOGLE_CLOUD_PROJECT: required"))
     stream = io.BytesIO(b"x" * 100_000)
-    answer = handle("POST", {}, 100_000, stream, "r-1")
+    answer = handle(Incoming("POST", {}, {}, 100_000, stream, "r-1"))
     assert answer.status == 503
     assert answer.body["error"] == "configuration error"
     assert "GOOGLE_CLOUD_PROJECT" not in str(answer.body)  # named in the logs, not to callers

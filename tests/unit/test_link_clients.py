@@ -156,7 +156,8 @@ def test_datadog_refusal_is_permanent_and_not_retried(
 
 @pytest.mark.parametrize("status", [400, 503], ids=["rejected", "unavailable"])
 def test_no_credential_in_error_messages(sentry: FakeSentryApi, status: int) -> None:
-    sentry.fail_next(3, status, body={"detail": f"bad header Bearer {SENTRY_TOKEN}"})
+    # Without "Bearer" in front, only the live token's value identifies it as a credential.
+    sentry.fail_next(3, status, body={"detail": f"bad header {SENTRY_TOKEN}"})
     with pytest.raises((LinkRejected, LinkUnavailable)) as caught:
         sentry_client(sentry, Sleeps()).send(SENTRY_LINK)
     assert SENTRY_TOKEN not in str(caught.value)

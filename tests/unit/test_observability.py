@@ -85,6 +85,10 @@ LEAKS: list[tuple[dict[str, Any], str]] = [
     (_event(message="fetch https://api.example.com/v1?api_key=zz9&x=1 failed"), "zz9"),
     (_event(extra={"msg": "sent x-custom-token=AbCd1234EfGh"}), "AbCd1234EfGh"),
     (_event(extra={"api_key": "plain"}), "plain"),
+    (_event(logentry={"message": "cookie %s", "params": ["sessionid=q1w2e3r4; csrftoken=zz"]}),
+     "q1w2e3r4"),
+    (_event(exception={"values": [{"type": "Permanent", "value": "invalid token ghp_"
+                                   + "Zz9" * 12}]}), "Zz9Zz9"),
 ]
 
 
@@ -191,7 +195,9 @@ def test_a_cycle_is_cut_by_the_depth_bound() -> None:
 
 
 HOSTILE = {"dots": "a." * 50_000, "urls": "http://x" * 12_500, "no-at": "a-" * 50_000 + "@",
-           "names": "x_token=" * 12_500, "hex": "ab" * 50_000}
+           "names": "x_token=" * 12_500, "hex": "ab" * 50_000, "digits": "4 " * 50_000,
+           "octets": "1." * 50_000, "colons": "a:" * 50_000, "phones": "+1 (2" * 20_000,
+           "words": "token " * 16_000, "emails": "a@" * 50_000}
 
 
 @pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
@@ -294,3 +300,168 @@ def test_secret_values_are_looked_up_again_only_after_the_ttl() -> None:
 def test_reporting_is_off_without_a_dsn() -> None:
     settings = load_settings({"GOOGLE_CLOUD_PROJECT": "p"})
     assert observability.init_error_reporting(settings, lambda: []) is False
+
+
+# --- The integration spec: keys, patterns, every part of an event, the allow-list. ---
+
+SPEC_KEYS = ["password", "passwd", "pwd", "token", "access_token", "refresh_token",
+             "bearer_token", "api_key", "api", "key", "authorization", "auth", "secret",
+             "cookie", "session", "csrf", "credit_card", "card_number", "cvv", "pin", "ssn",
+             "encryption_key", "SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT",
+             "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"]
+# The same words inside longer keys, in other cases and separators.
+KEY_PARTS = ["User_Password", "x-auth-token", "sessionId", "csrftoken", "X-Api-Key", "apikey",
+             "userPwd", "customer_ssn", "card-pin", "CVV", "oauth_state", "private_key",
+             "db.passwd", "creditCardNumber"]
+
+
+@pytest.mark.parametrize("key", SPEC_KEYS + KEY_PARTS)
+def test_a_sensitive_key_loses_its_value_anywhere(key: str) -> None:
+    event = _event(extra={key: "v4lue"}, tags={key: "v4lue"},
+                   contexts={"app": {"nested": [{key: "v4lue"}]}},
+                   breadcrumbs={"values": [{"data": {key: "v4lue"}}]})
+    assert "v4lue" not in _scrubbed(event)
+
+
+# Keys an operator needs that contain a sensitive word: kept by the allow-list (alert_key) or
+# because the word is only a fragment of another word (monkey, author, path, shipping).
+KEPT_KEYS = ["alert_key", "ALERT_KEY", "monkey", "author", "abs_path", "shipping", "keyboard",
+             "task_gid", "request_id", "dead_letter_reason", "mapping"]
+
+
+@pytest.mark.parametrize("key", KEPT_KEYS)
+def test_a_harmless_key_keeps_its_value(key: str) -> None:
+    result = scrub(_event(extra={key: "kept-value"}), {}, SECRETS)
+    assert result is not None and result["extra"][key] == "kept-value"
+
+
+def test_the_allow_list_is_exactly_what_the_operator_needs() -> None:
+    assert {"alert_key"} == observability.ALLOWED_KEYS
+    assert observability.is_sensitive_key("my_alert_key")  # only the exact key is allowed
+
+
+# (id, text before, text after): the examples of docs/observability.md.
+PATTERNS: list[tuple[str, str, str]] = [
+    ("card-spaced", "card 4111 1111 1111 1111 declined", "card XXXX-XXXX-XXXX-XXXX declined"),
+    ("card-unspaced", "card 4111111111111111 declined", "card XXXX-XXXX-XXXX-XXXX declined"),
+    ("card-dashed", "card 5500-0000-0000-0004", "card XXXX-XXXX-XXXX-XXXX"),
+    ("card-amex-15", "amex 378282246310005", "amex XXXX-XXXX-XXXX-XXXX"),
+    ("email", "owner john.doe@example.com", "owner jo***@example.com"),
+    ("email-short", "owner a@example.com", "owner a***@example.com"),
+    ("phone-us", "call 555-123-4567", "call XXX-XXX-4567"),
+    ("phone-us-parens", "call (555) 123-4567", "call (XXX) XXX-4567"),
+    ("phone-international", "call +44 20 7946 0958", "call +XX XX XXXX 0958"),
+    ("phone-national", "call 020 7946 0958", "call XXX XXXX 0958"),
+    ("ipv4", "from 203.0.113.9.", "from XXX.XXX.XXX.XXX."),
+    ("ipv6", "from 2001:db8:85a3::8a2e:370:7334", f"from {observability.IPV6_MASK}"),
+    ("ipv6-loopback", "from ::1", f"from {observability.IPV6_MASK}"),
+    ("ipv6-mapped-ipv4", "from ::ffff:192.0.2.1", f"from {observability.IPV6_MASK}"),
+    ("ssn", "ssn 123-45-6789", "ssn XXX-XX-XXXX"),
+    ("bearer", "sent Bearer abc.def-ghi", "sent Bearer [Filtered]"),
+    ("authorization", "Authorization: Basic dXNlcjpwYXNz", "Authorization: [Filtered]"),
+    ("cookie-header", "Cookie: session=abc; theme=dark", "Cookie: [Filtered]"),
+    ("pairs", "session=abc123; csrftoken=xyz&x=1", "session=[Filtered]; csrftoken=[Filtered]&x=1"),
+    ("json-pair", '{"password": "hunter2"}', '{"password": "[Filtered]"}'),
+    ("secret-is", "client secret is hunter2x9", "client secret is [Filtered]"),
+    ("github-token", "invalid token ghp_" + "a1" * 18, "invalid token [Filtered]"),
+    ("token-word-then-value", "invalid token Zx81kq0Plm4Rt7Vb", "invalid token [Filtered]"),
+    ("url-query", "GET https://h/x?api_key=1 failed", "GET https://h/x?[Filtered] failed"),
+    ("datadog-key", "key 9f8e7d6c5b4a39281706f5e4d3c2b1a0 bad", "key [Filtered] bad"),
+    ("live-secret", f"refused {CLIENT_SECRET}", "refused [Filtered]"),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), [p[1:] for p in PATTERNS],
+                         ids=[p[0] for p in PATTERNS])
+def test_patterns_are_masked_in_any_text(before: str, after: str) -> None:
+    assert observability.scrub_text(before, SECRETS) == after
+
+
+# Text that looks like a pattern but is not personal data.
+SURVIVES = [
+    ("asana-gid", "task 1209876543210123 created"),
+    ("ms-timestamp", "at 1732270000000"),
+    ("card-failing-luhn", "ref 4111 1111 1111 1112"),
+    ("pubsub-message-id", "message 13254632098745 acked"),
+    ("iso-time", "at 2026-11-22T10:00:00.000000Z"),
+    ("clock", "at 10:00:00"),
+    ("date", "on 2026-11-22"),
+    ("alert-key", "sentry:issue:4509123 datadog:cycle:7431902"),
+    ("alert-key-pair", "alert_key=sentry:issue:1"),
+    ("prose", "DATADOG_SECRET_TOKEN: not set in the environment; token is expired"),
+    ("secret-manager", "secret manager unreachable"),
+    ("version", "python 3.11.4, sentry-sdk 2.75.0"),
+    ("hex-word", "deadbeef cafe:babe"),
+]
+
+
+@pytest.mark.parametrize("text", [s[1] for s in SURVIVES], ids=[s[0] for s in SURVIVES])
+def test_ids_times_and_prose_survive(text: str) -> None:
+    assert observability.scrub_text(text, SECRETS) == text
+
+
+CARD = "4111 1111 1111 1111"
+PHONE = "+44 20 7946 0958"
+# Every part of an event the spec names, with personal data in it.
+PARTS: list[tuple[str, dict[str, Any]]] = [
+    ("message", _event(message=f"card {CARD}")),
+    ("logentry-message", _event(logentry={"message": f"card {CARD}"})),
+    ("logentry-params", _event(logentry={"message": "got %s", "params": [f"card {CARD}"]})),
+    ("logentry-cookie-param", _event(logentry={"message": "cookie %s",
+                                               "params": [f"session=s3ss10n; card {CARD}"]})),
+    ("exception-value", _event(exception={"values": [{"type": "E", "value": f"card {CARD}"}]})),
+    ("breadcrumb-message", _event(breadcrumbs={"values": [{"message": f"card {CARD}"}]})),
+    ("breadcrumb-data", _event(breadcrumbs={"values": [{"data": {"x": [f"call {PHONE}"]}}]})),
+    ("tags", _event(tags={"caller": f"call {PHONE}"})),
+    ("extra", _event(extra={"note": {"deep": [f"card {CARD}"]}})),
+    ("contexts", _event(contexts={"asana": {"error": f"card {CARD}"}})),
+    ("request-headers", _event(request={"headers": {"X-Caller": f"call {PHONE}"}})),
+    ("request-cookies", _event(request={"cookies": f"card={CARD}"})),
+    ("request-query", _event(request={"query_string": f"card={CARD}"})),
+    ("request-body", _event(request={"data": {"card": CARD}})),
+    ("request-url", _event(request={"url": f"https://h/p?card={CARD}"})),
+    ("user", _event(user={"phone": PHONE})),
+    ("spans", _event(spans=[{"description": f"POST /tasks card {CARD}"}])),
+]
+
+
+@pytest.mark.parametrize("event", [p[1] for p in PARTS], ids=[p[0] for p in PARTS])
+def test_every_part_of_an_event_is_scrubbed(event: dict[str, Any]) -> None:
+    text = _scrubbed(event)
+    assert CARD not in text and "1111" not in text and "7946" not in text
+
+
+@pytest.mark.parametrize(("crumb", "leak"), [
+    ({"message": "client secret is s3cr3t-value"}, "s3cr3t-value"),
+    ({"message": "cookie", "data": {"params": ["sessionid=q1w2e3"]}}, "q1w2e3"),
+    ({"category": "httplib", "data": {"url": "https://app.asana.com/x", "reason": CARD}}, CARD),
+    ({"message": "owner", "data": {"who": "john.doe@example.com"}}, "john.doe"),
+], ids=["secret-in-message", "cookie-in-params", "card-in-data", "email-in-data"])
+def test_breadcrumbs_are_pattern_scrubbed(crumb: dict[str, Any], leak: str) -> None:
+    result = scrub_breadcrumb(crumb, {}, SECRETS)
+    assert result is not None and leak not in json.dumps(result)
+
+
+def test_installed_packages_keep_their_names() -> None:
+    result = scrub(_event(modules={"google-auth": "2.40.0", "sentry-sdk": "2.75.0"}), {}, ())
+    assert result is not None and result["modules"] == {"google-auth": "2.40.0",
+                                                        "sentry-sdk": "2.75.0"}
+
+
+def test_the_sdk_scrubber_keeps_its_default_list_and_adds_ours() -> None:
+    from sentry_sdk.scrubber import DEFAULT_DENYLIST
+
+    denylist = observability.event_scrubber().denylist
+    assert {key.lower() for key in DEFAULT_DENYLIST} <= set(denylist)
+    assert {"pin", "ssn", "cvv", "asana_pat", "datadog_app_key"} <= set(denylist)
+
+
+def test_the_start_up_line_never_shows_the_dsn_key() -> None:
+    settings = load_settings({"GOOGLE_CLOUD_PROJECT": "p", "ENVIRONMENT": "staging",
+                              "SENTRY_DSN": "https://abc123key@o1.ingest.sentry.io/42",
+                              "SENTRY_RELEASE": "alert-bridge@1f2e3d4c5b6a"})
+    fields = observability.reporting_fields(settings)
+    assert fields == {"sentry_host": "o1.ingest.sentry.io", "sentry_project": "42",
+                      "environment": "staging", "release": "alert-bridge@1f2e3d4c5b6a",
+                      "traces_sample_rate": 0.1, "profiles_sample_rate": 0.1}
+    assert "abc123key" not in json.dumps(fields)

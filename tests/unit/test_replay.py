@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.errors import Transient
+from shared.adapters.dead_letters import Unreachable
+from shared.errors import AlertBridgeError, ConfigError, Permanent, Transient
 from shared.replay import (
     EXHAUSTED,
     MAX_CONSECUTIVE_FAILURES,
@@ -22,9 +23,16 @@ from shared.replay import (
     replay,
     summary,
 )
-from shared.replay_cli import subscription_name
+from shared.replay_cli import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_UNREACHABLE,
+    exit_status,
+    subscription_name,
+)
 
 NOW = datetime(2026, 11, 22, 9, 30, 0, tzinfo=UTC)
+RUN = "run-7"
 ORIGINAL = {"source": "sentry", "resource": "event_alert", "action": "triggered",
             "alert_key": "sentry:issue:88001", "received_at": "2026-11-21T08:00:00.000+00:00",
             "request_id": "req-1"}
@@ -59,10 +67,11 @@ def worker_letter(message_id: str, reason: str = "asana_http_400", source: str =
         "garbled-count-restarts"])
 def test_republish_restores_the_original_attributes(extra: Mapping[str, str],
                                                     replay_count: str) -> None:
-    plan = plan_republish(letter(**{**ORIGINAL, **extra}), NOW)
+    plan = plan_republish(letter(**{**ORIGINAL, **extra}), NOW, RUN)
     assert plan.data == BODY
     assert plan.attributes == {**ORIGINAL, "replay_count": replay_count,
-                               "replayed_at": "2026-11-22T09:30:00+00:00"}
+                               "replayed_at": "2026-11-22T09:30:00+00:00",
+                               "replay_run_id": RUN}
 
 
 @pytest.mark.parametrize("attributes, reason", [
@@ -200,19 +209,20 @@ def mixed() -> list[DeadLetter]:
 
 def test_replay_republishes_and_acks_only_the_selected() -> None:
     inbox, topic = FakeSubscription(mixed()), FakeTopic()
-    report = replay(inbox, topic.publish, Selection(reason="asana_http_400"), 10, lambda: NOW)
+    report = replay(inbox, topic.publish, Selection(reason="asana_http_400"), 10, lambda: NOW, RUN)
     assert (report.replayed, report.skipped, report.failed) == (2, 2, 0)
     assert topic.alert_keys() == ["sentry:issue:1", "sentry:issue:3"]
     assert topic.published[0] == (BODY, {**ORIGINAL, "alert_key": "sentry:issue:1",
                                          "replay_count": "1",
-                                         "replayed_at": "2026-11-22T09:30:00+00:00"})
+                                         "replayed_at": "2026-11-22T09:30:00+00:00",
+                                         "replay_run_id": RUN})
     assert inbox.acked == ["d-1", "d-3"]
     assert inbox.left() == ["d-2", "d-4"]
 
 
 def test_a_failed_publish_leaves_the_message_in_the_subscription() -> None:
     inbox, topic = FakeSubscription(mixed()), FakeTopic(refuse=["sentry:issue:1"])
-    report = replay(inbox, topic.publish, Selection(), 10, lambda: NOW)
+    report = replay(inbox, topic.publish, Selection(), 10, lambda: NOW, RUN)
     assert (report.replayed, report.skipped, report.failed) == (3, 0, 1)
     assert report.failures[0][0].message_id == "d-1"
     assert report.failures[0][1].startswith("not republished: publish of sentry:issue:1 failed")
@@ -221,7 +231,7 @@ def test_a_failed_publish_leaves_the_message_in_the_subscription() -> None:
 
 def test_an_unconfirmed_ack_counts_as_failed_but_loses_nothing() -> None:
     inbox, topic = FakeSubscription(mixed(), failing_acks=["d-2"]), FakeTopic()
-    report = replay(inbox, topic.publish, Selection(), 10, lambda: NOW)
+    report = replay(inbox, topic.publish, Selection(), 10, lambda: NOW, RUN)
     assert (report.replayed, report.failed) == (3, 1)
     assert "sentry:issue:2" in topic.alert_keys()  # published, and will be again: the worker dedups
     assert report.failures[0][1].startswith("republished but not acknowledged")
@@ -230,7 +240,7 @@ def test_an_unconfirmed_ack_counts_as_failed_but_loses_nothing() -> None:
 
 def test_limit_bounds_the_replays() -> None:
     inbox, topic = FakeSubscription(mixed()), FakeTopic()
-    report = replay(inbox, topic.publish, Selection(), 3, lambda: NOW)
+    report = replay(inbox, topic.publish, Selection(), 3, lambda: NOW, RUN)
     assert report.replayed == 3
     assert len(inbox.left()) == 1
 
@@ -239,7 +249,7 @@ def test_replay_stops_when_publishing_keeps_failing() -> None:
     letters = [worker_letter(f"d-{n}", key=f"k{n}") for n in range(10)]
     inbox = FakeSubscription(letters)
     topic = FakeTopic(refuse=[f"k{n}" for n in range(10)])
-    report = replay(inbox, topic.publish, Selection(), 100, lambda: NOW)
+    report = replay(inbox, topic.publish, Selection(), 100, lambda: NOW, RUN)
     assert report.failed == MAX_CONSECUTIVE_FAILURES
     assert report.stopped_early
     assert inbox.left() == sorted(d.message_id for d in letters)
@@ -252,7 +262,7 @@ def test_a_crash_mid_replay_releases_what_was_held() -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        replay(inbox, explode, Selection(reason="bad_payload"), 10, lambda: NOW)
+        replay(inbox, explode, Selection(reason="bad_payload"), 10, lambda: NOW, RUN)
     assert inbox.left() == ["d-1", "d-2", "d-3", "d-4"]
 
 
@@ -266,3 +276,55 @@ def test_peek_acks_nothing(selection: Selection, limit: int, found: list[str]) -
     assert [d.message_id for d in peek(inbox, selection, limit)] == found
     assert inbox.acked == []
     assert inbox.left() == ["d-1", "d-2", "d-3", "d-4"]
+
+
+class BouncingTopic(FakeTopic):
+    """The events topic of a still-broken worker: every message it takes comes straight back
+    to the dead-letter subscription with a new id, its attributes kept, as Pub/Sub does."""
+
+    def __init__(self, inbox: FakeSubscription) -> None:
+        super().__init__()
+        self._inbox = inbox
+
+    def publish(self, data: bytes, attributes: Mapping[str, str]) -> str:
+        message_id = super().publish(data, attributes)
+        back = DeadLetter(f"back-{message_id}", data, {**attributes, **BY_WORKER})
+        self._inbox.waiting[back.message_id] = back
+        return message_id
+
+
+def test_a_letter_dead_lettered_again_during_the_run_is_reported_not_replayed_again() -> None:
+    inbox = FakeSubscription([worker_letter("d-1", key="sentry:issue:1")])
+    topic = BouncingTopic(inbox)
+    report = replay(inbox, topic.publish, Selection(), 20, lambda: NOW, RUN)
+    assert topic.alert_keys() == ["sentry:issue:1"]
+    assert (report.replayed, report.failed) == (1, 0)
+    assert [dead.message_id for dead in report.returned] == ["back-e-1"]
+    assert inbox.left() == ["back-e-1"]
+
+
+def test_a_letter_replayed_by_an_earlier_run_is_replayed_again() -> None:
+    earlier = letter("d-1", **{**ORIGINAL, **BY_WORKER, "replay_run_id": "run-6",
+                               "replay_count": "1"})
+    inbox, topic = FakeSubscription([earlier]), FakeTopic()
+    report = replay(inbox, topic.publish, Selection(), 20, lambda: NOW, RUN)
+    assert (report.replayed, report.returned) == (1, [])
+    assert topic.published[0][1]["replay_count"] == "2"
+
+
+def test_progress_is_reported_after_each_replayed_letter() -> None:
+    seen: list[tuple[int, int]] = []
+    inbox, topic = FakeSubscription(mixed()), FakeTopic(refuse=["sentry:issue:2"])
+    replay(inbox, topic.publish, Selection(), 10, lambda: NOW, RUN,
+           progress=lambda report: seen.append((report.replayed, report.failed)))
+    assert seen == [(1, 0), (1, 1), (2, 1), (3, 1)]
+
+
+@pytest.mark.parametrize("error, status", [
+    (ConfigError("GOOGLE_CLOUD_PROJECT: required"), EXIT_CONFIG),
+    (Unreachable("cannot reach Pub/Sub at 127.0.0.1:9"), EXIT_UNREACHABLE),
+    (Transient("pull failed"), EXIT_UNREACHABLE),
+    (Permanent("odd"), EXIT_FAILED),
+], ids=["config", "unreachable", "pubsub-failing", "other"])
+def test_exit_status(error: AlertBridgeError, status: int) -> None:
+    assert exit_status(error) == status

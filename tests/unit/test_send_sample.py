@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from scripts.send_sample import SAMPLES, sample_body
+from scripts.send_sample import SAMPLES, ingest_url, sample_body
 from shared.alerts import alert_key
 from shared.alerts_parse import parse_alert
 
@@ -21,3 +21,28 @@ def test_every_sample_parses(name: str) -> None:
 def test_issue_samples_update_the_task_of_the_sentry_sample(name: str) -> None:
     opened = alert_key("sentry", "event_alert", json.loads(sample_body("sentry")))
     assert alert_key("sentry", "issue", json.loads(sample_body(name))) == opened
+
+
+@pytest.mark.parametrize("name", ["sentry-resolved", "sentry-regressed"])
+def test_issue_samples_link_to_the_issue_of_the_sentry_sample(name: str) -> None:
+    event = json.loads(sample_body("sentry"))["data"]["event"]
+    issue = json.loads(sample_body(name))["data"]["issue"]
+    assert issue["id"] == event["issue_id"]
+    assert issue["title"] == event["title"]
+    assert event["issue_id"] in issue["url"] and event["issue_id"] in issue["web_url"]
+    assert issue["project"]["id"] == str(event["project"])
+
+
+def test_datadog_samples_are_one_alert_cycle() -> None:
+    keys = {alert_key("datadog", "datadog", json.loads(sample_body(name)))
+            for name in ("datadog", "datadog-recovered")}
+    assert len(keys) == 1
+
+
+@pytest.mark.parametrize("env, url", [
+    ({}, "http://127.0.0.1:8080/"),
+    ({"INGEST_PORT": "9090"}, "http://127.0.0.1:9090/"),
+    ({"INGEST_PORT": "9090", "INGEST_URL": "http://10.0.0.5:8080/"}, "http://10.0.0.5:8080/"),
+], ids=["default", "ingest-port", "explicit-url-wins"])
+def test_ingest_url(env: dict[str, str], url: str) -> None:
+    assert ingest_url(env) == url

@@ -37,3 +37,65 @@ def test_every_problem_is_named_at_once() -> None:
 def test_default_team(value: str | None, expected: str | None) -> None:
     env = {"GOOGLE_CLOUD_PROJECT": "p"} | ({"DEFAULT_TEAM": value} if value is not None else {})
     assert load_settings(env).default_team == expected
+
+
+def test_sentry_defaults_follow_the_deployment() -> None:
+    settings = load_settings({"GOOGLE_CLOUD_PROJECT": "p", "ENVIRONMENT": "staging"})
+    assert (settings.sentry_dsn, settings.sentry_environment, settings.sentry_release,
+            settings.sentry_traces_sample_rate, settings.sentry_profiles_sample_rate) == (
+        None, "staging", None, 0.1, 0.1)
+
+
+def test_sentry_settings_are_read() -> None:
+    settings = load_settings({
+        "GOOGLE_CLOUD_PROJECT": "p", "SENTRY_DSN": " https://k3y@o1.ingest.sentry.io/42 ",
+        "SENTRY_ENVIRONMENT": "prod-eu", "SENTRY_RELEASE": "alert-bridge@1f2e3d4c5b6a",
+        "SENTRY_TRACES_SAMPLE_RATE": "0", "SENTRY_PROFILES_SAMPLE_RATE": "1.0"})
+    assert (settings.sentry_dsn, settings.sentry_environment, settings.sentry_release,
+            settings.sentry_traces_sample_rate, settings.sentry_profiles_sample_rate) == (
+        "https://k3y@o1.ingest.sentry.io/42", "prod-eu", "alert-bridge@1f2e3d4c5b6a", 0.0, 1.0)
+
+
+BAD_SENTRY_VALUES = [
+    ("SENTRY_TRACES_SAMPLE_RATE", "1.5"),
+    ("SENTRY_TRACES_SAMPLE_RATE", "-0.1"),
+    ("SENTRY_TRACES_SAMPLE_RATE", "ten percent"),
+    ("SENTRY_TRACES_SAMPLE_RATE", "nan"),
+    ("SENTRY_PROFILES_SAMPLE_RATE", "2"),
+    ("SENTRY_ENVIRONMENT", "prod eu"),
+    ("SENTRY_ENVIRONMENT", "prod/eu"),
+    ("SENTRY_ENVIRONMENT", "None"),
+    ("SENTRY_ENVIRONMENT", "e" * 65),
+    ("SENTRY_RELEASE", "alert-bridge/1.0"),
+    ("SENTRY_RELEASE", ".."),
+    ("SENTRY_RELEASE", "r" * 201),
+    ("SENTRY_DSN", "not a dsn"),
+    ("SENTRY_DSN", "https://o1.ingest.sentry.io/42"),  # no public key
+    ("SENTRY_DSN", "ftp://k3y@o1.ingest.sentry.io/42"),
+    ("SENTRY_DSN", "https://k3y@o1.ingest.sentry.io/"),  # no project id
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_SENTRY_VALUES,
+                         ids=[f"{k}={v[:20]}" for k, v in BAD_SENTRY_VALUES])
+def test_a_bad_sentry_value_is_a_config_error_naming_the_variable(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        load_settings({"GOOGLE_CLOUD_PROJECT": "p", key: value})
+
+
+def test_a_bad_dsn_is_reported_without_its_key() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({"GOOGLE_CLOUD_PROJECT": "p", "SENTRY_DSN": "https://s3cr3tkey@host/x"})
+    assert "s3cr3tkey" not in str(error.value)
+
+
+def test_two_way_sync_settings() -> None:
+    base = {"GOOGLE_CLOUD_PROJECT": "p"}
+    off = load_settings(base)
+    assert (off.asana_webhook_target_url, off.asana_webhook_collection, off.sentry_org) == (
+        None, "asana_webhooks", None)
+    on = load_settings({**base, "ASANA_WEBHOOK_TARGET_URL": "https://x.run.app/",
+                        "SENTRY_ORG": "acme"})
+    assert (on.asana_webhook_target_url, on.sentry_org) == ("https://x.run.app", "acme")
+    with pytest.raises(ConfigError, match="ASANA_WEBHOOK_TARGET_URL: expected an http"):
+        load_settings({**base, "ASANA_WEBHOOK_TARGET_URL": "x.run.app"})

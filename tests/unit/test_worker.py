@@ -44,7 +44,7 @@ class World:
                                tracker=self.tracker, ledger=self.ledger,
                                portfolios=PortfolioCache(self.tracker.portfolio_items),
                                dead_letter=self._dead_letter, now=lambda: self.now,
-                               link_back=self._link_back)
+                               link_back=self._link_back, wait_seconds=0)
         self._ids = iter(range(1, 10_000))
 
     def _config(self) -> Any:
@@ -428,3 +428,31 @@ def _resolution_of_event_alert() -> bytes:
     payload = json.loads((DATA / "sentry_issue_resolved.json").read_text())
     payload["data"]["issue"]["id"] = _issue_id_of_event_alert()
     return json.dumps(payload).encode()
+
+
+def test_a_delivery_waits_in_process_for_a_lease_to_lapse() -> None:
+    world = World()
+    crash_at(world, "after_claim")
+    with pytest.raises(Crash):
+        world.push("sentry_event_alert.json", "event_alert", message_id="m1")
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the clock moves while the delivery waits
+        slept.append(seconds)
+        world.now += timedelta(seconds=seconds)
+
+    world.deps = dataclasses.replace(world.deps, failpoint=lambda name: None, sleep=sleep,
+                                     wait_seconds=30)
+    outcome = world.push("sentry_event_alert.json", "event_alert", message_id="m1")
+    assert outcome.status == 200 and len(world.tracker.tasks) == 1
+    assert LEASE_SECONDS <= sum(slept) <= LEASE_SECONDS + 1
+
+
+def test_a_wait_longer_than_the_budget_asks_for_redelivery() -> None:
+    world = World()
+    crash_at(world, "after_claim")
+    with pytest.raises(Crash):
+        world.push("sentry_event_alert.json", "event_alert", message_id="m1")
+    world.deps = dataclasses.replace(world.deps, failpoint=lambda name: None,
+                                     sleep=lambda seconds: None, wait_seconds=2)
+    assert world.push("sentry_event_alert.json", "event_alert", message_id="m1").status == 503
