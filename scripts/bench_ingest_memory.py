@@ -25,6 +25,7 @@ from scripts.localstack import (
     LOCAL_DEFAULTS,
     Service,
     free_port,
+    start_firestore,
     start_function,
     start_pubsub,
 )
@@ -107,15 +108,21 @@ class IngestEdge:
 
 
 @contextlib.contextmanager
-def ingest_on_emulator(log_dir: Path, **settings: str) -> Iterator[IngestEdge]:
-    """Run the Pub/Sub emulator with one events topic and ingest publishing to it."""
+def ingest_on_emulator(log_dir: Path, *, firestore: bool = False,
+                       **settings: str) -> Iterator[IngestEdge]:
+    """Run the Pub/Sub emulator with one events topic and ingest publishing to it (and the
+    Firestore emulator, which Asana's webhooks read their secrets from, if asked)."""
     pubsub = start_pubsub(free_port(), log_dir)
+    started = [pubsub]
     host = pubsub.url.removeprefix("http://")
     topic = f"edge-{uuid.uuid4().hex[:10]}"
     env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
     env.update({**LOCAL_DEFAULTS, "PUBSUB_EMULATOR_HOST": host, "EVENTS_TOPIC": topic,
                 "LOG_LEVEL": "WARNING", **settings})
     try:
+        if firestore:
+            started.append(start_firestore(free_port(), log_dir))
+            env["FIRESTORE_EMULATOR_HOST"] = started[-1].url.removeprefix("http://")
         _create_topic(host, env["GOOGLE_CLOUD_PROJECT"], topic)
         ingest = start_function("ingest", "ingest", free_port(), env, log_dir)
         try:
@@ -123,7 +130,8 @@ def ingest_on_emulator(log_dir: Path, **settings: str) -> Iterator[IngestEdge]:
         finally:
             ingest.stop()
     finally:
-        pubsub.stop()
+        for service in reversed(started):
+            service.stop()
 
 
 def _create_topic(host: str, project: str, topic: str) -> None:

@@ -51,6 +51,7 @@ class Case:
     body: bytes
     chunked: bool = False
     valid_key: str | None = None
+    query: str = ""
 
 
 def sentry_body(issue_id: int, **extra: object) -> bytes:
@@ -150,7 +151,7 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
         body = sentry_body(forged_id) if rng.random() < 0.6 else datadog_body(f"forged-{i}")
         kind = rng.choice(["forged-sentry", "unsigned-sentry", "forged-datadog", "no-credentials",
                            "signed-bad-body", "token-bad-body", "wrong-method", "bad-body",
-                           "header-soup", "ignored-resource"])
+                           "header-soup", "ignored-resource", "forged-asana"])
         method, headers, chunked = "POST", {"Content-Type": rng.choice(CONTENT_TYPES)}, False
         if kind == "forged-sentry":
             headers.update({"Sentry-Hook-Resource": rng.choice(RESOURCES),
@@ -178,6 +179,12 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
                 headers[name] = _header_junk(rng)
         elif kind == "ignored-resource":
             headers.update(signed(body, rng.choice(["installation", "comment", "", "other"])))
+        elif kind == "forged-asana":  # Asana's path of the two-way sync: no webhook registered
+            project = rng.choice([str(rng.randint(1, 10**16)), "", "abc", "12/../3"])
+            query = f"?source=asana&project={project}"
+            headers[rng.choice(["X-Hook-Secret", "X-Hook-Signature"])] = _forged_token(rng)
+            cases.append(Case(kind, method, headers, body, query=query))
+            continue
         chunked = rng.random() < 0.1
         cases.append(Case(kind, method, headers, body, chunked=chunked))
     for i in range(OVERSIZED):
@@ -197,13 +204,14 @@ def _chunks(body: bytes) -> Iterator[bytes]:
 
 def send(session: requests.Session, url: str, case: Case) -> int:
     data: bytes | Iterator[bytes] = _chunks(case.body) if case.chunked else case.body
-    return session.request(case.method, url, data=data, headers=case.headers,
+    return session.request(case.method, url + case.query, data=data, headers=case.headers,
                            timeout=60).status_code
 
 
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestEdge]:
-    with ingest_on_emulator(Path(tmp_path_factory.mktemp("ingest-fuzz"))) as started:
+    with ingest_on_emulator(Path(tmp_path_factory.mktemp("ingest-fuzz")),
+                            firestore=True) as started:
         yield started
 
 
