@@ -49,7 +49,7 @@ def sync_asana() -> Iterator[FakeAsana]:
 
 @pytest.fixture(scope="module")
 def sync_sentry() -> Iterator[FakeSentryApi]:
-    with FakeSentryApi(token=SENTRY_TOKEN, organization="acme") as fake:
+    with FakeSentryApi(token=SENTRY_TOKEN, org="acme") as fake:
         yield fake
 
 
