@@ -125,5 +125,7 @@ def test_configuration_error_answers_503_json_and_logs_the_key(stack: Stack,
     lines = [json.loads(line) for line in ingest.log_path.read_text().splitlines()
              if line.startswith("{")]
     errors = [line for line in lines if line.get("event") == "config_error"]
-    assert errors and all("MAX_BODY_BYTES" in line["message"] for line in errors)
+    assert len(errors) >= 1 + len(answers)  # once when loaded, then per request (probes too)
+    assert errors[0]["keys"] == ["MAX_BODY_BYTES"]
+    assert all("MAX_BODY_BYTES" in line["message"] for line in errors)
     assert "Traceback" not in ingest.log_path.read_text()
