@@ -67,8 +67,9 @@ check-terraform: venv  ## Offline Terraform checks: fmt, provider schema, struct
 clean:  ## Remove virtualenvs, caches and local run files
 	rm -rf $(VENV) .venv-* .cache .run .pytest_cache .mypy_cache .ruff_cache
 
-bench: venv java  ## Print latency figures: ingest (cold start, p50/p95/p99) and alert → task, on the emulators
+bench: venv java  ## Print figures on the emulators: ingest vs a publish-only baseline, ingest memory, alert → task
 	$(PY) -m scripts.bench_ingest
+	$(PY) -m scripts.bench_ingest_memory
 	$(PY) -m scripts.bench_pipeline
 
 asana-webhooks: venv  ## Asana webhooks of the two-way sync: ARGS="list", ARGS="register [--project GID]", ARGS="delete GID"

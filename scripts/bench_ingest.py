@@ -1,8 +1,12 @@
-"""Measure the ingest function against Sentry's 1-second budget (``make bench``).
+"""Measure the ingest function against a publish-only baseline (``make bench``).
 
-Starts the real Pub/Sub emulator and the ingest function under functions-framework, then
-prints: cold start (process start → first 202), and latency percentiles of signed webhooks
-sent one at a time and from concurrent senders. Numbers, not pass/fail: compare over time.
+Starts the real Pub/Sub emulator, then the ingest function and a minimal publish-only
+function (scripts/bench_baseline_function.py: same emulator, same batch settings) under
+functions-framework, and prints for each: cold start (process start → first 202, median of
+several starts), latency of signed webhooks sent one at a time, and throughput of concurrent
+senders; then ingest's figures as ratios to the baseline's. The two are measured in turns
+(request by request, round by round) so that other load on the machine slows both alike.
+Numbers, not pass/fail.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -21,6 +27,7 @@ import requests
 from scripts.localstack import (
     LOCAL_DEFAULTS,
     REPO,
+    Service,
     Topology,
     create_topology,
     free_port,
@@ -30,33 +37,115 @@ from scripts.localstack import (
 )
 
 BODY = (REPO / "tests" / "data" / "sentry_event_alert.json").read_bytes()
+BASELINE_SOURCE = REPO / "scripts" / "bench_baseline_function.py"
+
+#: (name, target, source) of each function measured; the first is the baseline.
+FUNCTIONS = (("baseline", "publish", BASELINE_SOURCE), ("ingest", "ingest", None))
+#: The concurrent run is split in rounds that alternate between the functions.
+ROUNDS = 3
 
 
-def _send(session: requests.Session, url: str, secret: str) -> float:
+@dataclass
+class Figures:
+    """What one function measured."""
+
+    cold_start_s: float
+    serial: list[float]
+    concurrent: list[float]
+    concurrent_s: float
+
+    def throughput(self) -> float:
+        """Return requests per second of the concurrent run."""
+        return len(self.concurrent) / self.concurrent_s
+
+
+def _send(session: requests.Session, url: str) -> float:
     started = time.perf_counter()
-    response = session.post(url, data=BODY, timeout=10, headers=sentry_headers(BODY, secret=secret))
+    response = session.post(url, data=BODY, timeout=10, headers=sentry_headers(BODY))
     elapsed = time.perf_counter() - started
     if response.status_code != 202:
         raise RuntimeError(f"unexpected {response.status_code}: {response.text}")
     return elapsed
 
 
-def _summary(label: str, samples: list[float]) -> dict[str, float | str | int]:
+def _percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"scenario": label, "requests": len(samples),
-            "p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(pick(0.95) * 1000, 1), "p99_ms": round(pick(0.99) * 1000, 1),
-            "max_ms": round(ordered[-1] * 1000, 1)}
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _cold_start(start: Callable[[], Service]) -> tuple[float, Service]:
+    started = time.perf_counter()
+    service = start()
+    with requests.Session() as session:
+        _send(session, service.url)
+    return time.perf_counter() - started, service
+
+
+def _concurrent(url: str, count: int, concurrency: int) -> tuple[list[float], float]:
+    sessions = [requests.Session() for _ in range(concurrency)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        samples = list(pool.map(lambda i: _send(sessions[i % concurrency], url), range(count)))
+    return samples, time.perf_counter() - started
+
+
+def _measure(starters: dict[str, Callable[[], Service]],
+             args: argparse.Namespace) -> dict[str, Figures]:
+    """Measure every function in turns, so that a busy machine slows them alike."""
+    colds: dict[str, list[float]] = {name: [] for name in starters}
+    services: dict[str, Service] = {}
+    try:
+        for attempt in range(args.cold_starts):
+            for name, start in starters.items():
+                cold, services[name] = _cold_start(start)
+                colds[name].append(cold)
+                if attempt < args.cold_starts - 1:
+                    services.pop(name).stop()
+        figures = {name: Figures(statistics.median(colds[name]), [], [], 0.0)
+                   for name in starters}
+        sessions = {name: requests.Session() for name in starters}
+        for _ in range(args.requests):
+            for name, service in services.items():
+                figures[name].serial.append(_send(sessions[name], service.url))
+        for _ in range(ROUNDS):
+            for name, service in services.items():
+                samples, seconds = _concurrent(service.url, args.requests // ROUNDS,
+                                               args.concurrency)
+                figures[name].concurrent.extend(samples)
+                figures[name].concurrent_s += seconds
+    finally:
+        for service in services.values():
+            service.stop()
+    return figures
+
+
+def _row(name: str, figures: Figures, concurrency: int) -> dict[str, object]:
+    ms = lambda seconds: round(seconds * 1000, 1)  # noqa: E731
+    return {"function": name, "cold_start_ms": ms(figures.cold_start_s),
+            "serial_p50_ms": ms(statistics.median(figures.serial)),
+            "serial_p95_ms": ms(_percentile(figures.serial, 0.95)),
+            "serial_p99_ms": ms(_percentile(figures.serial, 0.99)),
+            f"concurrent_{concurrency}_p50_ms": ms(statistics.median(figures.concurrent)),
+            f"concurrent_{concurrency}_p99_ms": ms(_percentile(figures.concurrent, 0.99)),
+            "throughput_rps": round(figures.throughput(), 1)}
+
+
+def _ratios(ingest: Figures, baseline: Figures) -> dict[str, object]:
+    ratio = lambda a, b: round(a / b, 2)  # noqa: E731
+    return {"ingest / baseline": "ratios (1.0 = as fast as publishing alone)",
+            "cold_start": ratio(ingest.cold_start_s, baseline.cold_start_s),
+            "p50": ratio(statistics.median(ingest.serial), statistics.median(baseline.serial)),
+            "p99": ratio(_percentile(ingest.serial, 0.99), _percentile(baseline.serial, 0.99)),
+            "throughput": ratio(ingest.throughput(), baseline.throughput())}
 
 
 def main() -> None:
-    """Run the benchmark and print one JSON line per scenario."""
+    """Run the benchmark and print one JSON line per function, then the ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--cold-starts", type=int, default=3)
     args = parser.parse_args()
-    secret = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
     log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
     pubsub = start_pubsub(free_port(), log_dir)
     host = pubsub.url.removeprefix("http://")
@@ -65,25 +154,15 @@ def main() -> None:
     env = {**os.environ, **LOCAL_DEFAULTS, "PUBSUB_EMULATOR_HOST": host,
            "GOOGLE_CLOUD_PROJECT": topology.project, "EVENTS_TOPIC": topology.events_topic,
            "LOG_LEVEL": "WARNING"}
+    def starter(name: str, target: str, source: Path | None) -> Callable[[], Service]:
+        return lambda: start_function(name, target, free_port(), env, log_dir, source=source)
+
     try:
-        started = time.perf_counter()
-        ingest = start_function("ingest", "ingest", free_port(), env, log_dir)
-        with requests.Session() as session:
-            first = _send(session, ingest.url, secret)
-            cold = time.perf_counter() - started
-            print(json.dumps({"scenario": "cold start (process start → first 202)",
-                              "total_ms": round(cold * 1000, 1),
-                              "first_request_ms": round(first * 1000, 1)}, ensure_ascii=False))
-            serial = [_send(session, ingest.url, secret) for _ in range(args.requests)]
-            print(json.dumps(_summary("sequential", serial), ensure_ascii=False))
-        sessions = [requests.Session() for _ in range(args.concurrency)]
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            concurrent = list(pool.map(lambda i: _send(sessions[i % args.concurrency],
-                                                       ingest.url, secret),
-                                       range(args.requests)))
-        label = f"{args.concurrency} concurrent senders"
-        print(json.dumps(_summary(label, concurrent), ensure_ascii=False))
-        ingest.stop()
+        figures = _measure({name: starter(name, target, source)
+                            for name, target, source in FUNCTIONS}, args)
+        for name, measured in figures.items():
+            print(json.dumps(_row(name, measured, args.concurrency)), flush=True)
+        print(json.dumps(_ratios(figures["ingest"], figures["baseline"])), flush=True)
     finally:
         pubsub.stop()
 

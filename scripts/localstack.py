@@ -252,11 +252,11 @@ def start_emulators(pubsub_port: int, firestore_port: int, log_dir: Path) -> lis
 
 
 def start_function(name: str, target: str, port: int, env: Mapping[str, str],
-                   log_dir: Path) -> Service:
-    """Run one function under functions-framework, as Cloud Functions would."""
+                   log_dir: Path, source: Path | None = None) -> Service:
+    """Run one function (by default functions/<name>/main.py) under functions-framework."""
     executable = Path(sys.executable).parent / "functions-framework"
-    argv = [str(executable), f"--target={target}",
-            f"--source={REPO / 'functions' / name / 'main.py'}", "--signature-type=http",
+    source = source or REPO / "functions" / name / "main.py"
+    argv = [str(executable), f"--target={target}", f"--source={source}", "--signature-type=http",
             "--host=127.0.0.1", f"--port={port}"]
     full_env = {**env, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     return _start(name, argv, port, log_dir, env=full_env, ready_body=None)

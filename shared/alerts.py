@@ -199,6 +199,8 @@ def json_object(body: bytes) -> dict[str, object]:
         raise ValueError("body is not valid UTF-8") from error
     except json.JSONDecodeError as error:
         raise ValueError(f"body is not JSON ({error.msg})") from error
+    except RecursionError as error:
+        raise ValueError("body is nested too deeply") from error
     if not isinstance(payload, dict):
         raise ValueError("body is not a JSON object")
     return payload

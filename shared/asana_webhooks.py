@@ -102,8 +102,8 @@ def task_gids(body: bytes) -> list[str]:
     """Return the gids of the tasks a delivery's events name, in order, once each."""
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise Rejected(f"asana delivery is not JSON: {error}", reason="malformed") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise Rejected(f"asana delivery is not JSON: {error!r}", reason="malformed") from None
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list):
         raise Rejected("asana delivery has no events list", reason="malformed")

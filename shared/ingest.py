@@ -10,14 +10,26 @@ from typing import IO, TYPE_CHECKING
 
 from shared import signatures
 from shared.alerts import SENTRY_RESOURCES, alert_key, json_object, key_fields, webhook_unit
-from shared.errors import AlertBridgeError, Rejected, Transient, Unauthorized, http_status
+from shared.errors import (
+    AlertBridgeError,
+    ConfigError,
+    Rejected,
+    Transient,
+    Unauthorized,
+    http_status,
+)
+from shared.pubsub_attributes import MAX_VALUE_BYTES, encodable
 
 if TYPE_CHECKING:
     from shared.asana_webhooks import HookStore
 
 log = logging.getLogger(__name__)
 
-MAX_ATTRIBUTE_CHARS = 1024  # Pub/Sub allows 1024 bytes per attribute value
+CHUNK_BYTES = 64 * 1024
+#: How much of an oversized body is read and thrown away so the sender sees the 413 (a server
+#: that stops reading and closes makes most clients report a reset instead). Past this the
+#: function stops reading and the server drops the connection.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,60 @@ def handle_webhook(hook: Webhook, deps: IngestDeps) -> Answer:
         return _refuse(hook, error)
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """An HTTP request whose body is still unread; header names are lower-case."""
+
+    method: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    content_length: int | None
+    stream: IO[bytes]
+    request_id: str
+
+    def webhook(self, body: bytes) -> Webhook:
+        """Return the request as a Webhook carrying ``body``."""
+        return Webhook(self.method, self.headers, body, self.request_id, self.query)
+
+
+def receive(request: Incoming, deps: IngestDeps) -> Answer:
+    """Answer one HTTP request, never holding more than the size limit of its body."""
+    if too_large(request.content_length, deps.max_body_bytes):
+        answer = oversized_answer(request.webhook(b""))
+    else:
+        body = read_body(request.stream, deps.max_body_bytes)
+        answer = handle_webhook(request.webhook(body), deps)
+    if answer.status == 413 and not drain(request.stream, DRAIN_LIMIT_BYTES):
+        log.warning("oversized body: stopped reading after %d bytes", DRAIN_LIMIT_BYTES,
+                    extra={"event": "body_not_drained", "request_id": request.request_id})
+    return answer
+
+
+def drain(stream: IO[bytes], limit: int) -> bool:
+    """Read and discard up to ``limit`` bytes in small chunks; tell whether the end was reached."""
+    remaining = limit
+    while remaining > 0:
+        chunk = stream.read(min(remaining, CHUNK_BYTES))
+        if not chunk:
+            return True
+        remaining -= len(chunk)
+    return not stream.read(1)
+
+
+#: Answers one HTTP request.
+Handler = Callable[[Incoming], Answer]
+
+
+def misconfigured(error: ConfigError) -> Handler:
+    """Return a handler that answers every request 503 because of ``error``."""
+
+    def refuse(request: Incoming) -> Answer:
+        drain(request.stream, DRAIN_LIMIT_BYTES)
+        return _refuse(request.webhook(b""), error)
+
+    return refuse
+
+
 def too_large(content_length: int | None, max_body_bytes: int) -> bool:
     """Tell from the declared length whether a body is over the limit, before reading it."""
     return content_length is not None and content_length > max_body_bytes
@@ -69,7 +135,7 @@ def read_body(stream: IO[bytes], max_body_bytes: int) -> bytes:
     chunks: list[bytes] = []
     remaining = max_body_bytes + 1
     while remaining > 0:
-        chunk = stream.read(min(remaining, 65536))
+        chunk = stream.read(min(remaining, CHUNK_BYTES))
         if not chunk:
             break
         chunks.append(chunk)
@@ -145,24 +211,37 @@ def _attributes(source: str, resource: str, payload: dict[str, object], hook: We
     if key is None:
         raise Rejected(f"{webhook_unit(source, resource)} carries no alert id "
                        f"({key_fields(source, resource)})", reason="malformed")
+    if len(key.encode("utf-8", errors="replace")) > MAX_VALUE_BYTES:
+        # Cutting it would merge distinct alerts into one task.
+        raise Rejected(f"{webhook_unit(source, resource)}: alert id longer than "
+                       f"{MAX_VALUE_BYTES} bytes", reason="malformed")
     action = payload.get("alert_transition") if source == "datadog" else payload.get("action")
     return {
         "source": source,
         "resource": resource,
-        "action": _clip(action),
-        "alert_key": _clip(key),
+        "action": _unicode("action", "" if action is None else str(action)),
+        "alert_key": _unicode("alert id", key),
         "received_at": now.isoformat(timespec="milliseconds"),
         "request_id": hook.request_id,
     }
 
 
-def _clip(value: object) -> str:
-    text = "" if value is None else str(value)
-    return text[:MAX_ATTRIBUTE_CHARS // 4]  # 4 bytes per char at most in UTF-8
+def _unicode(field: str, text: str) -> str:
+    """Return ``text``; refuse it when it holds a lone surrogate, which nothing can encode."""
+    if encodable(text) != text:
+        raise Rejected(f"{field} holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff "
+                       "escape), which is not valid Unicode", reason="malformed")
+    return text
 
 
 def _refuse(hook: Webhook, error: AlertBridgeError) -> Answer:
     status = http_status(error)
+    if isinstance(error, ConfigError):
+        log.error("webhook not handled: %s", error,
+                  extra={"event": "config_error", "request_id": hook.request_id})
+        # 503: the sender's retries succeed once the deployment is fixed.
+        return Answer(503, {"error": "configuration error",
+                            "detail": "the service is misconfigured; its logs name the setting"})
     if isinstance(error, Transient):
         log.error("webhook not published: %s", error,
                   extra={"event": "publish_failed", "request_id": hook.request_id})

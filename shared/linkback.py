@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
 from shared.alerts import Alert
-from shared.errors import AlertBridgeError
+from shared.errors import AlertBridgeError, Permanent
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ DATADOG_TAG_CHARS = 200
 # Datadog's own source for API-submitted events; a made-up name is not a known source.
 DATADOG_SOURCE_TYPE = "my_apps"
 _DIGITS = re.compile(r"^\d+$")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _MARKDOWN_SPECIAL = re.compile(r"([\\\[\]()*_`#<>|])")
 
 
@@ -60,7 +61,11 @@ def sentry_external_issue(alert: Alert, task_gid: str, url: str, team: str) -> L
         return None
     if not alert.installation_id:
         return None
-    path = f"/sentry-app-installations/{quote(alert.installation_id, safe='')}/external-issues/"
+    if not _UUID.fullmatch(alert.installation_id):
+        # It comes from the webhook body and goes into an API path: only a UUID may.
+        raise Permanent(f"installation.uuid {alert.installation_id[:40]!r} is not a UUID",
+                        reason="bad_installation_uuid")
+    path = f"/sentry-app-installations/{alert.installation_id.lower()}/external-issues/"
     # Sentry shows the link as "<project>#<identifier>": "Payments#1209…".
     body = {"issueId": int(issue_id), "webUrl": url, "project": team, "identifier": task_gid}
     return LinkRequest("sentry", "POST", path, body)
@@ -134,13 +139,13 @@ class LinkBack:
     def __call__(self, alert: Alert, task_gid: str, url: str, team: str) -> None:
         """Send the link request for ``alert``, if any; a failure leaves the task as it is."""
         fields = {"source": alert.source, "alert_key": alert.key, "task_gid": task_gid}
-        request = link_request(alert, task_gid, url, team)
-        sender = self._senders.get(request.service) if request else None
-        if request is None or sender is None:
-            log.debug("nothing to link back for %s", alert.key,
-                      extra={"event": "link_back_skipped", **fields})
-            return
         try:
+            request = link_request(alert, task_gid, url, team)
+            sender = self._senders.get(request.service) if request else None
+            if request is None or sender is None:
+                log.debug("nothing to link back for %s", alert.key,
+                          extra={"event": "link_back_skipped", **fields})
+                return
             sent = sender.send(request)
         except AlertBridgeError as error:
             log.warning("linking task %s back to %s failed: %s", task_gid, alert.key, error,

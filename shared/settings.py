@@ -20,14 +20,14 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 #: Credentials: read from the environment variable of the same name when set,
 #: otherwise from Secret Manager (secret id = SECRET_PREFIX + lower-case, dashed name).
-SECRET_NAMES = (
-    "SENTRY_CLIENT_SECRET",
-    "DATADOG_SECRET_TOKEN",
-    "ASANA_PAT",
-    "SENTRY_AUTH_TOKEN",
-    "DATADOG_API_KEY",
-    "DATADOG_APP_KEY",  # reconcile only: reading monitors needs an application key
-)
+#: Each function reads from Secret Manager only its own, the ones Terraform lets it access
+#: (terraform/main.tf, local.secret_readers).
+SECRET_READERS: dict[str, tuple[str, ...]] = {
+    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"),
+    "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
+    "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"),
+}
+SECRET_NAMES = tuple(dict.fromkeys(name for names in SECRET_READERS.values() for name in names))
 
 
 @dataclass(frozen=True)

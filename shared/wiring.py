@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -12,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from shared import logs, observability
 from shared.adapters.secrets import SecretSource
-from shared.errors import ConfigError
-from shared.ingest import IngestDeps
-from shared.settings import Settings, load_settings
+from shared.errors import AlertBridgeError, ConfigError
+from shared.ingest import Answer, Handler, Incoming, IngestDeps, misconfigured, receive
+from shared.settings import SECRET_READERS, Settings, load_settings
 
 # The worker's modules are imported lazily: the ingest function's cold start counts
 # against Sentry's one-second budget and must not pay for them.
@@ -37,12 +38,12 @@ _KEY = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\b[A-Z]{3,}(?=[:=])")
 
 
 @functools.cache
-def settings() -> Settings:
+def settings(function: str = "worker") -> Settings:
     """Return this instance's settings, read and validated once."""
     loaded = load_settings()
 
     def live() -> list[str]:
-        return observability.live_secrets(secrets().get)
+        return observability.live_secrets(secrets(function).get)
 
     logs.configure(loaded.log_level, redact=observability.secret_redactor(live))
     observability.init_error_reporting(loaded, live)
@@ -54,20 +55,26 @@ def config_keys(error: ConfigError) -> list[str]:
     return list(dict.fromkeys(_KEY.findall(str(error))))
 
 
-def config_error_answer(error: ConfigError) -> tuple[int, dict[str, object]]:
-    """Log a configuration error as one JSON line and return the 503 answer that makes the
-    sender retry (so nothing is lost while the deployment is being fixed)."""
+def log_config_error(error: ConfigError) -> None:
+    """Log a configuration error as one JSON line naming its keys."""
     logs.ensure_configured()
     log.error("configuration error: %s", error,
               extra={"event": "config_error", "keys": config_keys(error)})
+
+
+def config_error_answer(error: ConfigError) -> tuple[int, dict[str, object]]:
+    """Log a configuration error as one JSON line and return the 503 answer that makes the
+    sender retry (so nothing is lost while the deployment is being fixed)."""
+    log_config_error(error)
     return 503, {"status": "retry", "reason": "config_error"}
 
 
 @functools.cache
-def secrets() -> SecretSource:
-    """Return this instance's credential source."""
-    s = settings()
-    return SecretSource(os.environ, s.project, s.secret_prefix, s.secret_cache_ttl_seconds)
+def secrets(function: str = "worker") -> SecretSource:
+    """Return the credential source of ``function``: Secret Manager only for its own."""
+    s = settings(function)
+    return SecretSource(os.environ, s.project, s.secret_prefix, s.secret_cache_ttl_seconds,
+                        readable=SECRET_READERS[function])
 
 
 def utc_now() -> datetime:
@@ -77,12 +84,17 @@ def utc_now() -> datetime:
 
 @functools.cache
 def ingest_deps() -> IngestDeps:
-    """Return the ingest function's dependencies."""
+    """Return the ingest function's dependencies, its credentials already read."""
     from shared.adapters.pubsub import Publisher
 
-    s = settings()
+    s = settings("ingest")
+    source = secrets("ingest")
+    for name in SECRET_READERS["ingest"]:
+        # Warm the cache now; a credential that cannot be read yet is reported per request.
+        with contextlib.suppress(AlertBridgeError):
+            source.get(name)
     publisher = Publisher(s.project, s.events_topic)
-    return IngestDeps(secret=secrets().get, publish=publisher.publish, now=utc_now,
+    return IngestDeps(secret=source.get, publish=publisher.publish, now=utc_now,
                       max_body_bytes=s.max_body_bytes, asana_hooks=asana_hooks)
 
 
@@ -91,8 +103,30 @@ def asana_hooks() -> FirestoreHooks:
     """Return the Asana webhooks' secrets, built on the first Asana request."""
     from shared.adapters.asana_hooks import FirestoreHooks
 
-    s = settings()
+    s = settings("ingest")
     return FirestoreHooks(s.project, s.asana_webhook_collection)
+
+
+def ingest_handler() -> Handler:
+    """Return the ingest's request handler; a configuration error is kept, not raised."""
+    try:
+        deps = ingest_deps()
+        project = settings("ingest").project
+    except ConfigError as error:
+        log_config_error(error)
+        refuse = misconfigured(error)
+
+        def misconfigured_request(request: Incoming) -> Answer:
+            logs.bind(request_id=request.request_id)
+            return refuse(request)
+
+        return misconfigured_request
+
+    def handle(request: Incoming) -> Answer:
+        logs.bind(request_id=request.request_id, **logs.trace_fields(request.headers, project))
+        return receive(request, deps)
+
+    return handle
 
 
 @functools.cache
@@ -189,8 +223,8 @@ def reconcile_deps() -> ReconcileDeps:
     from shared.adapters.reconcile_sources import DatadogReader, SentryReader
     from shared.reconcile import ReconcileDeps, datadog_app_url
 
-    s = settings()
-    source = secrets()
+    s = settings("reconcile")
+    source = secrets("reconcile")
     sentry = None
     if s.sentry_org and (s.reconcile_sentry_rules or s.reconcile_sentry_projects):
         sentry = SentryReader(s.sentry_api_url, s.sentry_org,

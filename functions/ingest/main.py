@@ -6,14 +6,10 @@ import flask
 import functions_framework
 
 from shared import logs, wiring
-from shared.ingest import (
-    Answer,
-    Webhook,
-    handle_webhook,
-    oversized_answer,
-    read_body,
-    too_large,
-)
+from shared.ingest import Answer, Incoming
+
+# Built at import, before functions-framework opens the port, so no webhook waits for it.
+HANDLE = wiring.ingest_handler()
 
 
 @functions_framework.http
@@ -23,21 +19,15 @@ def ingest(request: flask.Request) -> flask.Response:
 
 
 def _ingest(request: flask.Request) -> flask.Response:
-    deps = wiring.ingest_deps()
-    hook = Webhook(method=request.method,
-                   headers={k.lower(): v for k, v in request.headers.items()},
-                   body=b"", request_id=uuid.uuid4().hex, query=request.args.to_dict())
-    logs.bind(request_id=hook.request_id,
-              **logs.trace_fields(hook.headers, wiring.settings().project))
-    if too_large(request.content_length, deps.max_body_bytes):
-        return _respond(oversized_answer(hook))
-    body = read_body(request.stream, deps.max_body_bytes)
-    return _respond(handle_webhook(Webhook(hook.method, hook.headers, body, hook.request_id,
-                                           hook.query), deps))
+    return _respond(HANDLE(Incoming(
+        method=request.method, headers={k.lower(): v for k, v in request.headers.items()},
+        query=request.args.to_dict(), content_length=request.content_length,
+        stream=request.stream, request_id=uuid.uuid4().hex)))
 
 
 def _respond(answer: Answer) -> flask.Response:
-    response = flask.jsonify(answer.body)
-    response.status_code = answer.status
-    response.headers.update(answer.headers)
-    return response
+    body = flask.json.dumps(answer.body).encode()
+    # An iterable body makes functions-framework skip its after-request read of the whole
+    # request body, which would buffer whatever an oversized sender is still sending.
+    return flask.Response(iter([body]), status=answer.status, mimetype="application/json",
+                          headers={**answer.headers, "Content-Length": str(len(body))})

@@ -6,14 +6,28 @@ from collections.abc import Mapping
 
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
+from google.auth import exceptions as auth_exceptions
 from google.cloud.pubsub_v1 import PublisherClient
 from google.cloud.pubsub_v1.types import BatchSettings
 
-from shared.errors import Transient
+from shared.errors import ConfigError, Transient
+from shared.pubsub_attributes import pubsub_attributes
 
 # A webhook waits for the publish: give up early enough to answer 503 and let the sender
 # retry, rather than outlive the sender's own timeout.
 PUBLISH_DEADLINE_SECONDS = 3.0
+
+
+#: One message per batch: the default batching waits up to 10 ms per publish.
+BATCH_SETTINGS = BatchSettings(max_messages=1, max_latency=0.0)
+
+
+def _client() -> PublisherClient:
+    try:
+        return PublisherClient(batch_settings=BATCH_SETTINGS)
+    except auth_exceptions.DefaultCredentialsError as error:
+        raise ConfigError("Pub/Sub: no Google credentials (set PUBSUB_EMULATOR_HOST for the "
+                          "emulator, or run with a service account)") from error
 
 
 class Publisher:
@@ -21,10 +35,7 @@ class Publisher:
 
     def __init__(self, project: str, topic: str,
                  client: PublisherClient | None = None) -> None:
-        # One message per batch: the default batching waits up to 10 ms per publish.
-        self._client = client or PublisherClient(
-            batch_settings=BatchSettings(max_messages=1, max_latency=0.0)
-        )
+        self._client = client or _client()
         self.topic_path = self._client.topic_path(project, topic)
         self._retry = api_retry.Retry(
             initial=0.05, maximum=0.5, multiplier=2.0, timeout=PUBLISH_DEADLINE_SECONDS,
@@ -36,7 +47,12 @@ class Publisher:
         )
 
     def publish(self, data: bytes, attributes: Mapping[str, str]) -> str:
-        """Return the message id once Pub/Sub has stored the message; raise Transient if not."""
+        """Return the message id once Pub/Sub has stored the message; raise Transient if not.
+
+        Attributes are capped to Pub/Sub's limits first; a key it would refuse raises
+        InvalidAttributes (Permanent), since no retry can fix it.
+        """
+        attributes = pubsub_attributes(attributes)
         try:
             future = self._client.publish(self.topic_path, data, retry=self._retry,
                                           timeout=PUBLISH_DEADLINE_SECONDS, **attributes)

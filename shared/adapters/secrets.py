@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from shared.errors import ConfigError, Transient
+
+log = logging.getLogger(__name__)
 
 MAX_ACTIVE_VALUES = 2  # current + previous, during a rotation
 
@@ -16,9 +19,13 @@ def secret_id(prefix: str, name: str) -> str:
     return prefix + name.lower().replace("_", "-")
 
 
+class SecretDenied(ConfigError):
+    """Secret Manager refused to read a secret: this function's account may not access it."""
+
+
 def split_values(name: str, raw: str) -> tuple[str, ...]:
-    """Split a stored value into its active values (newline- or comma-separated)."""
-    values = tuple(v.strip() for v in raw.replace(",", "\n").splitlines() if v.strip())
+    """Split a stored value into its active values, one per line (a comma is part of a value)."""
+    values = tuple(v.strip() for v in raw.splitlines() if v.strip())
     if not values:
         raise ConfigError(f"secret {name}: empty value")
     if len(values) > MAX_ACTIVE_VALUES:
@@ -32,8 +39,12 @@ class SecretSource:
 
     def __init__(self, env: Mapping[str, str], project: str, prefix: str, ttl_seconds: float,
                  fetch: Callable[[str], str | None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 readable: Collection[str] | None = None) -> None:
         self._env = env
+        # Secret Manager is asked only for these (None: any); the environment is always read.
+        self._readable = None if readable is None else frozenset(readable)
+        self._denied: set[str] = set()
         self._project = project
         self._prefix = prefix
         self._ttl = ttl_seconds
@@ -55,19 +66,34 @@ class SecretSource:
                 # every alert and must not cost a Secret Manager call each time.
                 self._cache[name] = cached
         if not cached[1]:
-            raise ConfigError(f"secret {name}: not set in the environment and no enabled version "
-                              f"of secret {secret_id(self._prefix, name)!r} in project "
-                              f"{self._project!r}")
+            raise ConfigError(f"secret {name}: not set in the environment and no readable "
+                              f"enabled version of secret {secret_id(self._prefix, name)!r} in "
+                              f"project {self._project!r}")
         return cached[1]
 
     def _lookup(self, name: str) -> tuple[str, ...]:
-        """Read ``name`` from Secret Manager; () when it has no enabled version."""
+        """Read ``name`` from Secret Manager; () when it has no enabled version or is denied."""
+        if self._readable is not None and name not in self._readable:
+            raise ConfigError(f"secret {name}: not set in the environment, and this function "
+                              "does not read it from Secret Manager")
         try:
             fetch = self._fetcher()
         except ConfigError as error:
             raise ConfigError(f"secret {name}: not set in the environment, and {error}") from error
-        raw = fetch(secret_id(self._prefix, name))
+        try:
+            raw = fetch(secret_id(self._prefix, name))
+        except SecretDenied as error:
+            self._log_denied(name, error)
+            return ()  # cached like an absent secret: a denied read is not retried per alert
         return () if raw is None else split_values(name, raw)
+
+    def _log_denied(self, name: str, error: SecretDenied) -> None:
+        with self._lock:
+            first = name not in self._denied
+            self._denied.add(name)
+        if first:
+            log.error("%s", error, extra={"event": "secret_denied",
+                                          "secret": secret_id(self._prefix, name)})
 
     def optional(self, name: str) -> str | None:
         """Return the current value of ``name``, or None when it is not configured."""
@@ -103,8 +129,8 @@ def _secret_manager_fetcher(project: str) -> Callable[[str], str | None]:
         except (api_exceptions.NotFound, api_exceptions.FailedPrecondition):
             return None  # no such secret, or its latest version is disabled/destroyed
         except api_exceptions.PermissionDenied as error:
-            raise ConfigError(f"secret {secret}: the service account may not access it "
-                              "(grant roles/secretmanager.secretAccessor)") from error
+            raise SecretDenied(f"secret {secret}: the service account may not access it "
+                               "(grant roles/secretmanager.secretAccessor)") from error
         except api_exceptions.GoogleAPICallError as error:
             raise Transient(f"secret manager: reading {secret} failed: {error.code}") from error
         return response.payload.data.decode("utf-8")

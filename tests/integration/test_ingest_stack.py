@@ -78,9 +78,14 @@ def test_datadog_webhook_arrives_on_the_topic(stack: Stack, subscriber: Any,
         (lambda url: post_sentry(url, b'{"action": "created", "data": {}}',
                                  resource="installation"), 200),
         (lambda url: requests.get(url, timeout=10), 405),
+        (lambda url: post_sentry(url, b"[" * 50_000), 400),
+        (lambda url: requests.post(url, timeout=10, headers={"datadog-secret-token": TOKEN},
+                                   data=b'{"id": "1", "alert_cycle_key": "c\\ud800"}'), 400),
+        (lambda url: requests.post(url, timeout=30, data=iter([b"x" * 65536] * 40)), 413),
     ],
     ids=["forged", "unsigned", "wrong-datadog-token", "no-credentials", "oversized",
-         "malformed", "missing-fields", "unsupported-resource", "get"],
+         "malformed", "missing-fields", "unsupported-resource", "get", "deeply-nested",
+         "lone-surrogate-in-alert-id", "oversized-chunked"],
 )
 def test_refused_requests_publish_nothing(stack: Stack, subscriber: Any, events: str,
                                           send: Any, status: int) -> None:
@@ -103,3 +108,24 @@ def test_unreachable_pubsub_answers_503(stack: Stack, tmp_path: Path) -> None:
         ingest.stop()
     assert response.status_code == 503
     assert "retry" in response.json()["error"]
+
+
+def test_configuration_error_answers_503_json_and_logs_the_key(stack: Stack,
+                                                               tmp_path: Path) -> None:
+    env = {**stack.env, "MAX_BODY_BYTES": "lots"}
+    ingest = start_function("ingest", "ingest", free_port(), env, tmp_path)
+    try:
+        answers = [post_sentry(ingest.url, event_alert("3")), requests.get(ingest.url, timeout=10)]
+    finally:
+        ingest.stop()
+    for answer in answers:
+        assert answer.status_code == 503
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.json()["error"] == "configuration error"
+    lines = [json.loads(line) for line in ingest.log_path.read_text().splitlines()
+             if line.startswith("{")]
+    errors = [line for line in lines if line.get("event") == "config_error"]
+    assert len(errors) >= 1 + len(answers)  # once when loaded, then per request (probes too)
+    assert errors[0]["keys"] == ["MAX_BODY_BYTES"]
+    assert all("MAX_BODY_BYTES" in line["message"] for line in errors)
+    assert "Traceback" not in ingest.log_path.read_text()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import SECRET_NAMES
+from shared.settings import SECRET_NAMES, SECRET_READERS
 from tests.terraform.tfmodel import ROOT, TERRAFORM, Module, block, load_tfvars, settings_env_keys
 
 TFVARS = sorted((TERRAFORM / "environments").glob("*.tfvars"))
@@ -176,6 +176,8 @@ def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
         "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"],
         "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"],
     }
+    # The code asks Secret Manager for exactly what Terraform lets each function read.
+    assert readers == {name: list(names) for name, names in SECRET_READERS.items()}
     assert {n for names in readers.values() for n in names} == set(SECRET_NAMES)
     assert module.resources["google_secret_manager_secret.credential"]["for_each"] == (
         "${local.secret_reader}")

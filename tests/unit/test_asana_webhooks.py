@@ -163,8 +163,9 @@ def test_a_delivery_before_the_handshake_is_refused() -> None:
     assert handle_webhook(delivery([event("1")]), deps(FakeTopic(), store)).status == 401
 
 
-def test_signed_body_that_is_not_json_is_malformed() -> None:
-    body = b"not json"
+@pytest.mark.parametrize("body", [b"not json", b"[" * 4_000, b'{"events": ' * 360],
+                         ids=["not-json", "nested-arrays", "nested-objects"])
+def test_signed_body_that_is_not_json_is_malformed(body: bytes) -> None:
     hook = Webhook("POST", {"x-hook-signature": asana_webhooks.signature(SECRET, body)}, body,
                    "r", QUERY)
     assert handle_webhook(hook, deps(FakeTopic(), confirmed())).status == 400

@@ -11,7 +11,16 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.errors import ConfigError, Transient
-from shared.ingest import IngestDeps, Webhook, handle_webhook, read_body
+from shared.ingest import (
+    Incoming,
+    IngestDeps,
+    Webhook,
+    drain,
+    handle_webhook,
+    misconfigured,
+    read_body,
+    receive,
+)
 from shared.signatures import sentry_signature
 
 SENTRY_SECRET = "sentry-secret"
@@ -87,12 +96,21 @@ DATADOG = {"id": "9001", "alert_cycle_key": "cyc-1", "alert_transition": "Trigge
         (datadog({"title": "no id"}), 400, 0),
         (sentry("event_alert", EVENT_ALERT, method="GET"), 405, 0),
         (sentry("event_alert", {"pad": "x" * 5000}), 413, 0),
+        (sentry("event_alert", None, raw=b"[" * 4000), 400, 0),
+        (sentry("event_alert", None, raw=b'{"a":' * 800), 400, 0),
+        (datadog({"id": "1", "alert_cycle_key": "c", "alert_transition": "Trig\ud800"}), 400, 0),
+        (sentry("event_alert", None, raw=b'{"action": "triggered", "data": {"event": '
+                                         b'{"issue_id": "\\udc00"}}}'), 400, 0),
+        (datadog({"id": "1", "alert_cycle_key": "c" * 1100}), 400, 0),
+        (datadog({"id": "1", "alert_cycle_key": "c", "title": "\ud800 is fine here"}), 202, 1),
     ],
     ids=["sentry-event-alert", "sentry-issue", "sentry-metric-alert", "sentry-error",
          "sentry-previous-secret", "datadog", "sentry-installation-ignored",
          "sentry-comment-ignored", "sentry-forged", "sentry-unsigned", "datadog-wrong-token",
          "no-credentials", "not-json", "not-utf8", "not-an-object", "no-issue-id",
-         "datadog-no-id", "get", "oversized"],
+         "datadog-no-id", "get", "oversized", "nested-arrays", "nested-objects",
+         "lone-surrogate-action", "lone-surrogate-alert-id", "alert-id-too-long",
+         "lone-surrogate-outside-attributes"],
 )
 def test_answers(hook: Webhook, status: int, published: int) -> None:
     topic = FakeTopic()
@@ -175,14 +193,15 @@ def test_a_401_log_line_names_the_credential_checked_never_a_value(
         assert value not in caplog.text
 
 
-def test_missing_secret_is_a_500_that_names_it(caplog: pytest.LogCaptureFixture) -> None:
+def test_missing_secret_is_a_503_that_names_it(caplog: pytest.LogCaptureFixture) -> None:
     def no_secrets(name: str) -> tuple[str, ...]:
         raise ConfigError(f"secret {name}: not set in the environment")
 
     topic = FakeTopic()
     answer = handle_webhook(sentry("event_alert", EVENT_ALERT),
                             IngestDeps(no_secrets, topic.publish, lambda: NOW, 4096))
-    assert answer.status == 500
+    assert answer.status == 503
+    assert answer.body["error"] == "configuration error"
     assert "SENTRY_CLIENT_SECRET" in caplog.text
     assert topic.messages == []
 
@@ -192,3 +211,81 @@ def test_missing_secret_is_a_500_that_names_it(caplog: pytest.LogCaptureFixture)
                          ids=["small", "at-limit", "over-limit", "over-limit-many-chunks"])
 def test_read_body_stops_one_byte_past_the_limit(size: int, limit: int, read: int) -> None:
     assert len(read_body(io.BytesIO(b"x" * size), limit)) == read
+
+
+@pytest.mark.parametrize(("payload", "detail"), [
+    ({"id": "1", "alert_cycle_key": "c", "alert_transition": "\ud800"}, "lone UTF-16 surrogate"),
+    ({"id": "1", "alert_cycle_key": "c" * 1100}, "longer than 1024 bytes"),
+], ids=["lone-surrogate", "alert-id-too-long"])
+def test_unpublishable_values_are_a_400_that_says_why(payload: object, detail: str) -> None:
+    answer = handle_webhook(datadog(payload), deps(FakeTopic()))
+    assert answer.status == 400
+    assert detail in str(answer.body["detail"])
+
+
+class CountingStream(io.BytesIO):
+    """A request body that remembers the largest single read asked of it."""
+
+    largest = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.largest = max(self.largest, size if size is not None and size >= 0 else 1 << 62)
+        return super().read(size)
+
+
+def receive_body(body: bytes, content_length: int | None, limit: int = 4096,
+                 ) -> tuple[int, CountingStream, FakeTopic]:
+    stream, topic = CountingStream(body), FakeTopic()
+    request = Incoming("POST", datadog(DATADOG).headers, {}, content_length, stream, "r")
+    answer = receive(request, deps(topic, limit))
+    return answer.status, stream, topic
+
+
+SMALL = json.dumps(DATADOG).encode()
+BIG = b"x" * 3_000_000
+
+
+@pytest.mark.parametrize(("body", "declared", "status"), [
+    (SMALL, len(SMALL), 202),
+    (SMALL, None, 202),
+    (BIG, len(BIG), 413),
+    (BIG, None, 413),
+    (SMALL + b" " * 5000, None, 413),
+], ids=["small-declared", "small-chunked", "oversized-declared", "oversized-chunked",
+        "just-over-chunked"])
+def test_receive_reads_in_bounded_chunks_and_drains_an_oversized_body(
+        body: bytes, declared: int | None, status: int) -> None:
+    code, stream, topic = receive_body(body, declared)
+    assert code == status
+    assert len(topic.messages) == (status == 202)
+    assert stream.largest <= 64 * 1024
+    assert stream.read() == b""  # nothing left for the framework to buffer
+
+
+def test_body_beyond_the_drain_limit_is_left_unread_and_logged(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr("shared.ingest.DRAIN_LIMIT_BYTES", 1_000_000)
+    code, stream, _ = receive_body(BIG, None)
+    assert code == 413
+    assert len(stream.read()) == len(BIG) - 4097 - 1_000_000 - 1
+    assert [r for r in caplog.records if getattr(r, "event", "") == "body_not_drained"]
+
+
+def test_drain_stops_at_its_limit() -> None:
+    stream = CountingStream(b"x" * 1000)
+    assert drain(stream, 500) is False
+    assert drain(stream, 10_000) is True
+    assert stream.largest <= 64 * 1024
+
+
+def test_misconfigured_service_answers_503_and_logs_the_key(
+        caplog: pytest.LogCaptureFixture) -> None:
+    handle = misconfigured(ConfigError("invalid configuration: GOOGLE_CLOUD_PROJECT: required"))
+    stream = io.BytesIO(b"x" * 100_000)
+    answer = handle(Incoming("POST", {}, {}, 100_000, stream, "r-1"))
+    assert answer.status == 503
+    assert answer.body["error"] == "configuration error"
+    assert "GOOGLE_CLOUD_PROJECT" not in str(answer.body)  # named in the logs, not to callers
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "config_error"]
+    assert "GOOGLE_CLOUD_PROJECT" in record.getMessage()
+    assert stream.read() == b""

@@ -69,12 +69,36 @@ def test_sentry_alert_without_a_linkable_issue_is_skipped(change: dict[str, obje
     assert link_request(alert, TASK, URL, "Payments") is None
 
 
-def test_installation_uuid_cannot_alter_the_path() -> None:
+@pytest.mark.parametrize("installation", [
+    "../../organizations", "7a485448-a9e2-4c85-8a3c-4f44175783c9/../../x",
+    "7a485448a9e24c858a3c4f44175783c9", "{7a485448-a9e2-4c85-8a3c-4f44175783c9}",
+    "7a485448-a9e2-4c85-8a3c-4f44175783cz", "7a485448-a9e2-4c85-8a3c-4f44175783c9\n",
+], ids=["dot-dot", "uuid-then-path", "no-dashes", "braces", "not-hex", "trailing-newline"])
+def test_installation_that_is_not_a_uuid_is_a_permanent_error(installation: str) -> None:
     alert = dataclasses.replace(parsed("sentry_event_alert.json", "sentry", "event_alert"),
-                                installation_id="../../organizations")
+                                installation_id=installation)
+    with pytest.raises(Permanent) as error:
+        link_request(alert, TASK, URL, "Payments")
+    assert error.value.reason == "bad_installation_uuid"
+
+
+def test_installation_uuid_goes_into_the_path_in_lower_case() -> None:
+    alert = dataclasses.replace(parsed("sentry_event_alert.json", "sentry", "event_alert"),
+                                installation_id=INSTALLATION.upper())
     request = link_request(alert, TASK, URL, "Payments")
     assert request is not None
-    assert request.path == "/sentry-app-installations/..%2F..%2Forganizations/external-issues/"
+    assert request.path == f"/sentry-app-installations/{INSTALLATION}/external-issues/"
+
+
+def test_bad_installation_skips_the_link_back_with_a_log_line(
+        caplog: pytest.LogCaptureFixture) -> None:
+    sentry = Sender()
+    alert = dataclasses.replace(parsed("sentry_event_alert.json", "sentry", "event_alert"),
+                                installation_id="../../organizations")
+    LinkBack({"sentry": sentry})(alert, TASK, URL, "Payments")
+    assert sentry.sent == []
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "link_back_failed"]
+    assert record.__dict__["reason"] == "bad_installation_uuid"
 
 
 def test_datadog_alert_posts_an_event_next_to_the_alert() -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.secrets import SecretSource, secret_id, split_values
+from shared.adapters.secrets import SecretDenied, SecretSource, secret_id, split_values
 from shared.errors import ConfigError
 
 
@@ -55,8 +55,12 @@ def test_secret_manager_value_is_cached_until_the_ttl_passes() -> None:
 
 
 @pytest.mark.parametrize(("raw", "values"), [("a", ("a",)), ("new\nold", ("new", "old")),
-                                              ("new,old\n", ("new", "old")), (" a \n\n", ("a",))],
-                         ids=["one", "newline-pair", "comma-pair", "whitespace"])
+                                              ("new\r\nold\n", ("new", "old")),
+                                              ("a,b", ("a,b",)),
+                                              ("new,1\nold,2", ("new,1", "old,2")),
+                                              (" a \n\n", ("a",))],
+                         ids=["one", "newline-pair", "crlf-pair", "comma-is-part-of-the-value",
+                              "pair-with-commas", "whitespace"])
 def test_rotation_values(raw: str, values: tuple[str, ...]) -> None:
     assert split_values("X", raw) == values
 
@@ -99,3 +103,51 @@ def test_absent_secret_is_remembered_for_the_ttl() -> None:
     store.values["ab-sentry-auth-token"] = "added-later"
     clock.now = 301
     assert secrets.optional("SENTRY_AUTH_TOKEN") == "added-later"
+
+
+class DeniedStore(Store):
+    """Secret Manager double whose account may read only some secrets."""
+
+    def __init__(self, values: dict[str, str], denied: set[str]) -> None:
+        super().__init__(values)
+        self.denied = denied
+
+    def __call__(self, secret: str) -> str | None:
+        if secret in self.denied:
+            self.reads += 1
+            raise SecretDenied(f"secret {secret}: the service account may not access it")
+        return super().__call__(secret)
+
+
+def test_denied_secret_is_cached_like_an_absent_one_and_logged_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    store, clock = DeniedStore({"ab-asana-pat": "pat-value"}, {"ab-asana-pat"}), Clock()
+    secrets = source({}, store, clock)
+    for _ in range(3):
+        assert secrets.optional("ASANA_PAT") is None
+    clock.now = 301  # the TTL passes: one more read, still no second log line
+    assert secrets.optional("ASANA_PAT") is None
+    assert store.reads == 2
+    denied = [r for r in caplog.records if getattr(r, "event", "") == "secret_denied"]
+    assert len(denied) == 1
+    assert denied[0].secret == "ab-asana-pat"  # type: ignore[attr-defined]
+    assert "pat-value" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("env", "name", "expected", "reads"),
+    [
+        ({}, "SENTRY_CLIENT_SECRET", "from-sm", 1),
+        ({}, "ASANA_PAT", None, 0),
+        ({"ASANA_PAT": "from-env"}, "ASANA_PAT", "from-env", 0),
+    ],
+    ids=["own-secret-read-from-secret-manager", "other-function-secret-never-asked",
+         "environment-always-read"],
+)
+def test_only_readable_secrets_are_asked_of_secret_manager(
+        env: dict[str, str], name: str, expected: str | None, reads: int) -> None:
+    store = Store({"ab-sentry-client-secret": "from-sm", "ab-asana-pat": "from-sm"})
+    secrets = SecretSource(env, "proj", "ab-", 300, fetch=store, clock=Clock(),
+                           readable=("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"))
+    assert secrets.optional(name) == expected
+    assert store.reads == reads

@@ -1,0 +1,262 @@
+"""A bounded fuzz of the real ingest on the real Pub/Sub emulator: nothing unauthenticated is
+published, nothing valid is lost, and no request gets a 5xx."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from scripts.bench_ingest_memory import IngestEdge, ingest_on_emulator
+from scripts.localstack import LOCAL_DEFAULTS
+from shared.signatures import sentry_signature
+from tests.integration.pubsub_helpers import pull, tap
+from tests.reliability import summary
+
+SECRET = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
+TOKEN = LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
+MAX_BODY = 1024 * 1024
+THREADS = 8
+SEED = 20261201
+VALID_SENTRY = 60
+VALID_DATADOG = 40
+FUZZED = 10_000
+OVERSIZED = 40  # each moves a megabyte: enough to cover both framings, few enough to be quick
+RESOURCES = ("event_alert", "issue", "metric_alert", "error", "installation", "comment", "",
+             "EVENT_ALERT", "event_alert ", "../issue", "é", "x" * 300)
+METHODS = ("GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+CONTENT_TYPES = ("application/json", "text/plain", "application/x-www-form-urlencoded",
+                 "multipart/form-data; boundary=x", "application/json; charset=latin-1",
+                 "", "*/*", "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to send; ``valid_key`` is its alert key when it must be published."""
+
+    kind: str
+    method: str
+    headers: dict[str, Any]
+    body: bytes
+    chunked: bool = False
+    valid_key: str | None = None
+    query: str = ""
+
+
+def sentry_body(issue_id: int, **extra: object) -> bytes:
+    payload = {"action": "triggered", "installation": {"uuid": "7a485448-a9e2-4c85-8a3c-"
+                                                               "4f44175783c9"},
+               "data": {"event": {"issue_id": str(issue_id), "title": "fuzz é 支払い",
+                                  "level": "error"}, "triggered_rule": "fuzz"}, **extra}
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def datadog_body(cycle: str, **extra: object) -> bytes:
+    return json.dumps({"id": cycle, "alert_cycle_key": cycle, "alert_transition": "Triggered",
+                       "title": "[P1] fuzz", **extra}).encode()
+
+
+def signed(body: bytes, resource: str = "event_alert", secret: str = SECRET) -> dict[str, Any]:
+    return {"Content-Type": "application/json", "Sentry-Hook-Resource": resource,
+            "Sentry-Hook-Signature": sentry_signature(secret, body)}
+
+
+def valid_cases() -> list[Case]:
+    cases = []
+    for i in range(VALID_SENTRY):
+        body = sentry_body(9_000_000 + i)
+        cases.append(Case("valid-sentry", "POST", signed(body), body, chunked=i % 6 == 0,
+                          valid_key=f"sentry:issue:{9_000_000 + i}"))
+    for i in range(VALID_DATADOG):
+        body = datadog_body(f"fuzz-valid-{i}")
+        cases.append(Case("valid-datadog", "POST", {"datadog-secret-token": TOKEN}, body,
+                          chunked=i % 5 == 0, valid_key=f"datadog:cycle:fuzz-valid-{i}"))
+    return cases
+
+
+def _junk(rng: random.Random, size: int) -> bytes:
+    return bytes(rng.getrandbits(8) for _ in range(size))
+
+
+#: Bytes a server must accept in a header value (RFC 9110 5.5: visible ASCII, space, tab,
+#: obs-text); one request in ten also carries control bytes, which the server refuses.
+_FIELD_BYTES = [9, *range(32, 127), *range(128, 256)]
+_CONTROL_BYTES = [b for b in range(1, 32) if b not in (9, 10, 13)] + [127]
+
+
+def _header_junk(rng: random.Random) -> bytes:
+    pool = _FIELD_BYTES + (_CONTROL_BYTES if rng.random() < 0.1 else [])
+    return bytes(rng.choice(pool) for _ in range(rng.randint(0, 80))).strip() or b"x"
+
+
+def _forged_signature(rng: random.Random, body: bytes) -> str:
+    return rng.choice([
+        sentry_signature("not-the-secret", body),
+        sentry_signature(SECRET, body + b" "),
+        sentry_signature(SECRET, body)[:-1],
+        sentry_signature(SECRET, body)[:-1] + "g",
+        "".join(rng.choice("0123456789abcdef") for _ in range(64)),
+        "", "sha256=" + sentry_signature(SECRET, body), "null", "0" * 64,
+    ])
+
+
+def _forged_token(rng: random.Random) -> str:
+    return rng.choice([TOKEN + "x", TOKEN[:-1], TOKEN.upper(), "x" + TOKEN, "", "null",
+                       TOKEN[::-1], "Bearer " + TOKEN])
+
+
+def _nested(rng: random.Random) -> bytes:
+    depth = rng.randint(2_000, 20_000)
+    opener, closer = rng.choice([(b"[", b"]"), (b'{"a":', b"}")])
+    return opener * depth + b"1" + closer * depth
+
+
+def _bad_body(rng: random.Random, forged_id: int) -> bytes:
+    """A body that is not a publishable alert, whatever the credentials."""
+    return rng.choice([
+        lambda: b"",
+        lambda: b"{not json",
+        lambda: _junk(rng, rng.randint(1, 400)),
+        lambda: b'\xff\xfe{"action": "triggered"}',
+        lambda: sentry_body(forged_id).replace(b"fuzz", b"\xc3\x28"),  # invalid UTF-8
+        lambda: b'{"action": "triggered", "data": {"event": {"issue_id": "\\udc00"}}}',
+        lambda: b'{"id": "1", "alert_cycle_key": "\\ud800x", "alert_transition": "T"}',
+        lambda: json.dumps({"id": "x", "alert_cycle_key": "c" * 2000}).encode(),
+        lambda: b"[1, 2, 3]",
+        lambda: b'"a string"',
+        lambda: b'{"action": "triggered", "data": {}}',
+        lambda: b'{"title": "no id"}',
+        lambda: _nested(rng),
+        lambda: b"NaN",
+        lambda: b'{"a": 1e999999}',
+    ])()
+
+
+def fuzz_cases(rng: random.Random) -> list[Case]:
+    """Requests none of which may be published."""
+    cases = []
+    for i in range(FUZZED):
+        forged_id = 1_000_000 + i
+        body = sentry_body(forged_id) if rng.random() < 0.6 else datadog_body(f"forged-{i}")
+        kind = rng.choice(["forged-sentry", "unsigned-sentry", "forged-datadog", "no-credentials",
+                           "signed-bad-body", "token-bad-body", "wrong-method", "bad-body",
+                           "header-soup", "ignored-resource", "forged-asana"])
+        method, headers, chunked = "POST", {"Content-Type": rng.choice(CONTENT_TYPES)}, False
+        if kind == "forged-sentry":
+            headers.update({"Sentry-Hook-Resource": rng.choice(RESOURCES),
+                            "Sentry-Hook-Signature": _forged_signature(rng, body)})
+        elif kind == "unsigned-sentry":
+            headers["Sentry-Hook-Resource"] = rng.choice(RESOURCES)
+        elif kind == "forged-datadog":
+            headers["datadog-secret-token"] = _forged_token(rng)
+        elif kind == "signed-bad-body":
+            body = _bad_body(rng, forged_id)
+            headers.update(signed(body, rng.choice(RESOURCES[:4])))
+        elif kind == "token-bad-body":
+            body = _bad_body(rng, forged_id)
+            headers["datadog-secret-token"] = TOKEN
+        elif kind == "wrong-method":
+            method = rng.choice(METHODS)
+            headers.update(signed(body) if rng.random() < 0.5
+                           else {"datadog-secret-token": TOKEN})
+        elif kind == "bad-body":
+            body = _bad_body(rng, forged_id)
+        elif kind == "header-soup":
+            names = ["Sentry-Hook-Resource", "Sentry-Hook-Signature", "datadog-secret-token",
+                     "Sentry-Hook-Timestamp", "X-Forwarded-For", "Authorization", "Cookie"]
+            for name in rng.sample(names, rng.randint(1, len(names))):
+                headers[name] = _header_junk(rng)
+        elif kind == "ignored-resource":
+            headers.update(signed(body, rng.choice(["installation", "comment", "", "other"])))
+        elif kind == "forged-asana":  # Asana's path of the two-way sync: no webhook registered
+            project = rng.choice([str(rng.randint(1, 10**16)), "", "abc", "12/../3"])
+            query = f"?source=asana&project={project}"
+            headers[rng.choice(["X-Hook-Secret", "X-Hook-Signature"])] = _forged_token(rng)
+            cases.append(Case(kind, method, headers, body, query=query))
+            continue
+        chunked = rng.random() < 0.1
+        cases.append(Case(kind, method, headers, body, chunked=chunked))
+    for i in range(OVERSIZED):
+        body = b" " * (MAX_BODY - 20) + sentry_body(2_000_000 + i)
+        headers = signed(body) if i % 2 else {"datadog-secret-token": TOKEN}
+        cases.append(Case("oversized", "POST", headers, body, chunked=i % 4 < 2))
+    return cases
+
+
+def _chunks(body: bytes) -> Iterator[bytes]:
+    step = 64 * 1024
+    for start in range(0, len(body), step):
+        yield body[start:start + step]
+    if not body:
+        yield b""
+
+
+def send(session: requests.Session, url: str, case: Case) -> int:
+    data: bytes | Iterator[bytes] = _chunks(case.body) if case.chunked else case.body
+    return session.request(case.method, url + case.query, data=data, headers=case.headers,
+                           timeout=60).status_code
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestEdge]:
+    with ingest_on_emulator(Path(tmp_path_factory.mktemp("ingest-fuzz")),
+                            firestore=True) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as shared:
+        shared.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=THREADS * 2))
+        yield shared
+
+
+@pytest.mark.reliability
+def test_fuzz_publishes_only_authenticated_alerts_and_never_answers_5xx(
+        edge: IngestEdge, session: requests.Session) -> None:
+    os.environ["PUBSUB_EMULATOR_HOST"] = edge.pubsub_host
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    events = tap(subscriber, edge.project, edge.topic)
+    rng = random.Random(SEED)
+    valid = valid_cases()
+    cases = valid + fuzz_cases(rng)
+    rng.shuffle(cases)
+    started = time.monotonic()
+    with ThreadPoolExecutor(THREADS) as pool:
+        statuses = list(pool.map(lambda case: send(session, edge.ingest.url, case), cases))
+    answers = Counter((case.kind, status) for case, status in zip(cases, statuses, strict=True))
+    messages = pull(subscriber, events, want=len(valid), timeout=30)
+    messages += pull(subscriber, events, want=1, timeout=2)  # anything beyond the valid ones
+    subscriber.close()
+    seconds = time.monotonic() - started
+
+    bodies = {case.valid_key: case.body for case in valid}
+    published = Counter(message.attributes.get("alert_key") for message in messages
+                        if bodies.get(message.attributes.get("alert_key")) == message.data)
+    unauthenticated = len(messages) - sum(published.values())
+    lost = sum(1 for key in bodies if published[key] == 0)
+    summary.record(f"ingest fuzz ({len(cases)} requests)", alerts=len(valid),
+                   tasks=len(published), lost=lost, duplicated=unauthenticated,
+                   seconds=seconds)
+
+    server_errors = {key: n for key, n in answers.items() if key[1] >= 500}
+    assert server_errors == {}, server_errors
+    assert unauthenticated == 0, [m.attributes for m in messages]
+    assert lost == 0
+    assert all(n == 1 for n in published.values()), published
+    assert {status for case, status in zip(cases, statuses, strict=True)
+            if case.valid_key} == {202}
+    assert len(cases) >= 10_000
