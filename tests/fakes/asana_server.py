@@ -204,8 +204,11 @@ class FakeAsana(ServedFake):
         self._chaos = (ratio, status, lost_ratio, random.Random(seed))
 
     def calm(self) -> None:
-        """Stop the chaos."""
+        """Stop the chaos and drop every queued failure and lost answer."""
         self._chaos = None
+        self._failures.clear()
+        with self._lock:
+            self._lost.clear()
 
     # -- request handling -------------------------------------------------------------------
 

@@ -122,6 +122,11 @@ class InjectedFailures:
         with self._lock:
             self._queue.append(_Failure(n, status, retry_after, body))
 
+    def clear(self) -> None:
+        """Drop every queued failure."""
+        with self._lock:
+            self._queue.clear()
+
     def take(self) -> tuple[int, Any, dict[str, str]] | None:
         """Return (status, body or None, headers) for this request, or None to answer it."""
         with self._lock:

@@ -78,8 +78,8 @@ def test_asana_failing_30_percent_and_rate_limiting_over_1000_alerts(
     stop = threading.Event()
 
     def rate_limit_bursts() -> None:
-        while not stop.wait(2.0):
-            rig.asana.fail_next(15, 429, retry_after=1)
+        while not stop.wait(5.0):
+            rig.asana.fail_next(5, 429, retry_after=1)
 
     bursts = threading.Thread(target=rate_limit_bursts, daemon=True)
     bursts.start()
