@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shared import boards, failpoints, ledger, logs
 from shared.adapters.asana import AsanaRejected, TaskTracker
@@ -24,6 +24,7 @@ from shared.errors import (
     is_retryable,
 )
 from shared.failpoints import Failpoint
+from shared.lease import Lease, Ledger
 from shared.ledger import RENEW_SECONDS, Decision, Delivery, Record, Step, body_digest
 from shared.linkback import task_url
 from shared.markers import comment_marker, mark_comment, mark_task, task_marker
@@ -41,26 +42,6 @@ WAIT_POLL_SECONDS = 0.25
 #: How long a delivery waits in-process for another one's lease: longer than a lease, well
 #: inside the push subscription's ack deadline (Terraform: worker_timeout_seconds, 60 s).
 WAIT_SECONDS = 25.0
-
-
-class Ledger(Protocol):
-    """The storage operations the flow needs (Firestore in production); writes are conditional."""
-
-    def get(self, key: str) -> tuple[Record | None, Any]:
-        """Return the record of ``key`` and its version."""
-        ...
-
-    def create(self, record: Record) -> Any:
-        """Store a new record; return its version, or None when the key already has one."""
-        ...
-
-    def update(self, record: Record, version: Any) -> Any:
-        """Replace the record unless it changed since ``version``; return its new version."""
-        ...
-
-    def delete(self, key: str, version: Any) -> bool:
-        """Delete the record unless it changed since ``version``; tell whether it did."""
-        ...
 
 
 class PortfolioCache:
@@ -186,8 +167,6 @@ class _Changed(Exception):
     """The record changed between our read and our write: read it again and decide again."""
 
 
-
-
 def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
     if message.attributes.get("source") == "asana" and deps.sync_back is not None:
         return deps.sync_back(message)
@@ -230,64 +209,6 @@ def _apply(decision: Decision, alert: Alert, delivery: Delivery, record: Record 
     return _update(alert, delivery, record, version, decision, deps)
 
 
-class _Lease:
-    """This delivery's hold on a record, renewed in the background while Asana is slow."""
-
-    def __init__(self, deps: WorkerDeps, record: Record, version: Any) -> None:
-        self.record, self.version = record, version
-        self._deps = deps
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._renew, daemon=True)
-
-    def __enter__(self) -> _Lease:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _renew(self) -> None:
-        while not self._stop.wait(self._deps.lease_renew_seconds):
-            with self._lock:
-                if self._stop.is_set():
-                    return
-                renewed = ledger.renew(self.record, self._deps.now())
-                try:
-                    version = self._deps.ledger.update(renewed, self.version)
-                except AlertBridgeError as error:
-                    log.warning("lease on %s not renewed: %s", self.record.key, error,
-                                extra={"event": "lease_renewal_failed",
-                                       "alert_key": self.record.key})
-                    continue
-                if version is None:
-                    return  # taken over: the final write will say so
-                self.record, self.version = renewed, version
-
-    def write(self, record: Record) -> bool:
-        """Stop renewing and store ``record`` if the lease is still ours; tell whether it was."""
-        self._stop.set()
-        with self._lock:
-            version = self._deps.ledger.update(record, self.version)
-        return version is not None
-
-    def give_up(self, *, forget: bool) -> None:
-        """Stop renewing and free the record: delete it (``forget``) or let the lease lapse."""
-        self._stop.set()
-        with self._lock:
-            try:
-                if forget:
-                    self._deps.ledger.delete(self.record.key, self.version)
-                else:
-                    self._deps.ledger.update(ledger.lapse(self.record, self._deps.now()),
-                                             self.version)
-            except AlertBridgeError as error:  # the lease lapses by itself anyway
-                log.warning("lease on %s not released: %s", self.record.key, error,
-                            extra={"event": "lease_release_failed",
-                                   "alert_key": self.record.key})
-
-
 @dataclass(frozen=True)
 class _Plan:
     """The task to create: where, for whom, and the draft carrying the alert's marker."""
@@ -313,7 +234,7 @@ def _create(alert: Alert, delivery: Delivery, lapsed: Record | None, version: An
     if claimed is None:
         raise _Changed
     deps.failpoint("after_claim")
-    with _Lease(deps, claim, claimed) as held:
+    with Lease(deps.ledger, claim, claimed, deps.now, deps.lease_renew_seconds) as held:
         try:
             task_gid, adopted = _find_or_create(plan, lapsed, deps)
         except BaseException as error:
@@ -404,7 +325,7 @@ def _update(alert: Alert, delivery: Delivery, record: Record, version: Any,
     if held_version is None:
         raise _Changed
     deps.failpoint("after_update_lease")
-    with _Lease(deps, leased, held_version) as held:
+    with Lease(deps.ledger, leased, held_version, deps.now, deps.lease_renew_seconds) as held:
         try:
             _change_task(alert, record, step, delivery, deps)
         except AsanaRejected as error:
@@ -442,7 +363,7 @@ def _change_task(alert: Alert, record: Record, step: Step, delivery: Delivery,
                     "source": alert.source, "team": record.team})
 
 
-def _task_gone(alert: Alert, delivery: Delivery, held: _Lease, deps: WorkerDeps) -> Decision:
+def _task_gone(alert: Alert, delivery: Delivery, held: Lease, deps: WorkerDeps) -> Decision:
     """Someone deleted the task in Asana: a new firing gets a new task, anything else stops."""
     record = held.record
     log.warning("task %s of %s no longer exists in Asana", record.task_gid, alert.key,
