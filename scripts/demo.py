@@ -22,7 +22,7 @@ from tests.fakes.asana_server import FakeAsana, seed_teams
 
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one
 #: Datadog alert cycle.
-STORY = (("open", "sentry"), ("recur", "sentry"), ("resolve", "sentry-resolved"),
+STORY = (("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
          ("regress", "sentry-regressed"), ("trigger", "datadog"),
          ("recover", "datadog-recovered"))
 TOKEN = "demo-asana-token"

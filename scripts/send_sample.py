@@ -17,6 +17,8 @@ from scripts.localstack import LOCAL_DEFAULTS, REPO, sentry_headers
 #: the Datadog samples one alert cycle.
 SAMPLES = {
     "sentry": ("tests/data/sentry_event_alert.json", "event_alert"),
+    # The same issue firing again: a new event (a re-sent identical body is a replay).
+    "sentry-again": ("tests/data/sentry_story_again.json", "event_alert"),
     "sentry-resolved": ("tests/data/sentry_story_resolved.json", "issue"),
     "sentry-regressed": ("tests/data/sentry_story_regressed.json", "issue"),
     "datadog": ("tests/data/datadog_triggered.json", None),

@@ -46,3 +46,10 @@ def test_datadog_samples_are_one_alert_cycle() -> None:
 ], ids=["default", "ingest-port", "explicit-url-wins"])
 def test_ingest_url(env: dict[str, str], url: str) -> None:
     assert ingest_url(env) == url
+
+
+def test_the_again_sample_is_a_new_firing_of_the_same_issue() -> None:
+    first, again = sample_body("sentry"), sample_body("sentry-again")
+    assert first != again  # an identical body would be recognised as a replay and skipped
+    assert alert_key("sentry", "event_alert", json.loads(again)) == alert_key(
+        "sentry", "event_alert", json.loads(first))
