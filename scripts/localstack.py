@@ -291,7 +291,7 @@ def create_topology(topology: Topology, push_endpoint: str, pubsub_host: str) ->
         "name": subscriber.subscription_path(project, topology.events_subscription),
         "topic": events,
         "push_config": {"push_endpoint": push_endpoint},
-        "ack_deadline_seconds": 30,
+        "ack_deadline_seconds": 60,  # as Terraform's default worker_timeout_seconds
         "dead_letter_policy": {"dead_letter_topic": dead,
                                "max_delivery_attempts": topology.max_delivery_attempts},
         # No retry_policy here, unlike Terraform's: with one, the emulator (0.8.20) stops
