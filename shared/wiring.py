@@ -252,14 +252,14 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
     from shared import sync_back as sync
     from shared.adapters.asana_hooks import FirestoreHooks
     from shared.adapters.asana_sync import AsanaSyncClient
-    from shared.adapters.ledger_index import LedgerIndex
+    from shared.adapters.ledger_queries import LedgerQueries
     from shared.asana_registration import Registrar
 
     s = settings()
     client = AsanaSyncClient(s.asana_api_url, secrets().get("ASANA_PAT")[0],
                              max_attempts=s.asana_max_attempts)
     senders = link_senders()
-    deps = sync.SyncDeps(asana=client, find_by_task=LedgerIndex(
+    deps = sync.SyncDeps(asana=client, find_by_task=LedgerQueries(
         s.project, s.ledger_collection).find_by_task, ledger=store, senders=senders,
         sentry_org=s.sentry_org, now=utc_now)
     config = teams_loader()

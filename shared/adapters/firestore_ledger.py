@@ -49,7 +49,7 @@ class FirestoreLedger:
 
     def get(self, key: str) -> tuple[Record | None, Version]:
         """Return the record of ``key`` (None if absent) and its version."""
-        snapshot = _call(lambda: self._ref(key).get(**self._options))
+        snapshot = call(lambda: self._ref(key).get(**self._options))
         if not snapshot.exists:
             return None, None
         return from_document(snapshot.to_dict()), snapshot.update_time
@@ -60,35 +60,37 @@ class FirestoreLedger:
         create() is atomic: of two deliveries racing on a new alert exactly one wins.
         """
         ref = self._ref(record.key)
-        return _conditional(lambda: ref.create(to_document(record), **self._options))
+        return conditional(lambda: ref.create(to_document(record), **self._options))
 
     def update(self, record: Record, version: Version) -> Version | None:
         """Replace the record if nobody changed it since ``version``; return the new version."""
         ref = self._ref(record.key)
         option = self._client.write_option(last_update_time=version)
-        return _conditional(lambda: ref.update(to_document(record), option=option,
+        return conditional(lambda: ref.update(to_document(record), option=option,
                                                **self._options))
 
     def delete(self, key: str, version: Version) -> bool:
         """Delete the record if nobody changed it since ``version``; tell whether it did."""
         ref = self._ref(key)
         option = self._client.write_option(last_update_time=version)
-        return _conditional(lambda: ref.delete(option=option, **self._options)) is not None
+        return conditional(lambda: ref.delete(option=option, **self._options)) is not None
 
     def _ref(self, key: str) -> Any:
         return self._collection.document(document_id(key))
 
 
-def _conditional(write: Callable[[], Any]) -> Version | None:
+def conditional(write: Callable[[], Any]) -> Version | None:
+    """Run a conditional write; return the new version, or None when its precondition failed."""
     try:
-        result = _call(write)
+        result = call(write)
     except _LOST_RACE:
         return None
     # delete() answers a bare Timestamp, create()/update() a WriteResult.
     return getattr(result, "update_time", result) or True
 
 
-def _call(operation: Callable[[], T]) -> T:
+def call(operation: Callable[[], T]) -> T:
+    """Run one Firestore operation; a failure a retry can fix becomes Transient."""
     try:
         return operation()
     except _TRANSIENT as error:

@@ -1,27 +1,23 @@
-"""Read-only ledger queries by field, for reconciliation (the worker's ledger writes elsewhere)."""
+"""Read-only ledger queries by field: for reconciliation, and for the two-way sync's task → alert.
+
+The ledger's writes are in firestore_ledger.py; these only read, on single-field filters
+(Firestore indexes every field on its own, so they need no composite index).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from google.api_core import exceptions as api_exceptions
-
-from shared.errors import Transient
+from shared.adapters.firestore_ledger import CALL_TIMEOUT_SECONDS, call
+from shared.ledger import Record, from_document
 
 # Firestore allows at most 30 values in one "in" filter.
 IN_LIMIT = 30
 
-_TRANSIENT = (api_exceptions.ServiceUnavailable, api_exceptions.DeadlineExceeded,
-              api_exceptions.InternalServerError, api_exceptions.Aborted,
-              api_exceptions.ResourceExhausted, api_exceptions.Unknown)
-
 
 class LedgerQueries:
-    """Query ledger documents by their ``key``, ``state``, ``source`` and ``external_id`` fields.
-
-    Only single-field filters: they need no composite index.
-    """
+    """Query ledger documents by ``key``, ``state``, ``source``, ``external_id``, ``task_gid``."""
 
     def __init__(self, project: str, collection: str, client: Any = None) -> None:
         if client is None:
@@ -50,6 +46,14 @@ class LedgerQueries:
         query = self._collection.where(filter=FieldFilter("external_id", "==", external_id))
         return [d for d in _documents(query) if d.get("source") == source]
 
+    def find_by_task(self, task_gid: str) -> Record | None:
+        """Return the record of the alert whose task is ``task_gid``, if any."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("task_gid", "==", task_gid)).limit(1)
+        documents = _documents(query)
+        return from_document(documents[0]) if documents else None
+
     def open_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
         """Return the open documents whose key starts with ``prefix``."""
         from google.cloud.firestore_v1.base_query import FieldFilter
@@ -59,11 +63,5 @@ class LedgerQueries:
 
 
 def _documents(query: Any) -> list[dict[str, Any]]:
-    return _call(lambda: [snapshot.to_dict() or {} for snapshot in query.stream()])
-
-
-def _call(operation: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    try:
-        return operation()
-    except _TRANSIENT as error:
-        raise Transient(f"firestore: {type(error).__name__}: {error}") from error
+    return call(lambda: [snapshot.to_dict() or {}
+                         for snapshot in query.stream(timeout=CALL_TIMEOUT_SECONDS)])

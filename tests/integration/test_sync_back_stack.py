@@ -221,12 +221,12 @@ def test_hook_store_contract(hooks: FirestoreHooks) -> None:
 def test_ledger_index_finds_the_alert_of_a_task(sync_stack: Stack,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.adapters.firestore_ledger import FirestoreLedger
-    from shared.adapters.ledger_index import LedgerIndex
+    from shared.adapters.ledger_queries import LedgerQueries
     from shared.ledger import Action, Delivery, Step, after, claim
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", sync_stack.env["FIRESTORE_EMULATOR_HOST"])
     collection = f"ledger-{uuid.uuid4().hex[:8]}"
-    store, index = FirestoreLedger(PROJECT, collection), LedgerIndex(PROJECT, collection)
+    store, index = FirestoreLedger(PROJECT, collection), LedgerQueries(PROJECT, collection)
     now = datetime.now(UTC)
     for n in (1, 2):
         opened = after(claim(f"sentry:issue:{n}", now, project_gid="p"), Step.CREATE,
