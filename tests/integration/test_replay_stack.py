@@ -106,9 +106,9 @@ def datadog_for_growth(cycle: str) -> tuple[bytes, dict[str, str]]:
                   "received_at": "2026-11-21T08:00:00.000+00:00", "request_id": f"req-{cycle}"}
 
 
-def test_a_still_broken_alert_is_republished_once_per_run(
-        stack: Stack, subscriber: Any, cli_env: None,
-        capsys: pytest.CaptureFixture[str]) -> None:
+def dead_letter_growth_alert(stack: Stack, subscriber: Any,
+                             error: str) -> tuple[str, str, str]:
+    """Put one Growth alert on the dead-letter topic; return (dead tap, events tap, cycle)."""
     project = stack.env["GOOGLE_CLOUD_PROJECT"]
     dead = tap(subscriber, project, stack.env["DEAD_LETTER_TOPIC"])
     events = tap(subscriber, project, stack.env["EVENTS_TOPIC"])
@@ -118,8 +118,16 @@ def test_a_still_broken_alert_is_republished_once_per_run(
 
     publisher = pubsub_v1.PublisherClient()
     topic = publisher.topic_path(project, stack.env["DEAD_LETTER_TOPIC"])
-    publisher.publish(topic, body, **attributes, **dead_letter(
-        "asana_http_400", "Asana 400 on POST /tasks: Not a recognized ID")).result(timeout=10)
+    publisher.publish(topic, body, **attributes,
+                      **dead_letter("asana_http_400", error)).result(timeout=10)
+    return dead, events, cycle
+
+
+def test_a_still_broken_alert_is_republished_once_per_run(
+        stack: Stack, subscriber: Any, cli_env: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    dead, events, cycle = dead_letter_growth_alert(
+        stack, subscriber, "Asana 400 on POST /tasks: Not a recognized ID")
 
     status = main(["replay", "--subscription", dead, "--key", cycle, "--limit", "20", "--yes"])
 
@@ -137,17 +145,7 @@ def test_a_still_broken_alert_is_republished_once_per_run(
 def test_dry_run_lists_what_would_be_replayed_and_publishes_nothing(
         stack: Stack, subscriber: Any, cli_env: None,
         capsys: pytest.CaptureFixture[str]) -> None:
-    project = stack.env["GOOGLE_CLOUD_PROJECT"]
-    dead = tap(subscriber, project, stack.env["DEAD_LETTER_TOPIC"])
-    events = tap(subscriber, project, stack.env["EVENTS_TOPIC"])
-    cycle = uuid.uuid4().hex
-    body, attributes = datadog_for_growth(cycle)
-    from google.cloud import pubsub_v1
-
-    publisher = pubsub_v1.PublisherClient()
-    topic = publisher.topic_path(project, stack.env["DEAD_LETTER_TOPIC"])
-    publisher.publish(topic, body, **attributes, **dead_letter(
-        "asana_http_400", "Not a recognized ID")).result(timeout=10)
+    dead, events, cycle = dead_letter_growth_alert(stack, subscriber, "Not a recognized ID")
 
     assert main(["replay", "--subscription", dead, "--dry-run", "--yes"]) == 0
 

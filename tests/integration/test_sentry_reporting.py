@@ -8,9 +8,8 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib import error, request
@@ -29,6 +28,7 @@ from scripts.localstack import (
 from shared.logs import TRACE_FIELD
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.sentry_server import FakeSentry
+from tests.polling import eventually
 
 from .pubsub_helpers import pull
 
@@ -275,21 +275,11 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, 
             answer = requests.post(stack.url("ingest"), data=body, timeout=10, headers={
                 **sentry_headers(body), "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"})
             assert answer.status_code == 202, answer.text
-            _eventually(lambda: _dead_lettered_event(sentry.events()))
-            _eventually(lambda: _transactions(sentry))
+            eventually(lambda: _dead_lettered_event(sentry.events()), 30.0)
+            eventually(lambda: _transactions(sentry), 30.0)
             yield stack, sentry, asana
         finally:
             stack.stop()
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def _dead_lettered_event(events: list[dict[str, Any]]) -> dict[str, Any] | None:

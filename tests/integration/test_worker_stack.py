@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from scripts.localstack import LOCAL_DEFAULTS, Stack, sentry_headers
 from shared.alerts import SENTRY_CONTAINERS
 from shared.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana
+from tests.polling import eventually
 
 from .pubsub_helpers import pull
 
@@ -41,16 +41,6 @@ def send_datadog(stack: Stack, payload: dict[str, Any]) -> None:
                              headers={"datadog-secret-token":
                                       LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]})
     assert response.status_code == 202, response.text
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def tasks_named(asana: FakeAsana, needle: str) -> list[dict[str, Any]]:

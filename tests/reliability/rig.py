@@ -13,7 +13,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,18 +45,6 @@ def seeded_asana() -> FakeAsana:
     for team in config.teams:
         fake.add_project(team.backlog_project_gid, f"{team.name} backlog")
     return fake
-
-
-def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Return check()'s first truthy result, polling until ``timeout`` seconds passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            if not result:
-                raise AssertionError(f"{what}: not reached within {timeout}s")
-            return result
-        time.sleep(0.25)
 
 
 def sentry_firing(tag: str, issue: int, event: int = 0) -> bytes:

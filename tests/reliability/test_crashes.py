@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from shared import failpoints
+from tests.polling import eventually
 from tests.reliability import summary
 from tests.reliability.rig import (
     Deployment,
     Rig,
-    eventually,
     sentry_firing,
     sentry_resolution,
 )
@@ -37,12 +37,12 @@ def run_crash_scenario(rig: Rig, point: str, once: Path) -> dict[str, object]:
     issues = [BASE_ISSUE + hash(point) % 1_000_000 * 10 + n for n in range(ISSUES)]
     for issue in issues:
         assert deployment.send(sentry_firing(deployment.tag, issue), "event_alert") == 202
-    eventually(lambda: len(deployment.tasks()) == ISSUES, 120, f"{point}: tasks created")
+    eventually(lambda: len(deployment.tasks()) == ISSUES, 120, what=f"{point}: tasks created")
     for issue in issues:
         assert deployment.send(sentry_resolution(issue), "issue") == 202
     # The task the ledger holds is completed; a duplicate (the failure this guards) would not be.
     eventually(lambda: all(any(t["completed"] for t in ts)
-                           for ts in deployment.tasks().values()), 120, f"{point}: completed")
+                           for ts in deployment.tasks().values()), 120, what=f"{point}: completed")
     time.sleep(2)  # let any straggling redelivery land before counting
     tasks = deployment.tasks()
     return {"point": point, "deployment": deployment, "issues": issues, "tasks": tasks,

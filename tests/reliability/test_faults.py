@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from shared.ledger import Record
+from tests.polling import eventually
 from tests.reliability import summary
 from tests.reliability.rig import (
     REPO,
     Deployment,
     Rig,
     datadog_firing,
-    eventually,
     sentry_firing,
 )
 
@@ -87,7 +87,7 @@ def test_asana_failing_30_percent_and_rate_limiting_over_1000_alerts(
         statuses = send_all(deployment, bodies)
         assert statuses.count(202) == len(bodies)
         eventually(lambda: occurrences(ledger, issues) >= len(bodies), 300,
-                   "every firing counted in the ledger")
+                   what="every firing counted in the ledger")
     finally:
         stop.set()
         rig.asana.calm()
@@ -110,7 +110,7 @@ def test_firestore_unreachable_for_20_seconds_mid_burst(rig: Rig, ledger: Any) -
         assert send_all(deployment, bodies[40:80]).count(202) == 40
     assert send_all(deployment, bodies[80:]).count(202) == 20
     eventually(lambda: occurrences(ledger, issues) >= len(bodies), 240,
-               "every firing counted in the ledger")
+               what="every firing counted in the ledger")
     time.sleep(2)
     tasks, lost, duplicated = count(deployment, issues)
     summary.record("Firestore down 20 s mid-burst", alerts=len(bodies), tasks=tasks, lost=lost,
@@ -129,7 +129,7 @@ def test_pubsub_unreachable_means_503_never_202(rig: Rig, ledger: Any) -> None:
     assert set(during) == {503}, during  # nothing acknowledged that was not published
     # A sender retries a 503 (Datadog does; for Sentry, reconciliation finds the alert).
     assert send_all(deployment, bodies).count(202) == len(bodies)
-    eventually(lambda: count(deployment, issues)[0] >= len(issues), 120, "tasks created")
+    eventually(lambda: count(deployment, issues)[0] >= len(issues), 120, what="tasks created")
     time.sleep(2)
     tasks, lost, duplicated = count(deployment, issues)
     summary.record("Pub/Sub down (ingest 503)", alerts=len(bodies), tasks=tasks, lost=lost,
@@ -143,7 +143,7 @@ def test_one_webhook_delivered_50_times_at_once_is_one_task(rig: Rig, ledger: An
     [issue] = issues_of(1)
     body = sentry_firing(deployment.tag, issue)
     assert send_all(deployment, [body] * 50, threads=50).count(202) == 50
-    eventually(lambda: count(deployment, [issue])[0] >= 1, 60, "task created")
+    eventually(lambda: count(deployment, [issue])[0] >= 1, 60, what="task created")
     time.sleep(5)  # every other delivery lands meanwhile
     tasks, lost, duplicated = count(deployment, [issue])
     summary.record("50 identical deliveries at once", alerts=50, tasks=tasks, lost=lost,
@@ -167,7 +167,7 @@ def test_dead_letters_replayed_twice_make_one_task_each(rig: Rig, subscriber: An
         for cycle in cycles:
             assert deployment.send_datadog(datadog_firing(deployment.tag, cycle)) == 202
         eventually(lambda: deployment.log().count('"event": "dead_lettered"') >= len(cycles),
-                   60, "alerts dead-lettered")
+                   60, what="alerts dead-lettered")
     finally:
         rig.asana.projects[growth] = saved
     for subscription in (deployment.topology.dead_letter_subscription, second.split("/")[-1]):
@@ -178,7 +178,7 @@ def test_dead_letters_replayed_twice_make_one_task_each(rig: Rig, subscriber: An
         assert replay.returncode == 0, replay.stderr
     tag_tasks = lambda: [t for t in list(rig.asana.tasks.values())  # noqa: E731
                          if f"{deployment.tag}-" in t["name"]]
-    eventually(lambda: len(tag_tasks()) >= len(cycles), 120, "replayed alerts became tasks")
+    eventually(lambda: len(tag_tasks()) >= len(cycles), 120, what="replayed alerts became tasks")
     time.sleep(3)
     names = sorted(t["name"] for t in tag_tasks())
     duplicated = len(names) - len(set(names))

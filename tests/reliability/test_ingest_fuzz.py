@@ -152,7 +152,8 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
         kind = rng.choice(["forged-sentry", "unsigned-sentry", "forged-datadog", "no-credentials",
                            "signed-bad-body", "token-bad-body", "wrong-method", "bad-body",
                            "header-soup", "ignored-resource", "forged-asana"])
-        method, headers, chunked = "POST", {"Content-Type": rng.choice(CONTENT_TYPES)}, False
+        headers: dict[str, str | bytes] = {"Content-Type": rng.choice(CONTENT_TYPES)}
+        method, chunked = "POST", False
         if kind == "forged-sentry":
             headers.update({"Sentry-Hook-Resource": rng.choice(RESOURCES),
                             "Sentry-Hook-Signature": _forged_signature(rng, body)})
