@@ -100,7 +100,7 @@ class LinkClient:
         send_with_retries(
             self._session, request.method, self._base_url + request.path, where=where,
             policy=self._policy,
-            error_text=lambda response: _redacted(_error_text(response), auth.values()),
+            error_text=lambda response: _redacted(error_text(response), auth.values()),
             rejected=lambda message, status: LinkRejected(message, status=status),
             unavailable=lambda message, status: LinkUnavailable(message, status=status),
             json=dict(request.body), headers={**auth, "Accept": "application/json"},
@@ -125,8 +125,8 @@ class DryRunLinks:
         return True
 
 
-def _error_text(response: requests.Response) -> str:
-    """Return Sentry's ``detail`` or Datadog's ``errors``, else the raw body, shortened."""
+def error_text(response: requests.Response, limit: int = MAX_ERROR_CHARS) -> str:
+    """Return Sentry's ``detail`` or Datadog's ``errors``, else the raw body, masked and cut."""
     try:
         answer: Any = response.json()
     except ValueError:
@@ -141,8 +141,8 @@ def _error_text(response: requests.Response) -> str:
         text = response.text.strip()
     # Error bodies may echo customer data (a card number in a task name): masked before this
     # text reaches a log line, a dead-letter attribute or Sentry.
-    text = scrub_text((text or response.reason or "no error message")[:4 * MAX_ERROR_CHARS])
-    return text[:MAX_ERROR_CHARS]
+    text = scrub_text((text or response.reason or "no error message")[:4 * limit])
+    return text[:limit]
 
 
 def _redacted(text: str, secrets: Iterable[str]) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
-from shared.adapters.link_targets import _error_text  # one reading of both APIs' errors
+from shared.adapters.link_targets import error_text
 from shared.alerts import clean_text, parse_time
 from shared.errors import ConfigError, Permanent, Transient
 from shared.reconcile import SentryFinding
@@ -62,7 +62,7 @@ class _Reader:
         where = f"{self.service} GET {url.removeprefix(self._base_url).split('?')[0]}"
         return send_with_retries(
             self._session, "GET", url, where=where, policy=self._policy,
-            error_text=_error_text,
+            error_text=error_text,
             rejected=lambda message, status: ReadRejected(message, status=status),
             unavailable=lambda message, status: ReadUnavailable(message, status=status),
             params=params, headers={**self._auth(), "Accept": "application/json"},

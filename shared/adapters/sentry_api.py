@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,9 +10,10 @@ from urllib.parse import quote
 import requests
 
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
+from shared.adapters.link_targets import error_text
 from shared.errors import Permanent, Transient
 
-MAX_ERROR_CHARS = 500
+MAX_ERROR_CHARS = 500  # room for the per-line parse errors of a long rules file
 
 
 class SentryRejected(Permanent):
@@ -22,21 +22,6 @@ class SentryRejected(Permanent):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message, reason=f"sentry_http_{status}")
         self.status = status
-
-
-def _error_text(response: requests.Response) -> str:
-    """Return Sentry's ``detail`` or its per-field errors (``{"raw": [...]}``), else the body."""
-    try:
-        answer: Any = response.json()
-    except ValueError:
-        answer = None
-    if isinstance(answer, dict) and "detail" in answer:
-        text = str(answer["detail"])
-    elif isinstance(answer, dict):
-        text = json.dumps(answer, ensure_ascii=False)
-    else:
-        text = response.text.strip()
-    return (text or response.reason or "no error message")[:MAX_ERROR_CHARS]
 
 
 class SentryApi:
@@ -62,7 +47,7 @@ class SentryApi:
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         response = send_with_retries(
             self._session, method, self._base_url + path, where=f"sentry {method} {path}",
-            policy=self._policy, error_text=_error_text,
+            policy=self._policy, error_text=lambda response: error_text(response, MAX_ERROR_CHARS),
             rejected=lambda message, status: SentryRejected(message, status=status),
             unavailable=lambda message, status: Transient(message),
             json=body, headers={"Authorization": f"Bearer {self._token}",
