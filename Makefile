@@ -9,7 +9,8 @@ export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
 export CHECKPOINT_DISABLE := 1
 
 .PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample bench \
-        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile asana-webhooks java demo
+        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile asana-webhooks java demo \
+        check-workflows
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -35,13 +36,13 @@ demo: venv java  ## Start the stack, send the sample stories, show what became o
 send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-again|sentry-resolved|sentry-regressed|datadog|datadog-recovered)
 	$(PY) -m scripts.send_sample $(SAMPLE)
 
-test: venv java check-terraform test-python  ## The whole suite (what CI runs)
+test: venv java check-terraform check-workflows test-python  ## The whole suite (what CI runs)
 
 test-reliability: venv java  ## The fault-injection suite alone (crashes, outages, replays, fuzz), with its summary table
 	$(PY) -m pytest tests/reliability
 
 test-python: venv java  ## Python unit, integration and reliability tests (starts and stops its own emulators)
-	$(PY) -m pytest --ignore=tests/terraform
+	$(PY) -m pytest --ignore=tests/terraform --ignore=tests/ci
 
 lint: venv  ## ruff, and mypy on shared/ and functions/
 	$(VENV)/bin/ruff check shared functions scripts tests
@@ -63,6 +64,9 @@ explain-route: venv  ## Show team, board and priority for ARGS="key=value ..." o
 
 check-terraform: venv  ## Offline Terraform checks: fmt, provider schema, structure, checkov
 	bash scripts/check-terraform.sh
+
+check-workflows: venv  ## GitHub Actions audit: zizmor (offline), pinned actions, plan-then-apply, apply roles
+	bash scripts/check-workflows.sh
 
 clean:  ## Remove virtualenvs, caches and local run files
 	rm -rf $(VENV) .venv-* .cache .run .pytest_cache .mypy_cache .ruff_cache
