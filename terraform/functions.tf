@@ -278,6 +278,13 @@ resource "google_cloud_run_service_iam_member" "ingest_public" {
   member   = "allUsers"
 }
 
+# Deployments from before ingest_public_access keep their grant instead of losing it for a
+# moment (a destroy and create would refuse webhooks in between).
+moved {
+  from = google_cloud_run_service_iam_member.ingest_public
+  to   = google_cloud_run_service_iam_member.ingest_public[0]
+}
+
 # Under Domain Restricted Sharing the allUsers grant is refused (setIamPolicy: "One or more
 # users named in the policy do not belong to a permitted customer"). Cloud Run's documented
 # route for a public service there is to turn off its invoker IAM check; provider 6.50 sets
