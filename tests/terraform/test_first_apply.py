@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from scripts.provider_schema import parse_hcl
 from tests.terraform.tfmodel import ROOT, TERRAFORM, Module, block, load_tfvars
 
 TFVARS = {p.stem: p for p in sorted((TERRAFORM / "environments").glob("*.tfvars"))}
@@ -216,6 +217,13 @@ def test_drs_mode_with_an_unconditional_allusers_grant_is_caught(module: Module)
         "allUsers is granted although Domain Restricted Sharing refuses it",
         "ingest is made public 2 times, not once",
     ]
+
+
+def test_upgrading_keeps_the_existing_allusers_grant() -> None:
+    # Without the move, adding count would destroy and recreate the grant: 403s in between.
+    moved = parse_hcl((TERRAFORM / "functions.tf").read_text()).get("moved", [])
+    assert {"from": "${google_cloud_run_service_iam_member.ingest_public}",
+            "to": "${google_cloud_run_service_iam_member.ingest_public[0]}"} in moved
 
 
 def test_drs_mode_turns_off_the_invoker_check_after_every_ingest_deploy(module: Module) -> None:
