@@ -51,6 +51,19 @@ ARCHIVE_TYPES: dict[str, Any] = {
     },
 }
 
+# Resources outside the google package, by hand: hashicorp/time 0.12's time_sleep and
+# Terraform's built-in terraform_data (registry and Terraform language docs).
+EXTRA_RESOURCES: dict[str, Any] = {
+    "time_sleep": {
+        "attrs": {"create_duration": False, "destroy_duration": False, "triggers": False},
+        "blocks": {},
+    },
+    "terraform_data": {
+        "attrs": {"input": False, "triggers_replace": False},
+        "blocks": {},
+    },
+}
+
 _ANCHOR = re.compile(r"\{@link https://registry\.terraform\.io/\S+#(\w+) ")
 _TYPE_LINK = re.compile(r"/docs/(resources|data-sources)/\w+ (google_\w+)\}")
 
@@ -143,10 +156,12 @@ def ensure_schema(cache: Path = DEFAULT_CACHE) -> Path:
 
 
 def load_schema(cache: Path = DEFAULT_CACHE) -> Schema:
-    """Load the compact schema (fetching it if needed) with the archive provider added."""
+    """Load the compact schema (fetching it if needed) with archive, time and terraform_data."""
     schema: Schema = json.loads(ensure_schema(cache).read_text())
     schema["types"].update(ARCHIVE_TYPES)
     schema["data"]["archive_file"] = "archive_file"
+    schema["types"].update(EXTRA_RESOURCES)
+    schema["resource"].update({name: name for name in EXTRA_RESOURCES})
     return schema
 
 

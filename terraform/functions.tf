@@ -9,9 +9,12 @@ locals {
   ]
 }
 
+# Versioned, with one fixed object name per function: a code change uploads a new generation
+# of the same object and each function builds from the generation it names. Only replaced
+# (noncurrent) generations expire, so the archive a function was built from stays as long as
+# it is the one in use, and an unchanged archive is never uploaded again.
 resource "google_storage_bucket" "source" {
   #checkov:skip=CKV_GCP_62:Holds only build archives of the open-source code; admin and data access is already in Cloud Audit Logs.
-  #checkov:skip=CKV_GCP_78:Objects are named by content hash and never overwritten, so versioning would keep nothing new.
   name     = "${var.project_id}-${var.name}-source"
   location = var.region
 
@@ -19,13 +22,52 @@ resource "google_storage_bucket" "source" {
   public_access_prevention    = "enforced"
   force_destroy               = true
 
-  # Old archives are only needed while a deploy is in flight.
+  versioning {
+    enabled = true
+  }
+
+  # A replaced archive is only needed while a deploy that still names it is in flight.
   lifecycle_rule {
     condition {
-      age = 30
+      days_since_noncurrent_time = 30
+      with_state                 = "ARCHIVED"
     }
     action {
       type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+# Function images go here instead of the default gcf-artifacts repository, which keeps the image
+# of every build forever. Cleanup keeps the newest var.images_kept versions of each image (the
+# running one among them) and deletes the rest once they are a day old.
+resource "google_artifact_registry_repository" "functions" {
+  #checkov:skip=CKV_GCP_84:Holds only images built from the open-source code; Google-managed encryption, no KMS key to run.
+  repository_id = "${var.name}-functions"
+  location      = var.region
+  format        = "DOCKER"
+  description   = "Images of the alert-bridge functions; older builds are cleaned up."
+
+  cleanup_policy_dry_run = false
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+
+    most_recent_versions {
+      keep_count = var.images_kept
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-older"
+    action = "DELETE"
+
+    condition {
+      tag_state  = "ANY"
+      older_than = "86400s"
     }
   }
 
@@ -62,11 +104,12 @@ data "archive_file" "source" {
   }
 }
 
-# The object name carries the archive hash, so a code change is a new object and a new build.
+# A code change replaces the object (a new generation; the old one becomes noncurrent) and the
+# function, which names the generation, builds again.
 resource "google_storage_bucket_object" "source" {
   for_each = local.functions
 
-  name   = "${each.key}/${data.archive_file.source[each.key].output_md5}.zip"
+  name   = "${each.key}.zip"
   bucket = google_storage_bucket.source.name
   source = data.archive_file.source[each.key].output_path
 }
@@ -78,20 +121,23 @@ resource "google_cloudfunctions2_function" "ingest" {
   description = local.functions.ingest
 
   build_config {
-    runtime         = "python311"
-    entry_point     = "ingest"
-    service_account = google_service_account.builder.id
+    runtime           = "python311"
+    entry_point       = "ingest"
+    service_account   = google_service_account.builder.id
+    docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.source["ingest"].name
+        bucket     = google_storage_bucket.source.name
+        object     = google_storage_bucket_object.source["ingest"].name
+        generation = google_storage_bucket_object.source["ingest"].generation
       }
     }
   }
 
   service_config {
-    # A warm instance answers within Sentry's 1 s webhook timeout; a cold start may not.
+    # A warm instance answers within Sentry's 1 s webhook timeout; a cold start may not
+    # (0 is allowed for dev; README, "Deploy" states what one warm instance costs).
     min_instance_count               = var.ingest_scaling.min_instances
     max_instance_count               = var.ingest_scaling.max_instances
     max_instance_request_concurrency = var.ingest_scaling.concurrency
@@ -114,7 +160,8 @@ resource "google_cloudfunctions2_function" "ingest" {
     }
   }
 
-  depends_on = [google_project_iam_member.builder, google_secret_manager_secret_iam_member.sentry_dsn_reader]
+  # The builder's roles must have propagated, not only exist (waits.tf).
+  depends_on = [time_sleep.builder_iam, google_secret_manager_secret_iam_member.sentry_dsn_reader]
 }
 
 resource "google_cloudfunctions2_function" "worker" {
@@ -123,14 +170,16 @@ resource "google_cloudfunctions2_function" "worker" {
   description = local.functions.worker
 
   build_config {
-    runtime         = "python311"
-    entry_point     = "worker"
-    service_account = google_service_account.builder.id
+    runtime           = "python311"
+    entry_point       = "worker"
+    service_account   = google_service_account.builder.id
+    docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.source["worker"].name
+        bucket     = google_storage_bucket.source.name
+        object     = google_storage_bucket_object.source["worker"].name
+        generation = google_storage_bucket_object.source["worker"].generation
       }
     }
   }
@@ -160,7 +209,8 @@ resource "google_cloudfunctions2_function" "worker" {
     }
   }
 
-  depends_on = [google_project_iam_member.builder, google_secret_manager_secret_iam_member.sentry_dsn_reader]
+  # The builder's roles must have propagated, not only exist (waits.tf).
+  depends_on = [time_sleep.builder_iam, google_secret_manager_secret_iam_member.sentry_dsn_reader]
 }
 
 resource "google_cloudfunctions2_function" "reconcile" {
@@ -169,14 +219,16 @@ resource "google_cloudfunctions2_function" "reconcile" {
   description = local.functions.reconcile
 
   build_config {
-    runtime         = "python311"
-    entry_point     = "reconcile"
-    service_account = google_service_account.builder.id
+    runtime           = "python311"
+    entry_point       = "reconcile"
+    service_account   = google_service_account.builder.id
+    docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.source["reconcile"].name
+        bucket     = google_storage_bucket.source.name
+        object     = google_storage_bucket_object.source["reconcile"].name
+        generation = google_storage_bucket_object.source["reconcile"].generation
       }
     }
   }
@@ -207,19 +259,51 @@ resource "google_cloudfunctions2_function" "reconcile" {
     }
   }
 
-  depends_on = [google_project_iam_member.builder, google_secret_manager_secret_iam_member.sentry_dsn_reader]
+  # The builder's roles must have propagated, not only exist (waits.tf).
+  depends_on = [time_sleep.builder_iam, google_secret_manager_secret_iam_member.sentry_dsn_reader]
 }
 
 # Sentry and Datadog call the webhook without Google credentials; the function verifies
 # their signatures itself, so the Cloud Run service behind it must admit anyone. (A gen2
 # function is a Cloud Run service of the same name; run.invoker there is what counts.)
+# var.ingest_public_access chooses how: README.md, "Domain Restricted Sharing".
 resource "google_cloud_run_service_iam_member" "ingest_public" {
   #checkov:skip=CKV_GCP_102:Sentry and Datadog call without Google credentials; ingest verifies each request's signature or token itself.
+  count = var.ingest_public_access == "all_users" ? 1 : 0
+
   project  = var.project_id
   location = var.region
   service  = google_cloudfunctions2_function.ingest.name
   role     = "roles/run.invoker"
   member   = "allUsers"
+}
+
+# Deployments from before ingest_public_access keep their grant instead of losing it for a
+# moment (a destroy and create would refuse webhooks in between).
+moved {
+  from = google_cloud_run_service_iam_member.ingest_public
+  to   = google_cloud_run_service_iam_member.ingest_public[0]
+}
+
+# Under Domain Restricted Sharing the allUsers grant is refused (setIamPolicy: "One or more
+# users named in the policy do not belong to a permitted customer"). Cloud Run's documented
+# route for a public service there is to turn off its invoker IAM check; provider 6.50 sets
+# that only on google_cloud_run_v2_service, not on the service behind a function, so gcloud
+# does it, again after every redeploy of ingest (update_time changes) in case the deploy
+# reset it. Needs gcloud, authenticated as the applying identity, where Terraform runs.
+resource "terraform_data" "ingest_invoker_check_disabled" {
+  count = var.ingest_public_access == "invoker_iam_check_disabled" ? 1 : 0
+
+  triggers_replace = [google_cloudfunctions2_function.ingest.update_time]
+
+  provisioner "local-exec" {
+    command = "gcloud run services update \"$SERVICE\" --region=\"$REGION\" --project=\"$PROJECT\" --no-invoker-iam-check --quiet"
+    environment = {
+      SERVICE = google_cloudfunctions2_function.ingest.name
+      REGION  = var.region
+      PROJECT = var.project_id
+    }
+  }
 }
 
 # Only the push subscription's identity may invoke the worker.

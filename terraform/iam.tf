@@ -79,5 +79,6 @@ resource "google_service_account_iam_member" "pubsub_agent_token_creator" {
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_service_agent
 
-  depends_on = [google_project_service.api]
+  # The agent exists only a while after the Pub/Sub API is enabled (waits.tf).
+  depends_on = [time_sleep.pubsub_agent]
 }

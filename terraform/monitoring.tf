@@ -1,4 +1,9 @@
-# Alerting and visibility. Each alert policy names the silent failure it catches.
+# Alerting and visibility. Each alert policy names the silent failure it catches, and its
+# runbook row is in README.md, "What the alerts watch".
+#
+# Alert policies watch built-in metrics, or match log entries directly, wherever that can
+# express the condition: Cloud Monitoring rejects a condition on a log-based metric created in
+# the same apply (waits.tf), so only reconcile_failures uses one, and it waits for it.
 
 locals {
   ingest_service    = google_cloudfunctions2_function.ingest.name
@@ -51,6 +56,9 @@ locals {
     }
   }
 
+  # Log entries at ERROR or above, as counted by the built-in metric.
+  error_log_entries = "metric.type=\"logging.googleapis.com/log_entry_count\" AND metric.labels.severity=one_of(\"ERROR\", \"CRITICAL\", \"ALERT\", \"EMERGENCY\")"
+
   alert_documentation = "Runbook: README.md, section \"What the alerts watch\". Dead-lettered messages wait on ${google_pubsub_subscription.dead_letter.name} for replay."
 }
 
@@ -89,21 +97,6 @@ resource "google_logging_metric" "event" {
   }
 
   label_extractors = { for label in each.value.labels : label => "EXTRACT(jsonPayload.${label})" }
-
-  depends_on = [google_project_service.api]
-}
-
-# Any error line from the worker: failed Asana calls, bad routing config, crashes.
-resource "google_logging_metric" "worker_errors" {
-  name        = "${var.name}/worker_errors"
-  description = "Worker log lines at severity ERROR or above."
-  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.worker_service}\" AND severity>=ERROR"
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-  }
 
   depends_on = [google_project_service.api]
 }
@@ -247,8 +240,44 @@ resource "google_monitoring_alert_policy" "ingest_latency" {
   }
 }
 
+# Catches: a wrongly rotated Sentry client secret or Datadog token (or a wrong secret
+# version). Every webhook is then refused with a 401: Sentry does not retry, Datadog gives up,
+# the 5xx ratio stays at zero, and alerts vanish without a trace. A few 401s are normal
+# (scanners, a stray unsigned request); a run of them in 10 minutes is not.
+resource "google_monitoring_alert_policy" "webhooks_unauthorized" {
+  display_name = "alert-bridge ${var.environment}: webhooks rejected as unauthorized (alerts are being lost: check the secret)"
+  combiner     = "OR"
+  severity     = "CRITICAL"
+
+  conditions {
+    display_name = "401 responses of ${local.ingest_service} in 10 min"
+
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.ingest_service}\" AND metric.type=\"run.googleapis.com/request_count\" AND metric.labels.response_code=\"401\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.alert_thresholds.rejected_webhooks
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "Ingest answers 401 to webhooks: the Sentry client secret or the Datadog token in Secret Manager does not match what the sender signs with, and those alerts are lost (Sentry does not retry). The ingest logs (jsonPayload.event=\"webhook_rejected\", reason unauthorized) name the source. Compare the latest version of ${var.secret_prefix}sentry-client-secret or ${var.secret_prefix}datadog-secret-token with Sentry's integration or Datadog's webhook header, add the right value as a new version, then let reconciliation or a Sentry/Datadog test resend. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+}
+
 # Catches: the worker failing repeatedly before messages reach the dead-letter topic, such as
-# an expired Asana token or a routing config the worker cannot load.
+# an expired Asana token or a routing config the worker cannot load: tasks silently late.
+# Built-in log_entry_count, not a log-based metric, so the first apply needs no wait; its
+# severity label is compared as a string (filters know no severity order), hence one_of.
 resource "google_monitoring_alert_policy" "worker_errors" {
   display_name = "alert-bridge ${var.environment}: worker errors"
   combiner     = "OR"
@@ -258,7 +287,7 @@ resource "google_monitoring_alert_policy" "worker_errors" {
     display_name = "Error log lines from ${local.worker_service}"
 
     condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.worker_errors.name}\""
+      filter          = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.worker_service}\" AND ${local.error_log_entries}"
       comparison      = "COMPARISON_GT"
       threshold_value = var.alert_thresholds.worker_errors
       duration        = "0s"
@@ -281,8 +310,9 @@ resource "google_monitoring_alert_policy" "worker_errors" {
 
 # Catches: webhooks lost on the way (Sentry does not retry an internal integration's webhook
 # that timed out or got a 5xx; a Datadog webhook can be dropped too). Reconciliation has
-# already published each one, so no alert is lost, but any count above zero means the
-# webhook path is failing silently and will keep doing so.
+# already published each one, so no alert is lost, but any one means the webhook path is
+# failing silently and will keep doing so. A log-match condition on reconcile's own line, so
+# it needs no log-based metric (and no wait on the first apply); one notification per hour.
 resource "google_monitoring_alert_policy" "alerts_reconciled" {
   display_name = "alert-bridge ${var.environment}: webhooks lost (alerts reconciled)"
   combiner     = "OR"
@@ -291,19 +321,21 @@ resource "google_monitoring_alert_policy" "alerts_reconciled" {
   conditions {
     display_name = "Alerts published by ${local.reconcile_service}"
 
-    condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["alerts_reconciled"].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
+    condition_matched_log {
+      filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.reconcile_service}\" AND jsonPayload.event=\"alert_reconciled\""
 
-      aggregations {
-        alignment_period     = "600s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.source"]
+      label_extractors = {
+        source = "EXTRACT(jsonPayload.source)"
+        reason = "EXTRACT(jsonPayload.reason)"
       }
     }
+  }
+
+  alert_strategy {
+    notification_rate_limit {
+      period = "3600s"
+    }
+    auto_close = "3600s"
   }
 
   notification_channels = local.notification_channels
@@ -316,6 +348,7 @@ resource "google_monitoring_alert_policy" "alerts_reconciled" {
 
 # Catches: reconciliation itself failing (a revoked Sentry token, a missing Datadog
 # application key, an API down for long): lost webhooks would then go unnoticed again.
+# More than 2 failures an hour, so one failed run during a blip pages nobody.
 resource "google_monitoring_alert_policy" "reconcile_failures" {
   display_name = "alert-bridge ${var.environment}: reconciliation failing"
   combiner     = "OR"
@@ -344,8 +377,14 @@ resource "google_monitoring_alert_policy" "reconcile_failures" {
     content   = "Reconciliation runs keep failing; lost webhooks are not being recovered. The reason is in the logs of ${local.reconcile_service} (jsonPayload.event=\"reconcile_failed\"): reconcile_http_401/403 means the SENTRY_AUTH_TOKEN or the Datadog keys are wrong or lack a scope, config a missing setting or credential. ${local.alert_documentation}"
     mime_type = "text/markdown"
   }
+
+  # The only policy on a log-based metric: Monitoring accepts it once the metric has
+  # propagated (waits.tf). A log-match condition would page on a single failed run.
+  depends_on = [time_sleep.log_metrics]
 }
 
+# The API drops empty lists and zero numbers from what it stores, so the tiles leave them out
+# too; otherwise every plan would show the dashboard as changed.
 resource "google_monitoring_dashboard" "main" {
   dashboard_json = jsonencode({
     displayName = "alert-bridge (${var.environment})"
@@ -391,14 +430,14 @@ resource "google_monitoring_dashboard" "main" {
           },
           {
             title  = "Worker errors"
-            filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.worker_errors.name}\" resource.type=\"cloud_run_revision\""
+            filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.worker_service}\" AND ${local.error_log_entries}"
             group  = []
             align  = "ALIGN_SUM"
           },
           {
-            title  = "Webhook requests by response class"
+            title  = "Webhook requests by response code"
             filter = "metric.type=\"run.googleapis.com/request_count\" resource.type=\"cloud_run_revision\" resource.label.service_name=\"${local.ingest_service}\""
-            group  = ["metric.label.response_code_class"]
+            group  = ["metric.label.response_code"]
             align  = "ALIGN_SUM"
           },
           {
@@ -407,31 +446,34 @@ resource "google_monitoring_dashboard" "main" {
             group  = []
             align  = "ALIGN_MAX"
           },
-          ] : {
-          xPos   = (index % 2) * 6
-          yPos   = floor(index / 2) * 4
-          width  = 6
-          height = 4
-          widget = {
-            title = tile.title
-            xyChart = {
-              dataSets = [{
-                plotType = "STACKED_BAR"
-                timeSeriesQuery = {
-                  timeSeriesFilter = {
-                    filter = tile.filter
-                    aggregation = {
-                      alignmentPeriod    = "300s"
-                      perSeriesAligner   = tile.align
-                      crossSeriesReducer = "REDUCE_SUM"
-                      groupByFields      = tile.group
+          ] : merge(
+          {
+            width  = 6
+            height = 4
+            widget = {
+              title = tile.title
+              xyChart = {
+                dataSets = [{
+                  plotType = "STACKED_BAR"
+                  timeSeriesQuery = {
+                    timeSeriesFilter = {
+                      filter = tile.filter
+                      aggregation = merge(
+                        {
+                          alignmentPeriod    = "300s"
+                          perSeriesAligner   = tile.align
+                          crossSeriesReducer = "REDUCE_SUM"
+                        },
+                        { for key, fields in { groupByFields = tile.group } : key => fields if length(fields) > 0 },
+                      )
                     }
                   }
-                }
-              }]
+                }]
+              }
             }
-          }
-        }
+          },
+          { for key, position in { xPos = (index % 2) * 6, yPos = floor(index / 2) * 4 } : key => position if position != 0 },
+        )
       ]
     }
   })

@@ -85,12 +85,17 @@ resource "google_pubsub_topic_iam_member" "dead_letter_agent_publisher" {
   topic  = google_pubsub_topic.dead_letter.id
   role   = "roles/pubsub.publisher"
   member = local.pubsub_service_agent
+
+  # The agent exists only a while after the Pub/Sub API is enabled (waits.tf).
+  depends_on = [time_sleep.pubsub_agent]
 }
 
 resource "google_pubsub_subscription_iam_member" "events_agent_subscriber" {
   subscription = google_pubsub_subscription.events.id
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
+
+  depends_on = [time_sleep.pubsub_agent]
 }
 
 # Ingest publishes only to the events topic.

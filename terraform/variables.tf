@@ -53,7 +53,7 @@ variable "secret_prefix" {
 }
 
 variable "ingest_scaling" {
-  description = "Ingest function scaling: min_instances >= 1 keeps a warm instance so Sentry's 1 s webhook timeout is met."
+  description = "Ingest function scaling: min_instances = 1 keeps a warm instance so Sentry's 1 s webhook timeout is met (about $10 a month idle); 0 saves that where cold starts are acceptable, e.g. dev."
   type = object({
     min_instances = number
     max_instances = number
@@ -66,8 +66,8 @@ variable "ingest_scaling" {
   }
 
   validation {
-    condition     = var.ingest_scaling.min_instances >= 1 && var.ingest_scaling.max_instances >= var.ingest_scaling.min_instances && var.ingest_scaling.max_instances <= 100
-    error_message = "ingest_scaling needs 1 <= min_instances <= max_instances <= 100 (a cold start misses Sentry's 1 s timeout)."
+    condition     = var.ingest_scaling.min_instances >= 0 && var.ingest_scaling.max_instances >= 1 && var.ingest_scaling.max_instances >= var.ingest_scaling.min_instances && var.ingest_scaling.max_instances <= 100
+    error_message = "ingest_scaling needs 0 <= min_instances <= max_instances <= 100 and max_instances >= 1 (with 0, a cold start may miss Sentry's 1 s timeout)."
   }
 
   validation {
@@ -278,13 +278,19 @@ variable "sentry_profiles_sample_rate" {
 }
 
 variable "alert_emails" {
-  description = "Email addresses notified by every alert policy."
+  description = "Email addresses notified by every alert policy; this or extra_notification_channels must name at least one channel."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for email in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+$", email))])
     error_message = "alert_emails must be email addresses."
+  }
+
+  # An alert policy without a channel opens incidents nobody hears of.
+  validation {
+    condition     = length(var.alert_emails) + length(var.extra_notification_channels) > 0
+    error_message = "Name at least one notification channel in alert_emails or extra_notification_channels: without one, every alert policy fires into the void."
   }
 }
 
@@ -306,8 +312,14 @@ variable "alert_thresholds" {
     ingest_5xx_ratio       = optional(number, 0.05)
     ingest_latency_ms      = optional(number, 800)
     worker_errors          = optional(number, 5)
+    rejected_webhooks      = optional(number, 5)
   })
   default = {}
+
+  validation {
+    condition     = var.alert_thresholds.rejected_webhooks >= 0 && var.alert_thresholds.worker_errors >= 0
+    error_message = "alert_thresholds.rejected_webhooks and worker_errors are counts in a window: 0 or more."
+  }
 
   validation {
     condition     = var.alert_thresholds.ingest_5xx_ratio > 0 && var.alert_thresholds.ingest_5xx_ratio < 1
@@ -317,6 +329,28 @@ variable "alert_thresholds" {
   validation {
     condition     = var.alert_thresholds.ingest_latency_ms > 0 && var.alert_thresholds.ingest_latency_ms < 1000
     error_message = "alert_thresholds.ingest_latency_ms must be below 1000: Sentry gives up after 1 s."
+  }
+}
+
+variable "ingest_public_access" {
+  description = "How Sentry and Datadog reach ingest without Google credentials: \"all_users\" grants run.invoker to allUsers; \"invoker_iam_check_disabled\" turns off Cloud Run's invoker IAM check instead (for organisations that enforce Domain Restricted Sharing; apply then needs gcloud)."
+  type        = string
+  default     = "all_users"
+
+  validation {
+    condition     = contains(["all_users", "invoker_iam_check_disabled"], var.ingest_public_access)
+    error_message = "ingest_public_access must be \"all_users\" or \"invoker_iam_check_disabled\"."
+  }
+}
+
+variable "images_kept" {
+  description = "Most recent images of each function kept in Artifact Registry; older ones are deleted once a day old."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.images_kept >= 2 && var.images_kept <= 100 && floor(var.images_kept) == var.images_kept
+    error_message = "images_kept must be a whole number between 2 (the running image and the one before) and 100."
   }
 }
 

@@ -1,5 +1,7 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.9: a variable's validation may refer to another variable (at least one notification
+  # channel across alert_emails and extra_notification_channels, variables.tf).
+  required_version = ">= 1.9"
 
   required_providers {
     google = {
@@ -9,6 +11,11 @@ terraform {
     archive = {
       source  = "hashicorp/archive"
       version = "~> 2.7"
+    }
+    # time_sleep: the waits that let the first apply succeed without a retry (waits.tf).
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.12"
     }
   }
 
