@@ -1,0 +1,189 @@
+"""Check every reference of a module: declared names, and attributes the provider has."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scripts.tfcheck.bodies import Schema, block_bodies, is_block, items, labeled, suggest
+from scripts.tfcheck.expressions import Ref, is_index, refs_in_value
+
+# Arguments whose value is not an expression to resolve: bare keywords or attribute names.
+_NOT_EXPRESSIONS = frozenset({"ignore_changes", "when", "on_failure"})
+_BUILTIN_ROOTS = {"path": ("module", "root", "cwd"), "terraform": ("workspace",),
+                  "each": ("key", "value"), "count": ("index",)}
+
+
+@dataclass
+class Declarations:
+    """The names a module declares, across all its files."""
+
+    variables: set[str] = field(default_factory=set)
+    locals: set[str] = field(default_factory=set)
+    modules: set[str] = field(default_factory=set)
+    # "resource"/"data" -> type -> names
+    blocks: dict[str, dict[str, set[str]]] = field(
+        default_factory=lambda: {"resource": {}, "data": {}})
+
+    def add(self, config: Mapping[str, Any]) -> None:
+        """Record the declarations of one parsed file."""
+        for kind in ("resource", "data"):
+            for entry in config.get(kind, []):
+                for type_name, instances in items(entry):
+                    names = self.blocks[kind].setdefault(type_name, set())
+                    names.update(name for name, _ in items(instances))
+        for key, target in (("variable", self.variables), ("module", self.modules)):
+            for entry in config.get(key, []):
+                target.update(name for name, _ in items(entry))
+        for entry in config.get("locals", []):
+            self.locals.update(name for name, _ in items(entry))
+
+    def addresses(self, kind: str) -> list[str]:
+        """Return every declared address of one kind ("resource" or "data")."""
+        return [f"{t}.{n}" for t, names in self.blocks[kind].items() for n in names]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a reference may use where it stands."""
+
+    each: bool = False
+    count: bool = False
+    self_ok: bool = False
+
+
+def _attribute_problem(steps: tuple[str, ...], type_key: str, schema: Schema) -> str | None:
+    """Walk attribute steps through the schema; say which one does not exist."""
+    spec = schema["types"][type_key]
+    for position, step in enumerate(steps):
+        if is_index(step):
+            continue
+        nested = spec["blocks"].get(step, [None])[0] or spec["computed"].get(step)
+        if nested:
+            spec = schema["types"][nested]
+            continue
+        if step in spec["attrs"] or step in spec["computed"] or step == "id":
+            return None
+        known = [*spec["attrs"], *spec["blocks"], *spec["computed"]]
+        return f"{position}\0no attribute '{step}'{suggest(step, known)}"
+    return None
+
+
+class ReferenceChecker:
+    """Check references against a module's declarations and the provider schema."""
+
+    def __init__(self, declarations: Declarations, schema: Schema) -> None:
+        self.declared = declarations
+        self.schema = schema
+
+    def _block_ref(self, kind: str, ref: Ref, steps: tuple[str, ...]) -> str | None:
+        prefix = "data." if kind == "data" else ""
+        type_name = ref.root if kind == "resource" else steps[0]
+        rest = steps if kind == "resource" else steps[1:]
+        if not rest or is_index(rest[0]):
+            return f"invalid reference '{ref.text()}': name the {kind} after its type"
+        name = rest[0]
+        if name not in self.declared.blocks[kind].get(type_name, set()):
+            address = f"{prefix}{type_name}.{name}"
+            known = [prefix + a for a in self.declared.addresses(kind)]
+            return (f"reference to undeclared {kind} '{address}'{suggest(address, known)}")
+        type_key = self.schema[kind].get(type_name)
+        problem = type_key and _attribute_problem(rest[1:], type_key, self.schema)
+        if not problem:
+            return None
+        position, message = problem.split("\0")
+        shown = Ref(ref.root, steps[:len(steps) - len(rest) + 2 + int(position)])
+        return f"{shown.text()}: {message}"
+
+    def problem(self, ref: Ref, scope: Scope) -> str | None:
+        """Say what is wrong with one reference, or None."""
+        first = ref.steps[0] if ref.steps else ""
+        if ref.root == "var":
+            return (None if first in self.declared.variables else
+                    f"reference to undeclared variable 'var.{first}'"
+                    f"{suggest(f'var.{first}', [f'var.{v}' for v in self.declared.variables])}")
+        if ref.root == "local":
+            return (None if first in self.declared.locals else
+                    f"reference to undeclared local value 'local.{first}'"
+                    f"{suggest(f'local.{first}', [f'local.{v}' for v in self.declared.locals])}")
+        if ref.root in _BUILTIN_ROOTS:
+            allowed = {"each": scope.each, "count": scope.count}.get(ref.root, True)
+            if not allowed:
+                return (f"'{ref.text()}' used where there is no {ref.root} "
+                        f"(only in a block with {'for_each' if ref.root == 'each' else 'count'})")
+            valid = _BUILTIN_ROOTS[ref.root]
+            return None if first in valid else (f"'{ref.text()}': {ref.root} has no attribute "
+                                                f"'{first}'{suggest(first, valid)}")
+        if ref.root == "self":
+            return None if scope.self_ok else "'self' is only valid in provisioners and postconditions"
+        if ref.root == "module":
+            return (None if first in self.declared.modules else
+                    f"reference to undeclared module 'module.{first}'")
+        if ref.root == "data":
+            return self._block_ref("data", ref, ref.steps) if ref.steps else \
+                "invalid reference 'data'"
+        if not ref.steps:
+            return f"unknown name '{ref.root}'"
+        return self._block_ref("resource", ref, ref.steps)
+
+    def check_value(self, value: Any, scope: Scope, where: str,
+                    bound: frozenset[str] = frozenset()) -> list[str]:
+        """Check the references in one argument value."""
+        return [f"{where}: {problem}" for ref in refs_in_value(value, bound)
+                if (problem := self.problem(ref, scope))]
+
+    def check_body(self, body: Mapping[str, Any], scope: Scope, where: str,
+                   bound: frozenset[str] = frozenset()) -> list[str]:
+        """Check every reference in a block body, nested blocks included."""
+        problems: list[str] = []
+        for key, value in items(body):
+            if key in _NOT_EXPRESSIONS:
+                continue
+            if key == "dynamic":
+                problems += self._check_dynamic(value, scope, where, bound)
+            elif key in ("provisioner", "connection", "postcondition"):
+                inner = Scope(scope.each, scope.count, self_ok=True)
+                bodies = [b for _, b in labeled(value)] or block_bodies(value)
+                for block in bodies:
+                    problems += self.check_body(block, inner, where, bound)
+            elif is_block(value):
+                for block in block_bodies(value):
+                    problems += self.check_body(block, scope, where, bound)
+            else:
+                problems += self.check_value(value, scope, where, bound)
+        return problems
+
+    def _check_dynamic(self, value: Any, scope: Scope, where: str,
+                       bound: frozenset[str]) -> list[str]:
+        problems: list[str] = []
+        for label, body in labeled(value):
+            problems += self.check_value(body.get("for_each"), scope, where, bound)
+            iterator = str(body.get("iterator", label)).removeprefix("${").removesuffix("}")
+            for content in block_bodies(body.get("content")):
+                problems += self.check_body(content, scope, where, bound | {iterator})
+        return problems
+
+
+def module_references(config: Mapping[str, Any], checker: ReferenceChecker,
+                      source: str) -> Iterator[str]:
+    """Yield the reference problems of one parsed file."""
+    for kind in ("resource", "data"):
+        prefix = "data." if kind == "data" else ""
+        for entry in config.get(kind, []):
+            for type_name, instances in items(entry):
+                for name, body in items(instances):
+                    scope = Scope(each="for_each" in body, count="count" in body)
+                    where = f"{source}: {prefix}{type_name}.{name}"
+                    yield from checker.check_body(body, scope, where)
+    for kind in ("output", "module", "provider"):
+        for entry in config.get(kind, []):
+            for name, body in items(entry):
+                yield from checker.check_body(body, Scope(), f"{source}: {kind}.{name}")
+    for entry in config.get("locals", []):
+        for name, value in items(entry):
+            yield from checker.check_value(value, Scope(), f"{source}: local.{name}")
+    for entry in config.get("variable", []):
+        for name, body in items(entry):
+            for validation in block_bodies(body.get("validation")):
+                yield from checker.check_body(validation, Scope(), f"{source}: var.{name}")
