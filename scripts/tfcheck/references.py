@@ -78,16 +78,16 @@ class ReferenceChecker:
         self.schema = schema
 
     def _block_ref(self, kind: str, ref: Ref, steps: tuple[str, ...]) -> str | None:
-        prefix = "data." if kind == "data" else ""
+        prefix, what = ("data.", "data source") if kind == "data" else ("", kind)
         type_name = ref.root if kind == "resource" else steps[0]
         rest = steps if kind == "resource" else steps[1:]
         if not rest or is_index(rest[0]):
-            return f"invalid reference '{ref.text()}': name the {kind} after its type"
+            return f"invalid reference '{ref.text()}': name the {what} after its type"
         name = rest[0]
         if name not in self.declared.blocks[kind].get(type_name, set()):
             address = f"{prefix}{type_name}.{name}"
             known = [prefix + a for a in self.declared.addresses(kind)]
-            return (f"reference to undeclared {kind} '{address}'{suggest(address, known)}")
+            return f"reference to undeclared {what} '{address}'{suggest(address, known)}"
         type_key = self.schema[kind].get(type_name)
         problem = type_key and _attribute_problem(rest[1:], type_key, self.schema)
         if not problem:
@@ -96,35 +96,41 @@ class ReferenceChecker:
         shown = Ref(ref.root, steps[:len(steps) - len(rest) + 2 + int(position)])
         return f"{shown.text()}: {message}"
 
+    def _declared(self, ref: Ref, names: set[str], what: str) -> str | None:
+        first = ref.steps[0] if ref.steps else ""
+        if first in names:
+            return None
+        known = [f"{ref.root}.{name}" for name in names]
+        return (f"reference to undeclared {what} '{ref.root}.{first}'"
+                f"{suggest(f'{ref.root}.{first}', known)}")
+
+    def _builtin(self, ref: Ref, scope: Scope) -> str | None:
+        needs = {"each": ("for_each", scope.each), "count": ("count", scope.count)}
+        if ref.root in needs and not needs[ref.root][1]:
+            return (f"'{ref.text()}' used where there is no {ref.root} "
+                    f"(only in a block with {needs[ref.root][0]})")
+        first, valid = (ref.steps or ("",))[0], _BUILTIN_ROOTS[ref.root]
+        if first in valid:
+            return None
+        return f"'{ref.text()}': {ref.root} has no attribute '{first}'{suggest(first, valid)}"
+
     def problem(self, ref: Ref, scope: Scope) -> str | None:
         """Say what is wrong with one reference, or None."""
-        first = ref.steps[0] if ref.steps else ""
         if ref.root == "var":
-            return (None if first in self.declared.variables else
-                    f"reference to undeclared variable 'var.{first}'"
-                    f"{suggest(f'var.{first}', [f'var.{v}' for v in self.declared.variables])}")
+            return self._declared(ref, self.declared.variables, "variable")
         if ref.root == "local":
-            return (None if first in self.declared.locals else
-                    f"reference to undeclared local value 'local.{first}'"
-                    f"{suggest(f'local.{first}', [f'local.{v}' for v in self.declared.locals])}")
-        if ref.root in _BUILTIN_ROOTS:
-            allowed = {"each": scope.each, "count": scope.count}.get(ref.root, True)
-            if not allowed:
-                return (f"'{ref.text()}' used where there is no {ref.root} "
-                        f"(only in a block with {'for_each' if ref.root == 'each' else 'count'})")
-            valid = _BUILTIN_ROOTS[ref.root]
-            return None if first in valid else (f"'{ref.text()}': {ref.root} has no attribute "
-                                                f"'{first}'{suggest(first, valid)}")
-        if ref.root == "self":
-            return None if scope.self_ok else "'self' is only valid in provisioners and postconditions"
+            return self._declared(ref, self.declared.locals, "local value")
         if ref.root == "module":
-            return (None if first in self.declared.modules else
-                    f"reference to undeclared module 'module.{first}'")
-        if ref.root == "data":
-            return self._block_ref("data", ref, ref.steps) if ref.steps else \
-                "invalid reference 'data'"
+            return self._declared(ref, self.declared.modules, "module")
+        if ref.root in _BUILTIN_ROOTS:
+            return self._builtin(ref, scope)
+        if ref.root == "self":
+            return None if scope.self_ok else "'self' is only valid in provisioners and " \
+                "postconditions"
         if not ref.steps:
             return f"unknown name '{ref.root}'"
+        if ref.root == "data":
+            return self._block_ref("data", ref, ref.steps)
         return self._block_ref("resource", ref, ref.steps)
 
     def check_value(self, value: Any, scope: Scope, where: str,

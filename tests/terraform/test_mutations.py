@@ -81,12 +81,13 @@ MUTATIONS = [
              "reference to undeclared local value 'local.notification_channel' "
              "(did you mean 'local.notification_channels'?)"),
     Mutation("undeclared-resource", "undeclared name", "pubsub.tf",
-             r"topic(\s+)= google_pubsub_topic\.events\.id", r"topic\1= google_pubsub_topic.nope.id",
+             r"topic(\s+)= google_pubsub_topic\.events\.id",
+             r"topic\1= google_pubsub_topic.nope.id",
              "google_pubsub_subscription.events: reference to undeclared resource "
              "'google_pubsub_topic.nope'"),
     Mutation("undeclared-data-source", "undeclared name", "main.tf",
              r"data\.google_project\.this\.number", "data.google_project.that.number",
-             "local.pubsub_service_agent: reference to undeclared data "
+             "local.pubsub_service_agent: reference to undeclared data source "
              "'data.google_project.that' (did you mean 'data.google_project.this'?)"),
     Mutation("each-without-for-each", "undeclared name", "firestore.tf",
              r"collection = var\.ledger_collection", "collection = each.value",
