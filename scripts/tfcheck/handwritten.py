@@ -85,29 +85,36 @@ HANDWRITTEN_RESOURCES = {"time_sleep": "time_sleep", "terraform_data": "terrafor
 
 # Blocks/arguments the provider or API accepts only one of, which the jsii schema does not
 # carry (no ConflictsWith/ExactlyOneOf). Keyed by resource type and block path; "exactly"
-# also fails when none is set. Each from the google provider 6.50 registry docs.
-_DOCS = "https://registry.terraform.io/providers/hashicorp/google/6.50.0/docs/resources/"
+# also fails when none is set. Each with the doc that says so.
+_API = "https://cloud.google.com/"
 EXCLUSIVE: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
+    # AlertPolicy.Condition: "Only one of the following condition types will be specified."
     "google_monitoring_alert_policy.conditions": [
         ("exactly", ("condition_threshold", "condition_absent", "condition_matched_log",
                      "condition_monitoring_query_language",
                      "condition_prometheus_query_language", "condition_sql"),
-         _DOCS + "monitoring_alert_policy#nested_conditions"),
+         _API + "monitoring/api/ref_v3/rest/v3/projects.alertPolicies#condition"),
     ],
+    # Registry docs of google_storage_bucket_object: content "Must be defined if source is
+    # not", and the two conflict.
     "google_storage_bucket_object": [
         ("exactly", ("source", "content"),
-         _DOCS + "storage_bucket_object#content (\"Must be defined if source is not\")"),
+         "https://registry.terraform.io/providers/hashicorp/google/6.50.0/docs/resources/"
+         "storage_bucket_object#content"),
     ],
+    # Replication: "can be only one of the following: automatic, userManaged".
     "google_secret_manager_secret.replication": [
         ("exactly", ("auto", "user_managed"),
-         _DOCS + "secret_manager_secret#nested_replication"),
+         _API + "secret-manager/docs/reference/rest/v1/projects.secrets#replication"),
     ],
+    # Source: "can be only one of the following: storageSource, repoSource, gitUri".
     "google_cloudfunctions2_function.build_config.source": [
         ("at most", ("storage_source", "repo_source"),
-         _DOCS + "cloudfunctions2_function#nested_build_config_source"),
+         _API + "functions/docs/reference/rest/v2/projects.locations.functions#source"),
     ],
+    # Subscription: "At most one of these fields may be set."
     "google_pubsub_subscription": [
         ("at most", ("push_config", "bigquery_config", "cloud_storage_config"),
-         _DOCS + "pubsub_subscription#push_config"),
+         _API + "pubsub/docs/reference/rest/v1/projects.subscriptions"),
     ],
 }

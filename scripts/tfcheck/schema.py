@@ -92,7 +92,8 @@ def _key(fqn: str) -> str:
 
 
 def _enum(prop: Mapping[str, Any]) -> list[str] | None:
-    match = _ENUM.search(prop.get("docs", {}).get("remarks", ""))
+    docs = prop.get("docs", {})
+    match = _ENUM.search(docs.get("summary", "") + " " + docs.get("remarks", ""))
     if not match:
         return None
     values = json.loads(f"[{match.group(1)}]")
