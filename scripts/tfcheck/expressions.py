@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KEYWORDS = frozenset({"for", "in", "if", "else", "endif", "endfor", "true", "false", "null"})
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# provider::time::rfc3339_parse is one (function) name.
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(::[A-Za-z_][A-Za-z0-9_-]*)*")
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _OPERATORS = ("...", "=>", "==", "!=", "<=", ">=", "&&", "||")
 

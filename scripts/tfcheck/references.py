@@ -9,8 +9,9 @@ from typing import Any
 from scripts.tfcheck.bodies import Schema, block_bodies, is_block, items, labeled, suggest
 from scripts.tfcheck.expressions import Ref, is_index, refs_in_value
 
-# Arguments whose value is not an expression to resolve: bare keywords or attribute names.
-_NOT_EXPRESSIONS = frozenset({"ignore_changes", "when", "on_failure"})
+# Arguments whose value is not an expression to resolve: bare keywords, attribute names or
+# provider configurations (google.beta).
+_NOT_EXPRESSIONS = frozenset({"ignore_changes", "when", "on_failure", "provider", "providers"})
 _BUILTIN_ROOTS = {"path": ("module", "root", "cwd"), "terraform": ("workspace",),
                   "each": ("key", "value"), "count": ("index",)}
 

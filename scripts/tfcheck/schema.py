@@ -25,7 +25,7 @@ PACKAGE = "cdktf-cdktf-provider-google"
 PACKAGE_VERSION = "16.12.1"
 PROVIDER_VERSION = "6.50.0"
 # Bumped whenever the extracted shape changes, so an old cache is rebuilt.
-SCHEMA_FORMAT = 2
+SCHEMA_FORMAT = 3
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = ROOT / ".cache" / "terraform"
 
@@ -163,10 +163,11 @@ def _add_computed(fqn: str, key: str, types: Mapping[str, Any], out: dict[str, A
         reference = _reference_class(prop["type"], types)
         if reference:
             _add_computed(reference, _key(reference), types, out, seen)
-            entry["computed"][name] = _key(reference)
-        else:
-            entry["computed"][name] = ""
-            entry["types"][name] = _type_name(prop["type"])
+        # cdktf camel-cases md5hash as md5Hash: the snake form cannot tell md5_hash from md5hash.
+        for variant in {name, re.sub(r"(?<=[0-9])_", "", name)}:
+            entry["computed"][variant] = _key(reference) if reference else ""
+            if not reference:
+                entry["types"][variant] = _type_name(prop["type"])
 
 
 def extract_schema(assembly: Mapping[str, Any]) -> Schema:

@@ -85,6 +85,18 @@ output "ids" {
 output "data_output" {
   value = terraform_data.run.output
 }
+resource "google_storage_bucket_object" "o" {
+  provider = google.other
+  name     = "o"
+  bucket   = "b"
+  content  = "x"
+}
+output "object_hash" {
+  value = "${google_storage_bucket_object.o.md5hash}/${google_storage_bucket_object.o.crc32c}"
+}
+output "provider_function" {
+  value = provider::time::rfc3339_parse("2026-01-01T00:00:00Z")
+}
 '''
 
 BROKEN = [
