@@ -37,7 +37,7 @@ def is_index(step: str) -> bool:
 
 
 @dataclass
-class _Token:
+class Token:
     kind: str  # "ident", "number", "string", "punct"
     text: str
     inner: list[str] = field(default_factory=list)  # interpolations of a string token
@@ -90,8 +90,8 @@ def _matching_brace(text: str, i: int) -> int:
     return len(text)
 
 
-def _tokens(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
     i = 0
     while i < len(text):
         char = text[i]
@@ -99,22 +99,22 @@ def _tokens(text: str) -> list[_Token]:
             i += 1
         elif char == '"':
             end = _skip_string(text, i)
-            tokens.append(_Token("string", text[i:end], template_parts(text[i + 1:end - 1])))
+            tokens.append(Token("string", text[i:end], template_parts(text[i + 1:end - 1])))
             i = end
         elif match := _IDENT.match(text, i):
-            tokens.append(_Token("ident", match.group()))
+            tokens.append(Token("ident", match.group()))
             i = match.end()
         elif match := _NUMBER.match(text, i):
-            tokens.append(_Token("number", match.group()))
+            tokens.append(Token("number", match.group()))
             i = match.end()
         else:
             op = next((o for o in _OPERATORS if text.startswith(o, i)), char)
-            tokens.append(_Token("punct", op))
+            tokens.append(Token("punct", op))
             i += len(op)
     return tokens
 
 
-def _bound_names(tokens: list[_Token]) -> set[str]:
+def _bound_names(tokens: list[Token]) -> set[str]:
     """Names a for expression binds: ``for k, v in ...``."""
     names: set[str] = set()
     for i, token in enumerate(tokens):
@@ -127,7 +127,7 @@ def _bound_names(tokens: list[_Token]) -> set[str]:
     return names
 
 
-def _closing(tokens: list[_Token], i: int) -> int:
+def _closing(tokens: list[Token], i: int) -> int:
     """Return the index of the ] matching the [ at ``tokens[i]``."""
     depth = 0
     for j in range(i, len(tokens)):
@@ -140,13 +140,13 @@ def _closing(tokens: list[_Token], i: int) -> int:
     return len(tokens)
 
 
-def _is_object_key(tokens: list[_Token], i: int, opener: str) -> bool:
+def _is_object_key(tokens: list[Token], i: int, opener: str) -> bool:
     after = tokens[i + 1].text if i + 1 < len(tokens) else ""
     before = tokens[i - 1].text if i else ""
     return opener == "{" and after in ("=", ":") and before in ("{", ",")
 
 
-def _traversal(tokens: list[_Token], i: int) -> tuple[tuple[str, ...], int, list[int]]:
+def _traversal(tokens: list[Token], i: int) -> tuple[tuple[str, ...], int, list[int]]:
     """Read the steps after a root at ``tokens[i]``; return them, the end and index spans."""
     steps: list[str] = []
     spans: list[int] = []
@@ -167,7 +167,7 @@ def _traversal(tokens: list[_Token], i: int) -> tuple[tuple[str, ...], int, list
     return tuple(steps), j, spans
 
 
-def _refs_in_tokens(tokens: list[_Token], bound: frozenset[str]) -> Iterator[Ref]:
+def _refs_in_tokens(tokens: list[Token], bound: frozenset[str]) -> Iterator[Ref]:
     bound = bound | _bound_names(tokens)
     openers: list[str] = []
     i = 0
@@ -196,7 +196,7 @@ def _refs_in_tokens(tokens: list[_Token], bound: frozenset[str]) -> Iterator[Ref
 
 def refs_in_expression(text: str, bound: frozenset[str] = frozenset()) -> Iterator[Ref]:
     """Yield the references of one expression's text; ``bound`` names are local symbols."""
-    yield from _refs_in_tokens(_tokens(text), bound)
+    yield from _refs_in_tokens(tokenize(text), bound)
 
 
 def refs_in_value(value: Any, bound: frozenset[str] = frozenset()) -> Iterator[Ref]:
@@ -204,7 +204,7 @@ def refs_in_value(value: Any, bound: frozenset[str] = frozenset()) -> Iterator[R
     if isinstance(value, str):
         parts = template_parts(value)
         # %{ for x in ... } binds x for the rest of the template.
-        bound = bound.union(*(_bound_names(_tokens(p)) for p in parts if p.startswith("for")))
+        bound = bound.union(*(_bound_names(tokenize(p)) for p in parts if p.startswith("for")))
         for part in parts:
             yield from refs_in_expression(part, bound)
     elif isinstance(value, list):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from scripts.tfcheck.bodies import Schema, block_bodies, is_block, items, labeled, suggest
 from scripts.tfcheck.expressions import Ref, is_index, refs_in_value
+from scripts.tfcheck.vartypes import VarType, attribute_problem, parse_type
 
 # Arguments whose value is not an expression to resolve: bare keywords, attribute names or
 # provider configurations (google.beta).
@@ -20,7 +21,7 @@ _BUILTIN_ROOTS = {"path": ("module", "root", "cwd"), "terraform": ("workspace",)
 class Declarations:
     """The names a module declares, across all its files."""
 
-    variables: set[str] = field(default_factory=set)
+    variables: dict[str, VarType] = field(default_factory=dict)  # name -> type constraint
     locals: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)
     # "resource"/"data" -> type -> names
@@ -34,9 +35,11 @@ class Declarations:
                 for type_name, instances in items(entry):
                     names = self.blocks[kind].setdefault(type_name, set())
                     names.update(name for name, _ in items(instances))
-        for key, target in (("variable", self.variables), ("module", self.modules)):
-            for entry in config.get(key, []):
-                target.update(name for name, _ in items(entry))
+        for entry in config.get("variable", []):
+            self.variables.update((name, parse_type(body.get("type"))) for name, body in
+                                  items(entry))
+        for entry in config.get("module", []):
+            self.modules.update(name for name, _ in items(entry))
         for entry in config.get("locals", []):
             self.locals.update(name for name, _ in items(entry))
 
@@ -62,6 +65,10 @@ def _attribute_problem(steps: tuple[str, ...], type_key: str, schema: Schema) ->
             continue
         nested = spec["blocks"].get(step, [None])[0] or spec["computed"].get(step)
         if nested:
+            following = steps[position + 1] if position + 1 < len(steps) else "["
+            if not is_index(following):
+                return (f"{position}\0'{step}' is a list of blocks: index it, "
+                        f"{step}[0].{following}")
             spec = schema["types"][nested]
             continue
         if step in spec["attrs"] or step in spec["computed"] or step == "id":
@@ -97,13 +104,21 @@ class ReferenceChecker:
         shown = Ref(ref.root, steps[:len(steps) - len(rest) + 2 + int(position)])
         return f"{shown.text()}: {message}"
 
-    def _declared(self, ref: Ref, names: set[str], what: str) -> str | None:
+    def _declared(self, ref: Ref, names: Collection[str], what: str) -> str | None:
         first = ref.steps[0] if ref.steps else ""
         if first in names:
             return None
         known = [f"{ref.root}.{name}" for name in names]
         return (f"reference to undeclared {what} '{ref.root}.{first}'"
                 f"{suggest(f'{ref.root}.{first}', known)}")
+
+    def _variable_attribute(self, ref: Ref) -> str | None:
+        problem = attribute_problem(ref.steps[1:], self.declared.variables[ref.steps[0]])
+        if problem is None:
+            return None
+        missing, known = problem
+        return (f"'{ref.text()}': the type of var.{ref.steps[0]} has no attribute "
+                f"'{missing}'{suggest(missing, known)}")
 
     def _builtin(self, ref: Ref, scope: Scope) -> str | None:
         needs = {"each": ("for_each", scope.each), "count": ("count", scope.count)}
@@ -118,7 +133,8 @@ class ReferenceChecker:
     def problem(self, ref: Ref, scope: Scope) -> str | None:
         """Say what is wrong with one reference, or None."""
         if ref.root == "var":
-            return self._declared(ref, self.declared.variables, "variable")
+            return self._declared(ref, self.declared.variables, "variable") or \
+                self._variable_attribute(ref)
         if ref.root == "local":
             return self._declared(ref, self.declared.locals, "local value")
         if ref.root == "module":

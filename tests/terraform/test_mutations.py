@@ -48,6 +48,10 @@ MUTATIONS = [
              "google_pubsub_subscription.events: "
              "google_cloudfunctions2_function.worker.service_config[0].url: "
              "no attribute 'url' (did you mean 'uri'?)"),
+    Mutation("nested-block-without-index", "attribute reference", "outputs.tf",
+             r"service_config\[0\]\.uri", "service_config.uri",
+             "google_cloudfunctions2_function.ingest.service_config: 'service_config' is a list "
+             "of blocks: index it, service_config[0].uri"),
     Mutation("unknown-attribute-of-data-source", "attribute reference", "main.tf",
              r"data\.google_project\.this\.number", "data.google_project.this.numbr",
              "local.pubsub_service_agent: data.google_project.this.numbr: "
@@ -76,6 +80,10 @@ MUTATIONS = [
              r"\[var\.region\]", "[var.regionn]",
              "google_pubsub_topic.events: reference to undeclared variable 'var.regionn' "
              "(did you mean 'var.region'?)"),
+    Mutation("unknown-attribute-of-object-variable", "undeclared name", "main.tf",
+             r"var\.api_urls\.asana", "var.api_urls.asan",
+             "local.function_env: 'var.api_urls.asan': the type of var.api_urls has no "
+             "attribute 'asan' (did you mean 'asana'?)"),
     Mutation("undeclared-local", "undeclared name", "monitoring.tf",
              r"= local\.notification_channels\n", "= local.notification_channel\n",
              "reference to undeclared local value 'local.notification_channel' "

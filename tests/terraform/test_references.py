@@ -12,6 +12,12 @@ from scripts.tfcheck.schema import Schema
 
 # Everything here is valid Terraform; the check must say nothing about it.
 GOOD = '''
+variable "shape" {
+  type = object({ a = optional(list(object({ b = string })), []), m = map(string), n = any })
+}
+output "shape" {
+  value = [var.shape.a[0].b, var.shape.m.anything, var.shape.n.anything, var.shape]
+}
 variable "names" {
   type = list(string)
   validation {
@@ -104,6 +110,10 @@ BROKEN = [
      "output.o: reference to undeclared resource 'google_pubsub_topic.id'"),
     ("unknown-root-name", 'output "o" {\n  value = upper(topic)\n}',
      "output.o: unknown name 'topic'"),
+    ("unknown-attribute-in-nested-variable-type",
+     'variable "v" {\n  type = object({ a = list(object({ bee = string })) })\n}\n'
+     'output "o" {\n  value = var.v.a[0].be\n}',
+     "output.o: 'var.v.a[0].be': the type of var.v has no attribute 'be' (did you mean 'bee'?)"),
     ("count-without-count", 'output "o" {\n  value = count.index\n}',
      "'count.index' used where there is no count (only in a block with count)"),
     ("self-outside-provisioner",
