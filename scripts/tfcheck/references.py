@@ -57,8 +57,9 @@ class Scope:
     self_ok: bool = False
 
 
-def _attribute_problem(steps: tuple[str, ...], type_key: str, schema: Schema) -> str | None:
-    """Walk attribute steps through the schema; say which one does not exist."""
+def _attribute_problem(steps: tuple[str, ...], type_key: str,
+                       schema: Schema) -> tuple[int, str] | None:
+    """Walk attribute steps through the schema; return the bad step's position and why."""
     spec = schema["types"][type_key]
     for position, step in enumerate(steps):
         if is_index(step):
@@ -67,14 +68,13 @@ def _attribute_problem(steps: tuple[str, ...], type_key: str, schema: Schema) ->
         if nested:
             following = steps[position + 1] if position + 1 < len(steps) else "["
             if not is_index(following):
-                return (f"{position}\0'{step}' is a list of blocks: index it, "
-                        f"{step}[0].{following}")
+                return position, f"'{step}' is a list of blocks: index it, {step}[0].{following}"
             spec = schema["types"][nested]
             continue
         if step in spec["attrs"] or step in spec["computed"] or step == "id":
             return None
         known = [*spec["attrs"], *spec["blocks"], *spec["computed"]]
-        return f"{position}\0no attribute '{step}'{suggest(step, known)}"
+        return position, f"no attribute '{step}'{suggest(step, known)}"
     return None
 
 
@@ -97,11 +97,12 @@ class ReferenceChecker:
             known = [prefix + a for a in self.declared.addresses(kind)]
             return f"reference to undeclared {what} '{address}'{suggest(address, known)}"
         type_key = self.schema[kind].get(type_name)
-        problem = type_key and _attribute_problem(rest[1:], type_key, self.schema)
-        if not problem:
+        problem = _attribute_problem(rest[1:], type_key, self.schema) if type_key else None
+        if problem is None:
             return None
-        position, message = problem.split("\0")
-        shown = Ref(ref.root, steps[:len(steps) - len(rest) + 2 + int(position)])
+        position, message = problem
+        # The reference up to the bad step: the steps before the name, the name, the rest.
+        shown = Ref(ref.root, steps[:len(steps) - len(rest) + 2 + position])
         return f"{shown.text()}: {message}"
 
     def _declared(self, ref: Ref, names: Collection[str], what: str) -> str | None:
