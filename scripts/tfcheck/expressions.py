@@ -91,6 +91,7 @@ def _matching_brace(text: str, i: int) -> int:
 
 
 def tokenize(text: str) -> list[Token]:
+    """Split expression text into identifiers, numbers, strings and punctuation."""
     tokens: list[Token] = []
     i = 0
     while i < len(text):
@@ -174,8 +175,7 @@ def _refs_in_tokens(tokens: list[Token], bound: frozenset[str]) -> Iterator[Ref]
     while i < len(tokens):
         token = tokens[i]
         if token.kind == "string":
-            for part in token.inner:
-                yield from refs_in_expression(part, bound)
+            yield from _template_refs(token.inner, bound)
         elif token.kind == "punct" and token.text in "([{":
             openers.append(token.text)
         elif token.kind == "punct" and token.text in ")]}" and openers:
@@ -194,6 +194,13 @@ def _refs_in_tokens(tokens: list[Token], bound: frozenset[str]) -> Iterator[Ref]
         i += 1
 
 
+def _template_refs(parts: list[str], bound: frozenset[str]) -> Iterator[Ref]:
+    # %{ for x in ... } binds x for the rest of the template.
+    bound = bound.union(*(_bound_names(tokenize(p)) for p in parts if p.startswith("for")))
+    for part in parts:
+        yield from refs_in_expression(part, bound)
+
+
 def refs_in_expression(text: str, bound: frozenset[str] = frozenset()) -> Iterator[Ref]:
     """Yield the references of one expression's text; ``bound`` names are local symbols."""
     yield from _refs_in_tokens(tokenize(text), bound)
@@ -202,11 +209,7 @@ def refs_in_expression(text: str, bound: frozenset[str] = frozenset()) -> Iterat
 def refs_in_value(value: Any, bound: frozenset[str] = frozenset()) -> Iterator[Ref]:
     """Yield the references of a python-hcl2 value (template strings, lists, objects)."""
     if isinstance(value, str):
-        parts = template_parts(value)
-        # %{ for x in ... } binds x for the rest of the template.
-        bound = bound.union(*(_bound_names(tokenize(p)) for p in parts if p.startswith("for")))
-        for part in parts:
-            yield from refs_in_expression(part, bound)
+        yield from _template_refs(template_parts(value), bound)
     elif isinstance(value, list):
         for item in value:
             yield from refs_in_value(item, bound)

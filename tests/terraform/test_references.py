@@ -203,6 +203,8 @@ REFERENCES = [
     ("conditional", "${var.a ? var.b : var.c}", ["var.a", "var.b", "var.c"]),
     ("reference-inside-index", "${local.m[each.key]}", ["local.m[each.key]", "each.key"]),
     ("template-for-directive", "%{ for x in var.l }${x.y}%{ endfor }", ["var.l"]),
+    ("for-directive-in-nested-string", '${upper("%{ for x in var.l }${x}%{ endfor }")}',
+     ["var.l"]),
 ]
 
 
