@@ -25,7 +25,7 @@ PACKAGE = "cdktf-cdktf-provider-google"
 PACKAGE_VERSION = "16.12.1"
 PROVIDER_VERSION = "6.50.0"
 # Bumped whenever the extracted shape changes, so an old cache is rebuilt.
-SCHEMA_FORMAT = 3
+SCHEMA_FORMAT = 4
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = ROOT / ".cache" / "terraform"
 
@@ -33,8 +33,6 @@ _ANCHOR = re.compile(r"\{@link https://registry\.terraform\.io/\S+#(\w+) ")
 _TYPE_LINK = re.compile(r"/docs/(resources|data-sources)/\w+ (google_\w+)\}")
 _ENUM = re.compile(r"Possible values: \[([^\]]*)\]")
 _PREFIX = "@cdktf/provider-google."
-# jsii properties of the generated classes that are not Terraform attributes.
-_NOT_ATTRIBUTES = frozenset({"internalValue", "tfResourceType"})
 
 # A compact schema: {"resource": {type: key}, "data": {type: key}, "types": {key: spec}} where
 # spec = {"attrs": {arg: required}, "blocks": {block: [key, required]},
@@ -147,8 +145,9 @@ def _add_computed(fqn: str, key: str, types: Mapping[str, Any], out: dict[str, A
     seen.add(fqn)
     entry = _entry(out, key)
     for prop in types[fqn].get("properties", []):
-        if (prop.get("static") or prop["name"] in _NOT_ATTRIBUTES
-                or prop["name"].endswith("Input")):
+        # Settable properties are the arguments (read from the Config interface) or cdktf's
+        # internalValue; static ones are class constants; *Input echo the arguments.
+        if prop.get("static") or not prop.get("immutable") or prop["name"].endswith("Input"):
             continue
         name = _snake(prop["name"])
         plain = name.removesuffix("_attribute")
