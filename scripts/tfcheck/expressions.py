@@ -21,10 +21,14 @@ _OPERATORS = ("...", "=>", "==", "!=", "<=", ">=", "&&", "||")
 
 @dataclass(frozen=True)
 class Ref:
-    """One traversal: its root name, then attribute names and index steps ("[0]", "[*]")."""
+    """One traversal: its root name, then attribute names and index steps ("[0]", "[*]").
+
+    A function call is a Ref too, with ``call`` set and no steps.
+    """
 
     root: str
     steps: tuple[str, ...]
+    call: bool = False
 
     def text(self) -> str:
         """Render the traversal as HCL."""
@@ -180,10 +184,11 @@ def _refs_in_tokens(tokens: list[Token], bound: frozenset[str]) -> Iterator[Ref]
             openers.append(token.text)
         elif token.kind == "punct" and token.text in ")]}" and openers:
             openers.pop()
-        elif (token.kind == "ident" and token.text not in KEYWORDS
-              and (i == 0 or tokens[i - 1].text != ".")
-              and not (i + 1 < len(tokens) and tokens[i + 1].text == "(")
-              and not _is_object_key(tokens, i, openers[-1] if openers else "")):
+        elif token.kind != "ident" or token.text in KEYWORDS or i and tokens[i - 1].text == ".":
+            pass
+        elif i + 1 < len(tokens) and tokens[i + 1].text == "(":
+            yield Ref(token.text, (), call=True)
+        elif not _is_object_key(tokens, i, openers[-1] if openers else ""):
             steps, end, spans = _traversal(tokens, i)
             if token.text not in bound:
                 yield Ref(token.text, steps)

@@ -8,6 +8,7 @@ from typing import Any
 
 from scripts.tfcheck.bodies import Schema, block_bodies, is_block, items, labeled, suggest
 from scripts.tfcheck.expressions import Ref, is_index, refs_in_value
+from scripts.tfcheck.handwritten import TERRAFORM_FUNCTIONS
 from scripts.tfcheck.vartypes import VarType, attribute_problem, parse_type
 
 # Arguments whose value is not an expression to resolve: bare keywords, attribute names or
@@ -132,7 +133,11 @@ class ReferenceChecker:
         return f"'{ref.text()}': {ref.root} has no attribute '{first}'{suggest(first, valid)}"
 
     def problem(self, ref: Ref, scope: Scope) -> str | None:
-        """Say what is wrong with one reference, or None."""
+        """Say what is wrong with one reference or function call, or None."""
+        if ref.call:
+            known = ref.root in TERRAFORM_FUNCTIONS or ref.root.startswith("provider::")
+            return None if known else (f"unknown function '{ref.root}'"
+                                       f"{suggest(ref.root, TERRAFORM_FUNCTIONS)}")
         if ref.root == "var":
             return self._declared(ref, self.declared.variables, "variable") or \
                 self._variable_attribute(ref)

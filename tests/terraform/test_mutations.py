@@ -84,6 +84,9 @@ MUTATIONS = [
              r"var\.api_urls\.asana", "var.api_urls.asan",
              "local.function_env: 'var.api_urls.asan': the type of var.api_urls has no "
              "attribute 'asan' (did you mean 'asana'?)"),
+    Mutation("unknown-function", "undeclared name", "main.tf",
+             r"tostring\(var\.max_body_bytes\)", "to_string(var.max_body_bytes)",
+             "local.function_env: unknown function 'to_string' (did you mean 'tostring'?)"),
     Mutation("undeclared-local", "undeclared name", "monitoring.tf",
              r"= local\.notification_channels\n", "= local.notification_channel\n",
              "reference to undeclared local value 'local.notification_channel' "

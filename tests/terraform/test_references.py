@@ -114,6 +114,8 @@ BROKEN = [
      'variable "v" {\n  type = object({ a = list(object({ bee = string })) })\n}\n'
      'output "o" {\n  value = var.v.a[0].be\n}',
      "output.o: 'var.v.a[0].be': the type of var.v has no attribute 'be' (did you mean 'bee'?)"),
+    ("unknown-function", 'output "o" {\n  value = lenght([])\n}',
+     "output.o: unknown function 'lenght' (did you mean 'length'?)"),
     ("count-without-count", 'output "o" {\n  value = count.index\n}',
      "'count.index' used where there is no count (only in a block with count)"),
     ("self-outside-provisioner",
@@ -211,4 +213,9 @@ REFERENCES = [
 @pytest.mark.parametrize(("value", "expected"), [c[1:] for c in REFERENCES],
                          ids=[c[0] for c in REFERENCES])
 def test_references_found_in_expressions(value: str, expected: list[str]) -> None:
-    assert [ref.text() for ref in refs_in_value(value)] == expected
+    assert [ref.text() for ref in refs_in_value(value) if not ref.call] == expected
+
+
+def test_function_calls_found_in_expressions() -> None:
+    calls = [ref.root for ref in refs_in_value('${lower(format("%s", var.a))}') if ref.call]
+    assert calls == ["lower", "format"]
