@@ -28,14 +28,20 @@ class Declarations:
     # "resource"/"data" -> type -> names
     blocks: dict[str, dict[str, set[str]]] = field(
         default_factory=lambda: {"resource": {}, "data": {}})
+    # Addresses with count or for_each: their attributes need an instance key first.
+    repeated: set[str] = field(default_factory=set)
 
     def add(self, config: Mapping[str, Any]) -> None:
         """Record the declarations of one parsed file."""
         for kind in ("resource", "data"):
+            prefix = "data." if kind == "data" else ""
             for entry in config.get(kind, []):
                 for type_name, instances in items(entry):
                     names = self.blocks[kind].setdefault(type_name, set())
-                    names.update(name for name, _ in items(instances))
+                    for name, body in items(instances):
+                        names.add(name)
+                        if "count" in body or "for_each" in body:
+                            self.repeated.add(f"{prefix}{type_name}.{name}")
         for entry in config.get("variable", []):
             self.variables.update((name, parse_type(body.get("type"))) for name, body in
                                   items(entry))
@@ -93,10 +99,13 @@ class ReferenceChecker:
         if not rest or is_index(rest[0]):
             return f"invalid reference '{ref.text()}': name the {what} after its type"
         name = rest[0]
+        address = f"{prefix}{type_name}.{name}"
         if name not in self.declared.blocks[kind].get(type_name, set()):
-            address = f"{prefix}{type_name}.{name}"
             known = [prefix + a for a in self.declared.addresses(kind)]
             return f"reference to undeclared {what} '{address}'{suggest(address, known)}"
+        if address in self.declared.repeated and len(rest) > 1 and not is_index(rest[1]):
+            return (f"{address} has count or for_each: pick an instance, "
+                    f"{address}[...].{rest[1]}")
         type_key = self.schema[kind].get(type_name)
         problem = _attribute_problem(rest[1:], type_key, self.schema) if type_key else None
         if problem is None:

@@ -52,6 +52,11 @@ MUTATIONS = [
              r"service_config\[0\]\.uri", "service_config.uri",
              "google_cloudfunctions2_function.ingest.service_config: 'service_config' is a list "
              "of blocks: index it, service_config[0].uri"),
+    Mutation("for-each-resource-without-instance-key", "attribute reference", "outputs.tf",
+             r'google_service_account\.function\["ingest"\]\.email',
+             "google_service_account.function.email",
+             "google_service_account.function has count or for_each: pick an instance, "
+             "google_service_account.function[...].email"),
     Mutation("unknown-attribute-of-data-source", "attribute reference", "main.tf",
              r"data\.google_project\.this\.number", "data.google_project.this.numbr",
              "local.pubsub_service_agent: data.google_project.this.numbr: "
