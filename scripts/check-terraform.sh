@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Offline Terraform checks: fmt, provider-schema check + structural tests, checkov.
+# Offline Terraform checks: fmt, the module against the provider schema and its own
+# declarations (scripts/tfcheck), structural and mutation tests, checkov.
 # Needs .venv (python-hcl2, pytest); installs checkov into .venv-checkov and caches the
 # provider schema under .cache/terraform, so a second run needs no network.
 set -euo pipefail
@@ -23,10 +24,10 @@ if ! command -v terraform >/dev/null; then
 fi
 terraform fmt -check -recursive -diff terraform
 
-step "provider schema (cdktf-cdktf-provider-google, cached in .cache/terraform)"
-.venv/bin/python scripts/provider_schema.py fetch
+step "module against provider schema 6.50 and its declarations (scripts/tfcheck)"
+.venv/bin/python scripts/provider_schema.py check terraform
 
-step "schema and structural tests (tests/terraform)"
+step "schema, reference, mutation and structural tests (tests/terraform)"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/terraform
 
 step "checkov $CHECKOV_VERSION (offline)"

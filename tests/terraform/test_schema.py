@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.provider_schema import Schema, check_config, check_directory, parse_hcl
+from scripts.provider_schema import Schema, check_config, check_directory, parse_explicit
 from tests.terraform.tfmodel import TERRAFORM
 
 TF_FILES = sorted(TERRAFORM.glob("*.tf"))
@@ -14,7 +14,7 @@ TF_FILES = sorted(TERRAFORM.glob("*.tf"))
 
 @pytest.mark.parametrize("path", TF_FILES, ids=[p.name for p in TF_FILES])
 def test_file_matches_provider_schema(path: Path, schema: Schema) -> None:
-    assert check_config(parse_hcl(path.read_text()), schema, path.name) == []
+    assert check_config(parse_explicit(path.read_text()), schema, path.name) == []
 
 
 def test_module_has_resources_to_check() -> None:
@@ -99,13 +99,13 @@ BROKEN = [
 
 
 def test_valid_config_with_meta_arguments_passes(schema: Schema) -> None:
-    assert check_config(parse_hcl(GOOD), schema, "good.tf") == []
+    assert check_config(parse_explicit(GOOD), schema, "good.tf") == []
 
 
 @pytest.mark.parametrize(("text", "expected"), [c[1:] for c in BROKEN],
                          ids=[c[0] for c in BROKEN])
 def test_checker_reports_mistake(text: str, expected: str, schema: Schema) -> None:
-    problems = check_config(parse_hcl(text), schema, "broken.tf")
+    problems = check_config(parse_explicit(text), schema, "broken.tf")
     assert any(expected in problem for problem in problems), problems
 
 
