@@ -7,6 +7,39 @@ locals {
     for file in fileset("${local.repo_root}/shared", "**") : file
     if !strcontains(file, "__pycache__") && !endswith(file, ".pyc")
   ]
+
+  # What the three functions do not share (the keys are those of local.functions).
+  function_service = {
+    # A warm instance answers within Sentry's 1 s webhook timeout; a cold start may not
+    # (0 is allowed for dev; README, "Deploy" states what one warm instance costs). Public:
+    # Sentry and Datadog post from the internet.
+    ingest = {
+      min_instances   = var.ingest_scaling.min_instances
+      max_instances   = var.ingest_scaling.max_instances
+      concurrency     = var.ingest_scaling.concurrency
+      timeout_seconds = 10
+      ingress         = "ALLOW_ALL"
+    }
+    # max_instances * concurrency <= 15 keeps within Asana's concurrent write limit
+    # (validated in variables.tf); scale-to-zero is fine behind a queue.
+    worker = {
+      min_instances   = 0
+      max_instances   = var.worker_scaling.max_instances
+      concurrency     = var.worker_scaling.concurrency
+      timeout_seconds = var.worker_timeout_seconds
+      ingress         = "ALLOW_INTERNAL_ONLY"
+    }
+    # One run at a time: two overlapping runs would only publish the same keys twice. Paged
+    # reads wait out rate limits, well inside the scheduler's attempt deadline. Cloud
+    # Scheduler counts as internal traffic for Cloud Run ingress.
+    reconcile = {
+      min_instances   = 0
+      max_instances   = 1
+      concurrency     = 1
+      timeout_seconds = 300
+      ingress         = "ALLOW_INTERNAL_ONLY"
+    }
+  }
 }
 
 # Versioned, with one fixed object name per function: a code change uploads a new generation
@@ -114,39 +147,40 @@ resource "google_storage_bucket_object" "source" {
   source = data.archive_file.source[each.key].output_path
 }
 
-resource "google_cloudfunctions2_function" "ingest" {
-  #checkov:skip=CKV_GCP_124:The webhook must be reachable from Sentry's and Datadog's servers on the internet.
-  name        = "${var.name}-ingest"
+# One function per entry of local.function_service; they differ only in what that map holds.
+resource "google_cloudfunctions2_function" "function" {
+  #checkov:skip=CKV_GCP_124:Only ingest admits all traffic: the webhook must be reachable from Sentry's and Datadog's servers on the internet; worker and reconcile are internal only.
+  for_each = local.function_service
+
+  name        = "${var.name}-${each.key}"
   location    = var.region
-  description = local.functions.ingest
+  description = local.functions[each.key]
 
   build_config {
     runtime           = "python311"
-    entry_point       = "ingest"
+    entry_point       = each.key
     service_account   = google_service_account.builder.id
     docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {
         bucket     = google_storage_bucket.source.name
-        object     = google_storage_bucket_object.source["ingest"].name
-        generation = google_storage_bucket_object.source["ingest"].generation
+        object     = google_storage_bucket_object.source[each.key].name
+        generation = google_storage_bucket_object.source[each.key].generation
       }
     }
   }
 
   service_config {
-    # A warm instance answers within Sentry's 1 s webhook timeout; a cold start may not
-    # (0 is allowed for dev; README, "Deploy" states what one warm instance costs).
-    min_instance_count               = var.ingest_scaling.min_instances
-    max_instance_count               = var.ingest_scaling.max_instances
-    max_instance_request_concurrency = var.ingest_scaling.concurrency
+    min_instance_count               = each.value.min_instances
+    max_instance_count               = each.value.max_instances
+    max_instance_request_concurrency = each.value.concurrency
     available_memory                 = "512Mi"
     available_cpu                    = "1"
-    timeout_seconds                  = 10
-    ingress_settings                 = "ALLOW_ALL"
+    timeout_seconds                  = each.value.timeout_seconds
+    ingress_settings                 = each.value.ingress
     all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.function["ingest"].email
+    service_account_email            = google_service_account.function[each.key].email
     environment_variables            = local.function_env
 
     dynamic "secret_environment_variables" {
@@ -164,103 +198,20 @@ resource "google_cloudfunctions2_function" "ingest" {
   depends_on = [time_sleep.builder_iam, google_secret_manager_secret_iam_member.sentry_dsn_reader]
 }
 
-resource "google_cloudfunctions2_function" "worker" {
-  name        = "${var.name}-worker"
-  location    = var.region
-  description = local.functions.worker
-
-  build_config {
-    runtime           = "python311"
-    entry_point       = "worker"
-    service_account   = google_service_account.builder.id
-    docker_repository = google_artifact_registry_repository.functions.id
-
-    source {
-      storage_source {
-        bucket     = google_storage_bucket.source.name
-        object     = google_storage_bucket_object.source["worker"].name
-        generation = google_storage_bucket_object.source["worker"].generation
-      }
-    }
-  }
-
-  service_config {
-    # max_instance_count * concurrency <= 15 keeps within Asana's concurrent write limit
-    # (validated in variables.tf); scale-to-zero is fine behind a queue.
-    min_instance_count               = 0
-    max_instance_count               = var.worker_scaling.max_instances
-    max_instance_request_concurrency = var.worker_scaling.concurrency
-    available_memory                 = "512Mi"
-    available_cpu                    = "1"
-    timeout_seconds                  = var.worker_timeout_seconds
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.function["worker"].email
-    environment_variables            = local.function_env
-
-    dynamic "secret_environment_variables" {
-      for_each = var.sentry_reporting ? [google_secret_manager_secret.sentry_dsn.secret_id] : []
-      content {
-        key        = "SENTRY_DSN"
-        project_id = var.project_id
-        secret     = secret_environment_variables.value
-        version    = "latest"
-      }
-    }
-  }
-
-  # The builder's roles must have propagated, not only exist (waits.tf).
-  depends_on = [time_sleep.builder_iam, google_secret_manager_secret_iam_member.sentry_dsn_reader]
+# Deployments from before the three functions shared one block keep them as they are.
+moved {
+  from = google_cloudfunctions2_function.ingest
+  to   = google_cloudfunctions2_function.function["ingest"]
 }
 
-resource "google_cloudfunctions2_function" "reconcile" {
-  name        = "${var.name}-reconcile"
-  location    = var.region
-  description = local.functions.reconcile
+moved {
+  from = google_cloudfunctions2_function.worker
+  to   = google_cloudfunctions2_function.function["worker"]
+}
 
-  build_config {
-    runtime           = "python311"
-    entry_point       = "reconcile"
-    service_account   = google_service_account.builder.id
-    docker_repository = google_artifact_registry_repository.functions.id
-
-    source {
-      storage_source {
-        bucket     = google_storage_bucket.source.name
-        object     = google_storage_bucket_object.source["reconcile"].name
-        generation = google_storage_bucket_object.source["reconcile"].generation
-      }
-    }
-  }
-
-  service_config {
-    # One run at a time: two overlapping runs would only publish the same keys twice.
-    min_instance_count               = 0
-    max_instance_count               = 1
-    max_instance_request_concurrency = 1
-    available_memory                 = "512Mi"
-    available_cpu                    = "1"
-    # Paged reads that wait out rate limits; well inside the scheduler's attempt deadline.
-    timeout_seconds = 300
-    # Cloud Scheduler counts as internal traffic for Cloud Run ingress.
-    ingress_settings               = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.function["reconcile"].email
-    environment_variables          = local.function_env
-
-    dynamic "secret_environment_variables" {
-      for_each = var.sentry_reporting ? [google_secret_manager_secret.sentry_dsn.secret_id] : []
-      content {
-        key        = "SENTRY_DSN"
-        project_id = var.project_id
-        secret     = secret_environment_variables.value
-        version    = "latest"
-      }
-    }
-  }
-
-  # The builder's roles must have propagated, not only exist (waits.tf).
-  depends_on = [time_sleep.builder_iam, google_secret_manager_secret_iam_member.sentry_dsn_reader]
+moved {
+  from = google_cloudfunctions2_function.reconcile
+  to   = google_cloudfunctions2_function.function["reconcile"]
 }
 
 # Sentry and Datadog call the webhook without Google credentials; the function verifies
@@ -273,7 +224,7 @@ resource "google_cloud_run_service_iam_member" "ingest_public" {
 
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.ingest.name
+  service  = google_cloudfunctions2_function.function["ingest"].name
   role     = "roles/run.invoker"
   member   = "allUsers"
 }
@@ -294,12 +245,12 @@ moved {
 resource "terraform_data" "ingest_invoker_check_disabled" {
   count = var.ingest_public_access == "invoker_iam_check_disabled" ? 1 : 0
 
-  triggers_replace = [google_cloudfunctions2_function.ingest.update_time]
+  triggers_replace = [google_cloudfunctions2_function.function["ingest"].update_time]
 
   provisioner "local-exec" {
     command = "gcloud run services update \"$SERVICE\" --region=\"$REGION\" --project=\"$PROJECT\" --no-invoker-iam-check --quiet"
     environment = {
-      SERVICE = google_cloudfunctions2_function.ingest.name
+      SERVICE = google_cloudfunctions2_function.function["ingest"].name
       REGION  = var.region
       PROJECT = var.project_id
     }
@@ -310,7 +261,7 @@ resource "terraform_data" "ingest_invoker_check_disabled" {
 resource "google_cloud_run_service_iam_member" "worker_pusher" {
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.worker.name
+  service  = google_cloudfunctions2_function.function["worker"].name
   role     = "roles/run.invoker"
   member   = google_service_account.pusher.member
 }

@@ -6,9 +6,9 @@
 # the same apply (waits.tf), so only reconcile_failures uses one, and it waits for it.
 
 locals {
-  ingest_service    = google_cloudfunctions2_function.ingest.name
-  worker_service    = google_cloudfunctions2_function.worker.name
-  reconcile_service = google_cloudfunctions2_function.reconcile.name
+  ingest_service    = google_cloudfunctions2_function.function["ingest"].name
+  worker_service    = google_cloudfunctions2_function.function["worker"].name
+  reconcile_service = google_cloudfunctions2_function.function["reconcile"].name
 
   notification_channels = concat(
     [for channel in google_monitoring_notification_channel.email : channel.id],

@@ -1,21 +1,21 @@
 output "webhook_url" {
   description = "Public URL of the ingest function; Sentry and Datadog post here (the source is read from headers), and Asana to it with ?source=asana."
-  value       = google_cloudfunctions2_function.ingest.service_config[0].uri
+  value       = google_cloudfunctions2_function.function["ingest"].service_config[0].uri
 }
 
 output "sentry_webhook_url" {
   description = "Webhook URL to paste into the Sentry internal integration (same as webhook_url)."
-  value       = google_cloudfunctions2_function.ingest.service_config[0].uri
+  value       = google_cloudfunctions2_function.function["ingest"].service_config[0].uri
 }
 
 output "datadog_webhook_url" {
   description = "Webhook URL to paste into the Datadog Webhooks integration (same as webhook_url)."
-  value       = google_cloudfunctions2_function.ingest.service_config[0].uri
+  value       = google_cloudfunctions2_function.function["ingest"].service_config[0].uri
 }
 
 output "worker_url" {
   description = "Internal URL of the worker; only the events push subscription may call it."
-  value       = google_cloudfunctions2_function.worker.service_config[0].uri
+  value       = google_cloudfunctions2_function.function["worker"].service_config[0].uri
 }
 
 output "events_topic" {

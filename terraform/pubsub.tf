@@ -36,11 +36,11 @@ resource "google_pubsub_subscription" "events" {
   message_retention_duration = "604800s"
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.worker.service_config[0].uri
+    push_endpoint = google_cloudfunctions2_function.function["worker"].service_config[0].uri
 
     oidc_token {
       service_account_email = google_service_account.pusher.email
-      audience              = google_cloudfunctions2_function.worker.service_config[0].uri
+      audience              = google_cloudfunctions2_function.function["worker"].service_config[0].uri
     }
   }
 

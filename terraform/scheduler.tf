@@ -13,7 +13,7 @@ resource "google_service_account" "scheduler" {
 resource "google_cloud_run_service_iam_member" "reconcile_scheduler" {
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.reconcile.name
+  service  = google_cloudfunctions2_function.function["reconcile"].name
   role     = "roles/run.invoker"
   member   = google_service_account.scheduler.member
 }
@@ -34,11 +34,11 @@ resource "google_cloud_scheduler_job" "reconcile" {
 
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.reconcile.service_config[0].uri
+    uri         = google_cloudfunctions2_function.function["reconcile"].service_config[0].uri
 
     oidc_token {
       service_account_email = google_service_account.scheduler.email
-      audience              = google_cloudfunctions2_function.reconcile.service_config[0].uri
+      audience              = google_cloudfunctions2_function.function["reconcile"].service_config[0].uri
     }
   }
 

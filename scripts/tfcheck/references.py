@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scripts.tfcheck.bodies import Schema, block_bodies, is_block, items, labeled, suggest
@@ -24,6 +24,7 @@ class Declarations:
 
     variables: dict[str, VarType] = field(default_factory=dict)  # name -> type constraint
     locals: set[str] = field(default_factory=set)
+    local_values: dict[str, Any] = field(default_factory=dict)
     modules: set[str] = field(default_factory=set)
     # "resource"/"data" -> type -> names
     blocks: dict[str, dict[str, set[str]]] = field(
@@ -49,6 +50,17 @@ class Declarations:
             self.modules.update(name for name, _ in items(entry))
         for entry in config.get("locals", []):
             self.locals.update(name for name, _ in items(entry))
+            self.local_values.update(items(entry))
+
+    def each_value_attributes(self, for_each: Any) -> frozenset[str] | None:
+        """Return the attributes every element has when for_each is a local map of objects."""
+        if not isinstance(for_each, str) or not for_each.startswith("${local."):
+            return None
+        value = self.local_values.get(for_each.removeprefix("${local.").removesuffix("}"))
+        if not isinstance(value, Mapping) or not value or \
+                not all(isinstance(element, Mapping) for element in value.values()):
+            return None
+        return frozenset.intersection(*(frozenset(e) for e in value.values()))
 
     def addresses(self, kind: str) -> list[str]:
         """Return every declared address of one kind ("resource" or "data")."""
@@ -62,6 +74,8 @@ class Scope:
     each: bool = False
     count: bool = False
     self_ok: bool = False
+    # The attributes of each.value, when for_each is a local map of objects.
+    each_value: frozenset[str] | None = None
 
 
 def _attribute_problem(steps: tuple[str, ...], type_key: str,
@@ -137,9 +151,20 @@ class ReferenceChecker:
             return (f"'{ref.text()}' used where there is no {ref.root} "
                     f"(only in a block with {needs[ref.root][0]})")
         first, valid = (ref.steps or ("",))[0], _BUILTIN_ROOTS[ref.root]
+        if first == "value" and ref.root == "each":
+            return self._each_value(ref, scope)
         if first in valid:
             return None
         return f"'{ref.text()}': {ref.root} has no attribute '{first}'{suggest(first, valid)}"
+
+    @staticmethod
+    def _each_value(ref: Ref, scope: Scope) -> str | None:
+        attribute = ref.steps[1] if len(ref.steps) > 1 else None
+        if scope.each_value is None or attribute is None or is_index(attribute) or \
+                attribute in scope.each_value:
+            return None
+        return (f"'{ref.text()}': the elements of for_each have no attribute "
+                f"'{attribute}'{suggest(attribute, sorted(scope.each_value))}")
 
     def problem(self, ref: Ref, scope: Scope) -> str | None:
         """Say what is wrong with one reference or function call, or None."""
@@ -181,7 +206,7 @@ class ReferenceChecker:
             if key == "dynamic":
                 problems += self._check_dynamic(value, scope, where, bound)
             elif key in ("provisioner", "connection", "postcondition"):
-                inner = Scope(scope.each, scope.count, self_ok=True)
+                inner = replace(scope, self_ok=True)
                 bodies = [b for _, b in labeled(value)] or block_bodies(value)
                 for block in bodies:
                     problems += self.check_body(block, inner, where, bound)
@@ -211,7 +236,9 @@ def module_references(config: Mapping[str, Any], checker: ReferenceChecker,
         for entry in config.get(kind, []):
             for type_name, instances in items(entry):
                 for name, body in items(instances):
-                    scope = Scope(each="for_each" in body, count="count" in body)
+                    scope = Scope(each="for_each" in body, count="count" in body,
+                                  each_value=checker.declared.each_value_attributes(
+                                      body.get("for_each")))
                     where = f"{source}: {prefix}{type_name}.{name}"
                     yield from checker.check_body(body, scope, where)
     for kind in ("output", "module", "provider"):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from scripts.provider_schema import parse_hcl
-from tests.terraform.tfmodel import ROOT, TERRAFORM, Module, block, load_tfvars
+from tests.terraform.tfmodel import ROOT, TERRAFORM, Module, block, instance, load_tfvars
 
 TFVARS = {p.stem: p for p in sorted((TERRAFORM / "environments").glob("*.tfvars"))}
 FUNCTIONS = ("ingest", "worker", "reconcile")
@@ -42,8 +42,8 @@ def unwaited_user_metrics(module: Module) -> list[str]:
     """Name each alert policy on a log-based metric that does not wait for that metric."""
     problems = []
     for name, policy in module.resources_of("google_monitoring_alert_policy").items():
-        for resource, instance in USER_METRIC.findall(json.dumps(policy).replace('\\"', '"')):
-            metric = resource + instance
+        for resource, key in USER_METRIC.findall(json.dumps(policy).replace('\\"', '"')):
+            metric = resource + key
             waits = [ref for ref, sleep in _sleeps_depended_on(module, policy)
                      if _mentions(sleep, metric) and _seconds(sleep["create_duration"]) >= 600]
             if not waits:
@@ -55,7 +55,7 @@ def unwaited_builds(module: Module) -> list[str]:
     """Name each function whose build does not wait for the builder's roles to propagate."""
     problems = []
     for name in FUNCTIONS:
-        function = module.resources[f"google_cloudfunctions2_function.{name}"]
+        function = instance(module, "google_cloudfunctions2_function.function", name)
         waits = [ref for ref, sleep in _sleeps_depended_on(module, function)
                  if _mentions(sleep, "google_project_iam_member.builder")
                  and _seconds(sleep["create_duration"]) >= 60]
@@ -109,7 +109,7 @@ def archive_deletion_problems(module: Module) -> list[str]:
                 block(rule, "condition").get("with_state") != "ARCHIVED":
             problems.append(f"Delete rule also matches live objects: {block(rule, 'condition')}")
     for name in FUNCTIONS:
-        function = module.resources[f"google_cloudfunctions2_function.{name}"]
+        function = instance(module, "google_cloudfunctions2_function.function", name)
         storage = block(block(block(function, "build_config"), "source"), "storage_source")
         if storage.get("generation") != (
                 f'${{google_storage_bucket_object.source["{name}"].generation}}'):
@@ -142,10 +142,10 @@ def test_a_wait_for_another_metric_does_not_count(module: Module) -> None:
 
 def test_function_builds_wait_for_builder_iam_to_propagate(module: Module) -> None:
     assert unwaited_builds(module) == []
-    only_created = mutated(module, "google_cloudfunctions2_function.worker",
+    only_created = mutated(module, "google_cloudfunctions2_function.function",
                            lambda body: body.update(depends_on=[
                                "${google_project_iam_member.builder}"]))
-    assert unwaited_builds(only_created) == ["worker"]
+    assert unwaited_builds(only_created) == list(FUNCTIONS)
 
 
 def test_grants_to_the_pubsub_agent_wait_for_the_agent(module: Module) -> None:
@@ -228,13 +228,14 @@ def test_upgrading_keeps_the_existing_allusers_grant() -> None:
 
 def test_drs_mode_turns_off_the_invoker_check_after_every_ingest_deploy(module: Module) -> None:
     step = module.resources["terraform_data.ingest_invoker_check_disabled"]
-    assert step["triggers_replace"] == ["${google_cloudfunctions2_function.ingest.update_time}"]
+    ingest = 'google_cloudfunctions2_function.function["ingest"]'
+    assert step["triggers_replace"] == [f"${{{ingest}.update_time}}"]
     [provisioner] = step["provisioner"]
     local_exec = provisioner["local-exec"]
     assert local_exec["command"].startswith('gcloud run services update "$SERVICE" ')
     assert "--no-invoker-iam-check" in local_exec["command"].split()
     assert local_exec["environment"] == {
-        "SERVICE": "${google_cloudfunctions2_function.ingest.name}",
+        "SERVICE": '${google_cloudfunctions2_function.function["ingest"].name}',
         "REGION": "${var.region}", "PROJECT": "${var.project_id}"}
 
 
@@ -256,7 +257,8 @@ def test_archive_names_are_stable_so_an_unchanged_archive_is_not_uploaded_again(
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_images_go_to_a_repository_that_is_cleaned_up(module: Module, name: str) -> None:
-    build = block(module.resources[f"google_cloudfunctions2_function.{name}"], "build_config")
+    function = instance(module, "google_cloudfunctions2_function.function", name)
+    build = block(function, "build_config")
     assert build["docker_repository"] == "${google_artifact_registry_repository.functions.id}"
     repository = module.resources["google_artifact_registry_repository.functions"]
     assert repository["cleanup_policy_dry_run"] is False

@@ -43,14 +43,15 @@ MUTATIONS = [
              "google_monitoring_notification_channel.email: 'labels' is an argument, "
              "not a block: write labels = ..."),
     Mutation("unknown-attribute-of-nested-block", "attribute reference", "pubsub.tf",
-             r"(push_endpoint = google_cloudfunctions2_function\.worker\.service_config\[0\])"
-             r"\.uri", r"\1.url",
+             r'(push_endpoint = google_cloudfunctions2_function\.function\["worker"\]'
+             r"\.service_config\[0\])\.uri", r"\1.url",
              "google_pubsub_subscription.events: "
-             "google_cloudfunctions2_function.worker.service_config[0].url: "
+             'google_cloudfunctions2_function.function["worker"].service_config[0].url: '
              "no attribute 'url' (did you mean 'uri'?)"),
     Mutation("nested-block-without-index", "attribute reference", "outputs.tf",
              r"service_config\[0\]\.uri", "service_config.uri",
-             "google_cloudfunctions2_function.ingest.service_config: 'service_config' is a list "
+             'google_cloudfunctions2_function.function["ingest"].service_config: '
+             "'service_config' is a list "
              "of blocks: index it, service_config[0].uri"),
     Mutation("for-each-resource-without-instance-key", "attribute reference", "outputs.tf",
              r'google_service_account\.function\["ingest"\]\.email',
@@ -109,6 +110,11 @@ MUTATIONS = [
              r"collection = var\.ledger_collection", "collection = each.value",
              "google_firestore_field.ledger_ttl: 'each.value' used where there is no each "
              "(only in a block with for_each)"),
+    Mutation("unknown-attribute-of-each-value", "undeclared name", "functions.tf",
+             r"= each\.value\.min_instances", "= each.value.min_instancez",
+             "google_cloudfunctions2_function.function: 'each.value.min_instancez': the "
+             "elements of for_each have no attribute 'min_instancez' "
+             "(did you mean 'min_instances'?)"),
     Mutation("invalid-enum-value", "enum", "monitoring.tf",
              r'per_series_aligner = "ALIGN_MAX"', 'per_series_aligner = "ALIGN_PERCENTILE99"',
              "condition_threshold.aggregations: 'per_series_aligner' = \"ALIGN_PERCENTILE99\" "

@@ -124,6 +124,11 @@ BROKEN = [
     ("each-with-unknown-attribute",
      'resource "terraform_data" "d" {\n  for_each = {}\n  input = each.val\n}',
      "'each.val': each has no attribute 'val' (did you mean 'value'?)"),
+    ("each-value-without-that-attribute",
+     'locals {\n  m = { a = { size = 1 }, b = { size = 2 } }\n}\n'
+     'resource "terraform_data" "d" {\n  for_each = local.m\n  input = each.value.sizes\n}',
+     "'each.value.sizes': the elements of for_each have no attribute 'sizes' "
+     "(did you mean 'size'?)"),
     ("undeclared-in-variable-validation",
      'variable "v" {\n  type = string\n  validation {\n    condition = var.w != ""\n'
      '    error_message = "x"\n  }\n}',

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from shared.settings import SECRET_NAMES, SECRET_READERS
-from tests.terraform.tfmodel import ROOT, TERRAFORM, Module, block, load_tfvars, settings_env_keys
+from tests.terraform.tfmodel import (
+    ROOT,
+    TERRAFORM,
+    Module,
+    block,
+    instance,
+    load_tfvars,
+    settings_env_keys,
+)
 
 TFVARS = sorted((TERRAFORM / "environments").glob("*.tfvars"))
 FUNCTIONS = ("ingest", "worker", "reconcile")
@@ -21,7 +29,7 @@ NOT_DEPLOYED = {
 
 
 def _function(module: Module, name: str) -> dict:
-    return module.resources[f"google_cloudfunctions2_function.{name}"]
+    return instance(module, "google_cloudfunctions2_function.function", name)
 
 
 def test_events_subscription_dead_letters_after_configured_attempts(module: Module) -> None:
@@ -40,7 +48,7 @@ def test_events_subscription_retries_with_exponential_backoff(module: Module) ->
 
 def test_events_subscription_pushes_to_worker_with_oidc(module: Module) -> None:
     push = block(module.resources["google_pubsub_subscription.events"], "push_config")
-    worker_uri = "${google_cloudfunctions2_function.worker.service_config[0].uri}"
+    worker_uri = '${google_cloudfunctions2_function.function["worker"].service_config[0].uri}'
     assert push["push_endpoint"] == worker_uri
     oidc = block(push, "oidc_token")
     assert oidc["service_account_email"] == "${google_service_account.pusher.email}"
@@ -149,10 +157,11 @@ def test_archived_file_exists(path: str) -> None:
 def test_ingest_is_public_and_worker_only_invokable_by_the_pusher(module: Module) -> None:
     members = module.resources_of("google_cloud_run_service_iam_member")
     assert {(m["service"], m["role"], m["member"]) for m in members.values()} == {
-        ("${google_cloudfunctions2_function.ingest.name}", "roles/run.invoker", "allUsers"),
-        ("${google_cloudfunctions2_function.worker.name}", "roles/run.invoker",
+        ('${google_cloudfunctions2_function.function["ingest"].name}', "roles/run.invoker",
+         "allUsers"),
+        ('${google_cloudfunctions2_function.function["worker"].name}', "roles/run.invoker",
          "${google_service_account.pusher.member}"),
-        ("${google_cloudfunctions2_function.reconcile.name}", "roles/run.invoker",
+        ('${google_cloudfunctions2_function.function["reconcile"].name}', "roles/run.invoker",
          "${google_service_account.scheduler.member}"),
     }
 
@@ -161,7 +170,7 @@ def test_scheduler_calls_reconcile_every_interval_with_oidc(module: Module) -> N
     job = module.resources["google_cloud_scheduler_job.reconcile"]
     assert job["schedule"] == "*/${var.reconcile.interval_minutes} * * * *"
     target = block(job, "http_target")
-    uri = "${google_cloudfunctions2_function.reconcile.service_config[0].uri}"
+    uri = '${google_cloudfunctions2_function.function["reconcile"].service_config[0].uri}'
     assert (target["http_method"], target["uri"]) == ("POST", uri)
     oidc = block(target, "oidc_token")
     assert oidc == {"service_account_email": "${google_service_account.scheduler.email}",

@@ -47,6 +47,31 @@ def _add(module: Module, config: dict[str, Any]) -> None:
         module.locals.update(entry)
 
 
+def instance(module: Module, address: str, key: str) -> dict[str, Any]:
+    """Return the body of one instance of a resource whose for_each is a map in locals.
+
+    ``each.key`` becomes ``key`` and a whole ``${each.value.X}`` becomes that instance's X, so
+    tests read one function as if it had its own block.
+    """
+    body = module.resources[address]
+    values = module.locals[body["for_each"].removeprefix("${local.").removesuffix("}")][key]
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if not isinstance(value, str):
+            return value
+        whole = re.fullmatch(r"\$\{each\.value\.(\w+)\}", value)
+        if whole:
+            return values[whole.group(1)]
+        value = value.replace("${each.key}", key)
+        return re.sub(r"\beach\.key\b", f'"{key}"', value)
+
+    return {k: resolve(v) for k, v in body.items() if k != "for_each"}
+
+
 def load_module(directory: Path = TERRAFORM) -> Module:
     """Parse every .tf file of ``directory`` into one Module."""
     module = Module()
