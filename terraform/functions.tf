@@ -186,16 +186,17 @@ resource "google_cloudfunctions2_function" "function" {
     dynamic "secret_environment_variables" {
       for_each = var.sentry_reporting ? [google_secret_manager_secret.sentry_dsn.secret_id] : []
       content {
-        key        = "SENTRY_DSN"
-        project_id = var.project_id
+        key = "SENTRY_DSN"
+        # The provider prefers the number; an id may be echoed back as the number and diff.
+        project_id = data.google_project.this.number
         secret     = secret_environment_variables.value
         version    = "latest"
       }
     }
   }
 
-  # The builder's roles must have propagated, not only exist (waits.tf).
-  depends_on = [time_sleep.builder_iam, google_secret_manager_secret_iam_member.sentry_dsn_reader]
+  # The builder's roles and the SENTRY_DSN grants must have propagated, not only exist (waits.tf).
+  depends_on = [time_sleep.builder_iam]
 }
 
 # Deployments from before the three functions shared one block keep them as they are.

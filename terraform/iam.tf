@@ -29,11 +29,13 @@ resource "google_service_account" "builder" {
   depends_on = [google_project_service.api]
 }
 
+# The roles Google lists for a custom build account: the build reads the source archive and
+# also writes its own staging objects, hence Storage Object Admin rather than Viewer.
 resource "google_project_iam_member" "builder" {
   for_each = toset([
     "roles/artifactregistry.writer",
     "roles/logging.logWriter",
-    "roles/storage.objectViewer",
+    "roles/storage.objectAdmin",
   ])
 
   project = var.project_id

@@ -335,7 +335,10 @@ resource "google_monitoring_alert_policy" "alerts_reconciled" {
     notification_rate_limit {
       period = "3600s"
     }
-    auto_close = "3600s"
+    # The only prompt a log-match condition has; left out, the API's value would show as a
+    # change on every plan.
+    notification_prompts = ["OPENED"]
+    auto_close           = "3600s"
   }
 
   notification_channels = local.notification_channels

@@ -10,9 +10,12 @@
 resource "time_sleep" "builder_iam" {
   create_duration = "120s"
 
+  # The functions' own read of the SENTRY_DSN secret is checked when their revision is
+  # created, so those grants wait here too.
   triggers = {
-    builder = google_service_account.builder.member
-    roles   = join(",", sort([for grant in google_project_iam_member.builder : grant.role]))
+    builder        = google_service_account.builder.member
+    roles          = join(",", sort([for grant in google_project_iam_member.builder : grant.role]))
+    secret_readers = join(",", sort([for grant in google_secret_manager_secret_iam_member.sentry_dsn_reader : grant.member]))
   }
 }
 

@@ -198,7 +198,10 @@ def test_lost_webhooks_alert_needs_no_log_based_metric(module: Module) -> None:
     assert 'jsonPayload.event="alert_reconciled"' in match["filter"]
     assert 'service_name="${local.reconcile_service}"' in match["filter"]
     # Required by Monitoring for a log-match condition.
-    assert block(block(policy, "alert_strategy"), "notification_rate_limit")["period"]
+    strategy = block(policy, "alert_strategy")
+    assert block(strategy, "notification_rate_limit")["period"]
+    # The API's value for a log match; left out, every plan would show it as a change.
+    assert strategy["notification_prompts"] == ["OPENED"]
 
 
 @pytest.mark.parametrize("access", ["all_users", "invoker_iam_check_disabled"])

@@ -90,11 +90,14 @@ def test_function_reads_the_sentry_dsn_from_secret_manager_when_reporting(
     mount = dynamic["secret_environment_variables"]
     assert mount["for_each"] == (
         "${var.sentry_reporting ? [google_secret_manager_secret.sentry_dsn.secret_id] : []}")
-    assert mount["content"] == [{"key": "SENTRY_DSN", "project_id": "${var.project_id}",
+    assert mount["content"] == [{"key": "SENTRY_DSN",
+                                 "project_id": "${data.google_project.this.number}",
                                  "secret": "${secret_environment_variables.value}",
                                  "version": "latest"}]
-    assert "${google_secret_manager_secret_iam_member.sentry_dsn_reader}" in (
-        _function(module, name)["depends_on"])
+    # The revision is created only once the read grant has propagated (waits.tf).
+    assert module.resources["time_sleep.builder_iam"]["triggers"]["secret_readers"].count(
+        "google_secret_manager_secret_iam_member.sentry_dsn_reader") == 1
+    assert _function(module, name)["depends_on"] == ["${time_sleep.builder_iam}"]
     reader = module.resources["google_secret_manager_secret_iam_member.sentry_dsn_reader"]
     assert (reader["for_each"], reader["member"]) == (
         "${local.functions}", "${google_service_account.function[each.key].member}")
