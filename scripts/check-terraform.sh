@@ -9,13 +9,8 @@ cd "$(dirname "$0")/.."
 export CHECKPOINT_DISABLE=1
 # fmt needs no CLI config; a TF_CLI_CONFIG_FILE naming a missing file only adds a warning.
 [[ -f "${TF_CLI_CONFIG_FILE:-/nonexistent}" ]] || export TF_CLI_CONFIG_FILE=/dev/null
-PYTHON="${PYTHON:-python3}"
+source scripts/tools.sh
 CHECKOV_VERSION=3.3.30
-CHECKOV_VENV=.venv-checkov
-# checkov ships its own fork of python-hcl2 under the same module name, hence its own venv.
-CHECKOV_STAMP="$CHECKOV_VENV/.installed-$CHECKOV_VERSION"
-
-step() { printf '\n== %s\n' "$*"; }
 
 step "terraform fmt -check -recursive terraform"
 if ! command -v terraform >/dev/null; then
@@ -31,16 +26,10 @@ step "schema, reference, mutation and structural tests (tests/terraform)"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/terraform
 
 step "checkov $CHECKOV_VERSION (offline)"
-if [[ ! -f "$CHECKOV_STAMP" ]]; then
-  rm -rf "$CHECKOV_VENV"
-  "$PYTHON" -m venv "$CHECKOV_VENV"
-  "$CHECKOV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "checkov==$CHECKOV_VERSION"
-  touch "$CHECKOV_STAMP"
-fi
+tool_venv .venv-checkov checkov "$CHECKOV_VERSION"
 # Every skipped check carries its reason inline (#checkov:skip=ID:reason); the tests
 # reject a skip without one.
-"$CHECKOV_VENV/bin/checkov" --directory terraform --framework terraform --skip-download \
+.venv-checkov/bin/checkov --directory terraform --framework terraform --skip-download \
   --quiet --compact
 
 step "terraform checks passed"

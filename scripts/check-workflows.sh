@@ -5,28 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python3}"
+source scripts/tools.sh
 ZIZMOR_VERSION=1.32.0
-ZIZMOR_VENV=.venv-zizmor
-ZIZMOR_STAMP="$ZIZMOR_VENV/.installed-$ZIZMOR_VERSION"
-
-step() { printf '\n== %s\n' "$*"; }
 
 step "zizmor $ZIZMOR_VERSION (offline, auditor persona, every severity and confidence)"
-if [[ ! -f "$ZIZMOR_STAMP" ]]; then
-  rm -rf "$ZIZMOR_VENV"
-  "$PYTHON" -m venv "$ZIZMOR_VENV"
-  # zizmor is a Rust binary shipped as a wheel: nothing is compiled or downloaded besides it.
-  "$ZIZMOR_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "zizmor==$ZIZMOR_VERSION"
-  touch "$ZIZMOR_STAMP"
-fi
+# zizmor is a Rust binary shipped as a wheel: nothing is compiled or downloaded besides it.
+tool_venv .venv-zizmor zizmor "$ZIZMOR_VERSION"
 # Any finding fails, down to informational ones and low-confidence ones of the auditor persona
 # (the strictest): the workflows hold the deploy credentials. A finding that is accepted
 # carries an inline `# zizmor: ignore[audit] reason` (tests/ci rejects one without a reason);
 # --no-config keeps a zizmor.yml from silencing findings elsewhere. Offline, the audits that
 # ask GitHub (impostor commits, known-vulnerable actions, stale refs) do not run.
-"$ZIZMOR_VENV/bin/zizmor" --offline --no-config --persona=auditor \
+.venv-zizmor/bin/zizmor --offline --no-config --persona=auditor \
   --min-severity=informational --min-confidence=low --no-progress --color=never \
   .github/workflows/
 
