@@ -119,6 +119,17 @@ def test_the_plan_is_made_outside_the_protected_environment():
     assert "-out=tfplan" in APPLY.steps("plan")[runs(APPLY.steps("plan"), "terraform plan")]["run"]
 
 
+def test_a_plan_without_changes_asks_nobody_to_approve():
+    plan = APPLY.steps("plan")[runs(APPLY.steps("plan"), "terraform plan")]
+    assert "-detailed-exitcode" in plan["run"]
+    # 0 and 2 are the two successful exit codes; any other fails the job.
+    assert '0) echo "changes=false"' in plan["run"] and '2) echo "changes=true"' in plan["run"]
+    assert '*) exit "$code"' in plan["run"]
+    output = f"${{{{ steps.{plan['id']}.outputs.changes }}}}"
+    assert APPLY.jobs["plan"]["outputs"]["changes"] == output
+    assert APPLY.jobs["apply"]["if"] == "needs.plan.outputs.changes == 'true'"
+
+
 def test_the_approved_job_applies_the_planned_file():
     apply = APPLY.jobs["apply"]
     steps = APPLY.steps("apply")
