@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make `scripts.` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.tfcheck.module import check_config, check_directory, parse_explicit
+from scripts.tfcheck.module import check_config, check_directory, parse_explicit, parse_hcl
 from scripts.tfcheck.schema import (
     DEFAULT_CACHE,
     PROVIDER_VERSION,
@@ -31,15 +30,6 @@ from scripts.tfcheck.schema import (
 
 __all__ = ["Schema", "check_config", "check_directory", "load_schema", "parse_explicit",
            "parse_hcl"]
-
-
-def parse_hcl(text: str) -> dict[str, Any]:
-    """Parse HCL text into plain dicts: blocks as lists of dicts, strings unquoted."""
-    import hcl2  # python-hcl2 lives in .venv; checkov's fork must not shadow it
-
-    options = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True,
-                                        explicit_blocks=False)
-    return dict(hcl2.loads(text, serialization_options=options))
 
 
 def main(argv: list[str] | None = None) -> int:

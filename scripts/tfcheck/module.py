@@ -11,14 +11,23 @@ from scripts.tfcheck.bodies import Schema, check_body, items, suggest
 from scripts.tfcheck.references import Declarations, ReferenceChecker, module_references
 
 
-@functools.lru_cache(maxsize=64)
-def parse_explicit(text: str) -> dict[str, Any]:
-    """Parse HCL keeping blocks apart from arguments (``__is_block__``); treat as read-only."""
+def parse_hcl(text: str, *, explicit_blocks: bool = False) -> dict[str, Any]:
+    """Parse HCL text into plain dicts: blocks as lists of dicts, strings unquoted.
+
+    With ``explicit_blocks`` each block body carries ``__is_block__``, which is what tells
+    ``labels { }`` from ``labels = {}``.
+    """
     import hcl2  # python-hcl2 lives in .venv; checkov's fork must not shadow it
 
     options = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True,
-                                        explicit_blocks=True)
+                                        explicit_blocks=explicit_blocks)
     return dict(hcl2.loads(text, serialization_options=options))
+
+
+@functools.lru_cache(maxsize=64)
+def parse_explicit(text: str) -> dict[str, Any]:
+    """Parse HCL keeping blocks apart from arguments; cached, so treat it as read-only."""
+    return parse_hcl(text, explicit_blocks=True)
 
 
 def check_config(config: Mapping[str, Any], schema: Schema, source: str) -> list[str]:
