@@ -14,10 +14,17 @@ from typing import Any
 import pytest
 
 from scripts.provider_schema import parse_hcl
-from tests.terraform.tfmodel import ROOT, TERRAFORM, Module, block, instance, load_tfvars
+from tests.terraform.tfmodel import (
+    FUNCTIONS,
+    ROOT,
+    TERRAFORM,
+    Module,
+    block,
+    function,
+    load_tfvars,
+)
 
 TFVARS = {p.stem: p for p in sorted((TERRAFORM / "environments").glob("*.tfvars"))}
-FUNCTIONS = ("ingest", "worker", "reconcile")
 USER_METRIC = re.compile(r"logging\.googleapis\.com/user/\$\{(google_logging_metric\.\w+)"
                          r"(\[\"\w+\"\])?\.name\}")
 DISPLAY_PREFIX = "alert-bridge ${var.environment}: "
@@ -55,8 +62,7 @@ def unwaited_builds(module: Module) -> list[str]:
     """Name each function whose build does not wait for the builder's roles to propagate."""
     problems = []
     for name in FUNCTIONS:
-        function = instance(module, "google_cloudfunctions2_function.function", name)
-        waits = [ref for ref, sleep in _sleeps_depended_on(module, function)
+        waits = [ref for ref, sleep in _sleeps_depended_on(module, function(module, name))
                  if _mentions(sleep, "google_project_iam_member.builder")
                  and _seconds(sleep["create_duration"]) >= 60]
         if not waits:
@@ -109,8 +115,8 @@ def archive_deletion_problems(module: Module) -> list[str]:
                 block(rule, "condition").get("with_state") != "ARCHIVED":
             problems.append(f"Delete rule also matches live objects: {block(rule, 'condition')}")
     for name in FUNCTIONS:
-        function = instance(module, "google_cloudfunctions2_function.function", name)
-        storage = block(block(block(function, "build_config"), "source"), "storage_source")
+        build = block(function(module, name), "build_config")
+        storage = block(block(build, "source"), "storage_source")
         if storage.get("generation") != (
                 f'${{google_storage_bucket_object.source["{name}"].generation}}'):
             problems.append(f"{name} does not name the generation it builds from")
@@ -260,8 +266,7 @@ def test_archive_names_are_stable_so_an_unchanged_archive_is_not_uploaded_again(
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_images_go_to_a_repository_that_is_cleaned_up(module: Module, name: str) -> None:
-    function = instance(module, "google_cloudfunctions2_function.function", name)
-    build = block(function, "build_config")
+    build = block(function(module, name), "build_config")
     assert build["docker_repository"] == "${google_artifact_registry_repository.functions.id}"
     repository = module.resources["google_artifact_registry_repository.functions"]
     assert repository["cleanup_policy_dry_run"] is False

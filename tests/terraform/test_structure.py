@@ -9,27 +9,23 @@ import pytest
 
 from shared.settings import SECRET_NAMES, SECRET_READERS
 from tests.terraform.tfmodel import (
+    FUNCTIONS,
     ROOT,
     TERRAFORM,
     Module,
     block,
-    instance,
+    function,
     load_tfvars,
     settings_env_keys,
 )
 
 TFVARS = sorted((TERRAFORM / "environments").glob("*.tfvars"))
-FUNCTIONS = ("ingest", "worker", "reconcile")
 
 # Settings read by the code but deliberately not set in the deployment, with the reason.
 NOT_DEPLOYED = {
     "DRY_RUN_FILE": "dry-run is for `make run` and dev without a token; the default path works",
     "SENTRY_DSN": "a secret environment variable from Secret Manager, not a plain one",
 }
-
-
-def _function(module: Module, name: str) -> dict:
-    return instance(module, "google_cloudfunctions2_function.function", name)
 
 
 def test_events_subscription_dead_letters_after_configured_attempts(module: Module) -> None:
@@ -78,7 +74,7 @@ def test_pubsub_service_agent_can_dead_letter(module: Module) -> None:
 def test_function_gets_every_setting_the_code_reads(module: Module, name: str) -> None:
     read = settings_env_keys((ROOT / "shared" / "settings.py").read_text())
     assert read >= {"GOOGLE_CLOUD_PROJECT", "EVENTS_TOPIC", "LEDGER_COLLECTION"}
-    service = block(_function(module, name), "service_config")
+    service = block(function(module, name), "service_config")
     assert service["environment_variables"] == "${local.function_env}"
     assert set(module.locals["function_env"]) == read - set(NOT_DEPLOYED)
 
@@ -86,7 +82,7 @@ def test_function_gets_every_setting_the_code_reads(module: Module, name: str) -
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_reads_the_sentry_dsn_from_secret_manager_when_reporting(
         module: Module, name: str) -> None:
-    [dynamic] = block(_function(module, name), "service_config")["dynamic"]
+    [dynamic] = block(function(module, name), "service_config")["dynamic"]
     mount = dynamic["secret_environment_variables"]
     assert mount["for_each"] == (
         "${var.sentry_reporting ? [google_secret_manager_secret.sentry_dsn.secret_id] : []}")
@@ -97,7 +93,7 @@ def test_function_reads_the_sentry_dsn_from_secret_manager_when_reporting(
     # The revision is created only once the read grant has propagated (waits.tf).
     assert module.resources["time_sleep.builder_iam"]["triggers"]["secret_readers"].count(
         "google_secret_manager_secret_iam_member.sentry_dsn_reader") == 1
-    assert _function(module, name)["depends_on"] == ["${time_sleep.builder_iam}"]
+    assert function(module, name)["depends_on"] == ["${time_sleep.builder_iam}"]
     reader = module.resources["google_secret_manager_secret_iam_member.sentry_dsn_reader"]
     assert (reader["for_each"], reader["member"]) == (
         "${local.functions}", "${google_service_account.function[each.key].member}")
@@ -126,12 +122,12 @@ def test_env_topics_are_the_module_topics(module: Module) -> None:
                           ("reconcile", "reconcile", "ALLOW_INTERNAL_ONLY")], ids=FUNCTIONS)
 def test_function_build_and_ingress(module: Module, name: str, entry_point: str,
                                     ingress: str) -> None:
-    function = _function(module, name)
-    build = block(function, "build_config")
+    body = function(module, name)
+    build = block(body, "build_config")
     assert (build["runtime"], build["entry_point"]) == ("python311", entry_point)
     storage = block(block(build, "source"), "storage_source")
     assert storage["object"] == f"${{google_storage_bucket_object.source[\"{name}\"].name}}"
-    service = block(function, "service_config")
+    service = block(body, "service_config")
     assert service["ingress_settings"] == ingress
     assert service["service_account_email"] == (
         f"${{google_service_account.function[\"{name}\"].email}}")

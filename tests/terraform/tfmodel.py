@@ -11,6 +11,7 @@ from scripts.provider_schema import parse_hcl
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
+FUNCTIONS = ("ingest", "worker", "reconcile")
 
 
 @dataclass
@@ -70,6 +71,11 @@ def instance(module: Module, address: str, key: str) -> dict[str, Any]:
         return re.sub(r"\beach\.key\b", f'"{key}"', value)
 
     return {k: resolve(v) for k, v in body.items() if k != "for_each"}
+
+
+def function(module: Module, name: str) -> dict[str, Any]:
+    """Return one of the three functions' bodies, as if it had a block of its own."""
+    return instance(module, "google_cloudfunctions2_function.function", name)
 
 
 def load_module(directory: Path = TERRAFORM) -> Module:
