@@ -138,18 +138,13 @@ def main() -> int:
     ports = {name: localstack.free_port() for name in preflight.PORTS}
     env.update({"ENVIRONMENT": "dev", "DRY_RUN_FILE": str(directory / "asana-dry-run.jsonl"),
                 **{key: str(ports[name]) for name, (key, _) in preflight.PORTS.items()}})
-    try:
-        with localstack.run_lock(directory), FakeAsana(token=TOKEN) as asana:
+
+    def with_fake_asana() -> int:
+        with FakeAsana(token=TOKEN) as asana:
             env.update({"ASANA_PAT": TOKEN, "ASANA_API_URL": asana.url})
             return _demo(env, directory, asana)
-    except localstack.Busy as error:
-        print(f"make demo: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nstopped", file=sys.stderr)
-        return 130
-    finally:
-        localstack.stop_all()
+
+    return localstack.supervise("make demo", directory, with_fake_asana)
 
 
 def _demo(env: dict[str, str], directory: Path, asana: FakeAsana) -> int:

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -414,11 +414,19 @@ def main() -> int:
     directory = run_dir(env)
     if not os.environ.get("DRY_RUN_FILE"):
         env["DRY_RUN_FILE"] = str(directory / "asana-dry-run.jsonl")
+    return supervise("make run", directory, lambda: _run(env, directory))
+
+
+def supervise(command: str, directory: Path, body: Callable[[], int]) -> int:
+    """Run ``body`` holding ``directory``'s lock; whatever ends it, stop every process started.
+
+    A directory another run holds exits 1 and Ctrl-C exits 130, each with one line.
+    """
     try:
         with run_lock(directory):
-            return _run(env, directory)
+            return body()
     except Busy as error:
-        print(f"make run: {error}", file=sys.stderr)
+        print(f"{command}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nstopped", file=sys.stderr)
