@@ -54,13 +54,6 @@ class LedgerQueries:
         documents = _documents(query)
         return from_document(documents[0]) if documents else None
 
-    def open_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
-        """Return the open documents whose key starts with ``prefix``."""
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        query = self._collection.where(filter=FieldFilter("state", "==", "open"))
-        return [d for d in _documents(query) if str(d.get("key", "")).startswith(prefix)]
-
     def page(self, prefix: str, after: str | None, limit: int) -> list[dict[str, Any]]:
         """Return up to ``limit`` documents whose key starts with ``prefix``, in key order,
         the first key after ``after`` (None: from the first)."""
