@@ -76,14 +76,19 @@ def visit(ledger: LedgerPages, prefix: str, after: str | None,
     The cursor is None when the last key was reached: the next run starts from the first.
     """
     records: list[Json] = []
-    while len(records) < budget:
-        wanted = min(LEDGER_PAGE, budget - len(records))
+    budget = max(budget, 1)
+    while True:
+        room = budget - len(records)
+        # One more than there is room for tells whether any record is left after this run.
+        wanted = min(LEDGER_PAGE, room + 1)
         page = list(ledger.page(prefix, after, wanted))
+        if len(page) > room:
+            records += page[:room]
+            return records, str(records[-1].get("key"))
         records += page
         if len(page) < wanted:
             return records, None
         after = str(page[-1].get("key"))
-    return records, after
 
 
 def settled(record: Json, now: datetime, grace: timedelta) -> bool:

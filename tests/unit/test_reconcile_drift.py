@@ -200,7 +200,15 @@ def test_a_visit_reads_the_ledger_in_pages() -> None:
     ledger = Pages([f"sentry:issue:{n}" for n in range(1000, 2200)])
     records, after = visit(ledger, "sentry:issue:", None, budget=1100)
     assert (len(records), after) == (1100, "sentry:issue:2099")
-    assert [limit for _, limit in ledger.calls] == [500, 500, 100]
+    assert [limit for _, limit in ledger.calls] == [500, 500, 101]
+
+
+def test_a_run_that_ends_on_the_last_key_sends_the_next_one_back_to_the_first() -> None:
+    ledger = Pages([f"sentry:issue:{n}" for n in range(100, 108)])
+    records, after = visit(ledger, "sentry:issue:", None, budget=4)
+    assert after == "sentry:issue:103"
+    records, after = visit(ledger, "sentry:issue:", after, budget=4)
+    assert (len(records), after) == (4, None)
 
 
 # --- Datadog: alerts close when their monitor is back to OK -----------------------------------
