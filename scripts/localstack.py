@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,9 +339,16 @@ LOCAL_DEFAULTS = {
 
 
 def sentry_headers(body: bytes, resource: str = "event_alert",
-                   secret: str = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]) -> dict[str, str]:
-    """Return the headers Sentry sends with ``body``, signed with ``secret``."""
-    return {"Content-Type": "application/json", "Sentry-Hook-Resource": resource,
+                   secret: str = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"], *,
+                   request_id: str | None = None, sent_at: float | None = None
+                   ) -> dict[str, str]:
+    """Return the headers Sentry sends with ``body``, signed with ``secret``.
+
+    Like Sentry, every request gets its own ``Request-ID`` and the time it was sent.
+    """
+    return {"Content-Type": "application/json", "Request-ID": request_id or str(uuid.uuid4()),
+            "Sentry-Hook-Resource": resource,
+            "Sentry-Hook-Timestamp": str(int(time.time() if sent_at is None else sent_at)),
             "Sentry-Hook-Signature": sentry_signature(secret, body)}
 
 
