@@ -110,7 +110,7 @@ def secret_problems(env: Mapping[str, str], settings: Settings | None) -> list[s
 def _teams_problems(settings: Settings, repo: Path) -> list[str]:
     path = Path(settings.teams_file)
     try:
-        load_teams(str(path if path.is_absolute() else repo / path))
+        load_teams(str(path if path.is_absolute() else repo / path), settings.default_team)
     except ConfigError as error:
         return [line for line in str(error).splitlines() if line.strip()]
     return []

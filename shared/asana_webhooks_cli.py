@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        config = load_teams(settings.teams_file)
+        config = load_teams(settings.teams_file, settings.default_team)
         workspace = args.workspace or config.workspace_gid
         if not workspace:
             raise ConfigError("no workspace: set settings.workspace_gid in teams.yaml or "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 from shared import signatures
@@ -223,7 +223,36 @@ def _attributes(source: str, resource: str, payload: dict[str, object], hook: We
         "alert_key": _unicode("alert id", key),
         "received_at": now.isoformat(timespec="milliseconds"),
         "request_id": hook.request_id,
+        **delivery_attributes(hook.headers, now),
     }
+
+
+#: Longest sender delivery id kept; Sentry's Request-ID is a UUID.
+MAX_DELIVERY_ID_CHARS = 128
+
+
+def delivery_attributes(headers: Mapping[str, str], now: datetime) -> dict[str, str]:
+    """Return the sender's id of this delivery and its send time, where the sender gives them.
+
+    Sentry sends a ``Request-ID`` and a ``Sentry-Hook-Timestamp`` (unix seconds, Sentry's
+    clock) with every request. Neither is signed, so neither is trusted beyond what it can
+    do: the id only tells a new delivery from a redelivery of one we published, and the time
+    is never later than our receipt, so a forged one cannot make a webhook outrank what the
+    source says next.
+    """
+    found: dict[str, str] = {}
+    delivery_id = headers.get("request-id", "").strip()
+    if delivery_id and len(delivery_id) <= MAX_DELIVERY_ID_CHARS and delivery_id.isprintable() \
+            and delivery_id.isascii():
+        found["delivery_id"] = delivery_id
+    stamp = headers.get("sentry-hook-timestamp", "").strip()
+    if stamp.isdigit() and stamp.isascii():
+        try:
+            sent = datetime.fromtimestamp(int(stamp), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return found
+        found["source_time"] = min(sent, now).isoformat(timespec="milliseconds")
+    return found
 
 
 def _unicode(field: str, text: str) -> str:

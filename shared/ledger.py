@@ -5,11 +5,14 @@ A record is claimed atomically before its task exists (``creating``), then holds
 while a slow Asana call is in flight), so a crashed worker's lease lapses within seconds.
 "Expired" and "lapsed" are always computed from the clock, never stored as a state.
 
-A delivery is recognised by the digest of its body, not by its Pub/Sub message id: a
-redelivery, a dead-letter replay and a re-posted captured webhook all carry the same body,
-and a digest is remembered only once its step has succeeded.
+A delivery is recognised by its *identity*: the digest of its body and of the sender's id of
+that HTTP delivery (Sentry's ``Request-ID``), see delivery_digest(). A Pub/Sub redelivery and a
+dead-letter replay carry both unchanged and are recognised; a new webhook whose body happens to
+be byte for byte an earlier one (resolve, unresolve, resolve again with no event in between)
+carries a new id and is not. A digest is remembered only once its step has succeeded.
 
-Decision table (first matching row wins; tests/unit/test_ledger.py has one case per row):
+Decision table for a webhook of the alert's source (first matching row wins;
+tests/unit/test_ledger.py has one case per row):
 
 =====  ==========================================  ==========================  ==========
 row    record                                      delivery                    step
@@ -17,7 +20,7 @@ row    record                                      delivery                    s
 1      none, or expired                            triggered / reopened,       CREATE
                                                    may create
 2      none, or expired                            anything else               SKIP
-3      its digest is among the applied ones        any                         SKIP
+3      its identity is among the applied ones      any                         SKIP
 4      creating, lease live                        any                         WAIT
 5      creating, lease lapsed                      triggered / reopened,       RECOVER
                                                    may create
@@ -25,15 +28,38 @@ row    record                                      delivery                    s
 7      open / resolved, lease live (an update)     any                         WAIT
 8      resolved                                    resolved                    SKIP
 9      resolved                                    triggered / reopened,       REOPEN
-                                                   not older than last change
-10     open                                        resolved, not older         RESOLVE
-11     open / resolved                             a state change older than   SKIP
-                                                   the last applied one
+                                                   in order (table below)
+10     open                                        resolved, in order          RESOLVE
+11     open / resolved                             a state change out of       SKIP
+                                                   order (table below)
 12     open                                        triggered, < 30 min after   COUNT
                                                    the last note
 13     open                                        triggered                   COMMENT
 14     open / resolved                             anything else               COMMENT
 =====  ==========================================  ==========================  ==========
+
+The ordering rule never compares two clocks. Each side that changes an alert's state is an
+*origin*: the alert's source (``sentry``, ``datadog``, ...) and ``asana`` (a person completing or
+reopening the task). The record keeps, per origin, the latest time *on that origin's own clock*
+it has heard of (``clocks``: Sentry's ``Sentry-Hook-Timestamp`` or event time, Datadog's
+``date``, Asana's ``modified_at``, or the ``Date`` header of the source's answer to our own
+change), and the origin and *receipt time* (ingest's clock) of the last applied state change.
+A state change from origin O, at time t on O's clock, received at r:
+
+=====  ====================================================  ================================
+rule   when                                                  result
+=====  ====================================================  ================================
+A      t is older than a time already heard of from O        SKIP: stale (a redelivered or
+                                                             late webhook of O itself)
+B      the last state change came from the other origin      SKIP: the later human action
+       and was received after r                              wins, judged by receipt
+C      otherwise                                             apply (or SKIP if the task is
+                                                             already in that state)
+=====  ====================================================  ================================
+
+Every delivery moves its origin's clock forward, applied or skipped, so a late echo of a
+change (Sentry's webhook for an issue we resolved) is stale once a later one was heard of.
+decide_sync() applies the same rule to a task completed or reopened in Asana.
 
 RECOVER looks the task up in Asana by its marker before creating, because the lapsed claim's
 worker may have created it and died before recording it.
@@ -43,6 +69,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -52,8 +79,9 @@ LEASE_SECONDS = 20  # renewed every RENEW_SECONDS while a step is in flight
 RENEW_SECONDS = 5
 RETENTION = timedelta(days=180)  # a Sentry issue may regress months later
 RECURRENCE_COMMENT_INTERVAL = timedelta(minutes=30)  # fold bursts of firings into one comment
-REMEMBERED_DIGESTS = 50  # bodies kept to recognise redeliveries and replays
+REMEMBERED_DIGESTS = 50  # deliveries kept to recognise redeliveries and replays
 LOOKUP_SLACK = timedelta(minutes=5)  # clock skew between us and Asana's modified_at
+ASANA = "asana"  # the origin of changes people make to tasks
 
 _CREATING_ACTIONS = (Action.TRIGGERED, Action.REOPENED)
 
@@ -88,9 +116,11 @@ class Delivery:
     """What the ledger needs to know about one delivered webhook."""
 
     action: Action
-    digest: str  # body_digest() of the webhook body
-    source_time: datetime | None = None  # when the source says it happened
+    digest: str  # delivery_digest(): the identity of this delivery
+    source_time: datetime | None = None  # when the origin says it happened, on its own clock
     may_create: bool = True  # False for webhooks that only update tasks (create_tasks_from)
+    origin: str = ""  # who says it: the alert's source ("sentry", "datadog") or "asana"
+    received_at: datetime | None = None  # when ingest received it (our clock)
 
 
 @dataclass(frozen=True)
@@ -110,13 +140,24 @@ class Record:
     lease_expires_at: datetime | None = None
     lease_started_at: datetime | None = None
     last_commented_at: datetime | None = None
-    state_changed_at: datetime | None = None  # source time of the last applied state change
     occurrences: int = 1
     digests: tuple[str, ...] = field(default_factory=tuple)
+    # The ordering rule (module docstring): per origin, the latest time heard of on its clock;
+    # and the origin and receipt time of the last applied state change.
+    clocks: Mapping[str, datetime] = field(default_factory=dict)
+    state_origin: str | None = None
+    state_received_at: datetime | None = None
+    # Every project a claim of this key was (being) created in, across takeovers: a crashed
+    # attempt's task can be in any of them.
+    claim_projects: tuple[str, ...] = field(default_factory=tuple)
 
     def leased(self, now: datetime) -> bool:
         """Tell whether a delivery holds a live lease on the record."""
         return self.lease_expires_at is not None and self.lease_expires_at > now
+
+    def expired(self, now: datetime) -> bool:
+        """Tell whether the record is past its retention (Firestore's TTL purges it later)."""
+        return self.expires_at <= now
 
 
 @dataclass(frozen=True)
@@ -132,10 +173,20 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 
 
+def delivery_digest(body: bytes, delivery_id: str | None) -> str:
+    """Return the identity of one delivery: its body, and the sender's id of it if it has one.
+
+    Redeliveries and replays keep the id; a new webhook with an identical body gets a new one.
+    """
+    if not delivery_id:
+        return body_digest(body)
+    return hashlib.sha256(body + b"\0" + delivery_id.encode("utf-8", "replace")).hexdigest()[:32]
+
+
 def decide(record: Record | None, delivery: Delivery, now: datetime) -> Decision:
     """Decide what one delivery does to the alert's task, given the ledger record."""
     action = delivery.action
-    if record is None or record.expires_at <= now:
+    if record is None or record.expired(now):
         return _on_new(delivery)
     if delivery.digest in record.digests:
         return Decision(Step.SKIP, "this webhook was already applied (redelivery or replay)")
@@ -147,9 +198,10 @@ def decide(record: Record | None, delivery: Delivery, now: datetime) -> Decision
         decision = _on_resolved(action)
     else:
         decision = _on_open(action, record, now)
-    if decision.step in STATE_CHANGES and _stale(record, delivery):
-        return Decision(Step.SKIP, f"{action.value} at {delivery.source_time:%Y-%m-%dT%H:%M:%SZ} "
-                                   "is older than the last applied change: out of order")
+    if decision.step in STATE_CHANGES:
+        why = out_of_order(record, delivery)
+        if why:
+            return Decision(Step.SKIP, f"{action.value}: {why}")
     return decision
 
 
@@ -190,9 +242,41 @@ def _on_open(action: Action, record: Record, now: datetime) -> Decision:
     return Decision(Step.COMMENT, f"alert {action.value}")
 
 
-def _stale(record: Record, delivery: Delivery) -> bool:
-    return (delivery.source_time is not None and record.state_changed_at is not None
-            and delivery.source_time < record.state_changed_at)
+def out_of_order(record: Record, delivery: Delivery) -> str | None:
+    """Return why a state change must not be applied (rules A and B), or None (rule C)."""
+    heard = record.clocks.get(delivery.origin)
+    if delivery.source_time is not None and heard is not None and delivery.source_time < heard:
+        return (f"{delivery.origin} said this at {_stamp(delivery.source_time)}, before its "
+                f"latest word at {_stamp(heard)}: out of order")
+    later = record.state_received_at
+    if (record.state_origin and record.state_origin != delivery.origin
+            and delivery.received_at is not None and later is not None
+            and delivery.received_at < later):
+        return (f"received at {_stamp(delivery.received_at)}, before the change made in "
+                f"{record.state_origin} (received {_stamp(later)}): the later action wins")
+    return None
+
+
+def heard(record: Record, origin: str, moment: datetime | None) -> Record:
+    """Return the record with ``origin``'s clock moved forward to ``moment`` (never back)."""
+    if not origin or moment is None:
+        return record
+    current = record.clocks.get(origin)
+    if current is not None and current >= moment:
+        return record
+    return replace(record, clocks={**record.clocks, origin: moment})
+
+
+def noted(record: Record, delivery: Delivery) -> Record | None:
+    """Return the record after a SKIP that taught it something, or None if nothing changed.
+
+    A skipped delivery still moves its origin's clock forward (rule A for the next late one),
+    and is remembered, so its redelivery is recognised at once.
+    """
+    moved = heard(record, delivery.origin, delivery.source_time)
+    if moved is record:
+        return None
+    return replace(moved, digests=(*moved.digests, delivery.digest)[-REMEMBERED_DIGESTS:])
 
 
 def claim(key: str, now: datetime, *, project_gid: str | None, source: str | None = None,
@@ -201,13 +285,18 @@ def claim(key: str, now: datetime, *, project_gid: str | None, source: str | Non
     return Record(key=key, state=State.CREATING, updated_at=now, created_at=now,
                   expires_at=now + RETENTION, project_gid=project_gid, source=source,
                   external_id=external_id, lease_started_at=now,
-                  lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
+                  lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
+                  claim_projects=(project_gid,) if project_gid else ())
 
 
 def take_over(record: Record, now: datetime, *, project_gid: str | None) -> Record:
     """Return a lapsed claim taken over by this delivery, creating in ``project_gid``."""
+    projects = record.claim_projects
+    if project_gid and project_gid not in projects:
+        projects = (*projects, project_gid)
     return replace(record, updated_at=now, project_gid=project_gid, lease_started_at=now,
-                   lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
+                   lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
+                   claim_projects=projects)
 
 
 def lease(record: Record, now: datetime) -> Record:
@@ -230,19 +319,20 @@ def after(record: Record, step: Step, delivery: Delivery, now: datetime, *,
           task_gid: str | None = None, team: str | None = None) -> Record:
     """Return the record as it stands once ``step`` succeeded for ``delivery``."""
     digests = (*record.digests, delivery.digest)[-REMEMBERED_DIGESTS:]
-    updated = replace(record, updated_at=now, expires_at=now + RETENTION, digests=digests,
-                      lease_expires_at=None, lease_started_at=None)
-    changed_at = _later(record.state_changed_at, delivery.source_time or now)
+    updated = replace(heard(record, delivery.origin, delivery.source_time), updated_at=now,
+                      expires_at=now + RETENTION, digests=digests, lease_expires_at=None,
+                      lease_started_at=None)
+    if step in STATE_CHANGES or step in (Step.CREATE, Step.RECOVER):
+        updated = replace(updated, state_origin=delivery.origin or None,
+                          state_received_at=delivery.received_at or now)
     if step in (Step.CREATE, Step.RECOVER):
         return replace(updated, state=State.OPEN, task_gid=task_gid, team=team,
-                       created_at=now, last_commented_at=now, occurrences=1,
-                       state_changed_at=changed_at)
+                       created_at=now, last_commented_at=now, occurrences=1)
     if step is Step.RESOLVE:
-        return replace(updated, state=State.RESOLVED, last_commented_at=now,
-                       state_changed_at=changed_at)
+        return replace(updated, state=State.RESOLVED, last_commented_at=now)
     if step is Step.REOPEN:
         return replace(updated, state=State.OPEN, last_commented_at=now,
-                       occurrences=record.occurrences + 1, state_changed_at=changed_at)
+                       occurrences=record.occurrences + 1)
     if step is Step.COMMENT:
         return replace(updated, last_commented_at=now, occurrences=record.occurrences + 1)
     if step is Step.COUNT:
@@ -251,31 +341,47 @@ def after(record: Record, step: Step, delivery: Delivery, now: datetime, *,
 
 
 def lookup_since(record: Record) -> datetime:
-    """Return the earliest modification time a task created under ``record``'s claim can have."""
-    started = record.lease_started_at or record.updated_at
+    """Return the earliest modification time a task created under ``record``'s claim can have.
+
+    From the first claim, not the latest takeover: with two crashes minutes apart, the first
+    attempt's task is older than the second attempt's lease.
+    """
+    started = min(record.created_at, record.lease_started_at or record.updated_at)
     return started - LOOKUP_SLACK
 
 
-def _later(first: datetime | None, second: datetime) -> datetime:
-    return second if first is None or second > first else first
+def lookup_projects(record: Record) -> tuple[str, ...]:
+    """Return every project a task created under ``record``'s claim can be in."""
+    projects = record.claim_projects or ((record.project_gid,) if record.project_gid else ())
+    return tuple(dict.fromkeys(projects))
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 _TIMES = ("created_at", "updated_at", "expires_at", "lease_expires_at", "lease_started_at",
-          "last_commented_at", "state_changed_at")
-_TEXTS = ("task_gid", "team", "project_gid", "source", "external_id")
+          "last_commented_at", "state_received_at")
+_TEXTS = ("task_gid", "team", "project_gid", "source", "external_id", "state_origin")
 
 
 def to_document(record: Record) -> dict[str, object]:
     """Return the record as a Firestore document (datetimes become Timestamps)."""
     document: dict[str, object] = {"key": record.key, "state": record.state.value,
                                    "occurrences": record.occurrences,
-                                   "digests": list(record.digests)}
+                                   "digests": list(record.digests),
+                                   "clocks": dict(record.clocks),
+                                   "claim_projects": list(record.claim_projects)}
     document.update({name: getattr(record, name) for name in _TIMES + _TEXTS})
     return document
 
 
-def from_document(document: dict[str, object]) -> Record:
-    """Return the record a Firestore document holds."""
+def from_document(document: Mapping[str, object]) -> Record:
+    """Return the record a Firestore document holds.
+
+    Records written before the ordering rule have no ``clocks``: their ``state_changed_at``
+    mixed clocks and is ignored, so rule A starts with the next delivery of each origin.
+    """
     def when(name: str) -> datetime | None:
         value = document.get(name)
         return value if isinstance(value, datetime) else None
@@ -283,16 +389,20 @@ def from_document(document: dict[str, object]) -> Record:
     created, updated, expires = when("created_at"), when("updated_at"), when("expires_at")
     if created is None or updated is None or expires is None:
         raise ValueError(f"ledger record {document.get('key')!r} lacks its timestamps")
-    digests = document.get("digests")
-    occurrences = document.get("occurrences")
+    digests, occurrences = document.get("digests"), document.get("occurrences")
+    clocks, projects = document.get("clocks"), document.get("claim_projects")
     return Record(
         key=str(document.get("key")), state=State(str(document.get("state"))),
         updated_at=updated, expires_at=expires, created_at=created,
         **{name: _optional_str(document.get(name)) for name in _TEXTS},
         lease_expires_at=when("lease_expires_at"), lease_started_at=when("lease_started_at"),
-        last_commented_at=when("last_commented_at"), state_changed_at=when("state_changed_at"),
+        last_commented_at=when("last_commented_at"),
+        state_received_at=when("state_received_at"),
         occurrences=occurrences if isinstance(occurrences, int) else 1,
         digests=tuple(str(d) for d in digests) if isinstance(digests, list) else (),
+        clocks={str(k): v for k, v in clocks.items() if isinstance(v, datetime)}
+        if isinstance(clocks, dict) else {},
+        claim_projects=tuple(str(p) for p in projects) if isinstance(projects, list) else (),
     )
 
 
@@ -300,9 +410,15 @@ def _optional_str(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def decide_sync(record: Record | None, completed: bool, now: datetime) -> Decision:
-    """Decide what a task completed (or reopened) in Asana does to its alert's record."""
-    if record is None or record.expires_at <= now:
+def decide_sync(record: Record | None, completed: bool, now: datetime,
+                change: Delivery | None = None) -> Decision:
+    """Decide what a task completed (or reopened) in Asana does to its alert's record.
+
+    ``change`` carries the task's ``modified_at`` (Asana's clock) and the receipt time, for
+    the ordering rule; the same rows as decide(): S1 no record, S2 busy, S3 already in that
+    state, S4 out of order, S5 apply.
+    """
+    if record is None or record.expired(now):
         return Decision(Step.SKIP, "no alert has this task")
     if record.state is State.CREATING or record.leased(now):
         return Decision(Step.WAIT, "another delivery is updating this alert")
@@ -310,14 +426,24 @@ def decide_sync(record: Record | None, completed: bool, now: datetime) -> Decisi
         return Decision(Step.SKIP, "alert already resolved")
     if not completed and record.state is State.OPEN:
         return Decision(Step.SKIP, "alert already open")
+    why = out_of_order(record, change) if change is not None else None
+    if why:
+        return Decision(Step.SKIP, f"task {'completed' if completed else 'reopened'}: {why}")
     if completed:
         return Decision(Step.RESOLVE, "task completed in Asana")
     return Decision(Step.REOPEN, "task reopened in Asana")
 
 
-def synced(record: Record, step: Step, now: datetime, changed_at: datetime) -> Record:
-    """Return the record once a task's completion in Asana was passed on to its source."""
+def synced(record: Record, step: Step, now: datetime, change: Delivery,
+           source_time: datetime | None = None) -> Record:
+    """Return the record once a task's completion in Asana was passed on to its source.
+
+    ``source_time`` is when the source made our change, on its own clock (its answer's Date):
+    the webhook the source sends about it (an echo) is then no newer than what we know.
+    """
     state = State.RESOLVED if step is Step.RESOLVE else State.OPEN
-    return replace(record, state=state, updated_at=now, lease_expires_at=None,
-                   lease_started_at=None,
-                   state_changed_at=_later(record.state_changed_at, changed_at))
+    moved = heard(heard(record, change.origin, change.source_time), record.source or "",
+                  source_time)
+    return replace(moved, state=state, updated_at=now, lease_expires_at=None,
+                   lease_started_at=None, state_origin=change.origin,
+                   state_received_at=change.received_at or now)

@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -122,11 +123,18 @@ def _event_id(link: str | None) -> int | None:
     return int(value) if _DIGITS.match(value) else None
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A request its service accepted (always true in a condition)."""
+
+    at: datetime | None = None  # the service's own clock when it answered (its Date header)
+
+
 class LinkSender(Protocol):
     """Sends a link request to its service."""
 
-    def send(self, request: LinkRequest) -> bool:
-        """Send ``request``; return False when the service's credential is not configured."""
+    def send(self, request: LinkRequest) -> Sent | None:
+        """Send ``request``; return None when the service's credential is not configured."""
         ...
 
 

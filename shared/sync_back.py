@@ -4,9 +4,17 @@ The worker gets one message per changed task (see shared/asana_ingest.py). Event
 compact resources only, so the task's current state is read from Asana: a replayed or
 out-of-order delivery then changes nothing the task does not say.
 
+Only tasks of teams that opt in are synced, decided now from the current teams.yaml (a team
+that opts out stops at once; a project shared with an opted-in team syncs only that team's
+tasks). A task that no alert owns is logged and skipped.
+
 Loop prevention: a change made by the service's own Asana user (completing a task on a
 Sentry resolve) is ignored; and the ledger moves to ``resolved`` / ``open`` here, so the
 Sentry ``resolved`` webhook that follows our own resolve is a SKIP ("task already completed").
+Ordering (shared/ledger.py): the task's ``modified_at`` is Asana's clock, compared only with
+Asana's; against the alert's source, the later receipt wins. The source's answer to our change
+carries its own clock (Date), which the record keeps: the webhook the source then sends about
+our change (an echo) is no newer than that, and a late echo of an older change is stale.
 """
 
 from __future__ import annotations
@@ -20,9 +28,10 @@ from urllib.parse import quote
 
 from shared import asana_webhooks, ledger
 from shared.adapters.asana import AsanaRejected
+from shared.alerts import Action, parse_time
 from shared.envelope import PushMessage
 from shared.errors import Transient
-from shared.ledger import Decision, Record, Step
+from shared.ledger import ASANA, Decision, Delivery, Record, Step
 from shared.linkback import LinkRequest, LinkSender, task_url
 
 log = logging.getLogger(__name__)
@@ -66,6 +75,7 @@ class SyncDeps:
     senders: Mapping[str, LinkSender]  # "sentry", "datadog"
     sentry_org: str | None
     now: Callable[[], datetime]
+    opted_in: Callable[[str], bool]  # team name -> sync_back in the current teams.yaml
 
 
 def process(message: PushMessage, deps: SyncDeps) -> Decision:
@@ -78,6 +88,9 @@ def process(message: PushMessage, deps: SyncDeps) -> Decision:
     found = deps.find_by_task(task_gid)
     if found is None:
         return _skip(task_gid, "no alert has this task")
+    if not found.team or not deps.opted_in(found.team):
+        return _skip(task_gid, f"team {found.team or '(none)'} does not sync back "
+                               "(sync_back in teams.yaml)")
     try:
         task = deps.asana.task_state(task_gid)
     except AsanaRejected as error:
@@ -87,24 +100,36 @@ def process(message: PushMessage, deps: SyncDeps) -> Decision:
     completed = task.get("completed") is True
     if completed and _gid_of(task.get("completed_by")) == me:
         return _skip(task_gid, "completed by alert-bridge itself")
-    changed_at = _time(task.get("modified_at")) or deps.now()
+    change = Delivery(action=Action.RESOLVED if completed else Action.REOPENED, digest="",
+                      source_time=parse_time(task.get("modified_at")), origin=ASANA,
+                      received_at=parse_time(message.attributes.get("received_at")))
     for _ in range(MAX_ROUNDS):
         record, version = deps.ledger.get(found.key)
-        decision = ledger.decide_sync(record, completed, deps.now())
+        decision = ledger.decide_sync(record, completed, deps.now(), change)
         log.info("task %s: %s (%s)", task_gid, decision.step.value, decision.why,
                  extra={"event": "sync_decision", "step": decision.step.value,
                         "task_gid": task_gid, "alert_key": found.key})
         if decision.step is Step.SKIP:
+            _note(record, version, change, deps)
             return decision
         if decision.step is Step.WAIT:
             raise Transient(f"task {task_gid}: {decision.why}")
         assert record is not None  # decide_sync() guarantees it
-        if _apply(record, version, decision.step, task_gid, changed_at, deps):
+        if _apply(record, version, decision.step, task_gid, change, deps):
             return decision
     raise Transient(f"task {task_gid}: its alert's ledger record kept changing; will retry")
 
 
-def _apply(record: Record, version: Any, step: Step, task_gid: str, changed_at: datetime,
+def _note(record: Record | None, version: Any, change: Delivery, deps: SyncDeps) -> None:
+    """Move Asana's clock forward on the record after a skip; best effort (a lost race is ok)."""
+    if record is None or record.expired(deps.now()):
+        return
+    moved = ledger.heard(record, ASANA, change.source_time)
+    if moved is not record:
+        deps.ledger.update(moved, version)
+
+
+def _apply(record: Record, version: Any, step: Step, task_gid: str, change: Delivery,
            deps: SyncDeps) -> bool:
     """Hold the record, tell the source, record the new state; False if the record moved."""
     leased = ledger.lease(record, deps.now())
@@ -112,29 +137,33 @@ def _apply(record: Record, version: Any, step: Step, task_gid: str, changed_at: 
     if held is None:
         return False
     try:
-        _tell_source(record, step, task_gid, deps)
+        source_time = _tell_source(record, step, task_gid, deps)
     except BaseException:
         deps.ledger.update(ledger.lapse(leased, deps.now()), held)
         raise
-    if deps.ledger.update(ledger.synced(leased, step, deps.now(), changed_at), held) is None:
+    done = ledger.synced(leased, step, deps.now(), change, source_time)
+    if deps.ledger.update(done, held) is None:
         raise Transient(f"task {task_gid}: lease lapsed while syncing; will retry")
     return True
 
 
-def _tell_source(record: Record, step: Step, task_gid: str, deps: SyncDeps) -> None:
+def _tell_source(record: Record, step: Step, task_gid: str, deps: SyncDeps) -> datetime | None:
+    """Pass the change on; return when the source made it, on its own clock, if it says."""
     request = source_request(record, step, task_gid, deps.sentry_org)
     fields = {"event": "synced_back", "alert_key": record.key, "task_gid": task_gid,
               "step": step.value}
     if request is None:
         log.info("task %s %s: nothing to change in %s", task_gid, step.value, record.source,
                  extra={**fields, "event": "sync_back_skipped"})
-        return
+        return None
     sender = deps.senders.get(request.service)
-    if sender is None or not sender.send(request):
+    sent = sender.send(request) if sender is not None else None
+    if sent is None:
         log.warning("task %s %s: no %s credential, %s not updated", task_gid, step.value,
                     request.service, record.key, extra={**fields, "event": "sync_back_skipped"})
-        return
+        return None
     log.info("task %s %s: %s updated", task_gid, step.value, record.key, extra=fields)
+    return sent.at
 
 
 def source_request(record: Record, step: Step, task_gid: str,
@@ -182,11 +211,3 @@ def _gid_of(value: object) -> str | None:
     return str(value.get("gid")) if isinstance(value, dict) and value.get("gid") else None
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None

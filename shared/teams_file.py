@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import yaml
 
 from shared.errors import ConfigError
+from shared.settings import default_team as env_default_team
 from shared.teams import (
     CREATING_RESOURCES,
     DEFAULT_CREATE_TASKS_FROM,
@@ -69,12 +72,17 @@ class _Problems:
 
 
 def load_teams(path: str, default_team: str | None = None) -> TeamsConfig:
-    """Read and validate the teams file at ``path``; ``default_team`` is DEFAULT_TEAM."""
+    """Read and validate the teams file at ``path``: the one loader every caller uses.
+
+    ``default_team`` is DEFAULT_TEAM; when not given it is read from the environment, so that
+    the functions, the CLIs and ``make run``'s preflight agree on the same file.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read teams file: {error.strerror or error}") from None
-    return parse_teams(text, source=path, default_team=default_team)
+    chosen = default_team if default_team is not None else env_default_team(os.environ)
+    return parse_teams(text, source=path, default_team=chosen)
 
 
 def parse_teams(text: str, source: str = "teams.yaml",
@@ -83,7 +91,8 @@ def parse_teams(text: str, source: str = "teams.yaml",
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+        raise ConfigError(f"{source}{_position(error)}: not valid YAML: "
+                          f"{_yaml_problem(error)}") from None
     problems = _Problems()
     config = _parse_document(document, default_team, problems)
     if problems.items:
@@ -546,4 +555,20 @@ def _reject_unknown(raw: Mapping[str, Any], allowed: Collection[str], where: str
                     problems: _Problems, *, shown: str | None = None) -> None:
     for key in raw:
         if key not in allowed:
-            problems.add(where, f"unknown key {key!r} (allowed: {shown or ', '.join(allowed)})")
+            close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.add(where, f"unknown key {key!r} ({hint}allowed: "
+                                f"{shown or ', '.join(allowed)})")
+
+
+def _position(error: yaml.YAMLError) -> str:
+    """Return ``:line:column`` of a YAML error (1-based, as editors count), or nothing."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    return f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Return what the parser found, without its '<unicode string>' position lines."""
+    parts = [getattr(error, "context", None), getattr(error, "problem", None)]
+    text = "; ".join(str(p) for p in parts if p)
+    return text or str(error).splitlines()[0]

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from shared.adapters.asana import TaskTracker
     from shared.adapters.asana_hooks import FirestoreHooks
     from shared.adapters.firestore_ledger import FirestoreLedger
+    from shared.alerts import Alert
     from shared.envelope import PushMessage
-    from shared.ledger import Decision
+    from shared.ledger import Decision, Record
     from shared.linkback import LinkBack, LinkSender
     from shared.reconcile import ReconcileDeps
     from shared.teams import TeamsConfig
@@ -198,7 +199,9 @@ def worker_deps() -> WorkerDeps:
     from shared import failpoints
     from shared.adapters.asana import DryRunAsana
     from shared.adapters.firestore_ledger import FirestoreLedger
+    from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
+    from shared.ledger import from_document
     from shared.worker import PortfolioCache, WorkerDeps
 
     s = settings()
@@ -206,13 +209,22 @@ def worker_deps() -> WorkerDeps:
     dead_letters = Publisher(s.project, s.dead_letter_topic)
     store = FirestoreLedger(s.project, s.ledger_collection)
     sync = sync_back(store, isinstance(asana, DryRunAsana))
+    queries = LedgerQueries(s.project, s.ledger_collection)
+
+    def reconciled_twins(alert: Alert) -> list[Record]:
+        # Only Datadog alerts have twins (shared/twins.py): no query for anything else.
+        if alert.source != "datadog" or not alert.external_id:
+            return []
+        return [from_document(d) for d in queries.by_external_id("datadog", alert.external_id)]
+
     return WorkerDeps(config=teams_loader(), environment=s.environment, tracker=asana,
                       ledger=store, sync_back=sync[0] if sync else None,
                       watch_project=sync[1] if sync else (lambda project, team: None),
                       portfolios=PortfolioCache(asana.portfolio_items),
                       dead_letter=dead_letters.publish, now=utc_now,
                       link_back=link_back(isinstance(asana, DryRunAsana)),
-                      failpoint=failpoints.from_environment(os.environ, s.environment))
+                      failpoint=failpoints.from_environment(os.environ, s.environment),
+                      reconciled_twins=reconciled_twins)
 
 
 @functools.cache
@@ -270,14 +282,15 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
     client = AsanaSyncClient(s.asana_api_url, secrets().get("ASANA_PAT")[0],
                              max_attempts=s.asana_max_attempts)
     senders = link_senders()
-    deps = sync.SyncDeps(asana=client, find_by_task=LedgerQueries(
-        s.project, s.ledger_collection).find_by_task, ledger=store, senders=senders,
-        sentry_org=s.sentry_org, now=utc_now)
     config = teams_loader()
 
     def opted_in(team: str) -> bool:
         teams: TeamsConfig = config()
         return any(t.name == team and t.sync_back for t in teams.teams)
+
+    deps = sync.SyncDeps(asana=client, find_by_task=LedgerQueries(
+        s.project, s.ledger_collection).find_by_task, ledger=store, senders=senders,
+        sentry_org=s.sentry_org, now=utc_now, opted_in=opted_in)
 
     registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection), client,
                           s.asana_webhook_target_url, lambda: config().workspace_gid,

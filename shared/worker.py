@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import boards, failpoints, ledger, logs
+from shared import boards, failpoints, ledger, logs, twins
 from shared.adapters.asana import AsanaRejected, TaskTracker
-from shared.alerts import Action, Alert
+from shared.alerts import Action, Alert, parse_time
 from shared.alerts_parse import parse_alert
 from shared.envelope import PushMessage, parse_push
 from shared.errors import (
@@ -25,7 +25,15 @@ from shared.errors import (
 )
 from shared.failpoints import Failpoint
 from shared.lease import Lease, Ledger
-from shared.ledger import RENEW_SECONDS, Decision, Delivery, Record, Step, body_digest
+from shared.ledger import (
+    RENEW_SECONDS,
+    Decision,
+    Delivery,
+    Record,
+    State,
+    Step,
+    delivery_digest,
+)
 from shared.linkback import task_url
 from shared.markers import comment_marker, mark_comment, mark_task, task_marker
 from shared.observability import scrub_text
@@ -85,6 +93,11 @@ def _watch_nothing(project_gid: str, team: str) -> None:
     """Register no Asana webhook: the default without two-way sync."""
 
 
+def _no_twins(alert: Alert) -> list[Record]:
+    """Find nothing: the default for callers that build WorkerDeps without ledger queries."""
+    return []
+
+
 @dataclass(frozen=True)
 class WorkerDeps:
     """What the flow needs from the outside world."""
@@ -105,6 +118,8 @@ class WorkerDeps:
     # Two-way sync (shared/sync_back.py): Asana task changes, and the webhook per project.
     sync_back: Callable[[PushMessage], Decision] | None = None
     watch_project: Callable[[str, str], None] = _watch_nothing  # (project gid, team name)
+    # The live records reconciliation opened for the same Datadog monitor (shared/twins.py).
+    reconciled_twins: Callable[[Alert], list[Record]] = _no_twins
 
 
 @dataclass(frozen=True)
@@ -171,12 +186,14 @@ def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
     if message.attributes.get("source") == "asana" and deps.sync_back is not None:
         return deps.sync_back(message)
     alert = parse_alert(message.data, message.attributes)
-    delivery = Delivery(action=alert.action, digest=body_digest(message.data),
-                        source_time=alert.occurred_at,
-                        may_create=alert.resource in deps.config().create_tasks_from)
+    delivery = delivery_of(alert, message, may_create=alert.resource
+                           in deps.config().create_tasks_from)
     rounds, polls = 0, int(deps.wait_seconds / WAIT_POLL_SECONDS)
     while rounds < MAX_ROUNDS:
         record, version = deps.ledger.get(alert.key)
+        if record is None and twins.join(alert, deps.reconciled_twins, deps.ledger,
+                                          deps.now()):
+            continue  # the key now shares the task reconciliation opened for it
         decision = ledger.decide(record, delivery, deps.now())
         if decision.step is Step.WAIT and polls > 0:
             # Another delivery holds the record, usually for a fraction of a second; a
@@ -195,18 +212,42 @@ def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
     raise Transient(f"alert {alert.key}: its ledger record kept changing; will retry")
 
 
+def delivery_of(alert: Alert, message: PushMessage, *, may_create: bool) -> Delivery:
+    """Return what the ledger needs to know of one message: identity, origin and its times.
+
+    The source's own time of a delivery is the ``source_time`` attribute (Sentry's
+    Sentry-Hook-Timestamp, or the source's clock when reconciliation observed the state),
+    else the time the payload itself gives (an event's or a state change's).
+    """
+    attributes = message.attributes
+    return Delivery(action=alert.action,
+                    digest=delivery_digest(message.data, attributes.get("delivery_id")),
+                    source_time=parse_time(attributes.get("source_time")) or alert.occurred_at,
+                    may_create=may_create, origin=alert.source,
+                    received_at=parse_time(attributes.get("received_at")))
+
+
 def _apply(decision: Decision, alert: Alert, delivery: Delivery, record: Record | None,
            version: Any, deps: WorkerDeps) -> Decision:
     if decision.step is Step.SKIP:
+        _note(record, version, delivery, deps)
         return decision
     if decision.step is Step.WAIT:
         raise Transient(f"alert {alert.key}: {decision.why}")
     if decision.step in (Step.CREATE, Step.RECOVER):
-        _create(alert, delivery, record if decision.step is Step.RECOVER else None, version,
-                deps)
+        _create(alert, delivery, record, version, decision.step, deps)
         return decision
     assert record is not None and record.task_gid is not None  # decide() guarantees it
     return _update(alert, delivery, record, version, decision, deps)
+
+
+def _note(record: Record | None, version: Any, delivery: Delivery, deps: WorkerDeps) -> None:
+    """Remember what a skipped delivery taught the record (its origin's clock moved on)."""
+    if record is None or record.expired(deps.now()) or record.state is State.CREATING:
+        return
+    noted = ledger.noted(record, delivery)
+    if noted is not None and deps.ledger.update(noted, version) is None:
+        raise _Changed
 
 
 @dataclass(frozen=True)
@@ -220,17 +261,20 @@ class _Plan:
     log_fields: Mapping[str, object]
 
 
-def _create(alert: Alert, delivery: Delivery, lapsed: Record | None, version: Any,
-            deps: WorkerDeps) -> None:
+def _create(alert: Alert, delivery: Delivery, record: Record | None, version: Any,
+            step: Step, deps: WorkerDeps) -> None:
     plan = _plan(alert, deps)
     now = deps.now()
-    if lapsed is None:
-        claim = ledger.claim(alert.key, now, project_gid=plan.project_gid, source=alert.source,
-                             external_id=alert.external_id)
-        claimed = deps.ledger.create(claim)
-    else:
+    lapsed = record if step is Step.RECOVER else None
+    if lapsed is not None:
         claim = ledger.take_over(lapsed, now, project_gid=plan.project_gid)
         claimed = deps.ledger.update(claim, version)
+    else:
+        claim = ledger.claim(alert.key, now, project_gid=plan.project_gid, source=alert.source,
+                             external_id=alert.external_id)
+        # An expired record not yet purged by Firestore's TTL is replaced, on its version.
+        claimed = (deps.ledger.create(claim) if record is None
+                   else deps.ledger.update(claim, version))
     if claimed is None:
         raise _Changed
     deps.failpoint("after_claim")
@@ -263,11 +307,11 @@ def _create(alert: Alert, delivery: Delivery, lapsed: Record | None, version: An
 
 def _find_or_create(plan: _Plan, lapsed: Record | None, deps: WorkerDeps) -> tuple[str, bool]:
     """Adopt the task a crashed attempt created, else create it; tell whether it was adopted."""
-    if lapsed is not None and lapsed.project_gid:
-        found = deps.tracker.find_task(lapsed.project_gid, plan.marker,
-                                       ledger.lookup_since(lapsed))
-        if found:
-            return found, True
+    if lapsed is not None:
+        for project in ledger.lookup_projects(lapsed):
+            found = deps.tracker.find_task(project, plan.marker, ledger.lookup_since(lapsed))
+            if found:
+                return found, True
     return deps.tracker.create_task(plan.draft, plan.marker), False
 
 

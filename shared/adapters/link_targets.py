@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -14,7 +15,7 @@ import requests
 from shared.adapters import dry_run
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.errors import Permanent, Transient
-from shared.linkback import LinkRequest
+from shared.linkback import LinkRequest, Sent
 from shared.observability import scrub_text
 
 log = logging.getLogger(__name__)
@@ -87,17 +88,17 @@ class LinkClient:
         self._policy = RetryPolicy(max_attempts, BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS,
                                    BACKOFF_BASE_SECONDS, sleep)
 
-    def send(self, request: LinkRequest) -> bool:
-        """Send ``request``; return False, sending nothing, when no credential is configured.
+    def send(self, request: LinkRequest) -> Sent | None:
+        """Send ``request``; return None, sending nothing, when no credential is configured.
 
         Retried POSTs are safe for Sentry (create-or-update); a Datadog event whose first
         answer was lost may appear twice, which beats not linking at all.
         """
         auth = self._auth()
         if auth is None:
-            return False
+            return None
         where = f"{self.service} {request.method} {request.path}"
-        send_with_retries(
+        response = send_with_retries(
             self._session, request.method, self._base_url + request.path, where=where,
             policy=self._policy,
             error_text=lambda response: _redacted(error_text(response), auth.values()),
@@ -105,7 +106,7 @@ class LinkClient:
             unavailable=lambda message, status: LinkUnavailable(message, status=status),
             json=dict(request.body), headers={**auth, "Accept": "application/json"},
             timeout=self._timeout)
-        return True
+        return Sent(_date(response.headers.get("Date")))
 
 
 class DryRunLinks:
@@ -115,14 +116,14 @@ class DryRunLinks:
         self.path = path
         self._clock = clock or (lambda: datetime.now(UTC))
 
-    def send(self, request: LinkRequest) -> bool:
+    def send(self, request: LinkRequest) -> Sent:
         """Append the request to the dry-run file as one JSON line."""
         dry_run.record(self.path, {"service": request.service, "method": request.method,
                                    "path": request.path, "body": dict(request.body),
                                    "at": self._clock().isoformat()})
         log.info("dry-run %s %s %s (recorded in %s)", request.service, request.method,
                  request.path, self.path)
-        return True
+        return Sent()
 
 
 def error_text(response: requests.Response, limit: int = MAX_ERROR_CHARS) -> str:
@@ -152,3 +153,14 @@ def _redacted(text: str, secrets: Iterable[str]) -> str:
             if value:
                 text = text.replace(value, "[redacted]")
     return text
+
+
+def _date(value: str | None) -> datetime | None:
+    """Return an HTTP Date header as an aware datetime, None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo is not None else None

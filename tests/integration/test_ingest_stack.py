@@ -48,6 +48,8 @@ def test_signed_event_alert_arrives_on_the_topic(stack: Stack, subscriber: Any,
     attributes = dict(message.attributes)
     assert attributes.pop("received_at")
     assert attributes.pop("request_id")
+    assert attributes.pop("source_time")  # Sentry-Hook-Timestamp, at most our receipt time
+    assert attributes.pop("delivery_id") == response.request.headers["Request-ID"]
     assert attributes == {"source": "sentry", "resource": "event_alert", "action": "triggered",
                           "alert_key": "sentry:issue:88001"}
 

@@ -15,6 +15,7 @@ from shared.ingest import (
     Incoming,
     IngestDeps,
     Webhook,
+    delivery_attributes,
     drain,
     handle_webhook,
     misconfigured,
@@ -129,6 +130,33 @@ def test_published_message_is_the_raw_body_with_documented_attributes() -> None:
     assert attributes == {"source": "sentry", "resource": "event_alert", "action": "triggered",
                           "alert_key": "sentry:issue:1170",
                           "received_at": "2026-11-25T12:00:00.000+00:00", "request_id": "req-1"}
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    pytest.param({"request-id": "6b3e-41", "sentry-hook-timestamp": "1764068400"},
+                 {"delivery_id": "6b3e-41", "source_time": "2025-11-25T11:00:00.000+00:00"},
+                 id="sentry-sends-both"),
+    pytest.param({}, {}, id="neither"),
+    pytest.param({"sentry-hook-timestamp": "4102444800"},
+                 {"source_time": "2026-11-25T12:00:00.000+00:00"}, id="future-is-clamped-to-now"),
+    pytest.param({"sentry-hook-timestamp": "soon", "request-id": "x" * 129}, {},
+                 id="unreadable-ignored"),
+    pytest.param({"request-id": "tab\there"}, {}, id="unprintable-id-ignored"),
+])
+def test_sentry_delivery_id_and_send_time(headers: dict[str, str],
+                                          expected: dict[str, str]) -> None:
+    assert delivery_attributes(headers, NOW) == expected
+
+
+def test_sentry_delivery_headers_travel_as_attributes() -> None:
+    topic = FakeTopic()
+    hook = sentry("event_alert", EVENT_ALERT)
+    hook = Webhook(hook.method, {**hook.headers, "request-id": "r-9",
+                                 "sentry-hook-timestamp": "1764068400"}, hook.body, "req-1")
+    handle_webhook(hook, deps(topic))
+    attributes = topic.messages[0][1]
+    assert (attributes["delivery_id"], attributes["source_time"]) == (
+        "r-9", "2025-11-25T11:00:00.000+00:00")
 
 
 def test_datadog_attributes_use_the_alert_cycle() -> None:

@@ -21,6 +21,7 @@ from shared.ledger import (
     from_document,
     lapse,
     lease,
+    lookup_projects,
     lookup_since,
     renew,
     take_over,
@@ -35,19 +36,22 @@ def record(state: State, **changes: object) -> Record:
     base = Record(key="sentry:issue:1", state=state, updated_at=NOW - HOUR,
                   expires_at=NOW + 100 * HOUR, created_at=NOW - 2 * HOUR, task_gid="42",
                   last_commented_at=NOW - 2 * HOUR, digests=("d0",),
-                  state_changed_at=NOW - 2 * HOUR)
+                  clocks={"sentry": NOW - 2 * HOUR}, state_origin="sentry",
+                  state_received_at=NOW - 2 * HOUR)
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
 def delivery(action: Action, digest: str = "d1", at: datetime | None = None,
-             may_create: bool = True) -> Delivery:
-    return Delivery(action=action, digest=digest, source_time=at, may_create=may_create)
+             may_create: bool = True, origin: str = "sentry",
+             received: datetime | None = NOW) -> Delivery:
+    return Delivery(action=action, digest=digest, source_time=at, may_create=may_create,
+                    origin=origin, received_at=received)
 
 
 LIVE = {"lease_expires_at": NOW + timedelta(seconds=5)}
 LAPSED = {"lease_expires_at": NOW - timedelta(seconds=1)}
 CREATING = {"task_gid": None}
-OLD = NOW - 3 * HOUR  # before state_changed_at
+OLD = NOW - 3 * HOUR  # before the latest time heard of from Sentry
 
 CASES = [
     # row 1-2: no record (or an expired one)
@@ -120,7 +124,7 @@ def test_every_row_of_the_table_has_a_case() -> None:
 
 def test_stale_skip_says_why() -> None:
     why = decide(record(State.OPEN), delivery(Action.RESOLVED, at=OLD), NOW).why
-    assert "out of order" in why
+    assert "out of order" in why and "sentry" in why
 
 
 def test_a_claim_lapses_on_its_own_and_is_then_recovered() -> None:
@@ -153,6 +157,15 @@ def test_take_over_keeps_history_and_moves_the_project() -> None:
     assert lookup_since(lapsed) < NOW - HOUR  # looks where and when the crashed one wrote
 
 
+def test_chained_takeovers_look_back_to_the_first_claim_in_every_project() -> None:
+    first = claim("k", NOW - 10 * timedelta(minutes=1), project_gid="sprint")
+    second = take_over(first, NOW - 5 * timedelta(minutes=1), project_gid="backlog")
+    third = take_over(second, NOW, project_gid="backlog")
+    # The first attempt's task may be ten minutes old, and in the other project.
+    assert lookup_since(third) < first.created_at
+    assert lookup_projects(third) == ("sprint", "backlog")
+
+
 def test_after_create_the_record_holds_the_task_and_forgets_the_lease() -> None:
     created = after(claim("k", NOW, project_gid="p"), Step.CREATE, delivery(Action.TRIGGERED),
                     NOW, task_gid="9", team="Payments")
@@ -161,12 +174,15 @@ def test_after_create_the_record_holds_the_task_and_forgets_the_lease() -> None:
     assert created.digests == ("d1",)
 
 
-def test_state_changes_remember_the_latest_source_time() -> None:
+def test_state_changes_remember_their_origin_and_receipt() -> None:
     opened = record(State.OPEN)
     resolved = after(opened, Step.RESOLVE, delivery(Action.RESOLVED, at=NOW), NOW)
-    assert resolved.state_changed_at == NOW
-    comment = after(resolved, Step.COMMENT, delivery(Action.ASSIGNED, "d2", at=NOW + HOUR), NOW)
-    assert comment.state_changed_at == NOW  # a comment is not a state change
+    assert (resolved.clocks["sentry"], resolved.state_origin, resolved.state_received_at) == (
+        NOW, "sentry", NOW)
+    comment = after(resolved, Step.COMMENT,
+                    delivery(Action.ASSIGNED, "d2", at=NOW + HOUR, received=NOW + HOUR), NOW)
+    assert comment.clocks["sentry"] == NOW + HOUR  # every delivery moves its clock on
+    assert comment.state_received_at == NOW  # but a comment is not a state change
 
 
 def test_recurrences_are_counted_and_digests_bounded() -> None:

@@ -68,7 +68,7 @@ def datadog_client(fake: FakeDatadogApi, sleeps: Sleeps, key: str | None = DD_KE
 
 
 def test_sentry_link_creates_an_external_issue(sentry: FakeSentryApi) -> None:
-    assert sentry_client(sentry, Sleeps()).send(SENTRY_LINK) is True
+    assert sentry_client(sentry, Sleeps()).send(SENTRY_LINK) is not None
     issue = sentry.external_issues[(INSTALLATION, 4567890123)]
     assert issue["webUrl"] == TASK_URL
     assert issue["displayName"] == "Paiements — 支払い#1209000000000042"
@@ -76,7 +76,7 @@ def test_sentry_link_creates_an_external_issue(sentry: FakeSentryApi) -> None:
 
 
 def test_datadog_event_is_posted_with_the_api_key(datadog: FakeDatadogApi) -> None:
-    assert datadog_client(datadog, Sleeps()).send(DD_EVENT) is True
+    assert datadog_client(datadog, Sleeps()).send(DD_EVENT) is not None
     [event] = datadog.events
     assert event["title"] == DD_EVENT.body["title"] and event["related_event_id"] == 746
     assert datadog.requests[0].headers["dd-api-key"] == DD_KEY
@@ -86,7 +86,7 @@ def test_datadog_event_is_posted_with_the_api_key(datadog: FakeDatadogApi) -> No
 def test_overload_is_retried_then_succeeds(sentry: FakeSentryApi, status: int) -> None:
     sleeps = Sleeps()
     sentry.fail_next(2, status)
-    assert sentry_client(sentry, sleeps).send(SENTRY_LINK) is True
+    assert sentry_client(sentry, sleeps).send(SENTRY_LINK) is not None
     assert len(sentry.requests) == 3 and len(sleeps) == 2
     assert (INSTALLATION, 4567890123) in sentry.external_issues
 
@@ -167,23 +167,30 @@ def test_no_credential_in_error_messages(sentry: FakeSentryApi, status: int) -> 
 @pytest.mark.parametrize("credential", [None, ""], ids=["unset", "empty"])
 def test_no_credential_sends_nothing(sentry: FakeSentryApi, datadog: FakeDatadogApi,
                                      credential: str | None) -> None:
-    assert sentry_client(sentry, Sleeps(), token=credential).send(SENTRY_LINK) is False
-    assert datadog_client(datadog, Sleeps(), key=credential).send(DD_EVENT) is False
+    assert sentry_client(sentry, Sleeps(), token=credential).send(SENTRY_LINK) is None
+    assert datadog_client(datadog, Sleeps(), key=credential).send(DD_EVENT) is None
     assert sentry.requests == [] and datadog.requests == []
+
+
+def test_a_sent_request_says_when_the_service_made_it(sentry: FakeSentryApi) -> None:
+    sent = sentry_client(sentry, Sleeps()).send(SENTRY_LINK)
+    # The two-way sync keeps the service's own clock of our change (shared/ledger.py).
+    assert sent is not None and sent.at is not None
+    assert abs((sent.at - datetime.now(UTC)).total_seconds()) < 5
 
 
 def test_credential_is_read_on_every_send(datadog: FakeDatadogApi) -> None:
     keys = iter([None, DD_KEY])  # e.g. the secret was created while the instance ran
     client = LinkClient("datadog", datadog.url, datadog_auth(lambda: next(keys)),
                         sleep=Sleeps())
-    assert client.send(DD_EVENT) is False
-    assert client.send(DD_EVENT) is True
+    assert client.send(DD_EVENT) is None
+    assert client.send(DD_EVENT) is not None
 
 
 def test_dry_run_records_the_request(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "dry-run.jsonl"
     recorder = DryRunLinks(str(path), clock=lambda: datetime(2026, 11, 25, tzinfo=UTC))
-    assert recorder.send(SENTRY_LINK) is True
+    assert recorder.send(SENTRY_LINK) is not None
     [line] = path.read_text(encoding="utf-8").splitlines()
     assert json.loads(line) == {"service": "sentry", "method": "POST", "path": SENTRY_LINK.path,
                                 "body": dict(SENTRY_LINK.body),

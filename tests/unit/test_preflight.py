@@ -92,3 +92,32 @@ def test_the_banner_names_the_real_asana_mode(sdk: Path, env: Mapping[str, str],
                     port_busy=lambda port: False)
     assert plan is not None
     assert asana_mode({**GOOD, **env}, plan.settings) == mode
+
+
+LEGACY_WITHOUT_DEFAULT = """\
+- Name: Payments
+  AsanaBacklogId: "1200000000000201"
+  Entities: []
+- Name: Growth
+  AsanaBacklogId: "1200000000000401"
+  Entities: []
+"""
+
+
+@pytest.mark.parametrize(("default_team", "problem"), [
+    pytest.param("Payments", None, id="default-from-DEFAULT_TEAM-is-accepted"),
+    pytest.param(None, "no default team", id="no-default-is-refused"),
+    pytest.param("Nobody", "DEFAULT_TEAM", id="unknown-DEFAULT_TEAM-is-refused"),
+])
+def test_the_teams_file_is_checked_with_DEFAULT_TEAM_as_the_functions_load_it(
+        sdk: Path, tmp_path: Path, default_team: str | None, problem: str | None) -> None:
+    teams = tmp_path / "teams.yaml"
+    teams.write_text(LEGACY_WITHOUT_DEFAULT)
+    env = {**GOOD, "TEAMS_FILE": str(teams)}
+    if default_team:
+        env["DEFAULT_TEAM"] = default_team
+    problems = run_check(env, sdk)
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in line for line in problems), problems

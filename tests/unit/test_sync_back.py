@@ -16,13 +16,14 @@ from shared.asana_webhooks import Hook
 from shared.envelope import PushMessage
 from shared.errors import Transient
 from shared.ledger import Record, State, Step
-from shared.linkback import LinkRequest
+from shared.linkback import LinkRequest, Sent
 from shared.sync_back import SyncDeps
 from shared.teams_file import parse_teams
 from tests.fakes.ledger import MemoryLedger
 from tests.unit.test_asana_webhooks import MemoryHooks
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+SENTRY_NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # Sentry's clock, not ours
 ME = "1209990000000001"
 PERSON = "1209990000000042"
 TASK = "1201"
@@ -52,11 +53,13 @@ def test_decide_sync(rec: Record | None, completed: bool, step: Step) -> None:
 
 
 def test_synced_record_makes_the_sentry_resolve_that_follows_a_skip() -> None:
-    done = ledger.synced(ledger.lease(record(), NOW), Step.RESOLVE, NOW, NOW)
-    assert (done.state, done.lease_expires_at, done.state_changed_at) == (
-        State.RESOLVED, None, NOW)
+    change = ledger.Delivery(ledger.Action.RESOLVED, "", NOW, origin="asana", received_at=NOW)
+    done = ledger.synced(ledger.lease(record(), NOW), Step.RESOLVE, NOW, change, NOW)
+    assert (done.state, done.lease_expires_at, done.state_origin) == (
+        State.RESOLVED, None, "asana")
+    assert done.clocks == {"asana": NOW, "sentry": NOW}
     resolved = ledger.Delivery(action=ledger.Action.RESOLVED, digest="d",
-                               source_time=NOW + timedelta(seconds=2))
+                               source_time=NOW + timedelta(seconds=2), origin="sentry")
     assert ledger.decide(done, resolved, NOW) == ledger.Decision(
         Step.SKIP, "task already completed")
 
@@ -84,12 +87,13 @@ class Sender:
         self.sent: list[LinkRequest] = []
         self.configured, self.error = configured, error
 
-    def send(self, request: LinkRequest) -> bool:
+    def send(self, request: LinkRequest) -> Sent | None:
         if self.error is not None:
             raise self.error
-        if self.configured:
-            self.sent.append(request)
-        return self.configured
+        if not self.configured:
+            return None
+        self.sent.append(request)
+        return Sent(SENTRY_NOW)
 
 
 def message(user: str = PERSON) -> PushMessage:
@@ -100,14 +104,14 @@ def message(user: str = PERSON) -> PushMessage:
                        {"source": "asana", "task_gid": TASK})
 
 
-def setup(rec: Record | None, asana: FakeAsana, sender: Sender | None = None
-          ) -> tuple[SyncDeps, MemoryLedger, Sender]:
+def setup(rec: Record | None, asana: FakeAsana, sender: Sender | None = None,
+          opted_in: tuple[str, ...] = ("Payments",)) -> tuple[SyncDeps, MemoryLedger, Sender]:
     store, sender = MemoryLedger(), sender or Sender()
     if rec is not None:
         store.create(rec)
     deps = SyncDeps(asana=asana, ledger=store, senders={"sentry": sender, "datadog": sender},
                     find_by_task=lambda gid: rec if rec and rec.task_gid == gid else None,
-                    sentry_org="acme", now=lambda: NOW)
+                    sentry_org="acme", now=lambda: NOW, opted_in=lambda team: team in opted_in)
     return deps, store, sender
 
 
@@ -118,6 +122,27 @@ def test_task_completed_by_a_person_resolves_the_sentry_issue() -> None:
                                        {"status": "resolved"})]
     stored = store.records["sentry:issue:4711"]
     assert (stored.state, stored.lease_expires_at) == (State.RESOLVED, None)
+
+
+def test_sentry_answer_time_is_kept_so_its_echo_is_no_news() -> None:
+    deps, store, _ = setup(record(), FakeAsana(completed=True))
+    sync_back.process(message(), deps)
+    assert store.records["sentry:issue:4711"].clocks["sentry"] == SENTRY_NOW
+
+
+@pytest.mark.parametrize(("team", "opted_in"), [
+    pytest.param("Payments", (), id="team-opted-out-since-registration"),
+    pytest.param("Growth", ("Payments",), id="other-team-in-a-shared-project"),
+    pytest.param(None, ("Payments",), id="record-without-team"),
+])
+def test_only_tasks_of_teams_that_opt_in_now_are_synced(team: str | None,
+                                                        opted_in: tuple[str, ...]) -> None:
+    asana = FakeAsana(completed=True)
+    deps, store, sender = setup(record(team=team), asana, opted_in=opted_in)
+    decision = sync_back.process(message(), deps)
+    assert decision.step is Step.SKIP and "sync_back" in decision.why
+    assert (sender.sent, asana.reads) == ([], 0)
+    assert store.records["sentry:issue:4711"].state is State.OPEN
 
 
 def test_task_reopened_unresolves_the_sentry_issue() -> None:

@@ -315,7 +315,7 @@ def test_default_team_problems(text: str, env_default: str | None, expected: str
               followers: ["Jane Doe"]
             """),
          "team 'Payments': followers: expected an Asana user gid or email, got 'Jane Doe'"),
-        ("teams: [\n", "teams.yaml: not valid YAML"),
+        ("teams: [\n", "teams.yaml:2:1: not valid YAML"),
         ("just a string\n", "expected a list of teams or a mapping"),
     ],
     ids=[
@@ -379,3 +379,17 @@ def test_create_tasks_from_defaults_to_alert_rules_and_rejects_unknown_resources
     with pytest.raises(ConfigError) as error:
         parse_teams("settings:\n  create_tasks_from: [event_alert, comment]\n" + base)
     assert "create_tasks_from" in str(error.value) and "'comment'" in str(error.value)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("teams:\n  - name: A\n   bad: [\n", "teams.yaml:3:4: not valid YAML",
+                 id="yaml-error-names-file-line-column"),
+    pytest.param(MINIMAL.replace("default_team", "default_tem"),
+                 "unknown key 'default_tem' (did you mean 'default_team'?",
+                 id="unknown-settings-key-suggests"),
+    pytest.param("- Name: A\n  AsanaBacklogId: '1'\n  SyncBak: true\n",
+                 "unknown key 'SyncBak' (did you mean 'SyncBack'?", id="legacy-key-suggests"),
+])
+def test_errors_say_where_and_what_was_meant(text: str, expected: str) -> None:
+    message = problems_of(text)
+    assert expected in message and "<unicode string>" not in message

@@ -64,13 +64,14 @@ class World:
         self.links.append((alert.key, task_gid, url, team))
 
     def push(self, fixture: str, resource: str, source: str = "sentry",
-             message_id: str | None = None, body: bytes | None = None) -> Outcome:
+             message_id: str | None = None, body: bytes | None = None,
+             **attributes: str) -> Outcome:
         data = body if body is not None else (DATA / fixture).read_bytes()
         envelope = {"subscription": "projects/p/subscriptions/s", "message": {
             "data": base64.b64encode(data).decode(), "messageId": message_id or self.next_id(),
             "publishTime": "2026-11-25T12:00:00Z",
             "attributes": {"source": source, "resource": resource,
-                           "received_at": "2026-11-25T12:00:00+00:00"}}}
+                           "received_at": "2026-11-25T12:00:00+00:00", **attributes}}}
         return handle_request("POST", json.dumps(envelope).encode(), self.deps)
 
     def next_id(self) -> str:
@@ -456,3 +457,79 @@ def test_a_wait_longer_than_the_budget_asks_for_redelivery() -> None:
     world.deps = dataclasses.replace(world.deps, failpoint=lambda name: None,
                                      sleep=lambda seconds: None, wait_seconds=2)
     assert world.push("sentry_event_alert.json", "event_alert", message_id="m1").status == 503
+
+
+def test_an_expired_record_not_yet_purged_gets_a_new_task_not_a_retry() -> None:
+    world = World()
+    world.push("sentry_event_alert.json", "event_alert")
+    old = world.only_task()
+    key = "sentry:issue:4567890123"
+    world.now = world.ledger.records[key].expires_at + timedelta(hours=1)  # TTL not run yet
+    outcome = world.push("", "event_alert", body=_event_alert_for_issue("4567890123"))
+    assert (outcome.status, outcome.body.get("step")) == (200, "create")
+    assert world.ledger.records[key].task_gid not in (None, old)
+
+
+def test_identical_bodies_are_two_webhooks_unless_their_delivery_id_is_the_same() -> None:
+    world = World()
+    world.push("", "event_alert", body=_event_alert_for_issue("5123456789"))
+    gid = world.only_task()
+    world.push("sentry_issue_resolved.json", "issue", delivery_id="req-1",
+               source_time="2026-11-25T12:01:00+00:00")
+    world.push("sentry_issue_unresolved_regressed.json", "issue", delivery_id="req-2",
+               source_time="2026-11-25T12:02:00+00:00")
+    # Pub/Sub redelivers the first resolve: the same delivery, recognised.
+    world.push("sentry_issue_resolved.json", "issue", delivery_id="req-1",
+               source_time="2026-11-25T12:01:00+00:00")
+    assert world.tracker.completed[gid] is False
+    # Someone resolves the issue again: byte for byte the same body, a new request.
+    world.push("sentry_issue_resolved.json", "issue", delivery_id="req-3",
+               source_time="2026-11-25T12:03:00+00:00")
+    assert world.tracker.completed[gid] is True
+
+
+def test_a_skipped_webhook_moves_its_source_clock_forward() -> None:
+    world = World()
+    world.push("", "event_alert", body=_event_alert_for_issue("5123456789"))
+    world.push("sentry_issue_resolved.json", "issue", delivery_id="a",
+               source_time="2026-11-25T12:01:00+00:00")
+    world.push("sentry_issue_resolved.json", "issue", delivery_id="b",
+               source_time="2026-11-25T12:05:00+00:00")  # already completed: a skip
+    record = world.ledger.records["sentry:issue:5123456789"]
+    assert record.clocks["sentry"] == datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
+    world.push("sentry_issue_unresolved_regressed.json", "issue", delivery_id="c",
+               source_time="2026-11-25T12:03:00+00:00")  # said before the last word
+    assert world.tracker.completed[world.only_task()] is True
+
+
+def _datadog(cycle: str, transition: str = "Triggered", monitor: str = "5566") -> bytes:
+    payload = json.loads((DATA / "datadog_triggered.json").read_text())
+    payload.update({"alert_cycle_key": cycle, "id": f"{cycle}-{transition}",
+                    "alert_transition": transition, "alert_id": monitor})
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize("transition", ["Triggered", "Recovered"])
+def test_a_late_datadog_webhook_joins_the_task_reconciliation_opened(transition: str) -> None:
+    world = World()
+    world.deps = dataclasses.replace(world.deps, reconciled_twins=lambda alert: [
+        r for r in world.ledger.records.values() if r.external_id == alert.external_id])
+    world.push("", "datadog", source="datadog", body=_datadog("reconcile-5566-1764000000"),
+               source_reason="reconcile")
+    gid = world.only_task()
+    world.push("", "datadog", source="datadog", body=_datadog("real-cycle", transition))
+    assert world.only_task() == gid  # no second task
+    assert world.ledger.records["datadog:cycle:real-cycle"].task_gid == gid
+    assert world.tracker.completed[gid] is (transition == "Recovered")
+    synthetic = world.ledger.records["datadog:cycle:reconcile-5566-1764000000"]
+    assert synthetic.state is State.RESOLVED  # retired: the real key speaks for the monitor
+
+
+def test_a_datadog_webhook_of_another_monitor_joins_nothing() -> None:
+    world = World()
+    world.deps = dataclasses.replace(world.deps, reconciled_twins=lambda alert: [
+        r for r in world.ledger.records.values() if r.external_id == alert.external_id])
+    world.push("", "datadog", source="datadog", body=_datadog("reconcile-1-1764000000",
+                                                              monitor="1"))
+    world.push("", "datadog", source="datadog", body=_datadog("real", monitor="2"))
+    assert len(world.tracker.tasks) == 2
