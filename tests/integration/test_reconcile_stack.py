@@ -20,6 +20,7 @@ import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from scripts.localstack import Stack, free_port, start_function
+from shared.adapters.firestore_ledger import document_id
 from shared.adapters.ledger_queries import LedgerQueries
 from shared.adapters.pubsub import Publisher
 from shared.adapters.reconcile_cursor import FirestoreCursors
@@ -34,9 +35,6 @@ from .test_worker_stack import eventually, send_datadog, send_sentry, tasks_name
 
 PROJECT_SLUG = "panther-alerts-api"
 DD_APP_KEY = "integration-datadog-app-key"
-#: A run this much later than now sees the records the test just made as settled (older than
-#: the five-minute grace), as the next scheduled run would.
-NEXT_RUN = timedelta(minutes=10)
 
 
 @pytest.fixture
@@ -67,15 +65,16 @@ def collection(stack: Stack) -> str:
 
 
 def run_deps(stack: Stack, client: Any, sentry: SentryReader | None,
-             datadog: DatadogReader | None, *, later: timedelta = NEXT_RUN,
-             **more: Any) -> ReconcileDeps:
+             datadog: DatadogReader | None, **more: Any) -> ReconcileDeps:
     # Each test keeps its own cursors: another test's run must not move where this one starts.
     cursors = FirestoreCursors(stack.env["GOOGLE_CLOUD_PROJECT"],
                                f"cursors-{uuid.uuid4().hex[:8]}", client)
+    # No grace: instead of waiting five minutes, a test waits until the worker is done with
+    # the records it compares (settled()).
     return ReconcileDeps(
         ledger=LedgerQueries(stack.env["GOOGLE_CLOUD_PROJECT"], collection(stack), client),
         publish=Publisher(stack.env["GOOGLE_CLOUD_PROJECT"], stack.env["EVENTS_TOPIC"]).publish,
-        now=lambda: datetime.now(UTC) + later, lookback_minutes=60, grace_minutes=5,
+        now=lambda: datetime.now(UTC), lookback_minutes=60, grace_minutes=0,
         sentry=sentry, sentry_org="acme", sentry_api_url=stack.env["SENTRY_API_URL"],
         monitors=None if datadog is None else datadog.monitors,
         datadog_webhook="alert-bridge", datadog_app_url="https://app.datadoghq.com",
@@ -98,6 +97,19 @@ def completed(asana: FakeAsana, gid: str) -> bool:
     return bool(asana.tasks[gid]["completed"])
 
 
+def settled(stack: Stack, client: Any, *keys: str) -> None:
+    """Wait until the worker is done with these records: created, and no lease held."""
+    def done(key: str) -> bool:
+        snapshot = client.collection(collection(stack)).document(document_id(key)).get()
+        record = snapshot.to_dict() or {}
+        lease = record.get("lease_expires_at")
+        return record.get("state") in ("open", "resolved") and (
+            lease is None or lease <= datetime.now(UTC))
+
+    for key in keys:
+        eventually(partial(done, key), what=f"{key} settled")
+
+
 def test_lost_sentry_webhooks_become_one_task_each_and_none_twice(
         emulators: Stack, firestore_client: Any, asana: FakeAsana, sentry_api: FakeSentryApi,
         subscriber: Any, events_tap: str) -> None:
@@ -113,6 +125,7 @@ def test_lost_sentry_webhooks_become_one_task_each_and_none_twice(
     send_sentry(emulators, "sentry_event_alert.json", "event_alert", resolved)
     [open_task] = eventually(lambda: tasks_named(asana, f"#{resolved}"))
     eventually(lambda: tasks_named(asana, f"#{delivered}"))
+    settled(emulators, firestore_client, f"sentry:issue:{resolved}", f"sentry:issue:{delivered}")
     sentry_api.issues[resolved]["status"] = "resolved"
     reader = SentryReader(sentry_api.url, "acme", lambda: SENTRY_TOKEN, [(PROJECT_SLUG, rule)],
                           [], sleep=lambda _: None)
@@ -200,6 +213,7 @@ def test_a_reconcile_opened_datadog_alert_completes_in_asana_once_its_monitor_is
     [opened] = reconcile(deps, "run-1").planned
     [task] = eventually(lambda: tasks_named(asana, run))
     assert not task["completed"]
+    settled(emulators, firestore_client, opened.alert_key)
     pull(subscriber, events_tap, want=1)
     # The monitor recovers, and that webhook is lost too (no cycle key would match it anyway).
     ok_since = datetime.now(UTC).replace(microsecond=0)
@@ -231,6 +245,7 @@ def test_one_failed_sentry_read_does_not_stop_the_other_records(
         send_sentry(emulators, "sentry_event_alert.json", "event_alert", issue)
     tasks = {issue: eventually(partial(tasks_named, asana, f"#{issue}"))[0]
              for issue in (healthy, failing, other)}
+    settled(emulators, firestore_client, *(f"sentry:issue:{i}" for i in tasks))
     # All three are resolved in Sentry and their webhooks lost; reading one of them fails.
     for issue in (healthy, failing, other):
         sentry_api.issues[issue]["status"] = "resolved"
