@@ -133,6 +133,11 @@ class SentryReader:
                             f"got {type(rows).__name__}", reason="reconcile_bad_answer")
         found = {str(row["id"]): row for row in rows
                  if isinstance(row, dict) and row.get("id") is not None}
+        if not found.keys() <= set(ids):
+            # A Sentry that ignored ``group`` would answer its default search instead.
+            raise Permanent(f"sentry GET /organizations/{self._org}/issues/: answered issues "
+                            "it was not asked for; the group parameter was not honoured",
+                            reason="reconcile_bad_answer")
         return Observed(found, _date(response))
 
     def _search(self, project: str, start: datetime) -> list[SentryFinding]:

@@ -13,7 +13,7 @@ from shared.adapters.reconcile_sources import (
     ReadUnavailable,
     SentryReader,
 )
-from shared.errors import ConfigError, is_retryable
+from shared.errors import ConfigError, Permanent, is_retryable
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 
 TOKEN = "sntrys-reconcile-token"
@@ -89,6 +89,12 @@ def test_a_hundred_issues_are_read_in_one_request_timed_by_sentry_s_date(
     assert request.query["project"] == ["-1"]  # every project the token may see
     assert len(request.query["group"]) == 100
     assert set(request.query["collapse"]) == {"stats", "lifetime", "filtered", "unhandled"}
+
+
+def test_an_answer_that_ignored_the_ids_is_refused(sentry: FakeSentryApi) -> None:
+    sentry.fail_next(1, 200, body=[{"id": "777", "status": "unresolved"}])  # a search's answer
+    with pytest.raises(Permanent, match="group parameter was not honoured"):
+        reader(sentry).issues(["41"])
 
 
 def test_more_than_a_hundred_ids_are_refused_before_sending(sentry: FakeSentryApi) -> None:
