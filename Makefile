@@ -71,10 +71,11 @@ check-workflows: venv  ## GitHub Actions audit: zizmor (offline), pinned actions
 clean:  ## Remove virtualenvs, caches and local run files
 	rm -rf $(VENV) .venv-* .cache .run .pytest_cache .mypy_cache .ruff_cache
 
-bench: venv java  ## Print figures on the emulators: ingest vs a publish-only baseline, ingest memory, alert → task
+bench: venv java  ## Print figures on the emulators: ingest vs a publish-only baseline, ingest memory, alert → task, reconciling 10,000 open alerts
 	$(PY) -m scripts.bench_ingest
 	$(PY) -m scripts.bench_ingest_memory
 	$(PY) -m scripts.bench_pipeline
+	$(PY) -m scripts.bench_reconcile
 
 asana-webhooks: venv  ## Asana webhooks of the two-way sync: ARGS="list", ARGS="register [--project GID]", ARGS="delete GID"
 	$(PY) -m shared.asana_webhooks_cli $(ARGS)

@@ -230,8 +230,11 @@ def worker_deps() -> WorkerDeps:
 @functools.cache
 def reconcile_deps() -> ReconcileDeps:
     """Return the reconcile function's dependencies; credentials are read on every run."""
+    from google.cloud import firestore
+
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
+    from shared.adapters.reconcile_cursor import FirestoreCursors
     from shared.adapters.reconcile_sources import DatadogReader, SentryReader
     from shared.reconcile import ReconcileDeps, datadog_app_url
 
@@ -247,13 +250,21 @@ def reconcile_deps() -> ReconcileDeps:
         monitors = DatadogReader(s.datadog_api_url, lambda: source.optional("DATADOG_API_KEY"),
                                  lambda: source.optional("DATADOG_APP_KEY"),
                                  s.reconcile_datadog_monitor_tags).monitors
+    client = firestore.Client(project=s.project)
     return ReconcileDeps(
-        ledger=LedgerQueries(s.project, s.ledger_collection),
+        ledger=LedgerQueries(s.project, s.ledger_collection, client),
+        # Beside the ledger, not in it: the ledger's collection holds only alert records.
+        cursors=FirestoreCursors(s.project, cursor_collection(s.ledger_collection), client),
         publish=Publisher(s.project, s.events_topic).publish, now=utc_now,
         lookback_minutes=s.reconcile_lookback_minutes, grace_minutes=s.reconcile_grace_minutes,
         sentry=sentry, sentry_org=s.sentry_org or "", sentry_api_url=s.sentry_api_url,
         monitors=monitors, datadog_webhook=s.reconcile_datadog_webhook or "",
         datadog_app_url=datadog_app_url(s.datadog_api_url))
+
+
+def cursor_collection(ledger_collection: str) -> str:
+    """Return the collection of reconciliation's cursors, named after the ledger's."""
+    return f"{ledger_collection}_reconcile"
 
 
 def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[

@@ -50,10 +50,12 @@ resource "google_project_iam_member" "worker_firestore" {
   member  = google_service_account.function["worker"].member
 }
 
-# Reconciliation only reads the ledger, to see which alerts already have a task.
+# Reconciliation reads the ledger, to see which alerts already have a task, and writes only
+# where its last run stopped (collection <ledger_collection>_reconcile). Firestore IAM cannot
+# grant less than a whole database, so this is datastore.user on the (default) one.
 resource "google_project_iam_member" "reconcile_firestore" {
   project = var.project_id
-  role    = "roles/datastore.viewer"
+  role    = "roles/datastore.user"
   member  = google_service_account.function["reconcile"].member
 }
 

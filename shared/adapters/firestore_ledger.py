@@ -38,14 +38,9 @@ class FirestoreLedger:
             from google.cloud import firestore
 
             client = firestore.Client(project=project)
-        from google.api_core.retry import Retry
-
         self._client = client
         self._collection = client.collection(collection)
-        # A bounded retry: the default one waits up to 60 s while Firestore is down.
-        self._options = {"timeout": CALL_TIMEOUT_SECONDS,
-                         "retry": Retry(deadline=RETRY_DEADLINE_SECONDS, initial=0.2,
-                                        maximum=2.0)}
+        self._options = call_options()
 
     def get(self, key: str) -> tuple[Record | None, Version]:
         """Return the record of ``key`` (None if absent) and its version."""
@@ -87,6 +82,15 @@ def conditional(write: Callable[[], Any]) -> Version | None:
         return None
     # delete() answers a bare Timestamp, create()/update() a WriteResult.
     return getattr(result, "update_time", result) or True
+
+
+def call_options() -> dict[str, Any]:
+    """Return the ``timeout`` and ``retry`` every Firestore call passes: both bounded."""
+    from google.api_core.retry import Retry
+
+    # A bounded retry: the default one waits up to 60 s while Firestore is down.
+    return {"timeout": CALL_TIMEOUT_SECONDS,
+            "retry": Retry(deadline=RETRY_DEADLINE_SECONDS, initial=0.2, maximum=2.0)}
 
 
 def call(operation: Callable[[], T]) -> T:

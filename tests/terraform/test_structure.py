@@ -217,7 +217,7 @@ def test_worker_roles_are_least_privilege(module: Module) -> None:
         "google_project_iam_member").values() if "function" in r["member"]}
     assert project_roles == {
         ("roles/datastore.user", '${google_service_account.function["worker"].member}'),
-        ("roles/datastore.viewer", '${google_service_account.function["reconcile"].member}'),
+        ("roles/datastore.user", '${google_service_account.function["reconcile"].member}'),
         ("roles/datastore.user", '${google_service_account.function["ingest"].member}'),
         ("roles/logging.logWriter", "${google_service_account.function[each.key].member}"),
     }
