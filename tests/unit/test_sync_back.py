@@ -191,10 +191,27 @@ def test_source_failure_releases_the_lease_and_keeps_the_state() -> None:
     assert stored.state is State.OPEN and not stored.leased(NOW + timedelta(microseconds=1))
 
 
-def test_without_a_credential_the_ledger_still_follows_the_task() -> None:
-    deps, store, _ = setup(record(), FakeAsana(completed=True), Sender(configured=False))
+@pytest.mark.parametrize(("sender", "org"), [
+    pytest.param(Sender(configured=False), "acme", id="no-credential"),
+    pytest.param(Sender(), None, id="no-sentry-org"),
+])
+def test_a_source_that_cannot_be_told_keeps_the_record_as_it_was(sender: Sender,
+                                                                  org: str | None) -> None:
+    deps, store, _ = setup(record(), FakeAsana(completed=True), sender)
+    deps = replace(deps, sentry_org=org)
+    assert sync_back.process(message(), deps).step is Step.SKIP
+    stored = store.records["sentry:issue:4711"]
+    # Sentry still says unresolved: a record saying resolved would have reconciliation reopen
+    # the task the person completed.
+    assert stored.state is State.OPEN and not stored.leased(NOW + timedelta(microseconds=1))
+    assert sender.sent == []
+
+
+def test_a_kind_without_an_api_still_follows_the_task() -> None:
+    rec = record(key="sentry:metric:77", external_id="77")
+    deps, store, sender = setup(rec, FakeAsana(completed=True))
     assert sync_back.process(message(), deps).step is Step.RESOLVE
-    assert store.records["sentry:issue:4711"].state is State.RESOLVED
+    assert store.records["sentry:metric:77"].state is State.RESOLVED and sender.sent == []
 
 
 @pytest.mark.parametrize(("rec", "org", "expected"), [
