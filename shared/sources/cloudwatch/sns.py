@@ -153,6 +153,9 @@ def verify_signature(message: SnsMessage, key: rsa.RSAPublicKey) -> None:
         signature = base64.b64decode(message.signature, validate=True)
     except (binascii.Error, ValueError) as error:
         raise Unauthorized("sns: Signature is not base64") from error
+    # Only the canonical spelling: unused trailing bits would let one signature be posted many ways.
+    if base64.b64encode(signature).decode("ascii") != message.signature:
+        raise Unauthorized("sns: Signature is not canonical base64")
     try:
         key.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm())
     except InvalidSignature as error:
