@@ -3,6 +3,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,34 @@ def test_documented_bodies_parse_but_their_placeholder_signatures_do_not_verify(
     while_certificate_valid = datetime(2022, 1, 1, tzinfo=UTC)
     with pytest.raises(Unauthorized, match="[Ss]ignature"):
         verifier.handle(body, {}, while_certificate_valid)
+
+
+REFUSALS = [
+    ("version-3", {"SignatureVersion": "3"}, {}, "SignatureVersion"),
+    ("cert-url-other-host", {"SigningCertURL": "https://sns.us-east-2.amazonaws.com.attacker.example"
+                             "/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem"},
+     {}, "host"),
+    ("cert-url-http", {"SigningCertURL": "http://sns.us-east-2.amazonaws.com/"
+                       "SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem"},
+     {}, "not https"),
+    ("cert-url-not-pem", {"SigningCertURL": "https://sns.us-east-2.amazonaws.com/"
+                          "SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.cer"},
+     {}, ".pem"),
+    ("old", {}, {"later": timedelta(hours=1, minutes=6)}, "older than"),
+    ("topic-not-allowed", {}, {"topics": ("arn:aws:sns:us-east-2:295079676684:other",)},
+     "not allowed"),
+]
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=[p.stem for p in VECTORS])
+@pytest.mark.parametrize(("changes", "options", "pattern"), [row[1:] for row in REFUSALS],
+                         ids=[row[0] for row in REFUSALS])
+def test_vector_refused(path: Path, changes: dict[str, str], options: dict[str, Any],
+                        pattern: str) -> None:
+    fields = {**_fields(path), **changes}
+    message = parse_message(path.read_bytes(), {})
+    verifier = SnsVerifier(options.get("topics", (message.topic_arn,)),
+                           SigningCertificates(PINNED))
+    now = message.timestamp + options.get("later", timedelta(seconds=2))
+    with pytest.raises(Unauthorized, match=pattern):
+        verifier.handle(json.dumps(fields).encode(), HEADERS, now)
