@@ -9,7 +9,8 @@ export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
 export CHECKPOINT_DISABLE := 1
 
 .PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample bench \
-        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile asana-webhooks java demo \
+        replay-dead-letters bench venv clean asana-discover sentry-ownership sentry-integration reconcile \
+        asana-webhooks java demo \
         check-workflows
 
 help:  ## List the targets
@@ -58,6 +59,9 @@ asana-discover: venv  ## Print a teams.yaml with the workspace's Asana gids (ASA
 
 sentry-ownership: venv  ## Print teams.yaml matchers as Sentry ownership rules per project; ARGS="--org ORG --apply" writes them
 	$(PY) -m shared.ownership_cli $(ARGS)
+
+sentry-integration: venv  ## Print the Sentry integration's alert-rule action schema; ARGS="--app SLUG --apply" writes it (SENTRY_AUTH_TOKEN, org:write)
+	$(PY) -m shared.sentry_integration_cli $(ARGS)
 
 explain-route: venv  ## Show team, board and priority for ARGS="key=value ..." or ARGS="--payload FILE"
 	$(PY) -m shared.route_cli explain $(ARGS)
