@@ -42,6 +42,7 @@ class Routed:
     assignee: str | None = None  # the rule's, replacing the team's
     followers: tuple[str, ...] = ()  # the rule's, added to the team's
     fallback: str | None = None  # why the rule's settings were (partly) not used
+    overridden: Route | None = None  # teams.yaml's own route, when the rule chose the team
 
 
 def route_alert(alert: Alert, config: TeamsConfig, deployment_environment: str) -> Routed:
@@ -75,7 +76,7 @@ def route_alert(alert: Alert, config: TeamsConfig, deployment_environment: str) 
                   explanation=explain_rule(settings))
     return Routed(Triage(route, priority, kind), priority_why, board_why,
                   may_create=not settings.update_only, assignee=settings.assignee,
-                  followers=settings.followers)
+                  followers=settings.followers, overridden=base.route)
 
 
 def explain_rule(settings: RuleSettings) -> str:
