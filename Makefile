@@ -34,7 +34,7 @@ run: venv java  ## Run the service locally on the Pub/Sub and Firestore emulator
 demo: venv java  ## Start the stack, send the sample stories, show what became of each, stop
 	@$(PY) -m scripts.demo
 
-send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-again|sentry-resolved|sentry-regressed|datadog|datadog-recovered)
+send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-again|sentry-resolved|sentry-regressed|sentry-rule|sentry-rule-metric|datadog|datadog-recovered)
 	$(PY) -m scripts.send_sample $(SAMPLE)
 
 test: venv java check-terraform check-workflows test-python  ## The whole suite (what CI runs)

@@ -72,8 +72,12 @@ def route_alert(alert: Alert, config: TeamsConfig, deployment_environment: str) 
                                   f"not in teams.yaml: routed by teams.yaml instead: "
                                   f"{base.route.explanation}", fallback="team_unknown")
     kind, board_why = _board(settings, alert, deployment_environment, priority)
+    explanation = explain_rule(settings)
+    if settings.board != "default" and kind.value != settings.board:
+        # Only a dev deployment overrides the rule's board: the task's note must say so.
+        explanation += f"; {kind.value} instead: this deployment runs with ENVIRONMENT=dev"
     route = Route(team=config.team(settings.team), matched=(), is_default=False,
-                  explanation=explain_rule(settings))
+                  explanation=explanation)
     return Routed(Triage(route, priority, kind), priority_why, board_why,
                   may_create=not settings.update_only, assignee=settings.assignee,
                   followers=settings.followers, overridden=base.route)
@@ -133,7 +137,7 @@ def _board(settings: RuleSettings, alert: Alert, deployment_environment: str,
     asked = f"alert rule '{settings.rule}' asks for the {BOARD_WORDS[settings.board]}"
     # A dev deployment never writes outside the sandboxes, whatever a rule asks.
     if deployment_environment.strip().lower() in DEV_ENVIRONMENTS:
-        return BoardKind.SANDBOX, f"this deployment runs with ENVIRONMENT=dev: sandbox ({asked})"
+        return BoardKind.SANDBOX, f"this deployment runs with ENVIRONMENT=dev ({asked})"
     return BoardKind(settings.board), asked
 
 

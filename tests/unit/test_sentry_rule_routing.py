@@ -122,3 +122,12 @@ def test_a_gone_team_drops_the_rule_people() -> None:
                          "prod")
     team, notes = with_people(routed, lambda email: pytest.fail("no lookup expected"))
     assert team == CONFIG.team("Investigations") and notes == []
+
+
+def test_a_dev_deployment_says_on_the_note_why_the_rules_board_was_not_used() -> None:
+    routed = route_alert(alert(("team", "Payments"), ("board", "sprint")), CONFIG, "dev")
+    assert routed.triage.route.explanation == (
+        "from alert rule 'Checkout errors': team Payments, board current sprint; sandbox "
+        "instead: this deployment runs with ENVIRONMENT=dev")
+    assert routed.board_why == ("this deployment runs with ENVIRONMENT=dev (alert rule "
+                                "'Checkout errors' asks for the current sprint)")
