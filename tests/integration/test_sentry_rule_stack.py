@@ -15,8 +15,14 @@ from typing import Any
 import pytest
 import requests
 
-from scripts.localstack import LOCAL_DEFAULTS, Stack, Topology, create_topology, free_port
-from scripts.localstack import start_function
+from scripts.localstack import (
+    LOCAL_DEFAULTS,
+    Stack,
+    Topology,
+    create_topology,
+    free_port,
+    start_function,
+)
 from shared.sentry_rule_schema import ACTION_PATH, schema
 from shared.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana, seed_teams
