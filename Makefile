@@ -9,7 +9,8 @@ export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
 export CHECKPOINT_DISABLE := 1
 
 .PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample bench \
-        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile asana-webhooks java demo \
+        replay-dead-letters bench venv clean asana-discover sentry-ownership sentry-integration reconcile \
+        asana-webhooks java demo \
         check-workflows
 
 help:  ## List the targets
@@ -33,7 +34,7 @@ run: venv java  ## Run the service locally on the Pub/Sub and Firestore emulator
 demo: venv java  ## Start the stack, send the sample stories, show what became of each, stop
 	@$(PY) -m scripts.demo
 
-send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-again|sentry-resolved|sentry-regressed|datadog|datadog-recovered)
+send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-again|sentry-resolved|sentry-regressed|sentry-rule|sentry-rule-metric|datadog|datadog-recovered)
 	$(PY) -m scripts.send_sample $(SAMPLE)
 
 test: venv java check-terraform check-workflows test-python  ## The whole suite (what CI runs)
@@ -58,6 +59,9 @@ asana-discover: venv  ## Print a teams.yaml with the workspace's Asana gids (ASA
 
 sentry-ownership: venv  ## Print teams.yaml matchers as Sentry ownership rules per project; ARGS="--org ORG --apply" writes them
 	$(PY) -m shared.ownership_cli $(ARGS)
+
+sentry-integration: venv  ## Print the Sentry integration's alert-rule action schema; ARGS="--app SLUG --apply" writes it (SENTRY_AUTH_TOKEN, org:write)
+	$(PY) -m shared.sentry_integration_cli $(ARGS)
 
 explain-route: venv  ## Show team, board and priority for ARGS="key=value ..." or ARGS="--payload FILE"
 	$(PY) -m shared.route_cli explain $(ARGS)

@@ -23,7 +23,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: Each function reads from Secret Manager only its own, the ones Terraform lets it access
 #: (terraform/main.tf, local.secret_readers).
 SECRET_READERS: dict[str, tuple[str, ...]] = {
-    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"),
+    # ingest reads ASANA_PAT only to check a Sentry alert rule's settings when it is saved.
+    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"),
     "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
     "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"),
 }

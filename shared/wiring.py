@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from shared.ledger import Decision, Record
     from shared.linkback import LinkBack, LinkSender
     from shared.reconcile import ReconcileDeps
+    from shared.sentry_rule_ingest import RuleDeps
     from shared.teams import TeamsConfig
     from shared.worker import WorkerDeps
 
@@ -96,7 +97,29 @@ def ingest_deps() -> IngestDeps:
             source.get(name)
     publisher = Publisher(s.project, s.events_topic)
     return IngestDeps(secret=source.get, publish=publisher.publish, now=utc_now,
-                      max_body_bytes=s.max_body_bytes, asana_hooks=asana_hooks)
+                      max_body_bytes=s.max_body_bytes, asana_hooks=asana_hooks,
+                      sentry_rules=sentry_rule_deps)
+
+
+@functools.cache
+def sentry_rule_deps() -> RuleDeps:
+    """Return what checking a Sentry alert rule's settings needs, built on its first request
+    (a failure is not remembered: the next request tries again)."""
+    from shared.adapters.asana import AsanaClient
+    from shared.adapters.asana_lookups import AsanaLookups
+    from shared.sentry_rule_ingest import RuleDeps
+    from shared.teams_file import load_teams
+
+    s = settings("ingest")
+    config = load_teams(s.teams_file, s.default_team)
+    pat = secrets("ingest").optional("ASANA_PAT")
+    if not pat and s.environment != "dev":
+        raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); ingest "
+                          "checks Sentry alert-rule settings in Asana outside ENVIRONMENT=dev")
+    # Few attempts, short timeouts: a person is waiting for Sentry to save the rule.
+    lookups = AsanaLookups(AsanaClient(s.asana_api_url, pat, max_attempts=2,
+                                       timeout=(3.05, 5))) if pat else None
+    return RuleDeps(teams=lambda: config, lookups=lookups, today=lambda: utc_now().date())
 
 
 @functools.cache
@@ -224,7 +247,20 @@ def worker_deps() -> WorkerDeps:
                       dead_letter=dead_letters.publish, now=utc_now,
                       link_back=link_back(isinstance(asana, DryRunAsana)),
                       failpoint=failpoints.from_environment(os.environ, s.environment),
-                      reconciled_twins=reconciled_twins)
+                      reconciled_twins=reconciled_twins, people=people(asana))
+
+
+def people(asana: TaskTracker) -> Callable[[str], str | None]:
+    """Return the resolver of an alert rule's people: e-mail -> Asana user gid (cached);
+    in dry-run the e-mail itself, as nothing reaches Asana."""
+    from shared.adapters.asana import AsanaClient
+    from shared.adapters.asana_lookups import AsanaLookups
+
+    if not isinstance(asana, AsanaClient):
+        return lambda email: email
+    lookups = AsanaLookups(asana)
+    config = teams_loader()
+    return lambda email: lookups.user_gid(email, config().workspace_gid)
 
 
 @functools.cache

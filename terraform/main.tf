@@ -13,9 +13,10 @@ locals {
 
   # Which function reads which credential (see shared/settings.py SECRET_NAMES); each gets
   # accessor on its own secrets only. Only reconcile reads monitors, so only it has the
-  # Datadog application key.
+  # Datadog application key. Ingest reads ASANA_PAT only to check a Sentry alert rule's
+  # settings (board, people) in Asana when the rule is saved.
   secret_readers = {
-    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"]
+    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"]
     worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
     reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"]
   }
