@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               settings.secret_cache_ttl_seconds)
         client = AsanaSyncClient(settings.asana_api_url, source.get("ASANA_PAT")[0],
                                  max_attempts=settings.asana_max_attempts)
-        hooks = FirestoreHooks(settings.project, settings.asana_webhook_collection)
+        hooks = FirestoreHooks(settings.project, settings.asana_webhook_collection,
+                               settings.asana_hooks_database)
         if args.command == "list":
             return _list(client, hooks, workspace)
         if args.command == "delete":

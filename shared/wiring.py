@@ -104,7 +104,7 @@ def asana_hooks() -> FirestoreHooks:
     from shared.adapters.asana_hooks import FirestoreHooks
 
     s = settings("ingest")
-    return FirestoreHooks(s.project, s.asana_webhook_collection)
+    return FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
 
 
 def ingest_handler() -> Handler:
@@ -268,7 +268,8 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
         teams: TeamsConfig = config()
         return any(t.name == team and t.sync_back for t in teams.teams)
 
-    registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection), client,
+    registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection,
+                                         s.asana_hooks_database), client,
                           s.asana_webhook_target_url, lambda: config().workspace_gid,
                           opted_in, utc_now)
     return (lambda message: sync.process(message, deps)), registrar

@@ -2,32 +2,36 @@
 
 Firestore rather than Secret Manager: the handshake must be accepted once, atomically, while
 a registration is pending, which a conditional write gives; and ingest, the public function,
-then needs no right to create secrets. The documents are readable only by the two functions'
-service accounts (roles/datastore.user), like the ledger.
+then needs no right to create secrets. The documents live in their own Firestore database
+(ASANA_HOOKS_DATABASE), apart from the ledger's ``(default)``: Terraform grants ingest access
+to that database only (an IAM condition on its name), and the worker and reconciliation,
+which register webhooks, access to both.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters.firestore_ledger import CALL_TIMEOUT_SECONDS, call, conditional
+from shared.adapters.firestore_ledger import call, call_options, conditional
 from shared.asana_webhooks import Hook
 
 
 class FirestoreHooks:
-    """Hook documents keyed by project gid."""
+    """Hook documents keyed by project gid, in the hooks database."""
 
-    def __init__(self, project: str, collection: str, client: Any = None) -> None:
+    def __init__(self, project: str, collection: str, database: str,
+                 client: Any = None) -> None:
         if client is None:
             from google.cloud import firestore
 
-            client = firestore.Client(project=project)
+            client = firestore.Client(project=project, database=database)
         self._client = client
         self._collection = client.collection(collection)
+        self._options = call_options()
 
     def get(self, project_gid: str) -> tuple[Hook | None, Any]:
         """Return the project's hook (None if absent) and its version."""
-        snapshot = call(lambda: self._ref(project_gid).get(timeout=CALL_TIMEOUT_SECONDS))
+        snapshot = call(lambda: self._ref(project_gid).get(**self._options))
         if not snapshot.exists:
             return None, None
         data = snapshot.to_dict()
@@ -39,18 +43,18 @@ class FirestoreHooks:
         """Store a new hook unless the project has one; tell whether it was stored."""
         ref = self._ref(hook.project_gid)
         return conditional(lambda: ref.create(_document(hook),
-                                               timeout=CALL_TIMEOUT_SECONDS)) is not None
+                                               **self._options)) is not None
 
     def replace(self, hook: Hook, version: Any) -> bool:
         """Store ``hook`` unless it changed since ``version``; tell whether it did."""
         ref = self._ref(hook.project_gid)
         option = self._client.write_option(last_update_time=version)
         return conditional(lambda: ref.update(_document(hook), option=option,
-                                               timeout=CALL_TIMEOUT_SECONDS)) is not None
+                                               **self._options)) is not None
 
     def delete(self, project_gid: str) -> None:
         """Forget the project's hook."""
-        call(lambda: self._ref(project_gid).delete(timeout=CALL_TIMEOUT_SECONDS))
+        call(lambda: self._ref(project_gid).delete(**self._options))
 
     def _ref(self, project_gid: str) -> Any:
         return self._collection.document(project_gid)
