@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from shared.adapters.asana_hooks import FirestoreHooks
 from shared.adapters.asana_sync import AsanaSyncClient
 from shared.adapters.secrets import SecretSource
-from shared.asana_registration import Registrar
+from shared.asana_registration import Registrar, Workspaces
 from shared.errors import AlertBridgeError, ConfigError
 from shared.settings import load_settings
 from shared.teams import TeamsConfig
@@ -43,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "delete":
             return _delete(client, hooks, workspace, args.webhook)
         registrar = Registrar(hooks, client, settings.asana_webhook_target_url,
-                              lambda: workspace, lambda team: True, lambda: datetime.now(UTC))
+                              Workspaces(lambda: workspace, client.project_workspace),
+                              lambda team: True, lambda: datetime.now(UTC))
         return _register(registrar, args.project or opted_in_projects(config))
     except AlertBridgeError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -253,7 +253,7 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
     from shared.adapters.asana_hooks import FirestoreHooks
     from shared.adapters.asana_sync import AsanaSyncClient
     from shared.adapters.ledger_queries import LedgerQueries
-    from shared.asana_registration import Registrar
+    from shared.asana_registration import Registrar, Workspaces
 
     s = settings()
     client = AsanaSyncClient(s.asana_api_url, secrets().get("ASANA_PAT")[0],
@@ -270,6 +270,7 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
 
     registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection,
                                          s.asana_hooks_database), client,
-                          s.asana_webhook_target_url, lambda: config().workspace_gid,
+                          s.asana_webhook_target_url,
+                          Workspaces(lambda: config().workspace_gid, client.project_workspace),
                           opted_in, utc_now)
     return (lambda message: sync.process(message, deps)), registrar

@@ -10,10 +10,14 @@ which register webhooks, access to both.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from shared.adapters.firestore_ledger import call, call_options, conditional
 from shared.asana_webhooks import Hook
+
+_FIELDS = ("pending_until", "secret", "webhook_gid", "token_hash", "last_delivery_at",
+           "compared_at")
 
 
 class FirestoreHooks:
@@ -34,16 +38,20 @@ class FirestoreHooks:
         snapshot = call(lambda: self._ref(project_gid).get(**self._options))
         if not snapshot.exists:
             return None, None
-        data = snapshot.to_dict()
-        return Hook(project_gid, pending_until=data.get("pending_until"),
-                    secret=data.get("secret"), webhook_gid=data.get("webhook_gid")
-                    ), snapshot.update_time
+        return _hook(project_gid, snapshot.to_dict() or {}), snapshot.update_time
+
+    def all(self) -> list[Hook]:
+        """Return every project's hook."""
+        def read() -> list[Hook]:
+            return [_hook(snapshot.id, snapshot.to_dict() or {})
+                    for snapshot in self._collection.stream(**self._options)]
+
+        return call(read)
 
     def create(self, hook: Hook) -> bool:
         """Store a new hook unless the project has one; tell whether it was stored."""
         ref = self._ref(hook.project_gid)
-        return conditional(lambda: ref.create(_document(hook),
-                                               **self._options)) is not None
+        return conditional(lambda: ref.create(_document(hook), **self._options)) is not None
 
     def replace(self, hook: Hook, version: Any) -> bool:
         """Store ``hook`` unless it changed since ``version``; tell whether it did."""
@@ -51,6 +59,18 @@ class FirestoreHooks:
         option = self._client.write_option(last_update_time=version)
         return conditional(lambda: ref.update(_document(hook), option=option,
                                                **self._options)) is not None
+
+    def touch(self, project_gid: str, at: datetime) -> bool:
+        """Record a verified delivery at ``at``; tell whether the project's hook still existed."""
+        ref = self._ref(project_gid)
+        return conditional(lambda: ref.update({"last_delivery_at": at},
+                                               **self._options)) is not None
+
+    def compared(self, project_gid: str, at: datetime) -> None:
+        """Record that the project's tasks changed before ``at`` were compared."""
+        ref = self._ref(project_gid)
+        call(lambda: ref.set({"project_gid": project_gid, "compared_at": at}, merge=True,
+                             **self._options))
 
     def delete(self, project_gid: str) -> None:
         """Forget the project's hook."""
@@ -60,6 +80,9 @@ class FirestoreHooks:
         return self._collection.document(project_gid)
 
 
+def _hook(project_gid: str, data: dict[str, Any]) -> Hook:
+    return Hook(project_gid, **{name: data.get(name) for name in _FIELDS})
+
+
 def _document(hook: Hook) -> dict[str, object]:
-    return {"project_gid": hook.project_gid, "pending_until": hook.pending_until,
-            "secret": hook.secret, "webhook_gid": hook.webhook_gid}
+    return {"project_gid": hook.project_gid, **{name: getattr(hook, name) for name in _FIELDS}}

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.adapters.asana import AsanaClient, _created_gid, _gid
+from shared.adapters.asana import AsanaClient, AsanaRejected, _created_gid, _gid
 
 TASK_STATE_FIELDS = "completed,completed_by,modified_at"
 WEBHOOK_FIELDS = "resource,resource.name,target,active,filters,created_at,last_failure_content"
@@ -35,6 +35,12 @@ class AsanaSyncClient(AsanaClient):
         data = answer.get("data")
         return data if isinstance(data, dict) else {}
 
+    def project_workspace(self, project_gid: str) -> str | None:
+        """Return the gid of the workspace a project belongs to."""
+        workspace = self.record("projects", project_gid, "workspace").get("workspace")
+        return str(workspace["gid"]) if isinstance(workspace, dict) and workspace.get("gid") \
+            else None
+
     def webhooks(self, workspace_gid: str, resource: str | None = None) -> list[dict[str, Any]]:
         """Return the webhooks of the workspace (optionally of one resource)."""
         params: dict[str, str | int] = {"workspace": workspace_gid, "limit": 100,
@@ -62,5 +68,9 @@ class AsanaSyncClient(AsanaClient):
         return _created_gid(answer.get("data"))
 
     def delete_webhook(self, webhook_gid: str) -> None:
-        """Delete a webhook."""
-        self._request("DELETE", f"/webhooks/{_gid(webhook_gid)}")
+        """Delete a webhook; one that is already gone is fine."""
+        try:
+            self._request("DELETE", f"/webhooks/{_gid(webhook_gid)}")
+        except AsanaRejected as error:
+            if error.status != 404:
+                raise
