@@ -308,6 +308,9 @@ class ReconcileDeps:
     monitors: Callable[[], Sequence[Json]] | None = None  # Datadog monitors (one filtered list)
     datadog_webhook: str = ""
     datadog_app_url: str = ""
+    # The two-way sync's direction (shared/asana_reconcile.py): called with the run's request
+    # id and dry_run after the publications above; returns its counts.
+    asana: Callable[[str, bool], Mapping[str, int]] | None = None
 
 
 @dataclass
@@ -317,6 +320,7 @@ class Report:
     planned: list[Publication] = field(default_factory=list)
     published: int = 0
     dry_run: bool = False
+    more: dict[str, int] = field(default_factory=dict)  # counts of the Asana check
 
     def counts(self) -> dict[str, int]:
         """Return the figures of the run, for the log and the HTTP answer."""
@@ -324,7 +328,7 @@ class Report:
         for item in self.planned:
             name = f"{item.source}_{item.reason}"
             counts[name] = counts.get(name, 0) + 1
-        return counts
+        return {**counts, **self.more}
 
 
 def plan(deps: ReconcileDeps) -> list[Publication]:
@@ -384,6 +388,8 @@ def reconcile(deps: ReconcileDeps, request_id: str, *, dry_run: bool = False) ->
         # One line per recovered alert: the log-based metric counts these.
         log.warning("reconciled %s (%s): its webhook never arrived", item.alert_key, item.reason,
                     extra={"event": "alert_reconciled", "message_id": message_id, **fields})
+    if deps.asana is not None:
+        report.more.update(deps.asana(request_id, dry_run))
     log.info("reconcile run done", extra={"event": "reconcile_run", "request_id": request_id,
                                           "dry_run": dry_run, **report.counts()})
     return report

@@ -25,7 +25,7 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 SECRET_READERS: dict[str, tuple[str, ...]] = {
     "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"),
     "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
-    "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"),
+    "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"),
 }
 SECRET_NAMES = tuple(dict.fromkeys(name for names in SECRET_READERS.values() for name in names))
 

@@ -13,11 +13,11 @@ locals {
 
   # Which function reads which credential (see shared/settings.py SECRET_NAMES); each gets
   # accessor on its own secrets only. Only reconcile reads monitors, so only it has the
-  # Datadog application key.
+  # Datadog application key; it reads Asana's webhooks and tasks (two-way sync) with ASANA_PAT.
   secret_readers = {
     ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"]
     worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
-    reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"]
+    reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"]
   }
   # credential -> the functions that read it, and one grant per (function, credential).
   secret_reader = {

@@ -6,10 +6,11 @@ The ledger's writes are in firestore_ledger.py; these only read, on single-field
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-from shared.adapters.firestore_ledger import CALL_TIMEOUT_SECONDS, call
+from shared.adapters.firestore_ledger import CALL_TIMEOUT_SECONDS, call, call_options
 from shared.ledger import Record, from_document
 
 # Firestore allows at most 30 values in one "in" filter.
@@ -53,6 +54,24 @@ class LedgerQueries:
         query = self._collection.where(filter=FieldFilter("task_gid", "==", task_gid)).limit(1)
         documents = _documents(query)
         return from_document(documents[0]) if documents else None
+
+    def by_task_gids(self, task_gids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Return the documents of the alerts whose tasks are these, by task gid."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        wanted = sorted(set(task_gids))
+        found: dict[str, dict[str, Any]] = {}
+        options = call_options()
+
+        def read(query: Any) -> list[dict[str, Any]]:
+            return [snapshot.to_dict() or {} for snapshot in query.stream(**options)]
+
+        for start in range(0, len(wanted), IN_LIMIT):
+            chunk = wanted[start:start + IN_LIMIT]
+            query = self._collection.where(filter=FieldFilter("task_gid", "in", chunk))
+            for document in call(functools.partial(read, query)):
+                found.setdefault(str(document.get("task_gid")), document)
+        return found
 
     def open_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
         """Return the open documents whose key starts with ``prefix``."""

@@ -182,7 +182,7 @@ def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
     assert readers == {
         "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"],
         "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"],
-        "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"],
+        "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"],
     }
     # The code asks Secret Manager for exactly what Terraform lets each function read.
     assert readers == {name: list(names) for name, names in SECRET_READERS.items()}
