@@ -6,9 +6,9 @@ locals {
   repo_root = "${path.module}/.."
 
   functions = {
-    ingest    = "Verifies Sentry and Datadog webhooks and publishes them to ${var.name}-events."
+    ingest    = "Verifies Sentry, Datadog and Asana webhooks and publishes them to ${var.name}-events."
     worker    = "Turns alerts from the events push subscription into Asana tasks."
-    reconcile = "Publishes Sentry and Datadog alerts whose webhook never arrived, every few minutes."
+    reconcile = "Publishes Sentry and Datadog alerts whose webhook never arrived, and heals the two-way sync's Asana webhooks, every few minutes."
   }
 
   # Which function reads which credential (see shared/settings.py SECRET_NAMES); each gets
@@ -66,6 +66,7 @@ locals {
     # function's url attribute here would make ingest's environment depend on itself.
     ASANA_WEBHOOK_TARGET_URL = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-ingest"
     ASANA_WEBHOOK_COLLECTION = var.asana_webhook_collection
+    ASANA_HOOKS_DATABASE     = google_firestore_database.hooks.name
   }
 
   # One release per deployed source: the hash of both functions' archives, so Sentry's
