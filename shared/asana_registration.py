@@ -90,9 +90,11 @@ class Workspaces:
     """
 
     def __init__(self, configured: Callable[[], str | None],
-                 of_project: Callable[[str], str | None]) -> None:
+                 of_project: Callable[[str], str | None],
+                 cache: dict[str, str] | None = None) -> None:
         self._configured, self._of_project = configured, of_project
-        self._cache: dict[str, str] = {}
+        # A project never changes workspace: a cache may outlive this object (and its client).
+        self._cache: dict[str, str] = {} if cache is None else cache
         self._lock = threading.Lock()
 
     def __call__(self, project_gid: str) -> str | None:

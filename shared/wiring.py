@@ -259,6 +259,7 @@ def sync_check(s: Settings, source: SecretSource,
     from shared.teams_file import load_teams
 
     hooks = FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
+    workspace_of: dict[str, str] = {}  # by project, for this instance's runs
 
     def run(request_id: str, dry_run: bool) -> Mapping[str, int]:
         config = load_teams(s.teams_file, s.default_team)
@@ -269,7 +270,8 @@ def sync_check(s: Settings, source: SecretSource,
             raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); "
                               "reconciliation needs it to check the two-way sync's webhooks")
         client = AsanaSyncClient(s.asana_api_url, pat, max_attempts=s.asana_max_attempts)
-        workspaces = Workspaces(lambda: config.workspace_gid, client.project_workspace)
+        workspaces = Workspaces(lambda: config.workspace_gid, client.project_workspace,
+                                workspace_of)
         registrar = Registrar(hooks, client, s.asana_webhook_target_url, workspaces,
                               lambda team: True, utc_now)
         deps = asana_reconcile.SyncCheckDeps(

@@ -201,6 +201,11 @@ def test_workspace_is_teams_yamls_else_the_projects_own_asked_once() -> None:
     assert asked == ["1", "2", "404", "404"]  # cached per project; an unknown one asked again
     configured[0] = WORKSPACE
     assert workspaces("3") == WORKSPACE and asked[-1] == "404"
+    # A cache shared by the next run's Workspaces (and client) asks nothing again.
+    shared: dict[str, str] = {}
+    Workspaces(lambda: None, of_project, shared)("1")
+    assert Workspaces(lambda: None, of_project, shared)("1") == "1210" and asked[-1] == "1"
+    assert asked.count("1") == 2
 
 
 def test_the_legacy_teams_format_registers_in_the_projects_workspace() -> None:
