@@ -257,6 +257,12 @@ def test_a_delivery_without_the_token_and_a_valid_signature_is_refused(hook: Web
     assert (answer.status, answer.body, topic.messages) == (401, {"error": "unauthorized"}, [])
 
 
+def test_a_refused_asana_request_is_logged_as_asanas(caplog: pytest.LogCaptureFixture) -> None:
+    handle_webhook(handshake("attacker", without_token()), deps(FakeTopic(), MemoryHooks()))
+    [line] = [r for r in caplog.records if r.__dict__.get("event") == "webhook_rejected"]
+    assert (line.__dict__["source"], line.__dict__["reason"]) == ("asana", "unauthorized")
+
+
 def test_a_delivery_to_a_webhook_registered_without_a_token_is_refused() -> None:
     # Registered by a version whose URLs carried no token: reconciliation replaces it.
     store = MemoryHooks(Hook(PROJECT, secret=SECRET, webhook_gid="43214"))
