@@ -312,4 +312,6 @@ def _claimed_source(headers: Mapping[str, str]) -> str:
         return "sentry"
     if "datadog-secret-token" in headers:
         return "datadog"
+    if "x-hook-secret" in headers or "x-hook-signature" in headers:
+        return "asana"
     return "unknown"

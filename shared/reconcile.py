@@ -262,6 +262,9 @@ class ReconcileDeps:
     records_per_run: int = RECORDS_PER_RUN
     issues_per_read: int = ISSUES_PER_READ
     read_budget_seconds: float = READ_BUDGET_SECONDS
+    # The two-way sync's direction (shared/asana_reconcile.py): called with the run's request
+    # id and dry_run after the publications above; returns its counts.
+    asana: Callable[[str, bool], Mapping[str, int]] | None = None
 
 
 @dataclass
@@ -275,6 +278,7 @@ class Report:
     skipped: int = 0  # of those, leased or changed within the grace period
     read_failures: int = 0  # reads of Sentry or Datadog that failed after their retries
     cursors: dict[str, str | None] = field(default_factory=dict)  # where the next run starts
+    more: dict[str, int] = field(default_factory=dict)  # counts of the Asana check
 
     def counts(self) -> dict[str, int]:
         """Return the figures of the run, for the log and the HTTP answer."""
@@ -284,7 +288,7 @@ class Report:
         for item in self.planned:
             name = f"{item.source}_{item.reason}"
             counts[name] = counts.get(name, 0) + 1
-        return counts
+        return {**counts, **self.more}
 
     def add(self, check: Check) -> None:
         """Take in what comparing a slice of records found."""
@@ -381,6 +385,8 @@ def reconcile(deps: ReconcileDeps, request_id: str, *, dry_run: bool = False) ->
     if not dry_run and deps.cursors is not None:
         for name, after in report.cursors.items():
             deps.cursors.save(name, after)
+    if deps.asana is not None:
+        report.more.update(deps.asana(request_id, dry_run))
     log.info("reconcile run done", extra={"event": "reconcile_run", "request_id": request_id,
                                           "dry_run": dry_run, "cursors": report.cursors,
                                           **report.counts()})

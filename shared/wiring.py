@@ -7,9 +7,9 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared import logs, observability
 from shared.adapters.secrets import SecretSource
@@ -128,7 +128,7 @@ def asana_hooks() -> FirestoreHooks:
     from shared.adapters.asana_hooks import FirestoreHooks
 
     s = settings("ingest")
-    return FirestoreHooks(s.project, s.asana_webhook_collection)
+    return FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
 
 
 def ingest_handler() -> Handler:
@@ -287,15 +287,55 @@ def reconcile_deps() -> ReconcileDeps:
                                  lambda: source.optional("DATADOG_APP_KEY"),
                                  s.reconcile_datadog_monitor_tags).monitors
     client = firestore.Client(project=s.project)
+    ledger = LedgerQueries(s.project, s.ledger_collection, client)
+    publish = Publisher(s.project, s.events_topic).publish
     return ReconcileDeps(
-        ledger=LedgerQueries(s.project, s.ledger_collection, client),
+        ledger=ledger,
         # Beside the ledger, not in it: the ledger's collection holds only alert records.
         cursors=FirestoreCursors(s.project, cursor_collection(s.ledger_collection), client),
-        publish=Publisher(s.project, s.events_topic).publish, now=utc_now,
+        publish=publish, now=utc_now,
         lookback_minutes=s.reconcile_lookback_minutes, grace_minutes=s.reconcile_grace_minutes,
         sentry=sentry, sentry_org=s.sentry_org or "", sentry_api_url=s.sentry_api_url,
         monitors=monitors, datadog_webhook=s.reconcile_datadog_webhook or "",
-        datadog_app_url=datadog_app_url(s.datadog_api_url))
+        datadog_app_url=datadog_app_url(s.datadog_api_url),
+        asana=sync_check(s, source, ledger.by_task_gids, publish))
+
+
+def sync_check(s: Settings, source: SecretSource,
+               records_by_task: Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]],
+               publish: Callable[[bytes, Mapping[str, str]], str]
+               ) -> Callable[[str, bool], Mapping[str, int]]:
+    """Return reconciliation's check of the two-way sync; teams.yaml and ASANA_PAT are read on
+    every run, so a team that opts in or out counts from the next run."""
+    from shared import asana_reconcile
+    from shared.adapters.asana_hooks import FirestoreHooks
+    from shared.adapters.asana_sync import AsanaSyncClient
+    from shared.asana_registration import Registrar, Workspaces
+    from shared.teams_file import load_teams
+
+    hooks = FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
+    workspace_of: dict[str, str] = {}  # by project, for this instance's runs
+
+    def run(request_id: str, dry_run: bool) -> Mapping[str, int]:
+        config = load_teams(s.teams_file, s.default_team)
+        if not any(team.sync_back for team in config.teams):
+            return {}
+        pat = source.optional("ASANA_PAT")
+        if not pat:
+            raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); "
+                              "reconciliation needs it to check the two-way sync's webhooks")
+        client = AsanaSyncClient(s.asana_api_url, pat, max_attempts=s.asana_max_attempts)
+        workspaces = Workspaces(lambda: config.workspace_gid, client.project_workspace,
+                                workspace_of)
+        registrar = Registrar(hooks, client, s.asana_webhook_target_url, workspaces,
+                              lambda team: True, utc_now)
+        deps = asana_reconcile.SyncCheckDeps(
+            config=lambda: config, hooks=hooks, asana=client, registrar=registrar,
+            workspace_of=workspaces, records_by_task=records_by_task, publish=publish,
+            now=utc_now, target_base_url=s.asana_webhook_target_url)
+        return asana_reconcile.run(deps, request_id, dry_run)
+
+    return run
 
 
 def cursor_collection(ledger_collection: str) -> str:
@@ -312,7 +352,7 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
     from shared.adapters.asana_hooks import FirestoreHooks
     from shared.adapters.asana_sync import AsanaSyncClient
     from shared.adapters.ledger_queries import LedgerQueries
-    from shared.asana_registration import Registrar
+    from shared.asana_registration import Registrar, Workspaces
 
     s = settings()
     client = AsanaSyncClient(s.asana_api_url, secrets().get("ASANA_PAT")[0],
@@ -328,7 +368,9 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
         s.project, s.ledger_collection).find_by_task, ledger=store, senders=senders,
         sentry_org=s.sentry_org, now=utc_now, opted_in=opted_in)
 
-    registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection), client,
-                          s.asana_webhook_target_url, lambda: config().workspace_gid,
+    registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection,
+                                         s.asana_hooks_database), client,
+                          s.asana_webhook_target_url,
+                          Workspaces(lambda: config().workspace_gid, client.project_workspace),
                           opted_in, utc_now)
     return (lambda message: sync.process(message, deps)), registrar

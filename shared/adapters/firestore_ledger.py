@@ -25,6 +25,17 @@ _LOST_RACE = (api_exceptions.Conflict, api_exceptions.AlreadyExists,
               api_exceptions.FailedPrecondition, api_exceptions.NotFound)
 
 
+def call_options() -> dict[str, Any]:
+    """Return the timeout and the bounded retry of one Firestore call.
+
+    The client's default retry waits up to 60 s, and longer against a refused connection.
+    """
+    from google.api_core.retry import Retry
+
+    return {"timeout": CALL_TIMEOUT_SECONDS,
+            "retry": Retry(deadline=RETRY_DEADLINE_SECONDS, initial=0.2, maximum=2.0)}
+
+
 def document_id(key: str) -> str:
     """Return the document id of an alert key (keys may hold characters ids cannot)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -82,15 +93,6 @@ def conditional(write: Callable[[], Any]) -> Version | None:
         return None
     # delete() answers a bare Timestamp, create()/update() a WriteResult.
     return getattr(result, "update_time", result) or True
-
-
-def call_options() -> dict[str, Any]:
-    """Return the ``timeout`` and ``retry`` every Firestore call passes: both bounded."""
-    from google.api_core.retry import Retry
-
-    # A bounded retry: the default one waits up to 60 s while Firestore is down.
-    return {"timeout": CALL_TIMEOUT_SECONDS,
-            "retry": Retry(deadline=RETRY_DEADLINE_SECONDS, initial=0.2, maximum=2.0)}
 
 
 def call(operation: Callable[[], T]) -> T:

@@ -54,6 +54,19 @@ class LedgerQueries:
         documents = _documents(query)
         return from_document(documents[0]) if documents else None
 
+    def by_task_gids(self, task_gids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Return the documents of the alerts whose tasks are these, by task gid."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        wanted = sorted(set(task_gids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), IN_LIMIT):
+            chunk = wanted[start:start + IN_LIMIT]
+            query = self._collection.where(filter=FieldFilter("task_gid", "in", chunk))
+            for document in _documents(query):
+                found.setdefault(str(document.get("task_gid")), document)
+        return found
+
     def page(self, prefix: str, after: str | None, limit: int) -> list[dict[str, Any]]:
         """Return up to ``limit`` documents whose key starts with ``prefix``, in key order,
         the first key after ``after`` (None: from the first)."""
