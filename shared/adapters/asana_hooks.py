@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters.firestore_ledger import CALL_TIMEOUT_SECONDS, call, conditional
+from shared.adapters.firestore_ledger import bounded, call, conditional
 from shared.asana_webhooks import Hook
 
 
@@ -27,7 +27,7 @@ class FirestoreHooks:
 
     def get(self, project_gid: str) -> tuple[Hook | None, Any]:
         """Return the project's hook (None if absent) and its version."""
-        snapshot = call(lambda: self._ref(project_gid).get(timeout=CALL_TIMEOUT_SECONDS))
+        snapshot = call(lambda: self._ref(project_gid).get(**bounded()))
         if not snapshot.exists:
             return None, None
         data = snapshot.to_dict()
@@ -39,18 +39,18 @@ class FirestoreHooks:
         """Store a new hook unless the project has one; tell whether it was stored."""
         ref = self._ref(hook.project_gid)
         return conditional(lambda: ref.create(_document(hook),
-                                               timeout=CALL_TIMEOUT_SECONDS)) is not None
+                                               **bounded(write=True))) is not None
 
     def replace(self, hook: Hook, version: Any) -> bool:
         """Store ``hook`` unless it changed since ``version``; tell whether it did."""
         ref = self._ref(hook.project_gid)
         option = self._client.write_option(last_update_time=version)
         return conditional(lambda: ref.update(_document(hook), option=option,
-                                               timeout=CALL_TIMEOUT_SECONDS)) is not None
+                                               **bounded(write=True))) is not None
 
     def delete(self, project_gid: str) -> None:
         """Forget the project's hook."""
-        call(lambda: self._ref(project_gid).delete(timeout=CALL_TIMEOUT_SECONDS))
+        call(lambda: self._ref(project_gid).delete(**bounded(write=True)))
 
     def _ref(self, project_gid: str) -> Any:
         return self._collection.document(project_gid)
