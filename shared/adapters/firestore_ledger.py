@@ -80,12 +80,24 @@ class FirestoreLedger:
         return from_document(snapshot.to_dict()), snapshot.update_time
 
     def create(self, record: Record) -> Version | None:
-        """Store a new record unless one exists; return its version, or None if one did.
+        """Store a new record unless a live one exists; return its version, or None if one did.
 
-        create() is atomic: of two deliveries racing on a new alert exactly one wins.
+        create() is atomic: of two deliveries racing on a new alert exactly one wins. A record
+        that expired by ``record.created_at`` counts as absent, as the ledger's decision table
+        has it (Firestore's TTL deletes it only some time later): it is replaced on the
+        condition that it is still the version read, so that race has one winner too.
         """
         ref = self._ref(record.key)
-        return conditional(lambda: ref.create(to_document(record), **bounded(write=True)))
+        created = conditional(lambda: ref.create(to_document(record), **bounded(write=True)))
+        if created is not None:
+            return created
+        snapshot = call(lambda: ref.get(**bounded()))
+        if not snapshot.exists or from_document(snapshot.to_dict()).expires_at > record.created_at:
+            return None  # live (a lost race), or deleted meanwhile: the caller reads again
+        # update() rewrites every field to_document() writes, which is every field of a Record.
+        option = self._client.write_option(last_update_time=snapshot.update_time)
+        return conditional(lambda: ref.update(to_document(record), option=option,
+                                               **bounded(write=True)))
 
     def update(self, record: Record, version: Version) -> Version | None:
         """Replace the record if nobody changed it since ``version``; return the new version."""
