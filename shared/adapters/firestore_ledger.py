@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from google.api_core import exceptions as api_exceptions
 from google.api_core.retry import Retry, if_exception_type
 
+from shared.adapters.google_errors import describe
 from shared.errors import Transient
 from shared.ledger import Record, from_document, to_document
 
@@ -131,20 +132,11 @@ def call(operation: Callable[[], T]) -> T:
     try:
         return operation()
     except _TRANSIENT as error:
-        raise Transient(f"firestore at {firestore_host()}: {unavailable(error)}") from error
+        raise Transient(f"firestore at {firestore_host()}: "
+                        f"{describe(error, RETRY_DEADLINE_SECONDS)}") from error
 
 
 def firestore_host() -> str:
     """Return where Firestore calls go: the emulator when FIRESTORE_EMULATOR_HOST is set."""
     emulator = os.environ.get("FIRESTORE_EMULATOR_HOST", "").strip()
     return f"{emulator} (FIRESTORE_EMULATOR_HOST)" if emulator else "firestore.googleapis.com"
-
-
-def unavailable(error: api_exceptions.GoogleAPIError) -> str:
-    """Say in one line why a Google API call failed, naming the last attempt's error."""
-    gave_up = ""
-    if isinstance(error, api_exceptions.RetryError) and error.cause is not None:
-        gave_up = f" (retried for {RETRY_DEADLINE_SECONDS:.0f} s)"
-        error = error.cause
-    message = getattr(error, "message", None) or str(error)
-    return f"{type(error).__name__}: {' '.join(str(message).split())}{gave_up}"
