@@ -17,12 +17,15 @@ from shared.ledger import Record, from_document, to_document
 Version = Any  # the document's update_time; opaque to callers
 T = TypeVar("T")
 
-#: One attempt of one call: a healthy Firestore answers in milliseconds.
+#: One call, every attempt included: a healthy Firestore answers in milliseconds, and the
+#: ingest function itself is cut off after 10 s (terraform/functions.tf).
 CALL_TIMEOUT_SECONDS = 5.0
-#: All attempts of one call together. The client's own defaults (300 s for reads, 60 s for
-#: writes) kept a webhook, a push or a command waiting minutes on a Firestore that refused
-#: connections; anything longer than a blip is retried by Pub/Sub, the sender or the operator.
-RETRY_DEADLINE_SECONDS = 8.0
+#: No retry starts later than this after the first attempt. The client's own defaults (300 s
+#: for reads, 60 s for writes) kept a webhook, a push or a command waiting minutes on a
+#: Firestore that refused connections; anything longer than a blip is retried by Pub/Sub, the
+#: sender or the operator. Shorter than CALL_TIMEOUT_SECONDS, so an attempt that used the whole
+#: timeout is never followed by another (the client would give that one the full timeout again).
+RETRY_DEADLINE_SECONDS = 4.0
 
 # What a second attempt can fix, as the client's defaults have it. A read is also retried when
 # it timed out (it changed nothing; a long query resumes after its last document); a write
@@ -51,8 +54,8 @@ _LOST_RACE = (api_exceptions.Conflict, api_exceptions.AlreadyExists,
 def bounded(*, write: bool = False) -> dict[str, Any]:
     """Return the ``timeout`` and ``retry`` of every Firestore call: seconds, never minutes.
 
-    Refused connections fail after about RETRY_DEADLINE_SECONDS, an unanswered call after
-    CALL_TIMEOUT_SECONDS (a read: at most twice that).
+    Refused connections fail after about RETRY_DEADLINE_SECONDS, a call nobody answers after
+    CALL_TIMEOUT_SECONDS: about 5 s either way.
     """
     return {"timeout": CALL_TIMEOUT_SECONDS, "retry": _WRITES if write else _READS}
 

@@ -20,10 +20,10 @@ def no_credentials(service: str | None = None) -> ConfigError:
 
 
 def describe(error: api_exceptions.GoogleAPIError, retried_for: float | None = None) -> str:
-    """Say in one line why a call failed: the last attempt's error, and how long it was retried."""
+    """Say in one line why a call failed: the last attempt's error, and when retries stop."""
     gave_up = ""
     if isinstance(error, api_exceptions.RetryError) and error.cause is not None:
-        gave_up = f" (retried for {retried_for:.0f} s)" if retried_for else " (retried)"
+        gave_up = f" (retries stop after {retried_for:.0f} s)" if retried_for else " (retried)"
         error = error.cause
     message = getattr(error, "message", None) or str(error)
     return f"{type(error).__name__}: {' '.join(str(message).split())}{gave_up}"

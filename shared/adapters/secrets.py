@@ -13,10 +13,12 @@ from shared.errors import ConfigError, Transient
 log = logging.getLogger(__name__)
 
 MAX_ACTIVE_VALUES = 2  # current + previous, during a rotation
-#: One read from Secret Manager, every attempt included. The client's default retries a
-#: refused connection for 60 s; a webhook or a push is answered 503 long before that, and its
-#: sender's retry reads again.
-READ_DEADLINE_SECONDS = 5.0
+#: One read from Secret Manager, every attempt included, and the time after which no retry
+#: starts (shorter, as in firestore_ledger.py). The client's default retries a refused
+#: connection for 60 s; a webhook or a push is answered 503 long before that, and its sender's
+#: retry reads again.
+READ_TIMEOUT_SECONDS = 5.0
+RETRY_DEADLINE_SECONDS = 4.0
 
 
 def secret_id(prefix: str, name: str) -> str:
@@ -135,16 +137,16 @@ def secret_reader(client: Any, project: str) -> Callable[[str], str | None]:
 
     from shared.adapters.google_errors import describe
 
-    # The default's retryable errors (the call never ran), within READ_DEADLINE_SECONDS.
+    # The client's default retryable errors (the call never ran), for seconds, not a minute.
     retry = Retry(predicate=if_exception_type(api_exceptions.ServiceUnavailable,
                                               api_exceptions.ResourceExhausted),
-                  initial=0.2, maximum=1.0, multiplier=2.0, timeout=READ_DEADLINE_SECONDS)
+                  initial=0.2, maximum=1.0, multiplier=2.0, timeout=RETRY_DEADLINE_SECONDS)
 
     def fetch(secret: str) -> str | None:
         name = f"projects/{project}/secrets/{secret}/versions/latest"
         try:
             response = client.access_secret_version(request={"name": name}, retry=retry,
-                                                    timeout=READ_DEADLINE_SECONDS)
+                                                    timeout=READ_TIMEOUT_SECONDS)
         except (api_exceptions.NotFound, api_exceptions.FailedPrecondition):
             return None  # no such secret, or its latest version is disabled/destroyed
         except api_exceptions.PermissionDenied as error:
@@ -152,7 +154,7 @@ def secret_reader(client: Any, project: str) -> Callable[[str], str | None]:
                                "(grant roles/secretmanager.secretAccessor)") from error
         except api_exceptions.GoogleAPIError as error:  # RetryError included: it is no CallError
             raise Transient(f"secret manager: reading {secret} failed: "
-                            f"{describe(error, READ_DEADLINE_SECONDS)}") from error
+                            f"{describe(error, RETRY_DEADLINE_SECONDS)}") from error
         return response.payload.data.decode("utf-8")
 
     return fetch
