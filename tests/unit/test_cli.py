@@ -1,4 +1,4 @@
-"""shared.cli: every command line ends an error with one line on stderr, a bug with its traceback."""
+"""shared.cli: an error ends a command with one line on stderr; a bug keeps its traceback."""
 
 from __future__ import annotations
 
