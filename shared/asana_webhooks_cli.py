@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from shared import asana_health, asana_webhooks
+from shared import asana_health, asana_webhooks, cli
 from shared.adapters.asana_hooks import FirestoreHooks
 from shared.adapters.asana_sync import AsanaSyncClient
 from shared.adapters.secrets import SecretSource
@@ -49,9 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         registrar = Registrar(hooks, client, settings.asana_webhook_target_url, workspaces,
                               lambda team: True, lambda: datetime.now(UTC))
         return _register(registrar, args.project or opted_in_projects(config), args.renew)
-    except AlertBridgeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    except Exception as error:  # one line on stderr, not a traceback
+        return cli.fail(error)
 
 
 def opted_in_projects(config: TeamsConfig) -> list[str]:

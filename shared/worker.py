@@ -280,9 +280,8 @@ def _create(alert: Alert, delivery: Delivery, record: Record | None, version: An
     else:
         claim = ledger.claim(alert.key, now, project_gid=plan.project_gid, source=alert.source,
                              external_id=alert.external_id)
-        # An expired record not yet purged by Firestore's TTL is replaced, on its version.
-        claimed = (deps.ledger.create(claim) if record is None
-                   else deps.ledger.update(claim, version))
+        # create() also replaces an expired record that Firestore's TTL has not purged yet.
+        claimed = deps.ledger.create(claim)
     if claimed is None:
         raise _Changed
     deps.failpoint("after_claim")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.adapters.firestore_ledger import call, call_options, conditional
+from shared.adapters.firestore_ledger import bounded, call, conditional
 from shared.asana_webhooks import Hook
 
 _FIELDS = ("pending_until", "secret", "webhook_gid", "token_hash", "last_delivery_at",
@@ -31,11 +31,10 @@ class FirestoreHooks:
             client = firestore.Client(project=project, database=database)
         self._client = client
         self._collection = client.collection(collection)
-        self._options = call_options()
 
     def get(self, project_gid: str) -> tuple[Hook | None, Any]:
         """Return the project's hook (None if absent) and its version."""
-        snapshot = call(lambda: self._ref(project_gid).get(**self._options))
+        snapshot = call(lambda: self._ref(project_gid).get(**bounded()))
         if not snapshot.exists:
             return None, None
         return _hook(project_gid, snapshot.to_dict() or {}), snapshot.update_time
@@ -44,37 +43,38 @@ class FirestoreHooks:
         """Return every project's hook."""
         def read() -> list[Hook]:
             return [_hook(snapshot.id, snapshot.to_dict() or {})
-                    for snapshot in self._collection.stream(**self._options)]
+                    for snapshot in self._collection.stream(**bounded())]
 
         return call(read)
 
     def create(self, hook: Hook) -> bool:
         """Store a new hook unless the project has one; tell whether it was stored."""
         ref = self._ref(hook.project_gid)
-        return conditional(lambda: ref.create(_document(hook), **self._options)) is not None
+        return conditional(lambda: ref.create(_document(hook),
+                                               **bounded(write=True))) is not None
 
     def replace(self, hook: Hook, version: Any) -> bool:
         """Store ``hook`` unless it changed since ``version``; tell whether it did."""
         ref = self._ref(hook.project_gid)
         option = self._client.write_option(last_update_time=version)
         return conditional(lambda: ref.update(_document(hook), option=option,
-                                               **self._options)) is not None
+                                               **bounded(write=True))) is not None
 
     def touch(self, project_gid: str, at: datetime) -> bool:
         """Record a verified delivery at ``at``; tell whether the project's hook still existed."""
         ref = self._ref(project_gid)
         return conditional(lambda: ref.update({"last_delivery_at": at},
-                                               **self._options)) is not None
+                                               **bounded(write=True))) is not None
 
     def compared(self, project_gid: str, at: datetime) -> None:
         """Record that the project's tasks changed before ``at`` were compared."""
         ref = self._ref(project_gid)
         call(lambda: ref.set({"project_gid": project_gid, "compared_at": at}, merge=True,
-                             **self._options))
+                             **bounded(write=True)))
 
     def delete(self, project_gid: str) -> None:
         """Forget the project's hook."""
-        call(lambda: self._ref(project_gid).delete(**self._options))
+        call(lambda: self._ref(project_gid).delete(**bounded(write=True)))
 
     def _ref(self, project_gid: str) -> Any:
         return self._collection.document(project_gid)

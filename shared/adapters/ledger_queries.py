@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from shared.adapters.firestore_ledger import call, call_options
+from shared.adapters.firestore_ledger import bounded, call
 from shared.ledger import Record, from_document
 
 # Firestore allows at most 30 values in one "in" filter.
@@ -88,4 +88,4 @@ def _successor(prefix: str) -> str:
 
 def _documents(query: Any) -> list[dict[str, Any]]:
     return call(lambda: [snapshot.to_dict() or {}
-                         for snapshot in query.stream(**call_options())])
+                         for snapshot in query.stream(**bounded())])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters.firestore_ledger import call, call_options
+from shared.adapters.firestore_ledger import bounded, call
 
 
 class FirestoreCursors:
@@ -19,7 +19,7 @@ class FirestoreCursors:
 
     def load(self, name: str) -> str | None:
         """Return the last key the previous run visited, None to start from the first."""
-        snapshot = call(lambda: self._collection.document(name).get(**call_options()))
+        snapshot = call(lambda: self._collection.document(name).get(**bounded()))
         after = (snapshot.to_dict() or {}).get("after") if snapshot.exists else None
         return after if isinstance(after, str) else None
 
@@ -28,4 +28,4 @@ class FirestoreCursors:
         from google.cloud import firestore
 
         document = {"after": after, "saved_at": firestore.SERVER_TIMESTAMP}
-        call(lambda: self._collection.document(name).set(document, **call_options()))
+        call(lambda: self._collection.document(name).set(document, **bounded(write=True)))
