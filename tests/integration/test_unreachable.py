@@ -108,7 +108,8 @@ REQUESTS: list[tuple[str, str, str, bytes, dict[str, str], str]] = [
         "alert_key": "asana:task:1209000000000077", "task_gid": "1209000000000077",
         "project": BACKLOG, "received_at": "2026-11-25T12:00:00.000+00:00"}), JSON,
      "FIRESTORE_EMULATOR_HOST"),
-    ("ingest-asana-handshake", "ingest", f"?source=asana&project={BACKLOG}", b"",
+    # The token is checked against the hook store, so the store must be asked.
+    ("ingest-asana-handshake", "ingest", f"?source=asana&project={BACKLOG}&token={'t' * 43}", b"",
      {"X-Hook-Secret": "h" * 32}, "FIRESTORE_EMULATOR_HOST"),
     ("ingest-sentry-publish", "ingest", "", ALERT, sentry_headers(ALERT),
      "PUBSUB_EMULATOR_HOST"),
