@@ -64,7 +64,7 @@ output "push_service_account" {
 }
 
 output "secret_ids" {
-  description = "Secret Manager secret ids by credential name; add versions with gcloud (see README)."
+  description = "Secret Manager secret ids by credential name; add versions with gcloud (docs/deploy.md, step 5)."
   value       = { for name, secret in google_secret_manager_secret.credential : name => secret.secret_id }
 }
 
