@@ -16,7 +16,7 @@ export CHECKPOINT_DISABLE := 1
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
 
-venv: $(STAMP)  ## Create .venv with runtime and dev dependencies
+venv: $(STAMP)  ## Create .venv with the runtime and development dependencies
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,21 +28,21 @@ $(STAMP): requirements.txt requirements-dev.txt
 java:
 	@command -v java >/dev/null || { echo "java not found: install Java 17 (apt-get install openjdk-17-jre-headless)"; exit 1; }
 
-run: venv java  ## Run the service locally on the Pub/Sub and Firestore emulators (Ctrl-C stops it)
+run: venv java  ## Run ingest and worker locally on the Pub/Sub and Firestore emulators, dry-run without ASANA_PAT (Ctrl-C stops it)
 	@$(PY) -m scripts.localstack
 
-demo: venv java  ## Start the stack, send the sample stories, show what became of each, stop
+demo: venv java  ## Start the local stack with a fake Asana, send the sample stories, show what became of each, stop
 	@$(PY) -m scripts.demo
 
-send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-again|sentry-resolved|sentry-regressed|sentry-rule|sentry-rule-metric|datadog|datadog-recovered)
+send-sample: venv  ## Send a signed sample alert to `make run`: SAMPLE=sentry (default), sentry-again, sentry-resolved, sentry-regressed, sentry-rule, sentry-rule-metric, datadog or datadog-recovered
 	$(PY) -m scripts.send_sample $(SAMPLE)
 
-test: venv java check-terraform check-workflows test-python  ## The whole suite (what CI runs)
+test: venv java check-terraform check-workflows test-python  ## The whole suite, as CI runs it: check-terraform, check-workflows, then test-python
 
 test-reliability: venv java  ## The fault-injection suite alone (crashes, outages, replays, fuzz), with its summary table
 	$(PY) -m pytest tests/reliability
 
-test-python: venv java  ## Python unit, integration and reliability tests (starts and stops its own emulators)
+test-python: venv java  ## Python unit, integration and reliability tests (starts and stops its own emulators; needs Java)
 	$(PY) -m pytest --ignore=tests/terraform --ignore=tests/ci
 
 lint: venv  ## ruff, and mypy on shared/ and functions/
@@ -81,11 +81,11 @@ bench: venv java  ## Print figures on the emulators: ingest vs a publish-only ba
 	$(PY) -m scripts.bench_pipeline
 	$(PY) -m scripts.bench_reconcile
 
-asana-webhooks: venv  ## Asana webhooks of the two-way sync: ARGS="list", ARGS="register [--project GID]", ARGS="delete GID"
+asana-webhooks: venv  ## Asana webhooks of the two-way sync and their health: ARGS="list", ARGS="register [--renew] [--project GID]", ARGS="delete GID"
 	$(PY) -m shared.asana_webhooks_cli $(ARGS)
 
 replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
 	$(PY) -m shared.replay_cli $(ARGS)
 
-reconcile: venv  ## Reconcile once: publish alerts whose webhook never arrived (ARGS="--dry-run" only shows them)
+reconcile: venv  ## Reconcile once from this machine: publish alerts whose webhook never arrived (ARGS="--dry-run" only shows them)
 	$(PY) -m shared.reconcile_cli $(ARGS)

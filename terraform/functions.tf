@@ -11,7 +11,7 @@ locals {
   # What the three functions do not share (the keys are those of local.functions).
   function_service = {
     # A warm instance answers within Sentry's 1 s webhook timeout; a cold start may not
-    # (0 is allowed for dev; README, "Deploy" states what one warm instance costs). Public:
+    # (0 is allowed for dev; docs/deploy.md states what one warm instance costs). Public:
     # Sentry and Datadog post from the internet.
     ingest = {
       min_instances   = var.ingest_scaling.min_instances
@@ -218,7 +218,7 @@ moved {
 # Sentry and Datadog call the webhook without Google credentials; the function verifies
 # their signatures itself, so the Cloud Run service behind it must admit anyone. (A gen2
 # function is a Cloud Run service of the same name; run.invoker there is what counts.)
-# var.ingest_public_access chooses how: README.md, "Domain Restricted Sharing".
+# var.ingest_public_access chooses how: docs/deploy.md, "Domain Restricted Sharing".
 resource "google_cloud_run_service_iam_member" "ingest_public" {
   #checkov:skip=CKV_GCP_102:Sentry and Datadog call without Google credentials; ingest verifies each request's signature or token itself.
   count = var.ingest_public_access == "all_users" ? 1 : 0

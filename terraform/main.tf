@@ -1,6 +1,7 @@
-# alert-bridge: ingest (public webhook) -> Pub/Sub -> worker (private, push) -> Asana.
-# Resources are split by concern: iam.tf, pubsub.tf, firestore.tf, secrets.tf, functions.tf,
-# monitoring.tf. This file holds what they share.
+# alert-bridge: ingest (public webhook) -> Pub/Sub -> worker (private, push) -> Asana; reconcile
+# (private, Cloud Scheduler) publishes what never arrived. Resources are split by concern:
+# iam.tf, pubsub.tf, firestore.tf, secrets.tf, functions.tf, scheduler.tf, monitoring.tf,
+# waits.tf. This file holds what they share.
 
 locals {
   repo_root = "${path.module}/.."
@@ -31,8 +32,8 @@ locals {
     { for name in names : "${reader}/${name}" => { reader = reader, name = name } }
   ]...)
 
-  # The environment-variable contract of shared/settings.py; both functions read the same
-  # Settings, so both get the same set. Credentials are not here: the code reads them from
+  # The environment-variable contract of the code's settings; the three functions read the
+  # same Settings, so all three get the same set. Credentials are not here: the code reads them from
   # Secret Manager at run time, which keeps their values out of state and function config.
   function_env = {
     GOOGLE_CLOUD_PROJECT     = var.project_id
@@ -71,7 +72,7 @@ locals {
     ASANA_HOOKS_DATABASE     = google_firestore_database.hooks.name
   }
 
-  # One release per deployed source: the hash of both functions' archives, so Sentry's
+  # One release per deployed source: the hash of the three functions' archives, so Sentry's
   # "first seen in release" changes exactly when the code does.
   release = "${var.name}@${substr(sha256(join(",", [for name in sort(keys(local.functions)) : data.archive_file.source[name].output_sha256])), 0, 12)}"
 

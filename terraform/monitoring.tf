@@ -1,5 +1,5 @@
 # Alerting and visibility. Each alert policy names the silent failure it catches, and its
-# runbook row is in README.md, "What the alerts watch".
+# runbook row is in docs/alerts.md, "What the alerts watch".
 #
 # Alert policies watch built-in metrics, or match log entries directly, wherever that can
 # express the condition: Cloud Monitoring rejects a condition on a log-based metric created in
@@ -65,7 +65,7 @@ locals {
   # Log entries at ERROR or above, as counted by the built-in metric.
   error_log_entries = "metric.type=\"logging.googleapis.com/log_entry_count\" AND metric.labels.severity=one_of(\"ERROR\", \"CRITICAL\", \"ALERT\", \"EMERGENCY\")"
 
-  alert_documentation = "Runbook: README.md, section \"What the alerts watch\". Dead-lettered messages wait on ${google_pubsub_subscription.dead_letter.name} for replay."
+  alert_documentation = "Runbook: docs/alerts.md of the alert-bridge repository, section \"What the alerts watch\". Dead-lettered messages wait on ${google_pubsub_subscription.dead_letter.name} for replay."
 }
 
 resource "google_monitoring_notification_channel" "email" {

@@ -1,5 +1,5 @@
 output "webhook_url" {
-  description = "Public URL of the ingest function; Sentry and Datadog post here (the source is read from headers), and Asana to it with ?source=asana."
+  description = "Public URL of the ingest function; Sentry and Datadog post here (the source is read from headers). Asana posts to the same function at its cloudfunctions.net address, with ?source=asana."
   value       = google_cloudfunctions2_function.function["ingest"].service_config[0].uri
 }
 
@@ -64,7 +64,7 @@ output "push_service_account" {
 }
 
 output "secret_ids" {
-  description = "Secret Manager secret ids by credential name; add versions with gcloud (see README)."
+  description = "Secret Manager secret ids by credential name; add versions with gcloud (docs/deploy.md, step 5)."
   value       = { for name, secret in google_secret_manager_secret.credential : name => secret.secret_id }
 }
 

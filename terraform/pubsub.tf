@@ -65,7 +65,7 @@ resource "google_pubsub_subscription" "events" {
   ]
 }
 
-# Dead-lettered messages wait here, long, for inspection and replay (README.md, "Deploy").
+# Dead-lettered messages wait here, long, for inspection and replay (docs/replay.md).
 resource "google_pubsub_subscription" "dead_letter" {
   name  = "${var.name}-events-dead-letter-replay"
   topic = google_pubsub_topic.dead_letter.id

@@ -20,7 +20,7 @@ resource "google_cloud_run_service_iam_member" "reconcile_scheduler" {
 
 resource "google_cloud_scheduler_job" "reconcile" {
   name        = "${var.name}-reconcile"
-  description = "Publishes Sentry and Datadog alerts whose webhook never arrived (README, Reconciliation)."
+  description = "Publishes Sentry and Datadog alerts whose webhook never arrived (docs/reconciliation.md)."
   region      = var.region
   schedule    = "*/${var.reconcile.interval_minutes} * * * *"
   time_zone   = "Etc/UTC"

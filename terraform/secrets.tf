@@ -1,5 +1,5 @@
 # The six credentials. Terraform creates the secrets but never their versions, so no secret
-# value reaches state or plan output; add values with gcloud (README, "Secrets").
+# value reaches state or plan output; add values with gcloud (docs/deploy.md, step 5).
 
 resource "google_secret_manager_secret" "credential" {
   for_each = local.secret_reader
@@ -27,7 +27,7 @@ resource "google_secret_manager_secret_iam_member" "reader" {
 }
 
 # The DSN of the Sentry project alert-bridge reports its own errors to. Like the credentials it
-# has no version here; with sentry_reporting on, both functions read it as SENTRY_DSN.
+# has no version here; with sentry_reporting on, all three functions read it as SENTRY_DSN.
 resource "google_secret_manager_secret" "sentry_dsn" {
   secret_id = "${var.secret_prefix}sentry-dsn"
 

@@ -191,7 +191,7 @@ variable "sentry_org" {
 }
 
 variable "log_level" {
-  description = "Log level of both functions (LOG_LEVEL)."
+  description = "Log level of the three functions (LOG_LEVEL)."
   type        = string
   default     = "INFO"
 
@@ -250,7 +250,7 @@ variable "asana_max_attempts" {
 }
 
 variable "sentry_reporting" {
-  description = "Report alert-bridge's own errors to Sentry: both functions get SENTRY_DSN from the secret <secret_prefix>sentry-dsn (add its version first)."
+  description = "Report alert-bridge's own errors to Sentry: all three functions get SENTRY_DSN from the secret <secret_prefix>sentry-dsn (add its version first)."
   type        = bool
   default     = false
 }

@@ -1,7 +1,7 @@
 # What the first apply waits for. Google applies some changes asynchronously and the provider
 # does not retry the calls that fail meanwhile, so on an empty project the first apply would
 # stop halfway and need a second run. Each wait runs when it is created (the first apply) or
-# when its triggers change; an apply that changes neither skips it. README.md, "Deploy".
+# when its triggers change; an apply that changes neither skips it. docs/deploy.md, "What the first apply waits for".
 
 # IAM grants take effect "usually within 2 minutes, sometimes 7 or more"
 # (https://cloud.google.com/iam/docs/access-change-propagation). The function builds start

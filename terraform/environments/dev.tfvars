@@ -1,5 +1,5 @@
 # Development: one project per environment is recommended. No secrets here: credentials go
-# into Secret Manager with gcloud (README, "Secrets").
+# into Secret Manager with gcloud (docs/deploy.md, step 5).
 project_id         = "my-alert-bridge-dev"
 environment        = "dev"
 region             = "europe-west1"

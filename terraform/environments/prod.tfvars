@@ -1,4 +1,4 @@
-# Production. No secrets here: credentials go into Secret Manager with gcloud (README, "Secrets").
+# Production. No secrets here: credentials go into Secret Manager with gcloud (docs/deploy.md, step 5).
 project_id         = "my-alert-bridge-prod"
 environment        = "prod"
 region             = "europe-west1"

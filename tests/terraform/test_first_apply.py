@@ -290,8 +290,8 @@ def test_ingest_may_scale_to_zero_but_prod_stays_warm(module: Module) -> None:
     condition = module.variables["ingest_scaling"]["validation"][0]["condition"]
     assert "var.ingest_scaling.min_instances >= 0" in condition
     assert load_tfvars(TFVARS["prod"])["ingest_scaling"]["min_instances"] >= 1
-    readme = (ROOT / "README.md").read_text()
-    assert "https://cloud.google.com/run/pricing" in readme
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    assert "https://cloud.google.com/run/pricing" in guide
 
 
 def test_dashboard_leaves_out_what_the_api_drops(module: Module) -> None:
@@ -320,22 +320,22 @@ def test_every_alert_policy_names_the_silent_failure_it_catches(module: Module) 
     assert [n for n, comment in sections.items() if not comment.startswith("# Catches: ")] == []
 
 
-def _runbook_rows(readme: str) -> set[str]:
-    section = readme.split("### What the alerts watch", 1)[1].split("\n### ", 1)[0]
+def _runbook_rows(runbook: str) -> set[str]:
+    section = runbook.split("## What the alerts watch", 1)[1].split("\n## ", 1)[0]
     return {line.split("|")[1].strip() for line in section.splitlines()
             if line.startswith("| ") and not line.startswith("| Alert |")}
 
 
-def test_every_alert_policy_has_a_runbook_row_in_the_readme(module: Module) -> None:
-    rows = _runbook_rows((ROOT / "README.md").read_text())
+def test_every_alert_policy_has_a_row_in_the_runbook(module: Module) -> None:
+    rows = _runbook_rows((ROOT / "docs" / "alerts.md").read_text())
     names = {p["display_name"].removeprefix(DISPLAY_PREFIX)
              for p in module.resources_of("google_monitoring_alert_policy").values()}
     assert names - rows == set()
 
 
-def test_readme_says_what_the_first_apply_waits_for(module: Module) -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("#### What the first apply waits for", 1)[1].split("\n### ", 1)[0]
+def test_the_deploy_guide_says_what_the_first_apply_waits_for(module: Module) -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    section = re.split(r"\n#{2,3} ", guide.split("### What the first apply waits for", 1)[1])[0]
     for name, sleep in module.resources_of("time_sleep").items():
         assert f"`{name}`" in section and sleep["create_duration"] in section, name
 
