@@ -32,7 +32,7 @@ resource "google_secret_manager_secret" "sentry_dsn" {
   secret_id = "${var.secret_prefix}sentry-dsn"
 
   labels = {
-    reader = "ingest-and-worker"
+    readers = "ingest_reconcile_worker"
   }
 
   replication {
