@@ -29,6 +29,7 @@ class PeopleAsana(FakeAsana):
     """Asana where people act (see module doc)."""
 
     observe: Callable[[list[str], Posted], None] | None = None
+    on_created: Callable[[dict[str, Any]], None] | None = None  # each new task
     attempts: int = 4  # Asana retries a failed delivery with exponential backoff
     backoff_seconds: float = 0.5
 
@@ -67,6 +68,12 @@ class PeopleAsana(FakeAsana):
         with self._lock:
             return sum(1 for hook in self.webhooks.values()
                        if hook["resource"]["gid"] == project_gid)
+
+    def _create_task(self, data: dict[str, Any]) -> dict[str, Any]:
+        task = super()._create_task(data)
+        if self.on_created is not None:
+            self.on_created(task)
+        return task
 
     def _emit(self, task: dict[str, Any], user_gid: str, changed: str) -> None:
         before = len(self._delivering)

@@ -4,8 +4,7 @@ alert's source, never on the service's ledger.
 - exactly one task per alert that fired: none lost, none duplicated;
 - each task's completed state equals its alert's final state at the source: a Sentry issue is
   resolved exactly when its task is completed (teams with ``sync_back``); a Datadog monitor is
-  ``OK`` exactly when every task of it is completed (in ``Alert``: exactly the current cycle's
-  task is open);
+  ``OK`` exactly when every task of it is completed (in ``Alert``: exactly one is open);
 - the service changes a Sentry issue only for teams that opted in (``sync_back``); a team
   without it keeps Sentry's word, so its task must agree with Sentry unless a person changed
   the task in Asana (then one-way sync lets the two differ).
@@ -45,8 +44,7 @@ class DatadogEnd:
 
     state: str  # "OK" or "Alert"
     cycles: int  # alert cycles it went through
-    required: int  # cycles that must have a task: their Triggered reached the service, or
-    #                the monitor was still in them when reconciliation looked
+    accepted: int  # cycles whose Triggered webhook ingest accepted (each has its own task)
 
 
 @dataclass(frozen=True)
@@ -78,17 +76,27 @@ def check_sentry(alert: AlertSpec, tasks: Sequence[TaskSeen], end: SentryEnd) ->
 
 
 def check_datadog(alert: AlertSpec, tasks: Sequence[TaskSeen], end: DatadogEnd) -> list[Finding]:
-    """Return what is wrong with a Datadog monitor and its tasks (one per alert cycle)."""
-    found = _count(alert, len(tasks), end.required)
-    if found:
-        return found
+    """Return what is wrong with a Datadog monitor and its tasks.
+
+    Each cycle whose Triggered reached the service has its task; a cycle whose Triggered was
+    lost has one if the monitor was still in it when reconciliation looked, unless the task
+    of an earlier cycle was still open (whose Recovered was lost): the user then sees one open
+    task for an alerting monitor, which tells the truth. So: at least one task per accepted
+    Triggered and none beyond one per cycle; in Alert exactly one task open, in OK none.
+    """
     open_tasks = [t.gid for t in tasks if not t.completed]
+    if len(tasks) < end.accepted or (end.state == "Alert" and not tasks):
+        return [Finding(LOST, alert.tag, f"{max(end.accepted, 1)} Triggered reached the "
+                        f"service or the monitor is in {end.state}; {len(tasks)} task(s)")]
+    if len(tasks) > end.cycles:
+        return [Finding(DUPLICATE, alert.tag, f"{len(tasks)} tasks for {end.cycles} alert "
+                        "cycle(s)")]
     expected = 1 if end.state == "Alert" else 0
     if len(open_tasks) != expected:
-        found.append(Finding(DISAGREEMENT, alert.tag, f"monitor is {end.state} after "
-                             f"{end.cycles} cycle(s); open tasks {open_tasks or 'none'} of "
-                             f"{[t.gid for t in tasks]} (expected {expected} open)"))
-    return found
+        return [Finding(DISAGREEMENT, alert.tag, f"monitor is {end.state} after {end.cycles} "
+                        f"cycle(s); open tasks {open_tasks or 'none'} of "
+                        f"{[t.gid for t in tasks]} (expected {expected} open)")]
+    return []
 
 
 CHECKS: dict[str, Callable[..., list[Finding]]] = {"sentry": check_sentry,

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 from shared.failpoints import POINTS
 
+#: The chance that a fault follows a step (a history has 0.4 of them on average).
+FAULT_CHANCE = 0.06
 FATES = ("deliver", "lose", "duplicate", "late")
 FATE_WEIGHTS = (80, 8, 7, 5)
 PROXIED = ("firestore", "pubsub", "asana", "sentry")
@@ -34,7 +36,7 @@ PROXY_MODES = ("refuse", "refuse-reset", "blackhole", "latency", "reset-mid-resp
 PROXY_MODE_WEIGHTS = (3, 1, 2, 2, 2)
 FROZEN = ("firestore", "pubsub")
 ENVIRONMENT = ("proxy", "freeze", "kill", "asana-refuses", "delete-webhook", "replay")
-ENVIRONMENT_WEIGHTS = (8, 2, 4, 2, 1, 2)
+ENVIRONMENT_WEIGHTS = (8, 2, 2, 2, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Step:
             return _describe_env(self)
         alert = alerts[self.alert if self.alert is not None else 0]
         who = {"sentry": "in Sentry", "datadog": "in Datadog", "asana": "a person in Asana"}
-        fates = f" [webhooks: {', '.join(self.fates)}]" if self.fates else ""
+        fates = f" [fate of each webhook sent: {', '.join(self.fates)}]" if self.fates else ""
         return f"{alert.tag}: {self.action} ({who[self.actor]}){fates}"
 
 
@@ -194,7 +196,7 @@ def generate(seed: int, *, faults: bool = True) -> History:
             believed[index] = move.then
             steps.append(Step(move.actor, move.action, index,
                               _fates(rng) if move.actor != "asana" else ()))
-        if faults and rng.random() < 0.15:
+        if faults and rng.random() < FAULT_CHANCE:
             steps.append(_environment(rng, alerts))
     for index in range(len(alerts)):  # an alert the schedule never reached fires last
         if index not in believed:
@@ -215,10 +217,10 @@ def _environment(rng: random.Random, alerts: tuple[AlertSpec, ...]) -> Step:
         amount = {"latency": round(rng.uniform(0.2, 1.0), 1),
                   "reset-mid-response": float(rng.choice((1, 64, 512)))}.get(mode, 0.0)
         return Step("env", action, target=rng.choices(PROXIED, PROXY_WEIGHTS)[0], mode=mode,
-                    seconds=round(rng.uniform(0.5, 2.5), 1), amount=amount)
+                    seconds=round(rng.uniform(0.3, 1.5), 1), amount=amount)
     if action == "freeze":
         return Step("env", action, target=rng.choice(FROZEN),
-                    seconds=round(rng.uniform(1.0, 3.0), 1))
+                    seconds=round(rng.uniform(0.5, 2.0), 1))
     if action == "kill":
         return Step("env", action, target=rng.choice(POINTS))
     if action == "asana-refuses":

@@ -95,8 +95,9 @@ class Run:
 class Harness:
     """Runs histories against ``deployment`` (see module doc)."""
 
-    def __init__(self, deployment: Deployment) -> None:
+    def __init__(self, deployment: Deployment, skip: Iterable[str] = ()) -> None:
         self.d = deployment
+        self.skip = frozenset(skip)  # environment actions left out (ALERT_BRIDGE_HISTORY_SKIP)
         self.sources: dict[str, Source] = {
             "sentry": SentrySource(deployment.sentry, SENTRY_RULES),
             "datadog": DatadogSource(deployment.datadog, ["team:monitors", MONITOR_TAG]),
@@ -106,7 +107,9 @@ class Harness:
         self.reconciled: set[str] = set()
         self._lock = threading.Lock()
         self._replay_lock = threading.Lock()
+        self._tasks: dict[str, list[dict[str, Any]]] = {}  # tag -> its tasks, oldest first
         deployment.asana.observe = self._asana_delivery
+        deployment.asana.on_created = self._task_created
         deployment.sentry.outbox.send = self._echo
 
     # -- waves -------------------------------------------------------------------------------
@@ -141,6 +144,7 @@ class Harness:
         for number, step in enumerate(run.history.steps, start=1):
             run.step = number
             run.line(f"  {number:>2}. {step.describe(run.history.alerts)}")
+            begun = time.monotonic()
             try:
                 outcome = self._perform(run, step)
             except Exception as error:  # a harness failure must show, not end the wave
@@ -149,6 +153,8 @@ class Harness:
             if not self._settle(run, STEP_SETTLE_SECONDS):
                 run.note(f"(not settled after {STEP_SETTLE_SECONDS:.0f}s: "
                          f"{self.d.messages.waiting(run.seed)} message(s) on their way)")
+            else:
+                run.note(f"(settled in {time.monotonic() - begun:.1f}s)")
         run.seconds = time.monotonic() - started
 
     # -- steps -------------------------------------------------------------------------------
@@ -220,6 +226,8 @@ class Harness:
 
     def _environment(self, run: Run, step: Step) -> str:
         d = self.d
+        if step.action in self.skip:
+            return "skipped (ALERT_BRIDGE_HISTORY_SKIP)"
         if step.action == "proxy":
             d.faults.add(step.target, step.mode, step.amount, step.seconds)
         elif step.action == "freeze":
@@ -296,7 +304,7 @@ class Harness:
                 return True
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.05)
+            time.sleep(0.1)
 
     def quiet(self, timeout: float = QUIET_SECONDS) -> bool:
         """Wait until nothing moves: no message, delivery or push on its way, no push failed
@@ -325,6 +333,7 @@ class Harness:
     # -- the barrier -------------------------------------------------------------------------
 
     def _barrier(self, runs: list[Run]) -> None:
+        begun = time.monotonic()
         self._heal()
         self._everyone(runs, "— end of the schedule: faults healed, waiting for quiet")
         self._quiet_or_stuck(runs)
@@ -336,6 +345,7 @@ class Harness:
         for run in runs:
             if not run.late:
                 self._check(run)
+        self._everyone(runs, f"— checked {time.monotonic() - begun:.1f}s after the schedule")
         if not late:
             return
         for run in late:
@@ -357,8 +367,8 @@ class Harness:
             before = set(self.reconciled)
         answer = self.d.reconcile()
         published = int(answer.get("published", 0) or 0)
-        self._everyone(runs, f"— reconciliation run {label}: HTTP {answer.get('http')} {answer.get('status')}, "
-                             f"published {published}")
+        self._everyone(runs, f"— reconciliation run {label}: HTTP {answer.get('http')} "
+                             f"{answer.get('status')}, published {published}")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with self._lock:
@@ -397,10 +407,16 @@ class Harness:
     # -- who owns what -----------------------------------------------------------------------
 
     def tasks_of(self, tag: str) -> list[dict[str, Any]]:
-        """Return the alert's tasks in Asana, oldest first."""
-        marker = f"({tag})"
-        found = [t for t in list(self.d.asana.tasks.values()) if marker in t.get("name", "")]
-        return sorted(found, key=lambda t: int(t["gid"]))
+        """Return the alert's tasks in Asana, oldest first (the records Asana holds)."""
+        with self._lock:
+            return list(self._tasks.get(tag, ()))
+
+    def _task_created(self, task: dict[str, Any]) -> None:
+        match = _TAG.search(task.get("name", ""))
+        if match is not None:
+            with self._lock:
+                self._tasks.setdefault(match.group(1), []).append(task)
+                self.owners[f"task:{task['gid']}"] = int(match.group(2))
 
     def owner_of(self, attributes: Any) -> int | None:
         """Return the seed whose alert a message is about (from its attributes)."""

@@ -104,7 +104,5 @@ class DatadogSource:
         monitor = int(alert.external_id)
         cycles = self.world.cycles[monitor]
         state = self.world.state(monitor)
-        required = {c.key for c in cycles if c.key in facts.accepted_cycles}
-        if state == "Alert" and cycles:
-            required.add(cycles[-1].key)  # reconciliation sees the monitor in Alert
-        return DatadogEnd(state, len(cycles), len(required))
+        accepted = sum(1 for c in cycles if c.key in facts.accepted_cycles)
+        return DatadogEnd(state, len(cycles), accepted)

@@ -9,6 +9,7 @@ on their way, which tells when the system is quiet.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
@@ -22,13 +23,12 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from scripts.localstack import Service, Topology, create_topology, free_port, start_function
+from scripts.localstack import Service, Topology, free_port, start_function
 from shared import failpoints
 from tests.fakes.asana_people import PeopleAsana
 from tests.fakes.datadog_world import DatadogWorld
@@ -111,83 +111,126 @@ class Push:
     attributes: Mapping[str, str]
     status: int
     outcome: Mapping[str, Any]
+    seconds: float = 0.0  # how long the worker took to answer
 
 
-class PushTap:
-    """The push endpoint: forwards each push to a random worker instance; reports answers."""
+class Pusher:
+    """Push delivery of the events subscription to the worker instances, as Pub/Sub does.
 
-    def __init__(self, on_push: Callable[[Push], None]) -> None:
+    The emulator's push subscriptions push at most two messages at a time (measured), where
+    Pub/Sub pushes many; that alone would make a few hundred histories take many minutes. So
+    the subscription is a pull one and this pushes what it pulls, with Pub/Sub's push rules:
+    the standard envelope (with ``deliveryAttempt``), one worker instance chosen at random
+    (as a load balancer would), acknowledged on a 2xx answer, otherwise given back to be
+    redelivered after a second; dead-lettering after ``max_delivery_attempts`` stays the
+    emulator's. The pulls and acks go to the emulator directly: faults of the service's own
+    connections (the fault proxy) do not touch this path, a frozen emulator does.
+    """
+
+    def __init__(self, subscription: str, on_push: Callable[[Push], None],
+                 concurrency: int = 40, retry_seconds: float = 1.0) -> None:
+        from google.cloud.pubsub_v1 import SubscriberClient
+
         self.ports: list[int] = []
+        self.subscription = subscription
+        self._client = SubscriberClient()
         self._on_push = on_push
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="pusher")
+        self._retry_seconds = retry_seconds
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._stopped = threading.Event()
+        self.most_in_flight = 0
         self.last_push = 0.0
         self.last_failure = 0.0
-        tap = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, answer = tap.forward(body)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Return the push endpoint."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        self._thread = threading.Thread(target=self._pull_loop, daemon=True, name="puller")
 
     def start(self) -> None:
-        """Serve."""
+        """Start pulling and pushing."""
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop pulling; pushes under way finish."""
+        self._stopped.set()
+        self._thread.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
 
     def in_flight(self) -> int:
-        """Return how many pushes a worker is processing now."""
+        """Return how many pushes are being handled (a worker is processing them)."""
         with self._lock:
             return self._in_flight
 
-    def forward(self, body: bytes) -> tuple[int, bytes]:
-        """Forward one push; return the worker's status and body (502 if it died)."""
+    def _pull_loop(self) -> None:
+        from google.api_core import exceptions as api_exceptions
+
+        while not self._stopped.is_set():
+            self._slots.acquire()
+            free = 1
+            while free < 20 and self._slots.acquire(blocking=False):
+                free += 1
+            try:
+                answer = self._client.pull(request={"subscription": self.subscription,
+                                                    "max_messages": free}, timeout=2)
+                received = list(answer.received_messages)
+            except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError):
+                received = []  # nothing to pull before the deadline, or the emulator frozen
+            for _ in range(free - len(received)):
+                self._slots.release()
+            for message in received:
+                with self._lock:
+                    self._in_flight += 1
+                    self.most_in_flight = max(self.most_in_flight, self._in_flight)
+                    self.last_push = time.monotonic()
+                self._pool.submit(self._push, message)
+
+    def _push(self, received: Any) -> None:
+        message = received.message
+        attributes = dict(message.attributes)
+        envelope = {"subscription": self.subscription,
+                    "deliveryAttempt": received.delivery_attempt or 1,
+                    "message": {"data": base64.b64encode(message.data).decode(),
+                                "attributes": attributes, "messageId": message.message_id,
+                                "publishTime": message.publish_time.isoformat()}}
+        status, answer, acked = 502, b"", False
+        begun = time.monotonic()
         try:
-            envelope = json.loads(body)
-            message = envelope["message"]
-            message_id, attributes = str(message["messageId"]), message.get("attributes") or {}
-        except (ValueError, KeyError, TypeError):
-            return 400, b'{"error": "not a push envelope"}'
-        with self._lock:
-            self._in_flight += 1
-            self.last_push = time.monotonic()
-        try:
-            status, answer = _post(random.choice(self.ports), body)
+            status, answer = _post(random.choice(self.ports), json.dumps(envelope).encode())
+            acked = 200 <= status < 300 and self._settle(received.ack_id, ack=True)
+            if not acked:
+                time.sleep(self._retry_seconds)  # Pub/Sub's push backoff, at its shortest
+                self._settle(received.ack_id, ack=False)
         finally:
             with self._lock:
                 self._in_flight -= 1
                 self.last_push = time.monotonic()
-                if not 200 <= status < 300:
+                if not acked:
                     self.last_failure = self.last_push
+            self._slots.release()
         try:
             outcome = json.loads(answer) if answer else {}
         except ValueError:
             outcome = {}
-        self._on_push(Push(message_id, attributes, status,
-                           outcome if isinstance(outcome, dict) else {}))
-        return status, answer
+        self._on_push(Push(message.message_id, attributes, status if acked else 503,
+                           outcome if isinstance(outcome, dict) else {},
+                           time.monotonic() - begun))
+
+    def _settle(self, ack_id: str, *, ack: bool) -> bool:
+        """Acknowledge, or give back for redelivery; False if the emulator did not take it."""
+        from google.api_core import exceptions as api_exceptions
+
+        try:
+            if ack:
+                self._client.acknowledge(request={"subscription": self.subscription,
+                                                  "ack_ids": [ack_id]}, timeout=10)
+            else:
+                self._client.modify_ack_deadline(request={
+                    "subscription": self.subscription, "ack_ids": [ack_id],
+                    "ack_deadline_seconds": 0}, timeout=10)
+        except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError):
+            return False  # redelivered when its ack deadline passes
+        return True
 
 
 def _post(port: int, body: bytes) -> tuple[int, bytes]:
@@ -329,7 +372,7 @@ class Deployment:
     proxies: dict[str, FaultProxy]
     faults: FaultBoard
     freezer: Freezer
-    tap: PushTap
+    tap: Pusher
     workers: list[WorkerInstance]
     messages: Messages
     log_dir: Path
@@ -384,6 +427,8 @@ def deploy(base_env: Mapping[str, str], emulators: Mapping[str, Service], log_di
                       (MONITORS_PROJECT, "Monitors backlog")):
         asana.add_project(gid, name, workspace={"gid": WORKSPACE, "resource_type": "workspace"})
     sentry = SentryWorld(token=SENTRY_TOKEN, org="acme")
+    sentry.projects.update(SENTRY_RULES)  # both exist, with their alert rule, from the start
+    sentry.rules.update(SENTRY_RULES.items())
     datadog = DatadogWorld(api_key=DATADOG_API_KEY, app_key=DATADOG_APP_KEY)
     for fake in (asana, sentry, datadog):
         fake.start()
@@ -401,12 +446,11 @@ def deploy(base_env: Mapping[str, str], emulators: Mapping[str, Service], log_di
             messages.acked(push.message_id)
         on_push(push)
 
-    tap = PushTap(pushed)
-    tap.start()
     topology = Topology(base_env["GOOGLE_CLOUD_PROJECT"], f"hist-{suffix}",
-                        f"hist-dl-{suffix}", f"hist-{suffix}-push", f"hist-dl-{suffix}-pull",
+                        f"hist-dl-{suffix}", f"hist-{suffix}-sub", f"hist-dl-{suffix}-pull",
                         max_delivery_attempts=100)
-    create_topology(topology, tap.url, base_env["PUBSUB_EMULATOR_HOST"])
+    subscription = create_subscriptions(topology)
+    tap = Pusher(subscription, pushed)
     ingest_port = free_port()
     env = {**base_env,
            "EVENTS_TOPIC": topology.events_topic, "DEAD_LETTER_TOPIC": topology.dead_letter_topic,
@@ -424,7 +468,7 @@ def deploy(base_env: Mapping[str, str], emulators: Mapping[str, Service], log_di
            "RECONCILE_SENTRY_RULES": ",".join(f"{p}:{r}" for p, r in SENTRY_RULES.items()),
            "RECONCILE_DATADOG_WEBHOOK": datadog.webhook_name,
            "RECONCILE_DATADOG_MONITOR_TAGS": MONITOR_TAG,
-           "TEAMS_FILE": str(log_dir / "teams.yaml"), "THREADS": "4"}
+           "TEAMS_FILE": str(log_dir / "teams.yaml"), "THREADS": "6"}
     sentry.ingest_url = datadog.ingest_url = env["ASANA_WEBHOOK_TARGET_URL"]
     sentry.client_secret = env["SENTRY_CLIENT_SECRET"]
     datadog.secret_token = env["DATADOG_SECRET_TOKEN"]
@@ -438,7 +482,31 @@ def deploy(base_env: Mapping[str, str], emulators: Mapping[str, Service], log_di
         deployment.stop()
         raise
     tap.ports = [_port_of(w.service.url) for w in workers if w.service is not None]
+    tap.start()
     return deployment
+
+
+def create_subscriptions(topology: Topology) -> str:
+    """Create the topics, the events subscription (pulled by the Pusher) with Terraform's
+    dead-letter policy, and the dead letters' pull subscription; return the events one."""
+    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+
+    publisher, subscriber = PublisherClient(), SubscriberClient()
+    project = topology.project
+    events = publisher.topic_path(project, topology.events_topic)
+    dead = publisher.topic_path(project, topology.dead_letter_topic)
+    for topic in (events, dead):
+        publisher.create_topic(request={"name": topic})
+    path = subscriber.subscription_path(project, topology.events_subscription)
+    subscriber.create_subscription(request={
+        "name": path, "topic": events, "ack_deadline_seconds": 60,
+        "dead_letter_policy": {"dead_letter_topic": dead,
+                               "max_delivery_attempts": topology.max_delivery_attempts}})
+    subscriber.create_subscription(request={
+        "name": subscriber.subscription_path(project, topology.dead_letter_subscription),
+        "topic": dead, "ack_deadline_seconds": 60})
+    subscriber.close()
+    return str(path)
 
 
 def _start_functions(deployment: Deployment, ingest_port: int) -> None:
