@@ -81,14 +81,6 @@ def test_random_histories_end_with_asana_and_the_sources_in_agreement(
     started = time.monotonic()
     runs = harness.run(chosen, 1 if ONE_SEED else CONCURRENCY)
     seconds = time.monotonic() - started
-    durations = sorted(p.seconds for p in harness.d.pushes)
-    print(f"\npushes {len(durations)}, at most {harness.d.tap.most_in_flight} at once, "
-          f"{seconds:.1f}s; push seconds p50 {durations[len(durations) // 2]:.2f} "
-          f"p90 {durations[len(durations) * 9 // 10]:.2f} max {durations[-1]:.2f}, "
-          f"sum {sum(durations):.0f}")
-    slow = sorted(harness.d.pushes, key=lambda p: -p.seconds)[:15]
-    for p in slow:
-        print(f"  {p.seconds:.1f}s {p.status} {p.attributes.get('alert_key')} {p.outcome}")
     failed = [run for run in runs if run.findings]
     reports = harness.d.log_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
