@@ -15,6 +15,7 @@ last webhook.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -182,7 +183,8 @@ class Harness:
                 run.late.append((step.alert, hook))
                 words.append(f"{hook.label}: held back (sent late)")
             else:
-                words.append(f"{hook.label}: {self._send(run, step.alert, hook, fate)}")
+                words.append(f"{hook.label} {_body_id(hook)}: "
+                             f"{self._send(run, step.alert, hook, fate)}")
         return "; ".join(words)
 
     def _send(self, run: Run, index: int, hook: Webhook, fate: str) -> str:
@@ -481,6 +483,11 @@ class Harness:
         if run is not None:
             run.note(f"[sentry] sent {hook.label}: {posted.describe()}")
         return posted
+
+
+def _body_id(hook: Webhook) -> str:
+    """Return a short id of the body, so a reader sees two webhooks with the same bytes."""
+    return f"[body {hashlib.sha256(hook.body).hexdigest()[:8]}]"
 
 
 def _cycle_key(hook: Webhook) -> str | None:
