@@ -359,6 +359,7 @@ class Harness:
             self._check(run)
 
     def _heal(self) -> None:
+        self.d.asana.calm()  # refusals queued by "asana-refuses" and not yet used up
         self.d.faults.heal()
         self.d.freezer.thaw_all()
         for worker in self.d.workers:
