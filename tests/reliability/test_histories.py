@@ -84,6 +84,8 @@ def test_random_histories_end_with_asana_and_the_sources_in_agreement(
     failed = [run for run in runs if run.findings]
     reports = harness.d.log_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
+    (reports / "environment.txt").write_text("".join(
+        f"{name} proxy: {proxy.stats}\n" for name, proxy in harness.d.proxies.items()))
     for run in failed:
         (reports / f"seed-{run.seed}.txt").write_text(full_report(harness, run) + "\n")
 
