@@ -9,7 +9,8 @@ export CLOUDSDK_CORE_DISABLE_PROMPTS := 1
 export CHECKPOINT_DISABLE := 1
 
 .PHONY: help run test test-python lint check-teams explain-route check-terraform send-sample bench \
-        replay-dead-letters bench venv clean asana-discover sentry-ownership reconcile asana-webhooks java demo \
+        replay-dead-letters bench venv clean asana-discover sentry-ownership sentry-integration reconcile \
+        asana-webhooks java demo \
         check-workflows
 
 help:  ## List the targets
@@ -33,7 +34,7 @@ run: venv java  ## Run the service locally on the Pub/Sub and Firestore emulator
 demo: venv java  ## Start the stack, send the sample stories, show what became of each, stop
 	@$(PY) -m scripts.demo
 
-send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-again|sentry-resolved|sentry-regressed|datadog|datadog-recovered)
+send-sample: venv  ## Send a signed sample alert to `make run` (SAMPLE=sentry|sentry-again|sentry-resolved|sentry-regressed|sentry-rule|sentry-rule-metric|datadog|datadog-recovered)
 	$(PY) -m scripts.send_sample $(SAMPLE)
 
 test: venv java check-terraform check-workflows test-python  ## The whole suite (what CI runs)
@@ -59,6 +60,9 @@ asana-discover: venv  ## Print a teams.yaml with the workspace's Asana gids (ASA
 sentry-ownership: venv  ## Print teams.yaml matchers as Sentry ownership rules per project; ARGS="--org ORG --apply" writes them
 	$(PY) -m shared.ownership_cli $(ARGS)
 
+sentry-integration: venv  ## Print the Sentry integration's alert-rule action schema; ARGS="--app SLUG --apply" writes it (SENTRY_AUTH_TOKEN, org:write)
+	$(PY) -m shared.sentry_integration_cli $(ARGS)
+
 explain-route: venv  ## Show team, board and priority for ARGS="key=value ..." or ARGS="--payload FILE"
 	$(PY) -m shared.route_cli explain $(ARGS)
 
@@ -71,10 +75,11 @@ check-workflows: venv  ## GitHub Actions audit: zizmor (offline), pinned actions
 clean:  ## Remove virtualenvs, caches and local run files
 	rm -rf $(VENV) .venv-* .cache .run .pytest_cache .mypy_cache .ruff_cache
 
-bench: venv java  ## Print figures on the emulators: ingest vs a publish-only baseline, ingest memory, alert → task
+bench: venv java  ## Print figures on the emulators: ingest vs a publish-only baseline, ingest memory, alert → task, reconciling 10,000 open alerts
 	$(PY) -m scripts.bench_ingest
 	$(PY) -m scripts.bench_ingest_memory
 	$(PY) -m scripts.bench_pipeline
+	$(PY) -m scripts.bench_reconcile
 
 asana-webhooks: venv  ## Asana webhooks of the two-way sync: ARGS="list", ARGS="register [--project GID]", ARGS="delete GID"
 	$(PY) -m shared.asana_webhooks_cli $(ARGS)

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,10 +22,13 @@ from shared.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana, seed_teams
 
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one
-#: Datadog alert cycle.
+#: Datadog alert cycle; then an alert whose Sentry alert rule says where its task goes.
 STORY = (("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
          ("regress", "sentry-regressed"), ("trigger", "datadog"),
-         ("recover", "datadog-recovered"))
+         ("recover", "datadog-recovered"), ("rule", "sentry-rule"))
+#: The Asana users the rule sample names as assignee and follower.
+RULE_PEOPLE = (("9101", "Ana Silva", "ana.silva@example.com"),
+               ("9102", "Li Wei", "li.wei@example.com"))
 TOKEN = "demo-asana-token"
 WAIT_SECONDS = 30.0
 DONE_STEPS = {"count", "skip"}  # decisions that change nothing in Asana
@@ -155,7 +159,12 @@ def _demo(env: dict[str, str], directory: Path, asana: FakeAsana) -> int:
             print(f"make demo: {problem}", file=sys.stderr)
         return 1
     teams_file = Path(plan.settings.teams_file)
-    seed_teams(asana, load_teams(str(localstack.REPO / teams_file)), date.today())
+    config = load_teams(str(localstack.REPO / teams_file))
+    seed_teams(asana, config, date.today())
+    if config.workspace_gid:
+        asana.add_workspace(config.workspace_gid, "Acme")
+        for gid, name, email in RULE_PEOPLE:
+            asana.add_user(gid, name, email, [config.workspace_gid])
     topology = localstack.Topology(plan.settings.project, plan.settings.events_topic,
                                    plan.settings.dead_letter_topic,
                                    plan.settings.events_topic + "-push",
@@ -177,8 +186,29 @@ def _demo(env: dict[str, str], directory: Path, asana: FakeAsana) -> int:
     finally:
         stack.stop()
     print(table(rows))
+    for line in rule_routing(rows, asana):
+        print(line)
     print(f"{len(asana.tasks)} tasks created in the fake Asana; every process is stopped.")
     return 0 if all(not row.did.startswith(("no answer", "dead-lettered")) for row in rows) else 1
+
+
+def routing_note(html_notes: str) -> list[str]:
+    """Return the items of a task's "Routing" section (its rich-text notes)."""
+    children = list(ET.fromstring(html_notes)) if html_notes else []
+    for heading, section in zip(children, children[1:], strict=False):
+        if heading.tag == "h2" and heading.text == "Routing":
+            return ["".join(item.itertext()) for item in section.iter("li")]
+    return []
+
+
+def rule_routing(rows: Sequence[Row], asana: FakeAsana) -> list[str]:
+    """Say how the rule sample's task was routed: its alert rule's settings, from its note."""
+    title = json.loads(sample_body("sentry-rule"))["data"]["event"]["title"]
+    found = [t for t in asana.tasks.values() if str(t.get("name", "")).endswith(title)]
+    if not any(row.step == "rule" for row in rows) or not found:
+        return []
+    return ["", "The \"rule\" alert's Sentry alert rule chose its team and priority; its task's "
+            "routing note:", *(f"  - {line}" for line in routing_note(found[0]["html_notes"])), ""]
 
 
 def _tell(url: str, env: Mapping[str, str], worker_log: Path, asana: FakeAsana) -> list[Row]:

@@ -31,11 +31,31 @@ REPO = Path(__file__).resolve().parent.parent
 JVM_FLAGS = ["-Xmx512m", "-XX:+UseSerialGC"]
 
 
+#: Ports handed out below Linux's ephemeral range (32768-60999 by default): the kernel gives
+#: those to every outgoing connection, which could take a chosen port before the emulator
+#: binds it. Random within the range, so parallel test runs rarely meet.
+PORT_RANGE = (20000, 32000)
+_HANDED_OUT: set[int] = set()
+_PORTS_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on 127.0.0.1 that nothing listens on and this process never gave out."""
+    import random
+
+    with _PORTS_LOCK:
+        for _ in range(200):
+            port = random.randrange(*PORT_RANGE)
+            if port in _HANDED_OUT:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError(f"no free port between {PORT_RANGE[0]} and {PORT_RANGE[1]}")
 
 
 def port_in_use(port: int) -> bool:
@@ -199,12 +219,20 @@ def handle_interrupts() -> None:
     signal.signal(signal.SIGTERM, _INTERRUPTS.handle)
 
 
+#: What the JVMs and gunicorn print when their port is taken.
+_PORT_TAKEN = ("Address already in use", "BindException", "Connection in use")
+
+
 def _wait_ready(service: Service, ready_body: bytes | None, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
+            output = service.log_path.read_text(errors="replace")
+            if any(sign in output for sign in _PORT_TAKEN):
+                raise RuntimeError(f"{service.name} could not listen on {service.url}: another "
+                                   f"process took the port first; see {service.log_path}")
             raise RuntimeError(f"{service.name} exited early; see {service.log_path}:\n"
-                               + service.log_path.read_text(errors="replace")[-2000:])
+                               + output[-2000:])
         try:
             with urllib.request.urlopen(service.url + "/", timeout=1) as response:
                 body = response.read()

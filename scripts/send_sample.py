@@ -21,6 +21,9 @@ SAMPLES = {
     "sentry-again": ("tests/data/sentry_story_again.json", "event_alert"),
     "sentry-resolved": ("tests/data/sentry_story_resolved.json", "issue"),
     "sentry-regressed": ("tests/data/sentry_story_regressed.json", "issue"),
+    # Alerts whose Sentry alert rule says where the task goes ("Create an Asana task").
+    "sentry-rule": ("tests/data/sentry_rule_event_alert.json", "event_alert"),
+    "sentry-rule-metric": ("tests/data/sentry_rule_metric_alert.json", "metric_alert"),
     "datadog": ("tests/data/datadog_triggered.json", None),
     "datadog-recovered": ("tests/data/datadog_recovered.json", None),
 }

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from shared.alerts import SENTRY_CONTAINERS, Action, Alert, clean_text, parse_time, require_key
 from shared.errors import Permanent
+from shared.sentry_rule_settings import from_payload as rule_settings
 
 ISSUE_ACTIONS = {
     "created": Action.TRIGGERED,
@@ -83,6 +84,7 @@ def _event(
         tags=tags,
         rule=clean_text(data.get("triggered_rule")),
         installation_id=_installation(payload),
+        rule_settings=rule_settings(resource, payload),
     )
 
 
@@ -159,6 +161,7 @@ def _metric_alert(payload: Json, data: Json, unit: str, received_at: datetime | 
         rule=clean_text(rule.get("name")),
         description=clean_text(data.get("description_text")),
         installation_id=_installation(payload),
+        rule_settings=rule_settings("metric_alert", payload),
     )
 
 

@@ -30,13 +30,45 @@ log = logging.getLogger(__name__)
 _STARTING = threading.Lock()
 
 # A key is sensitive when, lower-cased and without separators, it contains one of these...
-_KEY_WORDS_ANYWHERE = ("password", "passwd", "token", "secret", "cookie", "session", "csrf",
-                       "authorization", "credential", "signature", "apikey", "privatekey",
-                       "encryptionkey", "creditcard", "cardnumber", "oauth", "query",
-                       "fragment", "email", "ipaddress")
-# ...or when one of its words (split on separators and camelCase) is one of these: as mere
-# substrings they would hit "monkey", "author", "path" or "mapping".
-_KEY_WORDS = frozenset({"pwd", "api", "key", "auth", "cvv", "pin", "ssn", "pat", "dsn"})
+_KEY_WORDS_ANYWHERE = ("password", "passwd", "passphrase", "passcode", "token", "secret",
+                       "cookie", "session", "csrf", "authorization", "credential", "signature",
+                       "apikey", "privatekey", "encryptionkey", "creditcard", "cardnumber",
+                       "oauth", "query", "fragment", "email", "ipaddress", "pwd", "cvv")
+# ...or when one of its words (split on separators and camelCase) is one of these short ones,
+# alone or run together with a word naming whose it is or what part ("mypwd", "userssn",
+# "authheader", "pincode"): as mere substrings they would hit "monkey", "author", "path",
+# "mapping", "shipping", "ping" or "businessname".
+_SHORT_WORDS = ("pwd", "api", "key", "auth", "cvv", "pin", "ssn", "pat", "dsn")
+_OWNERS = ("my", "user", "card", "customer", "client", "account", "admin", "root", "db", "bank",
+           "atm", "sim", "new", "old", "current", "confirm", "access", "refresh", "private",
+           "secret", "x")
+_PARTS = ("code", "number", "num", "no", "header", "headers", "value", "hash", "data", "info",
+          "string", "str", "text", "field", "token", "key", "secret", "plain", "raw")
+_KEY_WORD = re.compile(rf"(?:{'|'.join(_OWNERS)})?(?:{'|'.join(_SHORT_WORDS)})"
+                       rf"(?:{'|'.join(_PARTS)})?")
+# Keys whose value, after ":" or "is", is the credential itself even without a digit
+# ("password: letmein"); after other keys ("credentials: run gcloud ...") it is prose.
+_VALUE_KEY_WORDS = ("password", "passwd", "passphrase", "passcode", "secret", "token",
+                    "apikey", "privatekey", "pwd", "pat")
+# Words that follow such a name in prose, in our own messages and in code shown in a stack
+# frame ("DATADOG_SECRET_TOKEN: not set", "token is expired", "token: str"): never masked.
+_PROSE_WORDS = """
+    a an the not no none null nil never now still also only just already yet being been be is
+    was are were has had have will would should must may might can could cannot to of for
+    from in on at by with without and or but if as into than that this it its which who what
+    when where how why all any some each every both either neither too very more less same
+    other another so then there here yes ok true false set unset missing empty blank expired
+    expiring invalid valid wrong correct incorrect required needed optional absent present
+    unknown revoked rejected refused denied accepted disabled enabled configured unconfigured
+    changed unchanged rotated rotating redacted filtered hidden masked stored lost leaked old
+    new current previous stale bad good used unused reused ignored mismatch mismatched
+    different malformed truncated short long unavailable unreadable readable available found
+    created deleted updated read written sent received checked verified unverified signed
+    unsigned encrypted decrypted pending active inactive locked unlocked str string bytes int
+    bool float dict list tuple callable mapping sequence self cls object type
+    """
+_PROSE = frozenset(_PROSE_WORDS.split())
+_PROSE_VALUE = re.compile(r"([A-Za-z]+)(?:[\[(][^\s]*)?[.,:;!?)\]]*")
 #: Keys that look sensitive but hold what an operator needs (the alert's de-duplication key).
 ALLOWED_KEYS = frozenset({"alert_key"})
 #: Whole keys the SDK's own EventScrubber filters in addition to its default list.
@@ -95,7 +127,14 @@ def is_sensitive_key(key: str) -> bool:
         return False
     words = [word.lower() for word in _KEY_SPLIT.split(key) if word]
     compact = "".join(words)
-    return any(word in compact for word in _KEY_WORDS_ANYWHERE) or not _KEY_WORDS.isdisjoint(words)
+    return (any(word in compact for word in _KEY_WORDS_ANYWHERE)
+            or any(_KEY_WORD.fullmatch(word) for word in words))
+
+
+def _names_a_value(key: str) -> bool:
+    """Tell whether ``key: value`` or ``key is value`` holds the credential itself."""
+    compact = "".join(_KEY_SPLIT.split(key)).lower()
+    return any(word in compact for word in _VALUE_KEY_WORDS)
 
 
 def scrub_text(text: str, secrets: Collection[str] = (), *, identifier: bool = False) -> str:
@@ -133,20 +172,24 @@ def _mask_named_values(text: str) -> str:
         if pair.start() < done or not is_sensitive_key(pair[1]):
             continue
         value = _VALUE.match(text, pair.end())
-        if value and _is_credential(pair[2], value[0]):
+        if value and _is_credential(pair[1], pair[2], value[0]):
             parts += [text[done:value.start()], FILTERED]
             done = value.end()
     return "".join(parts) + text[done:] if parts else text
 
 
-def _is_credential(separator: str, value: str) -> bool:
+def _is_credential(name: str, separator: str, value: str) -> bool:
     if value == FILTERED:
         return False
     has_digit = any(c.isdigit() for c in value)
     if "=" in separator:
         return True
-    if ":" in separator or separator.strip(" \"'"):  # ":", "is", "was": prose unless a digit
-        return has_digit
+    if ":" in separator or separator.strip(" \"'"):  # ":", "is", "was"
+        if has_digit:
+            return True
+        prose = _PROSE_VALUE.fullmatch(value)
+        # A password's name then its value; anything else there is prose unless it has a digit.
+        return _names_a_value(name) and not (prose and prose[1].lower() in _PROSE)
     # A bare space: only what looks like a generated token.
     return has_digit and len(value) >= 16 and any(c.isalpha() for c in value)
 

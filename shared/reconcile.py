@@ -1,14 +1,15 @@
-"""Reconciliation: find alerts whose webhook never arrived and publish them as synthetic alerts.
+"""Reconciliation: publish, as synthetic webhooks, the alerts and state changes that were lost.
 
 Sentry does not retry the webhooks of internal integrations and a Datadog webhook can be lost
 too. A scheduled run asks both APIs what fired, asks the ledger what the worker has seen, and
 publishes what is missing through the events topic, shaped like the webhook that was lost, so
-the worker makes it a task exactly once (the ledger de-duplicates by alert key).
+the worker makes it a task exactly once (the ledger de-duplicates by alert key). It also
+compares a bounded slice of the ledger's records with their source and publishes the lost
+state changes (reconcile_drift.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,16 +18,32 @@ from typing import Any, Protocol
 
 from shared.alerts import clean_text, parse_time
 from shared.errors import AlertBridgeError, Transient, http_status
+from shared.reconcile_drift import (
+    ISSUES_PER_READ,
+    READ_BUDGET_SECONDS,
+    RECORDS_PER_RUN,
+    Check,
+    Observed,
+    check_datadog,
+    check_sentry,
+    read_failed,
+    visit,
+)
+from shared.reconcile_messages import (
+    ACTOR,
+    DATADOG_CYCLE_PREFIX,
+    LIVE_STATES,
+    SENTRY_ISSUE_PREFIX,
+    Json,
+    Publication,
+    as_object,
+    canonical_json,
+    datadog_webhook,
+    is_live,
+    issue_key,
+)
 
 log = logging.getLogger(__name__)
-
-SOURCE_REASON = "reconcile"
-SENTRY_ISSUE_PREFIX = "sentry:issue:"
-DATADOG_CYCLE_PREFIX = "datadog:cycle:"
-# A record being created is as good as an open one: its task is on the way.
-LIVE_STATES = ("open", "creating")
-
-Json = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -58,37 +75,7 @@ class SentryFinding:
     event_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Publication:
-    """One synthetic alert to publish, with the attributes ingest would have set."""
-
-    source: str
-    resource: str
-    action: str
-    alert_key: str
-    reason: str  # "missing" (no webhook arrived) or "resolved" (the resolve webhook was lost)
-    body: bytes
-
-    def attributes(self, received_at: datetime, request_id: str) -> dict[str, str]:
-        """Return the Pub/Sub attributes of the message."""
-        return {"source": self.source, "resource": self.resource, "action": self.action,
-                "alert_key": self.alert_key,
-                "received_at": received_at.isoformat(timespec="milliseconds"),
-                "request_id": request_id, "source_reason": SOURCE_REASON}
-
-
 # --- pure decisions ---------------------------------------------------------------------------
-
-def is_live(record: Json, now: datetime) -> bool:
-    """Tell whether a ledger document still counts ("expired" is computed, never stored)."""
-    expires = record.get("expires_at")
-    return not isinstance(expires, datetime) or expires > now
-
-
-def issue_key(issue_id: str) -> str:
-    """Return the alert key the Sentry webhooks of this issue carry."""
-    return f"{SENTRY_ISSUE_PREFIX}{issue_id}"
-
 
 def fired_in_window(finding: SentryFinding, win: Window) -> bool:
     """Tell whether a finding is an alert the window should have delivered."""
@@ -117,26 +104,6 @@ def missing_sentry(findings: Iterable[SentryFinding], records: Mapping[str, Json
         body = sentry_event_alert(finding, issue_id, org=org, api_url=api_url)
         planned[key] = Publication("sentry", "event_alert", "triggered", key, "missing", body)
     return list(planned.values())
-
-
-def resolved_sentry(open_records: Iterable[Json], issues: Mapping[str, Json],
-                    now: datetime) -> list[Publication]:
-    """Return a resolved issue webhook for each open task whose Sentry issue is resolved."""
-    planned = []
-    for record in open_records:
-        key = str(record.get("key", ""))
-        if not key.startswith(SENTRY_ISSUE_PREFIX) or record.get("state") != "open":
-            continue
-        if not is_live(record, now):
-            continue
-        issue = issues.get(key.removeprefix(SENTRY_ISSUE_PREFIX))
-        if issue is None or issue.get("status") != "resolved":
-            continue
-        body = _json({"action": "resolved", "data": {"issue": dict(issue)},
-                      "actor": {"type": "application", "id": "alert-bridge",
-                                "name": "alert-bridge reconciliation"}})
-        planned.append(Publication("sentry", "issue", "resolved", key, "resolved", body))
-    return planned
 
 
 def alerting_monitors(monitors: Iterable[Json], webhook: str, win: Window) -> list[Json]:
@@ -191,7 +158,7 @@ def missing_datadog(monitors: Iterable[Json], by_monitor: Mapping[str, Sequence[
 def sentry_event_alert(finding: SentryFinding, issue_id: str, *, org: str, api_url: str) -> bytes:
     """Return an event_alert webhook body built from the API's issue object."""
     issue = finding.issue
-    metadata, project = _object(issue.get("metadata")), _object(issue.get("project"))
+    metadata, project = as_object(issue.get("metadata")), as_object(issue.get("project"))
     slug = clean_text(project.get("slug")) or finding.project
     event_id = finding.event_id or "latest"
     level = clean_text(issue.get("level"))
@@ -213,39 +180,13 @@ def sentry_event_alert(finding: SentryFinding, issue_id: str, *, org: str, api_u
     data: dict[str, Any] = {"event": event}
     if finding.rule_id is not None:
         data["triggered_rule"] = f"rule {finding.rule_id}"
-    return _json({"action": "triggered", "data": data,
-                  "actor": {"type": "application", "id": "alert-bridge",
-                            "name": "alert-bridge reconciliation"}})
-
-
-def datadog_webhook(monitor: Json, cycle: str, *, app_url: str) -> bytes:
-    """Return a body in the webhook template's shape (docs/datadog-webhook-template.json)."""
-    monitor_id = str(monitor.get("id"))
-    name = clean_text(monitor.get("name")) or f"Datadog monitor {monitor_id}"
-    priority = monitor.get("priority")
-    tags = monitor.get("tags")
-    tags = tags if isinstance(tags, list) else []
-    changed = parse_time(monitor.get("overall_state_modified"))
-    return _json({
-        "id": cycle, "alert_cycle_key": cycle, "alert_transition": "Triggered",
-        "alert_id": monitor_id,
-        "alert_priority": f"P{priority}" if isinstance(priority, int) else "",
-        "alert_scope": "", "alert_status": "reconciled: the monitor is in Alert",
-        "alert_title": name, "title": f"[Triggered] {name}",
-        "body": str(monitor.get("message") or ""),
-        "link": f"{app_url}/monitors/{monitor_id}", "tags": ",".join(str(t) for t in tags),
-        "date": int(changed.timestamp() * 1000) if changed else "", "hostname": "",
-    })
+    return canonical_json({"action": "triggered", "data": data, "actor": ACTOR})
 
 
 def datadog_app_url(api_url: str) -> str:
     """Return the web app's base URL of a Datadog site from its API base URL."""
     # api.datadoghq.com -> app.datadoghq.com, api.datadoghq.eu -> app.datadoghq.eu
     return api_url.rstrip("/").replace("://api.", "://app.", 1)
-
-
-def _object(value: object) -> Json:
-    return value if isinstance(value, dict) else {}
 
 
 def _mentions(message: str, mention: str) -> bool:
@@ -259,10 +200,6 @@ def _mentions(message: str, mention: str) -> bool:
     return False
 
 
-def _json(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 # --- the flow over injected adapters ----------------------------------------------------------
 
 class SentrySource(Protocol):
@@ -272,8 +209,8 @@ class SentrySource(Protocol):
         """Return the issues the configured rules fired for (or the search found)."""
         ...
 
-    def issue(self, issue_id: str) -> Json | None:
-        """Return one issue's current state, None if it no longer exists."""
+    def issues(self, ids: Sequence[str]) -> Observed:
+        """Return the current state of these issues (at most 100), read at once."""
         ...
 
 
@@ -288,8 +225,21 @@ class LedgerView(Protocol):
         """Return the documents of one Sentry issue or Datadog monitor."""
         ...
 
-    def open_with_prefix(self, prefix: str) -> Sequence[Json]:
-        """Return the open documents whose key starts with ``prefix``."""
+    def page(self, prefix: str, after: str | None, limit: int) -> Sequence[Json]:
+        """Return up to ``limit`` documents whose key starts with ``prefix``, in key order,
+        from the first key after ``after`` (None: from the first key)."""
+        ...
+
+
+class CursorStore(Protocol):
+    """Where each source's visit of the ledger stopped, kept between runs."""
+
+    def load(self, name: str) -> str | None:
+        """Return the last key visited, None to start from the first."""
+        ...
+
+    def save(self, name: str, after: str | None) -> None:
+        """Remember where the next run starts."""
         ...
 
 
@@ -308,6 +258,13 @@ class ReconcileDeps:
     monitors: Callable[[], Sequence[Json]] | None = None  # Datadog monitors (one filtered list)
     datadog_webhook: str = ""
     datadog_app_url: str = ""
+    cursors: CursorStore | None = None  # None: every run visits from the first key
+    records_per_run: int = RECORDS_PER_RUN
+    issues_per_read: int = ISSUES_PER_READ
+    read_budget_seconds: float = READ_BUDGET_SECONDS
+    # The two-way sync's direction (shared/asana_reconcile.py): called with the run's request
+    # id and dry_run after the publications above; returns its counts.
+    asana: Callable[[str, bool], Mapping[str, int]] | None = None
 
 
 @dataclass
@@ -317,61 +274,102 @@ class Report:
     planned: list[Publication] = field(default_factory=list)
     published: int = 0
     dry_run: bool = False
+    visited: int = 0  # ledger records read from the cursors and compared with their source
+    skipped: int = 0  # of those, leased or changed within the grace period
+    read_failures: int = 0  # reads of Sentry or Datadog that failed after their retries
+    cursors: dict[str, str | None] = field(default_factory=dict)  # where the next run starts
+    more: dict[str, int] = field(default_factory=dict)  # counts of the Asana check
 
     def counts(self) -> dict[str, int]:
         """Return the figures of the run, for the log and the HTTP answer."""
-        counts = {"planned": len(self.planned), "published": self.published}
+        counts = {"planned": len(self.planned), "published": self.published,
+                  "records_visited": self.visited, "records_skipped": self.skipped,
+                  "read_failures": self.read_failures}
         for item in self.planned:
             name = f"{item.source}_{item.reason}"
             counts[name] = counts.get(name, 0) + 1
-        return counts
+        return {**counts, **self.more}
+
+    def add(self, check: Check) -> None:
+        """Take in what comparing a slice of records found."""
+        self.planned += check.planned
+        self.skipped += check.skipped
+        self.read_failures += check.read_failures
 
 
-def plan(deps: ReconcileDeps) -> list[Publication]:
-    """Read every source, then decide what to publish; a failed read raises before any publish."""
+def plan(deps: ReconcileDeps) -> Report:
+    """Read every source and decide what to publish; a failed read is counted and skipped."""
     now = deps.now()
     win = window(now, deps.lookback_minutes, deps.grace_minutes)
-    planned: list[Publication] = []
+    report = Report()
     if deps.sentry is not None:
-        planned += _plan_sentry(deps.sentry, deps, win, now)
+        _plan_sentry(deps.sentry, deps, win, now, report)
     if deps.monitors is not None:
-        planned += _plan_datadog(deps.monitors, deps, win, now)
-    return planned
+        _plan_datadog(deps.monitors, deps, win, now, report)
+    return report
 
 
-def _plan_sentry(sentry: SentrySource, deps: ReconcileDeps, win: Window,
-                 now: datetime) -> list[Publication]:
-    findings = sentry.findings(win.start, win.end)
+def _plan_sentry(sentry: SentrySource, deps: ReconcileDeps, win: Window, now: datetime,
+                 report: Report) -> None:
+    try:
+        findings = sentry.findings(win.start, win.end)
+    except Transient as error:
+        # The window is longer than the interval: the next runs look at these alerts again.
+        report.read_failures += 1
+        read_failed("sentry", "findings", error)
+        findings = []
     ids = {clean_text(f.issue.get("id")) for f in findings}
     records = deps.ledger.by_keys(issue_key(i) for i in ids if i)
-    missing = missing_sentry(findings, records, win, now, org=deps.sentry_org,
-                             api_url=deps.sentry_api_url)
-    open_records = deps.ledger.open_with_prefix(SENTRY_ISSUE_PREFIX)
-    issues: dict[str, Json] = {}
-    for record in open_records:
-        issue_id = str(record.get("key", "")).removeprefix(SENTRY_ISSUE_PREFIX)
-        issue = sentry.issue(issue_id)
-        if issue is not None:
-            issues[issue_id] = issue
-    return missing + resolved_sentry(open_records, issues, now)
+    report.planned += missing_sentry(findings, records, win, now, org=deps.sentry_org,
+                                     api_url=deps.sentry_api_url)
+    visited, after = _visit(deps, "sentry", SENTRY_ISSUE_PREFIX, report)
+    started = deps.now()
+    budget = timedelta(seconds=deps.read_budget_seconds)
+    check = check_sentry(visited, sentry.issues, now=now,
+                         grace=timedelta(minutes=deps.grace_minutes),
+                         per_read=deps.issues_per_read,
+                         out_of_time=lambda: deps.now() - started > budget)
+    report.add(check)
+    report.cursors["sentry"] = check.stopped_after or after
 
 
 def _plan_datadog(monitors: Callable[[], Sequence[Json]], deps: ReconcileDeps, win: Window,
-                  now: datetime) -> list[Publication]:
-    alerting = alerting_monitors(monitors(), deps.datadog_webhook, win)
+                  now: datetime, report: Report) -> None:
+    try:
+        listed = list(monitors())
+    except Transient as error:
+        report.read_failures += 1
+        read_failed("datadog", "monitors", error)
+        return
+    alerting = alerting_monitors(listed, deps.datadog_webhook, win)
     by_monitor = {str(m.get("id")): deps.ledger.by_external_id("datadog", str(m.get("id")))
                   for m in alerting}
     records = deps.ledger.by_keys(f"{DATADOG_CYCLE_PREFIX}{datadog_cycle(m)}" for m in alerting)
-    return missing_datadog(alerting, by_monitor, records, now, app_url=deps.datadog_app_url)
+    report.planned += missing_datadog(alerting, by_monitor, records, now,
+                                      app_url=deps.datadog_app_url)
+    visited, after = _visit(deps, "datadog", DATADOG_CYCLE_PREFIX, report)
+    report.add(check_datadog(visited, {str(m.get("id")): m for m in listed}, now=now,
+                             grace=timedelta(minutes=deps.grace_minutes),
+                             app_url=deps.datadog_app_url))
+    report.cursors["datadog"] = after
+
+
+def _visit(deps: ReconcileDeps, name: str, prefix: str,
+           report: Report) -> tuple[list[Json], str | None]:
+    after = deps.cursors.load(name) if deps.cursors is not None else None
+    records, following = visit(deps.ledger, prefix, after, deps.records_per_run)
+    report.visited += len(records)
+    return records, following
 
 
 def reconcile(deps: ReconcileDeps, request_id: str, *, dry_run: bool = False) -> Report:
     """Plan a run and, unless ``dry_run``, publish each synthetic alert; return the report.
 
     Publishing is idempotent by alert key, so a run that stops half-way is completed by the
-    next one, never doubled.
+    next one, never doubled. The cursors move on only once everything is published.
     """
-    report = Report(planned=plan(deps), dry_run=dry_run)
+    report = plan(deps)
+    report.dry_run = dry_run
     for item in report.planned:
         fields = {"source": item.source, "reason": item.reason, "alert_key": item.alert_key,
                   "request_id": request_id, "dry_run": dry_run}
@@ -381,11 +379,17 @@ def reconcile(deps: ReconcileDeps, request_id: str, *, dry_run: bool = False) ->
             continue
         message_id = deps.publish(item.body, item.attributes(deps.now(), request_id))
         report.published += 1
-        # One line per recovered alert: the log-based metric counts these.
-        log.warning("reconciled %s (%s): its webhook never arrived", item.alert_key, item.reason,
+        # One line per recovered alert or state change: the log-based metric counts these.
+        log.warning("reconciled %s (%s): its webhook was lost", item.alert_key, item.reason,
                     extra={"event": "alert_reconciled", "message_id": message_id, **fields})
+    if not dry_run and deps.cursors is not None:
+        for name, after in report.cursors.items():
+            deps.cursors.save(name, after)
+    if deps.asana is not None:
+        report.more.update(deps.asana(request_id, dry_run))
     log.info("reconcile run done", extra={"event": "reconcile_run", "request_id": request_id,
-                                          "dry_run": dry_run, **report.counts()})
+                                          "dry_run": dry_run, "cursors": report.cursors,
+                                          **report.counts()})
     return report
 
 

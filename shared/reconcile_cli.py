@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from shared.errors import AlertBridgeError
+from shared import cli
 from shared.reconcile import ReconcileDeps, Report, reconcile
 
 
@@ -27,9 +27,8 @@ def main(argv: Sequence[str] | None = None, deps: Callable[[], ReconcileDeps] | 
         deps = wiring.reconcile_deps
     try:
         report = reconcile(deps(), f"cli-{uuid.uuid4().hex[:12]}", dry_run=args.dry_run)
-    except AlertBridgeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    except Exception as error:  # one line on stderr, not a traceback
+        return cli.fail(error)
     _print(report, out or sys.stdout)
     return 0
 

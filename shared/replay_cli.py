@@ -11,12 +11,10 @@ import argparse
 import os
 import sys
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
 
-import google.auth.exceptions
-
+from shared import cli
 from shared.adapters.dead_letters import DeadLetterSubscription
 from shared.adapters.pubsub import Publisher
 from shared.errors import AlertBridgeError, ConfigError, Transient
@@ -45,8 +43,6 @@ EXIT_INTERRUPTED = 130
 #: The project `make run` uses (scripts.localstack), named in the hint for a local replay.
 LOCAL_PROJECT = "alert-bridge-local"
 
-T = TypeVar("T")
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
@@ -54,16 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings()
         name = subscription_name(args.subscription, os.environ, settings.dead_letter_topic)
-        inbox = _connect(lambda: DeadLetterSubscription(settings.project, name))
+        inbox = DeadLetterSubscription(settings.project, name)
         try:
             if args.command == "list":
                 return _list(inbox, _selection(args), args.limit)
             return _replay(inbox, settings, args)
         finally:
             inbox.close()
-    except AlertBridgeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return exit_status(error)
+    except Exception as error:  # one line on stderr, not a traceback
+        return cli.fail(error, exit_status)
     except KeyboardInterrupt:
         print("\ninterrupted: every dead letter not yet replayed stays in the subscription",
               file=sys.stderr)
@@ -129,15 +124,6 @@ def _selection(args: argparse.Namespace) -> Selection:
     return Selection(reason=args.reason, source=args.source, key=args.key)
 
 
-def _connect(build: Callable[[], T]) -> T:
-    """Build a Pub/Sub adapter, turning missing credentials into advice."""
-    try:
-        return build()
-    except google.auth.exceptions.DefaultCredentialsError as error:
-        raise ConfigError("no Google credentials: run `gcloud auth application-default login`, "
-                          "or set PUBSUB_EMULATOR_HOST to use the emulator") from error
-
-
 def _list(inbox: DeadLetterSubscription, selection: Selection, limit: int) -> int:
     letters = peek(inbox, selection, limit)
     for letter in letters:
@@ -156,7 +142,7 @@ def _tally(letters: Sequence[DeadLetter], path: str, limit: int) -> str:
 
 def _replay(inbox: DeadLetterSubscription, settings: Settings, args: argparse.Namespace) -> int:
     selection = _selection(args)
-    publisher = _connect(lambda: Publisher(settings.project, settings.events_topic))
+    publisher = Publisher(settings.project, settings.events_topic)
     if args.dry_run:
         letters = peek(inbox, selection, args.limit)
         for letter in letters:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from shared.alerts import SENTRY_CONTAINERS, SENTRY_RESOURCES, Action, Alert
 from shared.alerts_parse import parse_alert
-from shared.boards import board_reason, explain_board
+from shared.boards import explain_board
 from shared.errors import AlertBridgeError
-from shared.priority import explain_priority
+from shared.sentry_rule_routing import route_alert
 from shared.settings import ENVIRONMENTS, default_team
 from shared.teams_file import load_teams
-from shared.triage import triage, why_no_task
+from shared.triage import why_no_task
 
 # key=value keys that set Alert fields instead of becoming tags.
 _FIELD_KEYS = ("level", "environment", "priority", "title", "source")
@@ -69,19 +69,26 @@ def _explain(args: argparse.Namespace) -> int:
         raise ValueError("nothing to explain: give key=value fields or --payload FILE")
     config = load_teams(args.teams, default_team(os.environ))
     alert = _payload_alert(args) if args.payload else alert_from_pairs(args.fields)
-    decided = triage(alert, config, args.environment)
-    chosen, priority, kind = decided.route, decided.priority, decided.board
+    # A Sentry alert rule's settings (in --payload) decide over teams.yaml, as in the worker.
+    decided = route_alert(alert, config, args.environment)
+    chosen, priority, kind = decided.triage.route, decided.triage.priority, decided.triage.board
     lines = [
         ("team", chosen.team.name),
         ("why", chosen.explanation),
-        ("priority", f"{priority} ({explain_priority(alert, config.priority)})"),
+        ("priority", f"{priority} ({decided.priority_why})"),
     ]
+    if decided.overridden is not None:
+        lines.insert(2, ("overrides", f"teams.yaml's team {decided.overridden.team.name} "
+                                      f"({decided.overridden.explanation})"))
     no_task = why_no_task(alert, config)
+    if no_task is None and not decided.may_create:
+        no_task = (f"alert rule '{alert.rule}' is update only: it only updates the task "
+                   "another alert opened")
     if no_task:
         lines.append(("task", f"none opened: {no_task}"))
     else:
         lines += [("board", f"{kind.value}: {explain_board(kind, chosen.team)}"),
-                  ("board why", board_reason(alert.environment, args.environment, priority))]
+                  ("board why", decided.board_why)]
     for label, text in lines:
         print(f"{label + ':':<11}{text}")
     return 0

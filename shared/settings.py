@@ -23,9 +23,10 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: Each function reads from Secret Manager only its own, the ones Terraform lets it access
 #: (terraform/main.tf, local.secret_readers).
 SECRET_READERS: dict[str, tuple[str, ...]] = {
-    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"),
+    # ingest reads ASANA_PAT only to check a Sentry alert rule's settings when it is saved.
+    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"),
     "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
-    "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"),
+    "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"),
 }
 SECRET_NAMES = tuple(dict.fromkeys(name for names in SECRET_READERS.values() for name in names))
 
@@ -56,6 +57,7 @@ class Settings:
     sentry_profiles_sample_rate: float
     asana_webhook_target_url: str | None
     asana_webhook_collection: str
+    asana_hooks_database: str = "alert-bridge-hooks"
     default_team: str | None = None
     # Reconciliation (functions/reconcile only); defaults keep it off for both sources.
     sentry_org: str | None = None
@@ -151,6 +153,19 @@ def _list(env: Mapping[str, str], key: str) -> tuple[str, ...]:
 
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# Firestore's database ids: 4-63 of a-z, 0-9 and -, starting with a letter, not ending with -;
+# UUID-like ids are reserved.
+_DATABASE_ID = re.compile(r"[a-z][a-z0-9-]{2,61}[a-z0-9]")
+_UUID_LIKE = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+
+
+def _hooks_database(env: Mapping[str, str], problems: list[str]) -> str:
+    value = env.get("ASANA_HOOKS_DATABASE", "").strip() or "alert-bridge-hooks"
+    if not _DATABASE_ID.fullmatch(value) or _UUID_LIKE.fullmatch(value):
+        # Not "(default)" either: the ledger's database is the one ingest must not reach.
+        problems.append("ASANA_HOOKS_DATABASE: expected a named Firestore database id (4-63 "
+                        f"of a-z, 0-9 and -, starting with a letter), got {value!r}")
+    return value
 
 
 def _sentry_rules(env: Mapping[str, str], problems: list[str]) -> tuple[tuple[str, str], ...]:
@@ -230,6 +245,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         asana_webhook_target_url=_https(env, "ASANA_WEBHOOK_TARGET_URL", problems),
         asana_webhook_collection=(env.get("ASANA_WEBHOOK_COLLECTION", "").strip()
                                   or "asana_webhooks"),
+        asana_hooks_database=_hooks_database(env, problems),
     )
     problems += _reconcile_problems(settings)
     if problems:

@@ -115,8 +115,9 @@ def process(message: PushMessage, deps: SyncDeps) -> Decision:
         if decision.step is Step.WAIT:
             raise Transient(f"task {task_gid}: {decision.why}")
         assert record is not None  # decide_sync() guarantees it
-        if _apply(record, version, decision.step, task_gid, change, deps):
-            return decision
+        outcome = _apply(record, version, decision.step, task_gid, change, deps)
+        if outcome is not None:
+            return outcome
     raise Transient(f"task {task_gid}: its alert's ledger record kept changing; will retry")
 
 
@@ -130,28 +131,45 @@ def _note(record: Record | None, version: Any, change: Delivery, deps: SyncDeps)
 
 
 def _apply(record: Record, version: Any, step: Step, task_gid: str, change: Delivery,
-           deps: SyncDeps) -> bool:
-    """Hold the record, tell the source, record the new state; False if the record moved."""
+           deps: SyncDeps) -> Decision | None:
+    """Hold the record, tell the source, record the new state; None if the record moved.
+
+    A source that could not be told (its credential or SENTRY_ORG is missing) leaves the
+    record as it was: the alert's source still says the old state, and a record claiming
+    otherwise would have reconciliation undo the person's change in Asana.
+    """
     leased = ledger.lease(record, deps.now())
     held = deps.ledger.update(leased, version)
     if held is None:
-        return False
+        return None
     try:
         source_time = _tell_source(record, step, task_gid, deps)
+    except _Untold as untold:
+        deps.ledger.update(ledger.lapse(leased, deps.now()), held)
+        return Decision(Step.SKIP, str(untold))
     except BaseException:
         deps.ledger.update(ledger.lapse(leased, deps.now()), held)
         raise
     done = ledger.synced(leased, step, deps.now(), change, source_time)
     if deps.ledger.update(done, held) is None:
         raise Transient(f"task {task_gid}: lease lapsed while syncing; will retry")
-    return True
+    return Decision(step, "task completed in Asana" if step is Step.RESOLVE
+                    else "task reopened in Asana")
+
+
+class _Untold(Exception):
+    """The alert's source has an API for the change, but this deployment cannot call it."""
 
 
 def _tell_source(record: Record, step: Step, task_gid: str, deps: SyncDeps) -> datetime | None:
     """Pass the change on; return when the source made it, on its own clock, if it says."""
-    request = source_request(record, step, task_gid, deps.sentry_org)
     fields = {"event": "synced_back", "alert_key": record.key, "task_gid": task_gid,
               "step": step.value}
+    if record.key.startswith(SENTRY_ISSUE_PREFIX) and not deps.sentry_org:
+        log.warning("task %s %s: SENTRY_ORG is not set, %s not updated", task_gid, step.value,
+                    record.key, extra={**fields, "event": "sync_back_skipped"})
+        raise _Untold("SENTRY_ORG is not set: the Sentry issue cannot be told")
+    request = source_request(record, step, task_gid, deps.sentry_org)
     if request is None:
         log.info("task %s %s: nothing to change in %s", task_gid, step.value, record.source,
                  extra={**fields, "event": "sync_back_skipped"})
@@ -161,7 +179,7 @@ def _tell_source(record: Record, step: Step, task_gid: str, deps: SyncDeps) -> d
     if sent is None:
         log.warning("task %s %s: no %s credential, %s not updated", task_gid, step.value,
                     request.service, record.key, extra={**fields, "event": "sync_back_skipped"})
-        return None
+        raise _Untold(f"no {request.service} credential: {record.key} cannot be told")
     log.info("task %s %s: %s updated", task_gid, step.value, record.key, extra=fields)
     return sent.at
 

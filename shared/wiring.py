@@ -7,9 +7,9 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared import logs, observability
 from shared.adapters.secrets import SecretSource
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from shared.ledger import Decision, Record
     from shared.linkback import LinkBack, LinkSender
     from shared.reconcile import ReconcileDeps
+    from shared.sentry_rule_ingest import RuleDeps
     from shared.teams import TeamsConfig
     from shared.worker import WorkerDeps
 
@@ -96,7 +97,29 @@ def ingest_deps() -> IngestDeps:
             source.get(name)
     publisher = Publisher(s.project, s.events_topic)
     return IngestDeps(secret=source.get, publish=publisher.publish, now=utc_now,
-                      max_body_bytes=s.max_body_bytes, asana_hooks=asana_hooks)
+                      max_body_bytes=s.max_body_bytes, asana_hooks=asana_hooks,
+                      sentry_rules=sentry_rule_deps)
+
+
+@functools.cache
+def sentry_rule_deps() -> RuleDeps:
+    """Return what checking a Sentry alert rule's settings needs, built on its first request
+    (a failure is not remembered: the next request tries again)."""
+    from shared.adapters.asana import AsanaClient
+    from shared.adapters.asana_lookups import AsanaLookups
+    from shared.sentry_rule_ingest import RuleDeps
+    from shared.teams_file import load_teams
+
+    s = settings("ingest")
+    config = load_teams(s.teams_file, s.default_team)
+    pat = secrets("ingest").optional("ASANA_PAT")
+    if not pat and s.environment != "dev":
+        raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); ingest "
+                          "checks Sentry alert-rule settings in Asana outside ENVIRONMENT=dev")
+    # Few attempts, short timeouts: a person is waiting for Sentry to save the rule.
+    lookups = AsanaLookups(AsanaClient(s.asana_api_url, pat, max_attempts=2,
+                                       timeout=(3.05, 5))) if pat else None
+    return RuleDeps(teams=lambda: config, lookups=lookups, today=lambda: utc_now().date())
 
 
 @functools.cache
@@ -105,7 +128,7 @@ def asana_hooks() -> FirestoreHooks:
     from shared.adapters.asana_hooks import FirestoreHooks
 
     s = settings("ingest")
-    return FirestoreHooks(s.project, s.asana_webhook_collection)
+    return FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
 
 
 def ingest_handler() -> Handler:
@@ -224,14 +247,30 @@ def worker_deps() -> WorkerDeps:
                       dead_letter=dead_letters.publish, now=utc_now,
                       link_back=link_back(isinstance(asana, DryRunAsana)),
                       failpoint=failpoints.from_environment(os.environ, s.environment),
-                      reconciled_twins=reconciled_twins)
+                      reconciled_twins=reconciled_twins, people=people(asana))
+
+
+def people(asana: TaskTracker) -> Callable[[str], str | None]:
+    """Return the resolver of an alert rule's people: e-mail -> Asana user gid (cached);
+    in dry-run the e-mail itself, as nothing reaches Asana."""
+    from shared.adapters.asana import AsanaClient
+    from shared.adapters.asana_lookups import AsanaLookups
+
+    if not isinstance(asana, AsanaClient):
+        return lambda email: email
+    lookups = AsanaLookups(asana)
+    config = teams_loader()
+    return lambda email: lookups.user_gid(email, config().workspace_gid)
 
 
 @functools.cache
 def reconcile_deps() -> ReconcileDeps:
     """Return the reconcile function's dependencies; credentials are read on every run."""
+    from google.cloud import firestore
+
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
+    from shared.adapters.reconcile_cursor import FirestoreCursors
     from shared.adapters.reconcile_sources import DatadogReader, SentryReader
     from shared.reconcile import ReconcileDeps, datadog_app_url
 
@@ -247,13 +286,61 @@ def reconcile_deps() -> ReconcileDeps:
         monitors = DatadogReader(s.datadog_api_url, lambda: source.optional("DATADOG_API_KEY"),
                                  lambda: source.optional("DATADOG_APP_KEY"),
                                  s.reconcile_datadog_monitor_tags).monitors
+    client = firestore.Client(project=s.project)
+    ledger = LedgerQueries(s.project, s.ledger_collection, client)
+    publish = Publisher(s.project, s.events_topic).publish
     return ReconcileDeps(
-        ledger=LedgerQueries(s.project, s.ledger_collection),
-        publish=Publisher(s.project, s.events_topic).publish, now=utc_now,
+        ledger=ledger,
+        # Beside the ledger, not in it: the ledger's collection holds only alert records.
+        cursors=FirestoreCursors(s.project, cursor_collection(s.ledger_collection), client),
+        publish=publish, now=utc_now,
         lookback_minutes=s.reconcile_lookback_minutes, grace_minutes=s.reconcile_grace_minutes,
         sentry=sentry, sentry_org=s.sentry_org or "", sentry_api_url=s.sentry_api_url,
         monitors=monitors, datadog_webhook=s.reconcile_datadog_webhook or "",
-        datadog_app_url=datadog_app_url(s.datadog_api_url))
+        datadog_app_url=datadog_app_url(s.datadog_api_url),
+        asana=sync_check(s, source, ledger.by_task_gids, publish))
+
+
+def sync_check(s: Settings, source: SecretSource,
+               records_by_task: Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]],
+               publish: Callable[[bytes, Mapping[str, str]], str]
+               ) -> Callable[[str, bool], Mapping[str, int]]:
+    """Return reconciliation's check of the two-way sync; teams.yaml and ASANA_PAT are read on
+    every run, so a team that opts in or out counts from the next run."""
+    from shared import asana_reconcile
+    from shared.adapters.asana_hooks import FirestoreHooks
+    from shared.adapters.asana_sync import AsanaSyncClient
+    from shared.asana_registration import Registrar, Workspaces
+    from shared.teams_file import load_teams
+
+    hooks = FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
+    workspace_of: dict[str, str] = {}  # by project, for this instance's runs
+
+    def run(request_id: str, dry_run: bool) -> Mapping[str, int]:
+        config = load_teams(s.teams_file, s.default_team)
+        if not any(team.sync_back for team in config.teams):
+            return {}
+        pat = source.optional("ASANA_PAT")
+        if not pat:
+            raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); "
+                              "reconciliation needs it to check the two-way sync's webhooks")
+        client = AsanaSyncClient(s.asana_api_url, pat, max_attempts=s.asana_max_attempts)
+        workspaces = Workspaces(lambda: config.workspace_gid, client.project_workspace,
+                                workspace_of)
+        registrar = Registrar(hooks, client, s.asana_webhook_target_url, workspaces,
+                              lambda team: True, utc_now)
+        deps = asana_reconcile.SyncCheckDeps(
+            config=lambda: config, hooks=hooks, asana=client, registrar=registrar,
+            workspace_of=workspaces, records_by_task=records_by_task, publish=publish,
+            now=utc_now, target_base_url=s.asana_webhook_target_url)
+        return asana_reconcile.run(deps, request_id, dry_run)
+
+    return run
+
+
+def cursor_collection(ledger_collection: str) -> str:
+    """Return the collection of reconciliation's cursors, named after the ledger's."""
+    return f"{ledger_collection}_reconcile"
 
 
 def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
@@ -265,7 +352,7 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
     from shared.adapters.asana_hooks import FirestoreHooks
     from shared.adapters.asana_sync import AsanaSyncClient
     from shared.adapters.ledger_queries import LedgerQueries
-    from shared.asana_registration import Registrar
+    from shared.asana_registration import Registrar, Workspaces
 
     s = settings()
     client = AsanaSyncClient(s.asana_api_url, secrets().get("ASANA_PAT")[0],
@@ -281,7 +368,9 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
         s.project, s.ledger_collection).find_by_task, ledger=store, senders=senders,
         sentry_org=s.sentry_org, now=utc_now, opted_in=opted_in)
 
-    registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection), client,
-                          s.asana_webhook_target_url, lambda: config().workspace_gid,
+    registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection,
+                                         s.asana_hooks_database), client,
+                          s.asana_webhook_target_url,
+                          Workspaces(lambda: config().workspace_gid, client.project_workspace),
                           opted_in, utc_now)
     return (lambda message: sync.process(message, deps)), registrar

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import boards, failpoints, ledger, logs, twins
+from shared import boards, failpoints, ledger, logs, sentry_rule_routing, twins
 from shared.adapters.asana import AsanaRejected, TaskTracker
 from shared.alerts import Action, Alert, parse_time
 from shared.alerts_parse import parse_alert
@@ -40,7 +40,6 @@ from shared.observability import scrub_text
 from shared.ownership import Route
 from shared.tasks import TaskDraft, render_comment, render_task
 from shared.teams import TeamsConfig
-from shared.triage import triage
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +97,11 @@ def _no_twins(alert: Alert) -> list[Record]:
     return []
 
 
+def _people_as_given(email: str) -> str | None:
+    """Pass an e-mail to Asana unresolved (Asana takes e-mails): dry-run and tests."""
+    return email
+
+
 @dataclass(frozen=True)
 class WorkerDeps:
     """What the flow needs from the outside world."""
@@ -120,6 +124,8 @@ class WorkerDeps:
     watch_project: Callable[[str, str], None] = _watch_nothing  # (project gid, team name)
     # The live records reconciliation opened for the same Datadog monitor (shared/twins.py).
     reconciled_twins: Callable[[Alert], list[Record]] = _no_twins
+    # An alert rule's assignee / follower e-mail -> Asana user gid, None when unknown.
+    people: Callable[[str], str | None] = _people_as_given
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,8 @@ def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
         return deps.sync_back(message)
     alert = parse_alert(message.data, message.attributes)
     delivery = delivery_of(alert, message, may_create=alert.resource
-                           in deps.config().create_tasks_from)
+                           in deps.config().create_tasks_from
+                           and sentry_rule_routing.may_create(alert))
     rounds, polls = 0, int(deps.wait_seconds / WAIT_POLL_SECONDS)
     while rounds < MAX_ROUNDS:
         record, version = deps.ledger.get(alert.key)
@@ -259,6 +266,7 @@ class _Plan:
     project_gid: str
     route: Route
     log_fields: Mapping[str, object]
+    rule_fallback: str | None = None  # why the alert rule's settings were not all followed
 
 
 def _create(alert: Alert, delivery: Delivery, record: Record | None, version: Any,
@@ -272,9 +280,8 @@ def _create(alert: Alert, delivery: Delivery, record: Record | None, version: An
     else:
         claim = ledger.claim(alert.key, now, project_gid=plan.project_gid, source=alert.source,
                              external_id=alert.external_id)
-        # An expired record not yet purged by Firestore's TTL is replaced, on its version.
-        claimed = (deps.ledger.create(claim) if record is None
-                   else deps.ledger.update(claim, version))
+        # create() also replaces an expired record that Firestore's TTL has not purged yet.
+        claimed = deps.ledger.create(claim)
     if claimed is None:
         raise _Changed
     deps.failpoint("after_claim")
@@ -301,6 +308,11 @@ def _create(alert: Alert, delivery: Delivery, record: Record | None, version: An
         log.warning("alert %s matched no team; sent to default team %s", alert.key,
                     plan.route.team.name,
                     extra={"event": "alert_unrouted", **plan.log_fields, "task_gid": task_gid})
+    if plan.rule_fallback:
+        log.warning("alert %s: alert rule %r not followed in full (%s)", alert.key, alert.rule,
+                    plan.rule_fallback, extra={"event": "alert_rule_fallback", **plan.log_fields,
+                                               "task_gid": task_gid, "rule": alert.rule,
+                                               "reason": plan.rule_fallback})
     _link_back(alert, task_gid, plan.project_gid, plan.route.team.name, deps)
     deps.watch_project(plan.project_gid, plan.route.team.name)
 
@@ -339,17 +351,20 @@ def _link_back(alert: Alert, task_gid: str, project_gid: str, team: str,
 
 def _plan(alert: Alert, deps: WorkerDeps) -> _Plan:
     config = deps.config()
-    decided = triage(alert, config, deps.environment)
-    chosen, priority, kind = decided.route, decided.priority, decided.board
+    routed = sentry_rule_routing.route_alert(alert, config, deps.environment)
+    chosen, priority, kind = routed.triage.route, routed.triage.priority, routed.triage.board
+    team, notes = sentry_rule_routing.with_people(routed, deps.people)
     portfolio = boards.portfolio_gid(kind, chosen.team)
     items = deps.portfolios.items(portfolio) if portfolio else None
     project_gid, board_why = boards.choose_board_gid(kind, chosen.team, items, deps.now().date())
     marker = task_marker(alert.key)
-    draft = mark_task(render_task(alert, chosen.team, config, priority, project_gid,
-                                  chosen.explanation, board_why), marker)
+    why = "; ".join([chosen.explanation, *notes])
+    draft = mark_task(render_task(alert, team, config, priority, project_gid, why, board_why),
+                      marker)
     fields = {"alert_key": alert.key, "source": alert.source, "team": chosen.team.name,
               "priority": priority, "board": kind.value, "project": project_gid}
-    return _Plan(draft, marker, project_gid, chosen, fields)
+    fallback = routed.fallback or ("person_unknown" if notes else None)
+    return _Plan(draft, marker, project_gid, chosen, fields, fallback)
 
 
 _COMMENTS = {Action.TRIGGERED: "Fired again", Action.REOPENED: "Regressed",

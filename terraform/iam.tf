@@ -43,26 +43,93 @@ resource "google_project_iam_member" "builder" {
   member  = google_service_account.builder.member
 }
 
+# Firestore grants are per database, by an IAM condition on the database's resource name, as
+# Google documents it ("Configure per-database access permissions",
+# https://cloud.google.com/firestore/docs/manage-databases#configure_per-database_access_permissions:
+# --condition='expression=resource.name=="projects/PROJECT_ID/databases/DATABASE_ID"'). So the
+# public ingest function reaches the hooks database only, never the ledger. A condition changes
+# the binding's identity: create_before_destroy keeps the access while an existing deployment
+# moves from the former unconditional grants.
+locals {
+  ledger_database = "projects/${var.project_id}/databases/${google_firestore_database.default.name}"
+  hooks_database  = "projects/${var.project_id}/databases/${google_firestore_database.hooks.name}"
+}
+
 # The worker claims and completes ledger entries in Firestore.
 resource "google_project_iam_member" "worker_firestore" {
   project = var.project_id
   role    = "roles/datastore.user"
   member  = google_service_account.function["worker"].member
+
+  condition {
+    title      = "ledger database only"
+    expression = "resource.name == \"${local.ledger_database}\""
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
-# Reconciliation only reads the ledger, to see which alerts already have a task.
+# The worker registers the Asana webhook of a project it creates an opted-in team's task in.
+resource "google_project_iam_member" "worker_hooks" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.function["worker"].member
+
+  condition {
+    title      = "hooks database only"
+    expression = "resource.name == \"${local.hooks_database}\""
+  }
+}
+
+# Reconciliation reads the ledger, to see which alerts already have a task and which tasks
+# disagree with Asana, and writes only where its last run stopped (collection
+# <ledger_collection>_reconcile). Firestore IAM cannot grant less than a whole database, so
+# this is datastore.user on the ledger's.
 resource "google_project_iam_member" "reconcile_firestore" {
   project = var.project_id
-  role    = "roles/datastore.viewer"
+  role    = "roles/datastore.user"
   member  = google_service_account.function["reconcile"].member
+
+  condition {
+    title      = "ledger database only"
+    expression = "resource.name == \"${local.ledger_database}\""
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
-# Ingest confirms the Asana webhook handshakes the worker started and reads each webhook's
-# secret to verify its deliveries (collection var.asana_webhook_collection).
+# Reconciliation renews broken Asana webhooks and records how far it compared each project.
+resource "google_project_iam_member" "reconcile_hooks" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.function["reconcile"].member
+
+  condition {
+    title      = "hooks database only"
+    expression = "resource.name == \"${local.hooks_database}\""
+  }
+}
+
+# Ingest confirms the Asana webhook handshakes a registration started, reads each webhook's
+# token hash and secret to verify its deliveries, and records the last one: in the hooks
+# database only, nothing on the ledger.
 resource "google_project_iam_member" "ingest_firestore" {
   project = var.project_id
   role    = "roles/datastore.user"
   member  = google_service_account.function["ingest"].member
+
+  condition {
+    title      = "hooks database only"
+    expression = "resource.name == \"${local.hooks_database}\""
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # Every function writes structured logs that feed the log-based metrics.

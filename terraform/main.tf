@@ -6,18 +6,20 @@ locals {
   repo_root = "${path.module}/.."
 
   functions = {
-    ingest    = "Verifies Sentry and Datadog webhooks and publishes them to ${var.name}-events."
+    ingest    = "Verifies Sentry, Datadog and Asana webhooks and publishes them to ${var.name}-events."
     worker    = "Turns alerts from the events push subscription into Asana tasks."
-    reconcile = "Publishes Sentry and Datadog alerts whose webhook never arrived, every few minutes."
+    reconcile = "Publishes Sentry and Datadog alerts whose webhook never arrived, and heals the two-way sync's Asana webhooks, every few minutes."
   }
 
   # Which function reads which credential (see shared/settings.py SECRET_NAMES); each gets
   # accessor on its own secrets only. Only reconcile reads monitors, so only it has the
-  # Datadog application key.
+  # Datadog application key; it reads Asana's webhooks and tasks (two-way sync) with ASANA_PAT.
+  # Ingest reads ASANA_PAT only to check a Sentry alert rule's settings (board, people) in
+  # Asana when the rule is saved.
   secret_readers = {
-    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"]
+    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"]
     worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
-    reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"]
+    reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"]
   }
   # credential -> the functions that read it, and one grant per (function, credential).
   secret_reader = {
@@ -66,6 +68,7 @@ locals {
     # function's url attribute here would make ingest's environment depend on itself.
     ASANA_WEBHOOK_TARGET_URL = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-ingest"
     ASANA_WEBHOOK_COLLECTION = var.asana_webhook_collection
+    ASANA_HOOKS_DATABASE     = google_firestore_database.hooks.name
   }
 
   # One release per deployed source: the hash of both functions' archives, so Sentry's

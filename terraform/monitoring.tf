@@ -54,6 +54,12 @@ locals {
       event       = "reconcile_failed"
       labels      = ["reason"]
     }
+    sync_webhooks_unhealthy = {
+      description = "Two-way sync Asana webhooks reconciliation found deleted, inactive, unconfirmed or silent, by project and health."
+      service     = local.reconcile_service
+      event       = "asana_webhook_unhealthy"
+      labels      = ["project", "health"]
+    }
   }
 
   # Log entries at ERROR or above, as counted by the built-in metric.
@@ -349,6 +355,49 @@ resource "google_monitoring_alert_policy" "alerts_reconciled" {
   }
 }
 
+# Catches: the two-way sync losing a project's Asana webhook. Asana deletes a webhook after 24 h
+# of failed deliveries (an ingest outage, a broken deploy) and may mark one inactive; a
+# handshake may never have reached ingest; or a webhook stays listed but sends nothing, not even
+# the heartbeat Asana sends every 8 h. Completing a task then resolves nothing until the next
+# reconciliation passes the change on, and nothing else says so. Reconciliation logs one line
+# per such project (and re-registers deleted, inactive and unconfirmed ones itself): a
+# log-match condition with the project as a label, no log-based metric to wait for.
+resource "google_monitoring_alert_policy" "sync_webhook_inactive" {
+  display_name = "alert-bridge ${var.environment}: two-way sync webhook inactive"
+  combiner     = "OR"
+  severity     = "WARNING"
+
+  conditions {
+    display_name = "Unhealthy Asana webhooks found by ${local.reconcile_service}"
+
+    condition_matched_log {
+      filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.reconcile_service}\" AND jsonPayload.event=\"asana_webhook_unhealthy\""
+
+      label_extractors = {
+        project = "EXTRACT(jsonPayload.project)"
+        health  = "EXTRACT(jsonPayload.health)"
+      }
+    }
+  }
+
+  alert_strategy {
+    notification_rate_limit {
+      period = "3600s"
+    }
+    # The only prompt a log-match condition has; left out, the API's value would show as a
+    # change on every plan.
+    notification_prompts = ["OPENED"]
+    auto_close           = "3600s"
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "The two-way sync's Asana webhook of the project named in the incident's `project` label is broken (`health`: deleted, inactive, unconfirmed, or silent for more than 9 h). Reconciliation re-registers deleted, inactive and unconfirmed webhooks itself and passes on the task changes they missed; if this fires again, the new registration failed too: see `make asana-webhooks ARGS=list` (last failure) and the logs of ${local.reconcile_service} (jsonPayload.event=\"asana_webhook_failed\" or \"asana_check_failed\") and ${local.ingest_service} (jsonPayload.event=\"webhook_rejected\"). ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+}
+
 # Catches: reconciliation itself failing (a revoked Sentry token, a missing Datadog
 # application key, an API down for long): lost webhooks would then go unnoticed again.
 # More than 2 failures an hour, so one failed run during a blip pages nobody.
@@ -429,6 +478,12 @@ resource "google_monitoring_dashboard" "main" {
             title  = "Alerts reconciled (webhooks lost)"
             filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["alerts_reconciled"].name}\" resource.type=\"cloud_run_revision\""
             group  = ["metric.label.source"]
+            align  = "ALIGN_SUM"
+          },
+          {
+            title  = "Two-way sync webhooks unhealthy, by project"
+            filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.event["sync_webhooks_unhealthy"].name}\" resource.type=\"cloud_run_revision\""
+            group  = ["metric.label.project"]
             align  = "ALIGN_SUM"
           },
           {

@@ -168,6 +168,17 @@ variable "asana_webhook_collection" {
   }
 }
 
+variable "asana_hooks_database" {
+  description = "Firestore database (not the ledger's (default)) holding the two-way sync's Asana webhooks: token hashes and handshake secrets (ASANA_HOOKS_DATABASE). Ingest may use only this database."
+  type        = string
+  default     = "alert-bridge-hooks"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.asana_hooks_database)) && !can(regex("^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", var.asana_hooks_database))
+    error_message = "asana_hooks_database must be a named Firestore database id: 4-63 of a-z, 0-9 and -, starting with a letter, not ending with -, not UUID-like."
+  }
+}
+
 variable "sentry_org" {
   description = "Sentry organization slug whose issues the two-way sync resolves and unresolves (SENTRY_ORG); empty leaves Sentry issues alone."
   type        = string

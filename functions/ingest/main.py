@@ -22,7 +22,7 @@ def _ingest(request: flask.Request) -> flask.Response:
     return _respond(HANDLE(Incoming(
         method=request.method, headers={k.lower(): v for k, v in request.headers.items()},
         query=request.args.to_dict(), content_length=request.content_length,
-        stream=request.stream, request_id=uuid.uuid4().hex)))
+        stream=request.stream, request_id=uuid.uuid4().hex, path=request.path)))
 
 
 def _respond(answer: Answer) -> flask.Response:

@@ -25,6 +25,9 @@ PAGE_LIMIT = 100
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
 RETRY_AFTER_CAP_SECONDS = 30.0  # a longer wait is better spent by Pub/Sub redelivery
+#: No retry of a call starts after this: with the 10-s read timeout, a call ends within about
+#: 53 s, inside the worker's 60-s request timeout (two capped Retry-After waits would not fit).
+DEADLINE_SECONDS = 40.0
 MAX_ERROR_CHARS = 500
 LOOKUP_SLACK = timedelta(minutes=5)  # clock skew between us and Asana's modified_at
 
@@ -123,7 +126,7 @@ class AsanaClient:
         self._session = session or requests.Session()
         self._timeout = timeout
         self._policy = RetryPolicy(max_attempts, BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS,
-                                   BACKOFF_BASE_SECONDS, sleep)
+                                   BACKOFF_BASE_SECONDS, sleep, DEADLINE_SECONDS)
 
     def create_task(self, draft: TaskDraft, marker: str) -> str:
         """Create a task carrying ``marker`` and return its gid, never creating it twice.

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.adapters.asana import AsanaClient, _created_gid, _gid
+from shared.adapters.asana import PAGE_LIMIT, AsanaClient, AsanaRejected, _created_gid, _gid
 
 TASK_STATE_FIELDS = "completed,completed_by,modified_at"
-WEBHOOK_FIELDS = "resource,resource.name,target,active,filters,created_at,last_failure_content"
+WEBHOOK_FIELDS = ("resource,resource.name,target,active,filters,created_at,last_success_at,"
+                  "last_failure_at,last_failure_content")
 
 
 class AsanaSyncClient(AsanaClient):
@@ -34,6 +36,22 @@ class AsanaSyncClient(AsanaClient):
                             params={"opt_fields": TASK_STATE_FIELDS}, body=None)
         data = answer.get("data")
         return data if isinstance(data, dict) else {}
+
+    def project_workspace(self, project_gid: str) -> str | None:
+        """Return the gid of the workspace a project belongs to."""
+        workspace = self.record("projects", project_gid, "workspace").get("workspace")
+        return str(workspace["gid"]) if isinstance(workspace, dict) and workspace.get("gid") \
+            else None
+
+    def project_tasks(self, project_gid: str, modified_since: datetime | None
+                      ) -> Iterator[dict[str, Any]]:
+        """Yield the project's tasks (changed since ``modified_since``), a page at a time."""
+        params: dict[str, str | int] = {"project": _gid(project_gid), "limit": PAGE_LIMIT,
+                                        "opt_fields": TASK_STATE_FIELDS}
+        if modified_since is not None:
+            params["modified_since"] = modified_since.astimezone(UTC).isoformat(
+                timespec="seconds")
+        return self._pages("/tasks", params)
 
     def webhooks(self, workspace_gid: str, resource: str | None = None) -> list[dict[str, Any]]:
         """Return the webhooks of the workspace (optionally of one resource)."""
@@ -62,5 +80,9 @@ class AsanaSyncClient(AsanaClient):
         return _created_gid(answer.get("data"))
 
     def delete_webhook(self, webhook_gid: str) -> None:
-        """Delete a webhook."""
-        self._request("DELETE", f"/webhooks/{_gid(webhook_gid)}")
+        """Delete a webhook; one that is already gone is fine."""
+        try:
+            self._request("DELETE", f"/webhooks/{_gid(webhook_gid)}")
+        except AsanaRejected as error:
+            if error.status != 404:
+                raise

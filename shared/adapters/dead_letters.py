@@ -8,8 +8,11 @@ from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
+from google.auth import exceptions as auth_exceptions
 from google.cloud.pubsub_v1 import SubscriberClient
 
+from shared.adapters.google_errors import no_credentials
+from shared.adapters.pubsub import pubsub_host
 from shared.errors import AlertBridgeError, ConfigError, Transient
 from shared.replay import DeadLetter, Pulled
 
@@ -17,7 +20,12 @@ from shared.replay import DeadLetter, Pulled
 #: drained. The server holds an empty pull until about this deadline, so every run ends with
 #: one such wait: short enough to keep `list` quick, long enough for a backlog to be answered.
 PULL_WAIT_SECONDS = 3.0
-CALL_TIMEOUT_SECONDS = 30.0
+#: An acknowledgement or a release; Pub/Sub has just answered the pull, so it answers in
+#: milliseconds, and a message whose ack is lost comes back on the next run.
+CALL_TIMEOUT_SECONDS = 10.0
+#: After a pull without an answer: how long a live connection takes to say so. A held empty
+#: pull leaves the channel connected; a host that accepts and never answers never connects it.
+CONNECTED_CHECK_SECONDS = 1.0
 #: How long a call keeps retrying an unreachable Pub/Sub before the command gives up. The
 #: client's default (60 s) left an operator staring at a silent terminal when the emulator or
 #: the network was down; a few seconds cover a blip.
@@ -41,7 +49,7 @@ class DeadLetterSubscription:
 
     def __init__(self, project: str, subscription: str,
                  client: SubscriberClient | None = None) -> None:
-        self._client = client or SubscriberClient()
+        self._client = client or _subscriber()
         # Accept the full path too: it is what the console and gcloud print.
         self.path = (subscription if subscription.startswith("projects/")
                      else self._client.subscription_path(project, subscription))
@@ -52,8 +60,10 @@ class DeadLetterSubscription:
             response = self._client.pull(
                 request={"subscription": self.path, "max_messages": max_messages},
                 retry=_RETRY, timeout=PULL_WAIT_SECONDS)
-        except api_exceptions.DeadlineExceeded:
-            return []
+        except api_exceptions.DeadlineExceeded as error:
+            if self._connected():
+                return []  # Pub/Sub held an empty pull until the deadline: nothing waiting
+            raise self._error("pull", error) from error
         except api_exceptions.GoogleAPIError as error:
             raise self._error("pull", error) from error
         return [Pulled(received.ack_id, _letter(received.message))
@@ -81,6 +91,18 @@ class DeadLetterSubscription:
             # passes, which is all a release would have hastened.
             return
 
+    def _connected(self) -> bool:
+        import grpc
+
+        ready = grpc.channel_ready_future(self._client.api.transport.grpc_channel)
+        try:
+            ready.result(timeout=CONNECTED_CHECK_SECONDS)
+        except grpc.FutureTimeoutError:
+            return False
+        finally:
+            ready.cancel()
+        return True
+
     def close(self) -> None:
         """Close the gRPC channel."""
         self._client.close()
@@ -92,6 +114,10 @@ class DeadLetterSubscription:
             return Unreachable(f"cannot reach Pub/Sub at {pubsub_host()}: {operation} of "
                                f"{self.path} failed for {UNREACHABLE_DEADLINE_SECONDS:.0f} s"
                                f"{_hint()}")
+        if isinstance(error, api_exceptions.DeadlineExceeded):
+            return Unreachable(f"cannot reach Pub/Sub at {pubsub_host()}: {operation} of "
+                               f"{self.path} got no answer (the connection was accepted, then "
+                               f"nothing){_hint()}")
         if isinstance(error, api_exceptions.NotFound):
             return ConfigError(f"subscription {self.path} not found: pass --subscription or set "
                                "DEAD_LETTER_SUBSCRIPTION (Terraform output "
@@ -104,15 +130,17 @@ class DeadLetterSubscription:
                          f"{type(error).__name__}: {' '.join(str(message).split())}")
 
 
+def _subscriber() -> SubscriberClient:
+    try:
+        return SubscriberClient()
+    except auth_exceptions.DefaultCredentialsError as error:
+        raise no_credentials("Pub/Sub") from error
+
+
 def _hint() -> str:
     if os.environ.get("PUBSUB_EMULATOR_HOST"):
         return " (is `make run` up? PUBSUB_EMULATOR_HOST names the emulator)"
     return " (check the network, or set PUBSUB_EMULATOR_HOST for the local emulator)"
-
-
-def pubsub_host() -> str:
-    """Return where Pub/Sub calls go: the emulator when PUBSUB_EMULATOR_HOST is set."""
-    return os.environ.get("PUBSUB_EMULATOR_HOST") or "pubsub.googleapis.com"
 
 
 def _letter(message: Any) -> DeadLetter:

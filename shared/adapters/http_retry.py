@@ -23,6 +23,15 @@ class RetryPolicy:
     retry_after_cap_seconds: float  # a longer wait is better spent by Pub/Sub redelivery
     backoff_base_seconds: float = 0.5
     sleep: Callable[[float], None] = field(default=time.sleep)
+    #: No retry starts later than this after the first attempt (None: attempts alone bound
+    #: it), so one call takes at most this plus one request timeout, whatever the waits.
+    deadline_seconds: float | None = None
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+    def out_of_time(self, started: float, wait: float) -> bool:
+        """Tell whether a retry after ``wait`` would start past the deadline."""
+        return (self.deadline_seconds is not None
+                and self.clock() - started + wait > self.deadline_seconds)
 
     def backoff(self, attempt: int) -> float:
         """Return the wait before retry ``attempt``, with full jitter."""
@@ -61,6 +70,7 @@ def send_with_retries(
     finds (not None) is returned instead of sending the request again.
     """
     attempts = max(1, policy.max_attempts)
+    started = policy.clock()
     for attempt in range(1, attempts + 1):
         status: int | None = None
         try:
@@ -84,6 +94,9 @@ def send_with_retries(
                 return found
         if attempt == attempts:
             raise unavailable(f"{where}: {failure} after {attempt} attempts", status)
+        if policy.out_of_time(started, wait):
+            raise unavailable(f"{where}: {failure} after {attempt} attempts; retrying would "
+                              f"pass {policy.deadline_seconds:.0f} s", status)
         log.warning("%s: %s; retry %d in %.2fs", where, failure, attempt, wait)
         policy.sleep(wait)
     raise AssertionError("unreachable")  # the loop returns or raises

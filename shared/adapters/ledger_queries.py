@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from shared.adapters.firestore_ledger import CALL_TIMEOUT_SECONDS, call
+from shared.adapters.firestore_ledger import bounded, call
 from shared.ledger import Record, from_document
 
 # Firestore allows at most 30 values in one "in" filter.
@@ -54,14 +54,38 @@ class LedgerQueries:
         documents = _documents(query)
         return from_document(documents[0]) if documents else None
 
-    def open_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
-        """Return the open documents whose key starts with ``prefix``."""
+    def by_task_gids(self, task_gids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Return the documents of the alerts whose tasks are these, by task gid."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query = self._collection.where(filter=FieldFilter("state", "==", "open"))
-        return [d for d in _documents(query) if str(d.get("key", "")).startswith(prefix)]
+        wanted = sorted(set(task_gids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), IN_LIMIT):
+            chunk = wanted[start:start + IN_LIMIT]
+            query = self._collection.where(filter=FieldFilter("task_gid", "in", chunk))
+            for document in _documents(query):
+                found.setdefault(str(document.get("task_gid")), document)
+        return found
+
+    def page(self, prefix: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """Return up to ``limit`` documents whose key starts with ``prefix``, in key order,
+        the first key after ``after`` (None: from the first)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        # A range and an order on the same field: the single-field index of key serves it.
+        query = (self._collection.where(filter=FieldFilter("key", ">=", prefix))
+                 .where(filter=FieldFilter("key", "<", _successor(prefix)))
+                 .order_by("key").limit(limit))
+        if after is not None:
+            query = query.start_after({"key": after})
+        return _documents(query)
+
+
+def _successor(prefix: str) -> str:
+    """Return the least string greater than every string that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _documents(query: Any) -> list[dict[str, Any]]:
     return call(lambda: [snapshot.to_dict() or {}
-                         for snapshot in query.stream(timeout=CALL_TIMEOUT_SECONDS)])
+                         for snapshot in query.stream(**bounded())])

@@ -24,6 +24,8 @@ BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 4.0
 # Linking back is best effort and runs inside the worker's request: never wait long for it.
 RETRY_AFTER_CAP_SECONDS = 5.0
+#: No retry of a link starts after this: it is best effort, after the task is recorded.
+DEADLINE_SECONDS = 15.0
 MAX_ERROR_CHARS = 300
 
 #: Returns the auth headers of a service, or None when its credential is not configured.
@@ -86,7 +88,7 @@ class LinkClient:
         self._session = session or requests.Session()
         self._timeout = timeout
         self._policy = RetryPolicy(max_attempts, BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS,
-                                   BACKOFF_BASE_SECONDS, sleep)
+                                   BACKOFF_BASE_SECONDS, sleep, DEADLINE_SECONDS)
 
     def send(self, request: LinkRequest) -> Sent | None:
         """Send ``request``; return None, sending nothing, when no credential is configured.

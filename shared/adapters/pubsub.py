@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from google.api_core import exceptions as api_exceptions
@@ -10,7 +11,8 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud.pubsub_v1 import PublisherClient
 from google.cloud.pubsub_v1.types import BatchSettings
 
-from shared.errors import ConfigError, Transient
+from shared.adapters.google_errors import describe, no_credentials
+from shared.errors import Transient
 from shared.pubsub_attributes import pubsub_attributes
 
 # A webhook waits for the publish: give up early enough to answer 503 and let the sender
@@ -26,8 +28,7 @@ def _client() -> PublisherClient:
     try:
         return PublisherClient(batch_settings=BATCH_SETTINGS)
     except auth_exceptions.DefaultCredentialsError as error:
-        raise ConfigError("Pub/Sub: no Google credentials (set PUBSUB_EMULATOR_HOST for the "
-                          "emulator, or run with a service account)") from error
+        raise no_credentials("Pub/Sub") from error
 
 
 class Publisher:
@@ -58,5 +59,19 @@ class Publisher:
                                           timeout=PUBLISH_DEADLINE_SECONDS, **attributes)
             return str(future.result(timeout=PUBLISH_DEADLINE_SECONDS + 0.5))
         except Exception as error:  # any failure means "not durably published"
-            raise Transient(f"publish to {self.topic_path} failed: "
-                            f"{type(error).__name__}: {error}") from error
+            raise Transient(f"publish to {self.topic_path} at {pubsub_host()} failed: "
+                            f"{_why(error)}") from error
+
+
+def pubsub_host() -> str:
+    """Return where Pub/Sub calls go: the emulator when PUBSUB_EMULATOR_HOST is set."""
+    emulator = os.environ.get("PUBSUB_EMULATOR_HOST", "").strip()
+    return f"{emulator} (PUBSUB_EMULATOR_HOST)" if emulator else "pubsub.googleapis.com"
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, api_exceptions.GoogleAPIError):
+        return describe(error, PUBLISH_DEADLINE_SECONDS)
+    if isinstance(error, TimeoutError):  # the future's wait; the client may still be retrying
+        return f"no answer within {PUBLISH_DEADLINE_SECONDS + 0.5:.1f} s"
+    return f"{type(error).__name__}: {error}"

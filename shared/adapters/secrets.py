@@ -6,12 +6,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 from shared.errors import ConfigError, Transient
 
 log = logging.getLogger(__name__)
 
 MAX_ACTIVE_VALUES = 2  # current + previous, during a rotation
+#: One read from Secret Manager, every attempt included, and the time after which no retry
+#: starts (shorter, as in firestore_ledger.py). The client's default retries a refused
+#: connection for 60 s; a webhook or a push is answered 503 long before that, and its sender's
+#: retry reads again.
+READ_TIMEOUT_SECONDS = 5.0
+RETRY_DEADLINE_SECONDS = 4.0
 
 
 def secret_id(prefix: str, name: str) -> str:
@@ -110,7 +117,6 @@ class SecretSource:
 
 def _secret_manager_fetcher(project: str) -> Callable[[str], str | None]:
     # Imported here: local runs and tests read env vars and never pay for this import.
-    from google.api_core import exceptions as api_exceptions
     from google.auth import exceptions as auth_exceptions
     from google.cloud import secretmanager
 
@@ -121,18 +127,34 @@ def _secret_manager_fetcher(project: str) -> Callable[[str], str | None]:
         # credential then simply isn't configured (dry-run for Asana, 500 for webhooks).
         raise ConfigError("Secret Manager unreachable: no Google credentials; set the "
                           "credential as an environment variable instead") from error
+    return secret_reader(client, project)
+
+
+def secret_reader(client: Any, project: str) -> Callable[[str], str | None]:
+    """Return a reader of the latest value of a secret through a Secret Manager ``client``."""
+    from google.api_core import exceptions as api_exceptions
+    from google.api_core.retry import Retry, if_exception_type
+
+    from shared.adapters.google_errors import describe
+
+    # The client's default retryable errors (the call never ran), for seconds, not a minute.
+    retry = Retry(predicate=if_exception_type(api_exceptions.ServiceUnavailable,
+                                              api_exceptions.ResourceExhausted),
+                  initial=0.2, maximum=1.0, multiplier=2.0, timeout=RETRY_DEADLINE_SECONDS)
 
     def fetch(secret: str) -> str | None:
         name = f"projects/{project}/secrets/{secret}/versions/latest"
         try:
-            response = client.access_secret_version(request={"name": name}, timeout=5.0)
+            response = client.access_secret_version(request={"name": name}, retry=retry,
+                                                    timeout=READ_TIMEOUT_SECONDS)
         except (api_exceptions.NotFound, api_exceptions.FailedPrecondition):
             return None  # no such secret, or its latest version is disabled/destroyed
         except api_exceptions.PermissionDenied as error:
             raise SecretDenied(f"secret {secret}: the service account may not access it "
                                "(grant roles/secretmanager.secretAccessor)") from error
-        except api_exceptions.GoogleAPICallError as error:
-            raise Transient(f"secret manager: reading {secret} failed: {error.code}") from error
+        except api_exceptions.GoogleAPIError as error:  # RetryError included: it is no CallError
+            raise Transient(f"secret manager: reading {secret} failed: "
+                            f"{describe(error, RETRY_DEADLINE_SECONDS)}") from error
         return response.payload.data.decode("utf-8")
 
     return fetch

@@ -13,6 +13,7 @@ or standalone for ``make run``, knowing every project and portfolio of a teams.y
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -58,6 +59,9 @@ _TASK_FIELDS = frozenset(
         "resource_subtype",
     }
 )
+#: Fields a task read may ask for (opt_fields).
+_TASK_READ_FIELDS = _TASK_FIELDS | {"completed_by", "completed_at", "modified_at", "created_at",
+                                    "permalink_url"}
 _UPDATE_FIELDS = frozenset(
     {"name", "notes", "html_notes", "completed", "custom_fields", "assignee", "due_on", "due_at"}
 )
@@ -105,8 +109,12 @@ class FakeAsana(ServedFake):
     #: The user the token acts as (GET /users/me); changes made through the API are its own.
     me: str = "1200000000009999"
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: (webhook gid, HTTP status of the target) of every delivery, handshakes excluded.
+    #: (webhook gid, HTTP status of the target, 0 when unreachable) of every delivery,
+    #: handshakes excluded.
     deliveries: list[tuple[str, int]] = field(default_factory=list)
+    #: The workspace of projects seeded without one (Asana's projects all have one); None
+    #: leaves their ``workspace`` empty, as older tests expect.
+    default_workspace: str | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -324,8 +332,22 @@ class FakeAsana(ServedFake):
             case [kind, gid] if kind in _RECORD_KINDS:
                 _check_query(query, fields=_FIELDS[_RECORD_KINDS[kind]])
                 record = self._get(self._store(kind), _RECORD_KINDS[kind], gid)
+                if kind == "projects" and record.get("workspace") is None:
+                    record = {**record, "workspace": self._default_workspace_ref()}
                 return {"data": _selected(record, _opt_fields(query))}
         raise ApiError(404, "No matching route for request")
+
+    def _default_workspace_ref(self) -> dict[str, Any] | None:
+        if self.default_workspace is None:
+            return None
+        known = self.workspaces.get(self.default_workspace)
+        return {"gid": self.default_workspace, "resource_type": "workspace",
+                "name": known["name"] if known else "Workspace"}
+
+    def _project_workspace(self, gid: str) -> str | None:
+        workspace = (self.projects.get(gid) or {}).get("workspace") \
+            or self._default_workspace_ref()
+        return str(workspace["gid"]) if isinstance(workspace, dict) else workspace
 
     def _store(self, kind: str) -> dict[str, dict[str, Any]]:
         return {"workspaces": self.workspaces, "teams": self.teams, "projects": self.projects,
@@ -424,20 +446,61 @@ class FakeAsana(ServedFake):
 
     def deliver(self, webhook_gid: str, events: list[dict[str, Any]],
                 secret: str | None = None) -> Response:
-        """POST a delivery to the webhook's target, signed with its secret (or ``secret``)."""
+        """POST a delivery to the webhook's target, signed with its secret (or ``secret``).
+
+        Like Asana, the webhook records the outcome: ``last_success_at`` after a 2xx,
+        ``last_failure_at`` and ``last_failure_content`` otherwise (an unreachable target
+        raises after recording it).
+        """
         hook = self.webhooks[webhook_gid]
         body = json.dumps({"events": events}).encode()
         key = secret if secret is not None else self._hook_secrets[webhook_gid]
         signature = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-        response = requests.post(hook["target"], data=body, timeout=10, headers={
-            "Content-Type": "application/json", "X-Hook-Signature": signature})
-        with self._lock:
-            self.deliveries.append((webhook_gid, response.status_code))
+        try:
+            response = requests.post(hook["target"], data=body, timeout=10, headers={
+                "Content-Type": "application/json", "X-Hook-Signature": signature})
+        except requests.RequestException as error:
+            self._delivered(webhook_gid, 0, f"Could not connect: {type(error).__name__}")
+            raise
+        self._delivered(webhook_gid, response.status_code,
+                        f"{response.status_code} {response.reason}\n\n{response.text[:200]}")
         return response
+
+    def _delivered(self, webhook_gid: str, status: int, failure: str) -> None:
+        with self._lock:
+            self.deliveries.append((webhook_gid, status))
+            hook = self.webhooks.get(webhook_gid)
+            if hook is None:
+                return
+            if 200 <= status < 300:
+                hook["last_success_at"] = _now()
+            else:
+                hook["last_failure_at"], hook["last_failure_content"] = _now(), failure
 
     def heartbeat(self, webhook_gid: str) -> Response:
         """Send the webhook's periodic empty delivery."""
         return self.deliver(webhook_gid, [])
+
+    def drop_webhook(self, webhook_gid: str) -> None:
+        """Delete a webhook the way Asana does after 24 h of failed deliveries: gone, and the
+        events it would have carried are never sent."""
+        with self._lock:
+            self.webhooks.pop(webhook_gid)
+            self._hook_secrets.pop(webhook_gid, None)
+
+    def deactivate_webhook(self, webhook_gid: str, failure: str = "") -> None:
+        """Mark a webhook inactive (``active: false``): it sends no more events."""
+        with self._lock:
+            hook = self.webhooks[webhook_gid]
+            hook["active"] = False
+            if failure:
+                hook["last_failure_at"], hook["last_failure_content"] = _now(), failure
+
+    def webhooks_of(self, project_gid: str) -> list[dict[str, Any]]:
+        """Return the webhooks on a project (with their targets, tokens included)."""
+        with self._lock:
+            return [dict(h) for h in self.webhooks.values()
+                    if h["resource"]["gid"] == project_gid]
 
     def wait_for_deliveries(self, timeout: float = 10) -> None:
         """Wait until the deliveries of past task changes were answered."""
@@ -455,10 +518,17 @@ class FakeAsana(ServedFake):
                               "resource_subtype": "default_task"},
                  "parent": None, "change": {"field": changed, "action": "changed"}}
         for gid, hook in self.webhooks.items():
-            if hook["resource"]["gid"] in projects and _passes(hook["filters"], event):
-                thread = threading.Thread(target=self.deliver, args=(gid, [event]), daemon=True)
+            if (hook["active"] and hook["resource"]["gid"] in projects
+                    and _passes(hook["filters"], event)):
+                thread = threading.Thread(target=self._deliver_quietly, args=(gid, [event]),
+                                          daemon=True)
                 self._delivering.append(thread)
                 thread.start()
+
+    def _deliver_quietly(self, webhook_gid: str, events: list[dict[str, Any]]) -> None:
+        # At most once, like Asana's: an unreachable target loses the event (it is recorded).
+        with contextlib.suppress(requests.RequestException, KeyError):
+            self.deliver(webhook_gid, events)
 
     def _create_webhook(self, data: dict[str, Any]) -> dict[str, Any]:
         _reject_unknown(data, frozenset({"resource", "target", "filters"}))
@@ -498,8 +568,10 @@ class FakeAsana(ServedFake):
         if not _GID.match(workspace):
             raise ApiError(400, "workspace: Missing input")
         resource = query["resource"][0] if query.get("resource") else None
+        _check_query(query, extra=("workspace", "resource"))
         hooks = [h for h in self.webhooks.values()
-                 if resource is None or h["resource"]["gid"] == resource]
+                 if (resource is None or h["resource"]["gid"] == resource)
+                 and self._project_workspace(h["resource"]["gid"]) in (None, workspace)]
         return self._paged([{k: v for k, v in h.items()} for h in hooks], query,
                            f"/webhooks?workspace={workspace}")
 
@@ -529,6 +601,8 @@ class FakeAsana(ServedFake):
                                 "user task list, or assignee + workspace")
         if project not in self.projects:
             raise ApiError(404, f"project: Unknown object: {project}")
+        _check_query(query, fields=_TASK_READ_FIELDS,
+                     extra=("project", "modified_since", "completed_since"))
         since = _time_param(query, "modified_since")
         tasks = [t for t in self.tasks.values()
                  if any(p["gid"] == project for p in t["projects"])

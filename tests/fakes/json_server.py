@@ -25,7 +25,11 @@ def handler_for(handle: Handle) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, answer, extra = handle(self.command, self.path, headers, raw)
             payload = json.dumps(answer, ensure_ascii=False).encode()
-            self.send_response(status)
+            extra = dict(extra)
+            self.send_response_only(status)
+            self.send_header("Server", self.version_string())
+            # A fake may answer on a clock of its own: some callers time what they read by it.
+            self.send_header("Date", extra.pop("Date", "") or self.date_time_string())
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for key, value in extra.items():

@@ -28,7 +28,9 @@ class MemoryLedger:
     def create(self, record: Record) -> Any:
         with self._lock:
             self._check()
-            if record.key in self.records:
+            existing = self.records.get(record.key)
+            # An expired record counts as absent, as in FirestoreLedger.create().
+            if existing is not None and existing.expires_at > record.created_at:
                 return None
             return self._write(record)
 

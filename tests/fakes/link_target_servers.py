@@ -1,6 +1,7 @@
 """Local fakes of the Sentry and Datadog endpoints the service calls: the link-back (Sentry
-external issues, Datadog events) and reconciliation's reads (Sentry rule group history, issue
-search and issue details with Link-header cursors; Datadog's paged monitor list).
+external issues, Datadog events) and reconciliation's reads (Sentry rule group history and issue
+search with Link-header cursors, issue details, the organization's issues by id; Datadog's
+paged monitor list).
 
 Each answers with the documented shapes and refuses what the real API refuses (wrong auth,
 missing or mistyped fields)::
@@ -15,8 +16,10 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -43,6 +46,7 @@ class Recorded:
     path: str
     headers: dict[str, str]  # lower-case names
     body: Any  # decoded JSON, or the raw text when it was not JSON
+    query: dict[str, list[str]] = field(default_factory=dict)  # repeated names keep every value
 
 
 @dataclass
@@ -51,6 +55,8 @@ class _FakeApi(ServedFake):
 
     prefix = ""
     requests: list[Recorded] = field(default_factory=list)
+    #: The service's own clock, sent as the Date header (None: the real time).
+    clock: Callable[[], datetime] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -68,11 +74,13 @@ class _FakeApi(ServedFake):
         path, query = parts.path, parse_qs(parts.query, keep_blank_values=True)
         body = _decode(raw)
         with self._lock:
-            self.requests.append(Recorded(method, path, headers, body))
+            self.requests.append(Recorded(method, path, headers, body, query))
+        date = ({"Date": format_datetime(self.clock().astimezone(UTC), usegmt=True)}
+                if self.clock else {})
         failure = self._failures.take()
         if failure is not None:
             status, answer, extra = failure
-            return status, answer or self.error_body("injected failure"), extra
+            return status, answer or self.error_body("injected failure"), {**extra, **date}
         try:
             if not path.startswith(self.prefix + "/"):
                 raise ApiError(404, self.error_body("not found"))
@@ -81,8 +89,14 @@ class _FakeApi(ServedFake):
                 status, answer, *more = self.route(method, path.removeprefix(self.prefix), body,
                                                    query, headers)
         except ApiError as error:
-            return error.status, error.body, {}
-        return status, answer, (more[0] if more else {})
+            return error.status, error.body, date
+        return status, answer, {**(more[0] if more else {}), **date}
+
+    def count(self, method: str, path: str) -> int:
+        """Return how many ``method`` requests reached ``path`` (under the prefix)."""
+        with self._lock:
+            return sum(1 for r in self.requests
+                       if (r.method, r.path) == (method, self.prefix + path))
 
     def error_body(self, message: str) -> Any:
         """Return an error answer in the service's shape."""
@@ -120,6 +134,8 @@ class FakeSentryApi(_FakeApi):
     group_history: bool = True
     #: The token's scopes; updating an issue needs event:write ("Issue & Event: Read & Write").
     scopes: set[str] = field(default_factory=lambda: {"event:read", "event:write"})
+    #: Issue ids whose reads fail: a GET naming one (alone or among others) answers 503.
+    failing_issues: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -213,6 +229,37 @@ class FakeSentryApi(_FakeApi):
                          f'cursor="0:{at}:0"')
         return 200, page, {"Link": ", ".join(links)}
 
+    def _issues_by_id(self, org: str, query: Query) -> list[dict[str, Any]]:
+        """Answer "list an organization's issues" given ``group`` ids, as Sentry's
+        OrganizationGroupIndexEndpoint does: every id found in one unpaged list (no Link
+        header), the search query ignored, ids the token's projects do not hold left out."""
+        if org != self.org:
+            raise ApiError(404, {"detail": "The requested resource does not exist"})
+        projects = query.get("project", [])
+        if not all(_integer(p) for p in projects):
+            raise ApiError(400, {"detail": "Invalid project parameter. Values must be numbers."})
+        wanted = {p for p in projects if p != "-1"}  # -1: every project the token may see
+        known = {_project_id(i) for i in self.issues.values()}
+        if wanted - known:
+            raise ApiError(403, {"detail": "You do not have permission to perform this action."})
+        # Stricter than Sentry, which ignores an unknown value: it catches a typo here.
+        unknown = set(query.get("collapse", [])) - _COLLAPSIBLE
+        if unknown:
+            raise ApiError(400, {"detail": f"collapse: unknown {sorted(unknown)}"})
+        ids = query.get("group", [])
+        if not ids:
+            raise ApiError(400, {"detail": "this fake answers only lookups by group id"})
+        if not all(_integer(i) for i in ids):
+            raise ApiError(400, {"detail": "Group ids must be integers"})
+        self._readable(ids)
+        found = [self.issues[i] for i in dict.fromkeys(str(int(i)) for i in ids)
+                 if i in self.issues]
+        return [i for i in found if not wanted or _project_id(i) in wanted]
+
+    def _readable(self, ids: list[str]) -> None:
+        if self.failing_issues.intersection(ids):
+            raise ApiError(503, {"detail": "Service unavailable (injected for these issues)"})
+
     def add_org_issue(self, issue_id: str, status: str = "unresolved") -> dict[str, Any]:
         """Seed an issue of the organization."""
         issue = {"id": issue_id, "status": status, "statusDetails": {}}
@@ -248,9 +295,12 @@ class FakeSentryApi(_FakeApi):
             case "GET", ["projects", org, project, "issues"]:
                 self._project(org, project)
                 return self._page(path, query, self._search(project, query))
+            case "GET", ["organizations", org, "issues"]:
+                return 200, self._issues_by_id(org, query)
             case "GET", ["organizations", org, "issues", issue_id]:
                 if org != self.org or issue_id not in self.issues:
                     raise ApiError(404, {"detail": "The requested resource does not exist"})
+                self._readable([issue_id])
                 return 200, self.issues[issue_id]
             case "PUT", ["organizations", org, "issues", issue_id]:
                 if not path.endswith("/"):
@@ -362,6 +412,7 @@ def _parse_rules(raw: str, teams: set[str]) -> list[dict[str, Any]]:
 
 
 
+_COLLAPSIBLE = {"stats", "lifetime", "base", "unhandled", "filtered"}
 _ISSUE_FIELDS = {"status", "statusDetails", "substatus", "assignedTo", "hasSeen",
                  "isBookmarked", "isSubscribed", "isPublic"}
 _ISSUE_STATUSES = {"resolved", "resolvedInNextRelease", "unresolved", "ignored"}
@@ -426,6 +477,12 @@ class FakeDatadogApi(_FakeApi):
             }
             return self.monitors[monitor_id]
 
+    def set_state(self, monitor_id: int, state: str, *, changed: datetime) -> None:
+        """Move a seeded monitor to ``state`` (OK, Alert, Warn, No Data) at ``changed``."""
+        with self._lock:
+            self.monitors[monitor_id].update(overall_state=state,
+                                             overall_state_modified=changed.isoformat())
+
     def route(self, method: str, path: str, body: Any, query: Query,
               headers: dict[str, str]) -> tuple[Any, ...]:
         if (method, path) == ("GET", "/api/v1/monitor"):
@@ -475,6 +532,15 @@ def _datadog_problem(body: dict[str, Any]) -> str | None:
     if not all(isinstance(tag, str) for tag in body.get("tags", [])):
         return "tags: expected a list of strings"
     return None
+
+
+def _project_id(issue: dict[str, Any]) -> str | None:
+    project = issue.get("project")
+    return str(project.get("id")) if isinstance(project, dict) else None
+
+
+def _integer(raw: str) -> bool:
+    return raw.removeprefix("-").isdigit()
 
 
 def _single(query: Query, name: str, default: str) -> str:

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from scripts.localstack import Stack
 from shared.alerts import Action
-from shared.ledger import Delivery, Step, after, claim, renew
+from shared.ledger import RETENTION, Delivery, Step, after, claim, renew
 from tests.fakes.ledger import MemoryLedger
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -110,3 +111,38 @@ def test_delete_is_conditional_and_frees_the_key(store: Any) -> None:
     _, fresh = store.get(k)
     assert store.delete(k, fresh) is True
     assert store.create(claimed(k)) is not None
+
+
+def expired(k: str) -> Any:
+    """Return a record of ``k`` whose retention ended a day before NOW (not yet purged)."""
+    then = NOW - RETENTION - timedelta(days=1)
+    return after(claim(k, then, project_gid="old"), Step.CREATE, TRIGGER, then, task_gid="1")
+
+
+def test_create_replaces_an_expired_record(store: Any) -> None:
+    k = key()
+    store.create(expired(k))
+    version = store.create(claimed(k, "new"))
+    assert version is not None
+    record, _ = store.get(k)
+    assert (record.project_gid, record.task_gid) == ("new", None)
+    renewed = renew(record, NOW + timedelta(seconds=1))
+    assert store.update(renewed, version) is not None  # the version it returned is current
+
+
+def test_a_record_expiring_after_the_claim_is_still_live(store: Any) -> None:
+    k = key()
+    live = replace(expired(k), expires_at=NOW + timedelta(seconds=1))
+    store.create(live)
+    assert store.create(claimed(k, "new")) is None
+    assert store.get(k)[0] == live
+
+
+def test_exactly_one_of_eight_racing_creates_over_an_expired_record_wins(store: Any) -> None:
+    k = key()
+    store.create(expired(k))
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda n: store.create(claimed(k, f"p{n}")), range(8)))
+    assert sum(r is not None for r in results) == 1
+    record, _ = store.get(k)
+    assert record.project_gid != "old"

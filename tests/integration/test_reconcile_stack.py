@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from scripts.localstack import Stack, free_port, start_function
+from shared.adapters.firestore_ledger import document_id
 from shared.adapters.ledger_queries import LedgerQueries
 from shared.adapters.pubsub import Publisher
+from shared.adapters.reconcile_cursor import FirestoreCursors
 from shared.adapters.reconcile_sources import DatadogReader, SentryReader
 from shared.reconcile import ReconcileDeps, reconcile
 from tests.fakes.asana_server import FakeAsana
@@ -62,14 +65,20 @@ def collection(stack: Stack) -> str:
 
 
 def run_deps(stack: Stack, client: Any, sentry: SentryReader | None,
-             datadog: DatadogReader | None) -> ReconcileDeps:
+             datadog: DatadogReader | None, **more: Any) -> ReconcileDeps:
+    # Each test keeps its own cursors: another test's run must not move where this one starts.
+    cursors = FirestoreCursors(stack.env["GOOGLE_CLOUD_PROJECT"],
+                               f"cursors-{uuid.uuid4().hex[:8]}", client)
+    # No grace: instead of waiting five minutes, a test waits until the worker is done with
+    # the records it compares (settled()).
     return ReconcileDeps(
         ledger=LedgerQueries(stack.env["GOOGLE_CLOUD_PROJECT"], collection(stack), client),
         publish=Publisher(stack.env["GOOGLE_CLOUD_PROJECT"], stack.env["EVENTS_TOPIC"]).publish,
-        now=lambda: datetime.now(UTC), lookback_minutes=60, grace_minutes=5,
+        now=lambda: datetime.now(UTC), lookback_minutes=60, grace_minutes=0,
         sentry=sentry, sentry_org="acme", sentry_api_url=stack.env["SENTRY_API_URL"],
         monitors=None if datadog is None else datadog.monitors,
-        datadog_webhook="alert-bridge", datadog_app_url="https://app.datadoghq.com")
+        datadog_webhook="alert-bridge", datadog_app_url="https://app.datadoghq.com",
+        cursors=cursors, **more)
 
 
 def reconciled(subscriber: Any, subscription: str, want: int) -> list[str]:
@@ -82,6 +91,23 @@ def reconciled(subscriber: Any, subscription: str, want: int) -> list[str]:
 
 def issue_id() -> str:
     return str(uuid.uuid4().int % 10**12)
+
+
+def completed(asana: FakeAsana, gid: str) -> bool:
+    return bool(asana.tasks[gid]["completed"])
+
+
+def settled(stack: Stack, client: Any, *keys: str) -> None:
+    """Wait until the worker is done with these records: created, and no lease held."""
+    def done(key: str) -> bool:
+        snapshot = client.collection(collection(stack)).document(document_id(key)).get()
+        record = snapshot.to_dict() or {}
+        lease = record.get("lease_expires_at")
+        return record.get("state") in ("open", "resolved") and (
+            lease is None or lease <= datetime.now(UTC))
+
+    for key in keys:
+        eventually(partial(done, key), what=f"{key} settled")
 
 
 def test_lost_sentry_webhooks_become_one_task_each_and_none_twice(
@@ -99,6 +125,7 @@ def test_lost_sentry_webhooks_become_one_task_each_and_none_twice(
     send_sentry(emulators, "sentry_event_alert.json", "event_alert", resolved)
     [open_task] = eventually(lambda: tasks_named(asana, f"#{resolved}"))
     eventually(lambda: tasks_named(asana, f"#{delivered}"))
+    settled(emulators, firestore_client, f"sentry:issue:{resolved}", f"sentry:issue:{delivered}")
     sentry_api.issues[resolved]["status"] = "resolved"
     reader = SentryReader(sentry_api.url, "acme", lambda: SENTRY_TOKEN, [(PROJECT_SLUG, rule)],
                           [], sleep=lambda _: None)
@@ -169,6 +196,103 @@ def test_a_lost_datadog_webhook_becomes_one_task_and_none_twice(
     assert len(tasks_named(asana, f"{run}-delivered")) == 1
 
 
+def test_a_reconcile_opened_datadog_alert_completes_in_asana_once_its_monitor_is_ok(
+        emulators: Stack, firestore_client: Any, asana: FakeAsana,
+        datadog_api: FakeDatadogApi, subscriber: Any, events_tap: str) -> None:
+    datadog_api.app_key = DD_APP_KEY
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:10]
+    monitor = random.randrange(10**8, 10**9)
+    datadog_api.add_monitor(monitor, f"Queue backlog {run}", changed=now - timedelta(minutes=15),
+                            message="Backlog @webhook-alert-bridge",
+                            tags=["team:payments", "env:prod", f"run:{run}"])
+    reader = DatadogReader(datadog_api.url, lambda: DATADOG_API_KEY, lambda: DD_APP_KEY,
+                           f"run:{run}", sleep=lambda _: None)
+    deps = run_deps(emulators, firestore_client, None, reader)
+    # The Triggered webhook was lost: reconciliation opens the task under a synthetic key.
+    [opened] = reconcile(deps, "run-1").planned
+    [task] = eventually(lambda: tasks_named(asana, run))
+    assert not task["completed"]
+    settled(emulators, firestore_client, opened.alert_key)
+    pull(subscriber, events_tap, want=1)
+    # The monitor recovers, and that webhook is lost too (no cycle key would match it anyway).
+    ok_since = datetime.now(UTC).replace(microsecond=0)
+    datadog_api.set_state(monitor, "OK", changed=ok_since)
+
+    second = reconcile(deps, "run-2")
+
+    assert [(p.alert_key, p.reason) for p in second.planned] == [
+        (opened.alert_key, "recovered")]
+    assert second.counts()["datadog_recovered"] == 1
+    eventually(lambda: asana.tasks[task["gid"]]["completed"], what="task completed")
+    [message] = [m for m in pull(subscriber, events_tap, want=1)
+                 if m.attributes["alert_key"] == opened.alert_key]
+    assert message.attributes["delivery_id"] == "reconcile:run-2"
+    assert datetime.fromisoformat(message.attributes["source_time"]) == ok_since
+    # Completed in Asana, resolved in the ledger: the next run leaves it alone.
+    eventually(lambda: not reconcile(deps, "run-3").planned, what="nothing left to publish")
+    assert len(tasks_named(asana, run)) == 1
+
+
+def test_one_failed_sentry_read_does_not_stop_the_other_records(
+        emulators: Stack, firestore_client: Any, asana: FakeAsana,
+        sentry_api: FakeSentryApi) -> None:
+    first_seen = datetime.now(UTC) - timedelta(minutes=20)
+    healthy, failing, other = issue_id(), issue_id(), issue_id()
+    for issue in (healthy, failing, other):
+        sentry_api.add_issue(PROJECT_SLUG, issue, first_seen=first_seen,
+                             title=f"KeyError: 'owner' #{issue}")
+        send_sentry(emulators, "sentry_event_alert.json", "event_alert", issue)
+    tasks = {issue: eventually(partial(tasks_named, asana, f"#{issue}"))[0]
+             for issue in (healthy, failing, other)}
+    settled(emulators, firestore_client, *(f"sentry:issue:{i}" for i in tasks))
+    # All three are resolved in Sentry and their webhooks lost; reading one of them fails.
+    for issue in (healthy, failing, other):
+        sentry_api.issues[issue]["status"] = "resolved"
+    sentry_api.failing_issues = {failing}
+    reader = SentryReader(sentry_api.url, "acme", lambda: SENTRY_TOKEN, [], [],
+                          sleep=lambda _: None)
+    deps = run_deps(emulators, firestore_client, reader, None, issues_per_read=1)
+    try:
+        report = reconcile(deps, "run-1")
+
+        assert report.read_failures == 1
+        mine = {p.alert_key for p in report.planned if p.reason == "resolved"}
+        assert mine >= {f"sentry:issue:{healthy}", f"sentry:issue:{other}"}
+        assert f"sentry:issue:{failing}" not in mine
+        for issue in (healthy, other):
+            eventually(partial(completed, asana, tasks[issue]["gid"]),
+                       what=f"task of {issue} completed")
+        time.sleep(1)
+        assert asana.tasks[tasks[failing]["gid"]]["completed"] is False
+    finally:
+        sentry_api.failing_issues = set()
+        sentry_api.issues[failing]["status"] = "unresolved"  # agree again for later tests
+
+
+def test_ledger_pages_stay_within_their_prefix_and_the_cursor_is_kept(
+        emulators: Stack, firestore_client: Any) -> None:
+    name = f"ledger-{uuid.uuid4().hex[:8]}"
+    documents = firestore_client.collection(name)
+    keys = ["sentry:issue:10", "sentry:issue:11", "sentry:issue:9", "sentry:metric:1",
+            "sentry:issue", "datadog:cycle:a", "datadog:event:b"]
+    for n, key in enumerate(keys):
+        documents.document(str(n)).set({"key": key, "state": "open"})
+    ledger = LedgerQueries(emulators.env["GOOGLE_CLOUD_PROJECT"], name, firestore_client)
+    assert [d["key"] for d in ledger.page("sentry:issue:", None, 10)] == [
+        "sentry:issue:10", "sentry:issue:11", "sentry:issue:9"]
+    assert [d["key"] for d in ledger.page("sentry:issue:", "sentry:issue:10", 1)] == [
+        "sentry:issue:11"]
+    assert [d["key"] for d in ledger.page("datadog:cycle:", None, 10)] == ["datadog:cycle:a"]
+    cursors = FirestoreCursors(emulators.env["GOOGLE_CLOUD_PROJECT"], f"{name}_reconcile",
+                               firestore_client)
+    assert cursors.load("sentry") is None
+    cursors.save("sentry", "sentry:issue:11")
+    assert (cursors.load("sentry"), cursors.load("datadog")) == ("sentry:issue:11", None)
+    cursors.save("sentry", None)
+    assert cursors.load("sentry") is None
+
+
 def test_the_scheduled_function_runs_a_reconciliation(
         emulators: Stack, asana: FakeAsana, sentry_api: FakeSentryApi,
         tmp_path: Path) -> None:
@@ -184,9 +308,11 @@ def test_the_scheduled_function_runs_a_reconciliation(
         assert requests.get(function.url, timeout=10).status_code == 405
         answer = requests.post(function.url, timeout=60)
         assert answer.status_code == 200, answer.text
-        assert (answer.json()["sentry_missing"], answer.json()["published"]) == (1, 1)
+        counts = answer.json()
+        assert (counts["sentry_missing"], counts["published"]) == (1, counts["planned"])
         eventually(lambda: tasks_named(asana, f"#{lost}"))
-        assert requests.post(function.url, timeout=60).json()["published"] == 0
+        again = requests.post(function.url, timeout=60).json()
+        assert again.get("sentry_missing", 0) == 0 and again["read_failures"] == 0
     finally:
         function.stop()
     logged = (tmp_path / "reconcile.log").read_text()

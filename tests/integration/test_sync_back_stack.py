@@ -2,7 +2,7 @@
 
 This module runs its own stack: a teams file with ``sync_back: true`` and the ingest URL the
 worker registers with the fake Asana, which then performs the handshake against it and signs
-its deliveries, like Asana.
+its deliveries, like Asana. Reconciliation runs in this process against the same emulators.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -26,9 +27,11 @@ from scripts.localstack import (
     sentry_headers,
     start_stack,
 )
-from shared import asana_webhooks
 from shared.adapters.asana_hooks import FirestoreHooks
+from shared.adapters.asana_sync import AsanaSyncClient
+from shared.asana_registration import Registrar
 from shared.asana_webhooks import Hook
+from shared.settings import load_settings
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeSentryApi
 
@@ -37,6 +40,7 @@ from .test_worker_stack import DATA, eventually, send_sentry, tasks_named
 
 BACKLOG = "1209000000003001"  # Investigations, which the Sentry fixtures route to
 PERSON = "1209990000000042"  # someone on call, completing the task in Asana's app
+HOOKS_DATABASE = "alert-bridge-hooks"  # ASANA_HOOKS_DATABASE's default
 
 
 @pytest.fixture(scope="module")
@@ -152,16 +156,41 @@ def test_task_completed_in_asana_resolves_the_sentry_issue_once(
     eventually(lambda: sync_sentry.issues[issue_id]["status"] == "unresolved")
 
 
+def hooks_store(stack: Stack, monkeypatch: pytest.MonkeyPatch,
+                collection: str = "asana_webhooks") -> FirestoreHooks:
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", stack.env["FIRESTORE_EMULATOR_HOST"])
+    return FirestoreHooks(PROJECT, collection, HOOKS_DATABASE)
+
+
+def backlog_webhook(asana: FakeAsana) -> str:
+    return str(eventually(lambda: next((gid for gid, h in list(asana.webhooks.items())
+                                         if h["resource"]["gid"] == BACKLOG), None)))
+
+
 def test_heartbeat_forged_and_unsolicited_requests(
-        sync_stack: Stack, sync_asana: FakeAsana, sync_sentry: FakeSentryApi) -> None:
-    hook_gid = eventually(lambda: next(iter(sync_asana.webhooks), None))
+        sync_stack: Stack, sync_asana: FakeAsana, sync_sentry: FakeSentryApi,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    hook_gid = backlog_webhook(sync_asana)
     assert sync_asana.heartbeat(hook_gid).status_code == 200
+    # The heartbeat was written down on the project's hook document, in the hooks database.
+    recorded = hooks_store(sync_stack, monkeypatch).get(BACKLOG)[0]
+    assert recorded is not None and recorded.last_delivery_at is not None
     forged = sync_asana.deliver(hook_gid, [{"resource": {"gid": "1", "resource_type": "task"}}],
                                 secret="not-the-secret")
     assert forged.status_code == 401
-    target = asana_webhooks.target_url(sync_stack.url("ingest").rstrip("/"), BACKLOG)
-    unsolicited = requests.post(target, headers={"X-Hook-Secret": "attacker"}, timeout=10)
-    assert (unsolicited.status_code, unsolicited.headers.get("X-Hook-Secret")) == (401, None)
+    bare = f"{sync_stack.url('ingest').rstrip('/')}?source=asana&project={BACKLOG}"
+    for url in (bare, bare + "&token=guessed"):
+        unsolicited = requests.post(url, headers={"X-Hook-Secret": "attacker"}, timeout=10)
+        assert (unsolicited.status_code, unsolicited.headers.get("X-Hook-Secret")) == (401, None)
+    # Rightly signed, but without the target's token or with another one: refused too.
+    target = sync_asana.webhooks[hook_gid]["target"]
+    bare = target.split("&token=")[0]
+    try:
+        for url in (bare, bare + "&token=" + "A" * 43):
+            sync_asana.webhooks[hook_gid]["target"] = url
+            assert sync_asana.heartbeat(hook_gid).status_code == 401
+    finally:
+        sync_asana.webhooks[hook_gid]["target"] = target
 
 
 def test_operators_list_register_and_delete_webhooks(
@@ -184,14 +213,26 @@ def test_operators_list_register_and_delete_webhooks(
 
     assert asana_webhooks_cli.main(["list"]) == 0
     listed = capsys.readouterr().out
-    assert f"{gid}  project {project} (Ops board)  active  secret stored" in listed
+    assert f"{gid}  project {project} (Ops board)  active  secret stored  health ok" in listed
+    assert "token=" not in listed  # the target's token is never printed
 
-    assert asana_webhooks_cli.main(["delete", gid]) == 0
-    assert f"deleted webhook {gid} of project {project}" in capsys.readouterr().out
-    assert gid not in sync_asana.webhooks
-    assert FirestoreHooks(PROJECT, "asana_webhooks").get(project) == (None, None)
+    sync_asana.deactivate_webhook(gid, failure="500 Server Error\n\nowner john.doe@example.com")
     assert asana_webhooks_cli.main(["list"]) == 0
-    assert project not in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert f"{gid}  project {project} (Ops board)  INACTIVE  secret stored  health inactive" \
+        in listed
+    assert "last failure: 500 Server Error" in listed and "john.doe" not in listed
+
+    assert asana_webhooks_cli.main(["register", "--renew", "--project", project]) == 0
+    [renewed] = [g for g, h in sync_asana.webhooks.items() if h["resource"]["gid"] == project]
+    assert renewed != gid and f"project {project}: webhook {renewed}" in capsys.readouterr().out
+
+    assert asana_webhooks_cli.main(["delete", renewed]) == 0
+    assert f"deleted webhook {renewed} of project {project}" in capsys.readouterr().out
+    assert renewed not in sync_asana.webhooks
+    assert FirestoreHooks(PROJECT, "asana_webhooks", HOOKS_DATABASE).get(project) == (None, None)
+    assert asana_webhooks_cli.main(["list"]) == 0
+    assert f"project {project}" not in capsys.readouterr().out
 
 
 @pytest.fixture(params=["memory", "firestore"])
@@ -201,21 +242,39 @@ def hooks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ob
 
         return MemoryHooks()
     stack: Stack = request.getfixturevalue("sync_stack")
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", stack.env["FIRESTORE_EMULATOR_HOST"])
-    return FirestoreHooks(PROJECT, f"hooks-{uuid.uuid4().hex[:8]}")
+    return hooks_store(stack, monkeypatch, f"hooks-{uuid.uuid4().hex[:8]}")
 
 
 def test_hook_store_contract(hooks: FirestoreHooks) -> None:
-    now = datetime.now(UTC)
-    pending = Hook("1209", pending_until=now)
+    now = datetime.now(UTC).replace(microsecond=0)
+    pending = Hook("1209", pending_until=now, token_hash="ab" * 32)
     assert hooks.get("1209") == (None, None)
+    assert hooks.touch("1209", now) is False  # nothing to record a delivery on
     assert hooks.create(pending) is True
     assert hooks.create(pending) is False  # a second registration loses
     stored, version = hooks.get("1209")
     assert stored == pending
-    assert hooks.replace(Hook("1209", secret="s"), version) is True
+    confirmed = Hook("1209", secret="s", token_hash="ab" * 32)
+    assert hooks.replace(confirmed, version) is True
     assert hooks.replace(Hook("1209", secret="other"), version) is False  # replayed handshake
-    assert hooks.get("1209")[0] == Hook("1209", secret="s")
+    assert hooks.touch("1209", now) is True
+    hooks.compared("1209", now)
+    hooks.compared("1300", now)  # a project without a registration yet
+    assert hooks.get("1209")[0] == Hook("1209", secret="s", token_hash="ab" * 32,
+                                        last_delivery_at=now, compared_at=now)
+    assert sorted(h.project_gid for h in hooks.all()) == ["1209", "1300"]
+
+
+def test_the_hooks_live_in_their_own_database(sync_stack: Stack,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from google.cloud import firestore
+
+    collection = f"hooks-{uuid.uuid4().hex[:8]}"
+    hooks_store(sync_stack, monkeypatch, collection).create(Hook("1209", secret="s"))
+    ledger_database = firestore.Client(project=PROJECT).collection(collection)
+    assert not ledger_database.document("1209").get().exists
+    hooks_database = firestore.Client(project=PROJECT, database=HOOKS_DATABASE)
+    assert hooks_database.collection(collection).document("1209").get().exists
 
 
 def test_ledger_index_finds_the_alert_of_a_task(sync_stack: Stack,
@@ -235,3 +294,101 @@ def test_ledger_index_finds_the_alert_of_a_task(sync_stack: Stack,
     found = index.find_by_task("1202")
     assert found is not None and found.key == "sentry:issue:2"
     assert index.find_by_task("1203") is None
+
+
+class Hijacker:
+    """Asana's webhook calls, with an attacker racing the handshake of every registration.
+
+    Project gids are in every task URL, so the attacker knows the target's project; it posts
+    its own X-Hook-Secret while the registration is pending, without the token and with a
+    guessed one, before Asana's real handshake.
+    """
+
+    def __init__(self, client: AsanaSyncClient) -> None:
+        self.client, self.answers = client, list[int]()
+
+    def webhooks(self, workspace_gid: str, resource: str | None = None) -> list[dict[str, Any]]:
+        return self.client.webhooks(workspace_gid, resource)
+
+    def delete_webhook(self, webhook_gid: str) -> None:
+        self.client.delete_webhook(webhook_gid)
+
+    def create_webhook(self, workspace_gid: str, resource: str, target: str,
+                       filters: Sequence[Mapping[str, object]]) -> str:
+        bare = target.split("&token=")[0]
+        for url in (bare, bare + "&token=" + "A" * 43):
+            answer = requests.post(url, headers={"X-Hook-Secret": "attacker-secret"}, timeout=10)
+            self.answers.append(answer.status_code)
+        return self.client.create_webhook(workspace_gid, resource, target, filters)
+
+
+def test_an_attacker_in_the_pending_window_is_refused_and_the_real_handshake_succeeds(
+        sync_stack: Stack, sync_asana: FakeAsana, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = "1209000000009101"
+    sync_asana.add_project(project, "Attacked board")
+    hooks = hooks_store(sync_stack, monkeypatch)
+    hijacker = Hijacker(AsanaSyncClient(sync_asana.url, ASANA_TOKEN, max_attempts=1))
+    registrar = Registrar(hooks, hijacker, sync_stack.env["ASANA_WEBHOOK_TARGET_URL"].rstrip("/"),
+                          lambda gid: "1209000000000001", lambda team: True,
+                          lambda: datetime.now(UTC))
+    gid = registrar.ensure(project)
+    assert hijacker.answers == [401, 401]
+    assert gid is not None and gid in sync_asana.webhooks
+    # Asana's secret was stored, not the attacker's: Asana's deliveries verify, the attacker's
+    # do not.
+    assert sync_asana.heartbeat(gid).status_code == 200
+    assert sync_asana.deliver(gid, [], secret="attacker-secret").status_code == 401
+
+
+def run_reconcile(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """One reconciliation run in this process, wired like the reconcile function."""
+    from shared import wiring
+    from shared.adapters.ledger_queries import LedgerQueries
+    from shared.adapters.pubsub import Publisher
+    from shared.adapters.secrets import SecretSource
+    from shared.reconcile import ReconcileDeps, reconcile
+
+    for name in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"):
+        monkeypatch.setenv(name, stack.env[name])
+    settings = load_settings(stack.env)
+    ledger = LedgerQueries(PROJECT, settings.ledger_collection)
+    publish = Publisher(PROJECT, stack.env["EVENTS_TOPIC"]).publish
+    check = wiring.sync_check(settings, SecretSource(stack.env, PROJECT, "x-", 60),
+                              ledger.by_task_gids, publish)
+    deps = ReconcileDeps(ledger=ledger, publish=publish, now=lambda: datetime.now(UTC),
+                         lookback_minutes=60, grace_minutes=5, asana=check)
+    return reconcile(deps, f"it-{uuid.uuid4().hex[:8]}").counts()
+
+
+def test_a_completion_made_while_the_webhook_was_deleted_reaches_sentry_after_one_run(
+        sync_stack: Stack, sync_asana: FakeAsana, sync_sentry: FakeSentryApi,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    issue_id = str(uuid.uuid4().int % 10**12)
+    sync_sentry.add_org_issue(issue_id)
+    send_sentry(sync_stack, "sentry_event_alert.json", "event_alert", issue_id)
+    [task] = eventually(lambda: tasks_named(sync_asana, f"#{issue_id}"))
+    old = backlog_webhook(sync_asana)
+    eventually(lambda: (hooks_store(sync_stack, monkeypatch).get(BACKLOG)[0] or Hook("")
+                        ).webhook_gid == old)
+
+    sync_asana.drop_webhook(old)  # Asana gave up on it after 24 h of failed deliveries
+    sync_asana.complete_as(task["gid"], True, PERSON)  # ... so this change is never delivered
+    # It happened a while ago, outside the grace left to webhooks still on their way.
+    sync_asana.tasks[task["gid"]]["modified_at"] = (
+        datetime.now(UTC) - timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
+    sync_asana.wait_for_deliveries()
+    assert sync_sentry.issues[issue_id]["status"] != "resolved"
+
+    counts = run_reconcile(sync_stack, monkeypatch)
+    assert counts["asana_webhooks_unhealthy"] >= 1 and counts["asana_webhooks_registered"] >= 1
+    assert counts["asana_task_completed"] == 1
+    eventually(lambda: sync_sentry.issues[issue_id]["status"] == "resolved",
+               what="the Sentry issue resolved by the synthetic Asana message")
+    assert sentry_puts(sync_sentry, issue_id) == [{"status": "resolved"}]
+    # The webhook healed: a new one, with a new token, whose deliveries verify.
+    new = backlog_webhook(sync_asana)
+    assert new != old
+    assert sync_asana.heartbeat(new).status_code == 200
+
+    # The next run finds everything agreeing: nothing passed on twice.
+    assert run_reconcile(sync_stack, monkeypatch).get("asana_published", 0) == 0

@@ -180,9 +180,9 @@ def test_scheduler_calls_reconcile_every_interval_with_oidc(module: Module) -> N
 def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
     readers = module.locals["secret_readers"]
     assert readers == {
-        "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN"],
+        "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"],
         "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"],
-        "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY"],
+        "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"],
     }
     # The code asks Secret Manager for exactly what Terraform lets each function read.
     assert readers == {name: list(names) for name, names in SECRET_READERS.items()}
@@ -212,15 +212,45 @@ def test_ledger_ttl_policy_on_expires_at(module: Module) -> None:
     assert module.variables["ledger_collection"]["default"] == "alert_ledger"
 
 
+LEDGER = 'resource.name == "${local.ledger_database}"'
+HOOKS = 'resource.name == "${local.hooks_database}"'
+
+
+def _member(name: str) -> str:
+    return f'${{google_service_account.function["{name}"].member}}'
+
+
+def _condition(grant: dict) -> str | None:
+    blocks = grant.get("condition") or [{}]
+    return blocks[0].get("expression")
+
+
 def test_worker_roles_are_least_privilege(module: Module) -> None:
-    project_roles = {(r["role"], r["member"]) for r in module.resources_of(
-        "google_project_iam_member").values() if "function" in r["member"]}
+    project_roles = {(r["role"], r["member"], _condition(r))
+                     for r in module.resources_of("google_project_iam_member").values()
+                     if "function" in r["member"]}
     assert project_roles == {
-        ("roles/datastore.user", '${google_service_account.function["worker"].member}'),
-        ("roles/datastore.viewer", '${google_service_account.function["reconcile"].member}'),
-        ("roles/datastore.user", '${google_service_account.function["ingest"].member}'),
-        ("roles/logging.logWriter", "${google_service_account.function[each.key].member}"),
+        ("roles/datastore.user", _member("worker"), LEDGER),
+        ("roles/datastore.user", _member("worker"), HOOKS),
+        ("roles/datastore.user", _member("reconcile"), LEDGER),
+        ("roles/datastore.user", _member("reconcile"), HOOKS),
+        # Ingest, the public function, reaches the hooks database and nothing of the ledger.
+        ("roles/datastore.user", _member("ingest"), HOOKS),
+        ("roles/logging.logWriter", "${google_service_account.function[each.key].member}", None),
     }
+
+
+def test_firestore_grants_name_one_database_each(module: Module) -> None:
+    # Google's per-database condition: resource.name == "projects/PROJECT_ID/databases/DB".
+    assert module.locals["ledger_database"] == (
+        "projects/${var.project_id}/databases/${google_firestore_database.default.name}")
+    assert module.locals["hooks_database"] == (
+        "projects/${var.project_id}/databases/${google_firestore_database.hooks.name}")
+    hooks = module.resources["google_firestore_database.hooks"]
+    assert (hooks["name"], hooks["type"]) == ("${var.asana_hooks_database}", "FIRESTORE_NATIVE")
+    assert module.variables["asana_hooks_database"]["default"] == "alert-bridge-hooks"
+    assert module.locals["function_env"]["ASANA_HOOKS_DATABASE"] == (
+        "${google_firestore_database.hooks.name}")
 
 
 @pytest.mark.parametrize("name", ["ingest", "reconcile"])
@@ -274,7 +304,8 @@ def test_every_alert_policy_has_runbook_and_channels(module: Module) -> None:
     policies = module.resources_of("google_monitoring_alert_policy")
     assert set(policies) == {"dead_lettered", "events_backlog", "ingest_errors",
                              "ingest_latency", "webhooks_unauthorized", "worker_errors",
-                             "alerts_reconciled", "reconcile_failures"}
+                             "alerts_reconciled", "reconcile_failures",
+                             "sync_webhook_inactive"}
     for name, policy in policies.items():
         assert policy["notification_channels"] == "${local.notification_channels}", name
         assert "documentation" in policy, name
@@ -287,6 +318,7 @@ def test_every_alert_policy_has_runbook_and_channels(module: Module) -> None:
     ("dead_lettered", "dead_lettered", ["reason"]),
     ("alerts_reconciled", "alert_reconciled", ["source", "reason"]),
     ("reconcile_failures", "reconcile_failed", ["reason"]),
+    ("sync_webhooks_unhealthy", "asana_webhook_unhealthy", ["project", "health"]),
 ])
 def test_log_metric_matches_code_log_event(module: Module, metric: str, event: str,
                                            labels: list[str]) -> None:

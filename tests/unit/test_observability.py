@@ -312,7 +312,9 @@ SPEC_KEYS = ["password", "passwd", "pwd", "token", "access_token", "refresh_toke
 # The same words inside longer keys, in other cases and separators.
 KEY_PARTS = ["User_Password", "x-auth-token", "sessionId", "csrftoken", "X-Api-Key", "apikey",
              "userPwd", "customer_ssn", "card-pin", "CVV", "oauth_state", "private_key",
-             "db.passwd", "creditCardNumber"]
+             "db.passwd", "creditCardNumber",
+             # Run together, without a separator or a capital to split on.
+             "mypwd", "userssn", "cardcvv", "authheader", "pincode", "xapikey", "passphrase"]
 
 
 @pytest.mark.parametrize("key", SPEC_KEYS + KEY_PARTS)
@@ -326,7 +328,8 @@ def test_a_sensitive_key_loses_its_value_anywhere(key: str) -> None:
 # Keys an operator needs that contain a sensitive word: kept by the allow-list (alert_key) or
 # because the word is only a fragment of another word (monkey, author, path, shipping).
 KEPT_KEYS = ["alert_key", "ALERT_KEY", "monkey", "author", "abs_path", "shipping", "keyboard",
-             "task_gid", "request_id", "dead_letter_reason", "mapping"]
+             "task_gid", "request_id", "dead_letter_reason", "mapping", "authority", "ping",
+             "spinner", "patch", "businessname", "processname", "apiversion", "pinned"]
 
 
 @pytest.mark.parametrize("key", KEPT_KEYS)
@@ -363,6 +366,12 @@ PATTERNS: list[tuple[str, str, str]] = [
     ("pairs", "session=abc123; csrftoken=xyz&x=1", "session=[Filtered]; csrftoken=[Filtered]&x=1"),
     ("json-pair", '{"password": "hunter2"}', '{"password": "[Filtered]"}'),
     ("secret-is", "client secret is hunter2x9", "client secret is [Filtered]"),
+    ("secret-is-letters", "client secret is abc", "client secret is [Filtered]"),
+    ("password-colon-letters", "password: letmein", "password: [Filtered]"),
+    ("token-colon-letters", "token: abcdefghijklmnop", "token: [Filtered]"),
+    ("json-password-letters", '{"password": "letmein"}', '{"password": "[Filtered]"}'),
+    ("pat-colon-letters", "ASANA_PAT: abcdefgh", "ASANA_PAT: [Filtered]"),
+    ("password-with-symbols", "password: a!b@c", "password: [Filtered]"),
     ("github-token", "invalid token ghp_" + "a1" * 18, "invalid token [Filtered]"),
     ("token-word-then-value", "invalid token Zx81kq0Plm4Rt7Vb", "invalid token [Filtered]"),
     ("url-query", "GET https://h/x?api_key=1 failed", "GET https://h/x?[Filtered] failed"),
@@ -390,6 +399,12 @@ SURVIVES = [
     ("alert-key-pair", "alert_key=sentry:issue:1"),
     ("prose", "DATADOG_SECRET_TOKEN: not set in the environment; token is expired"),
     ("secret-manager", "secret manager unreachable"),
+    ("token-is-article", "the token is a deployment error"),
+    ("secret-was-adverb", "the secret was never stored"),
+    ("secret-empty", "secret DATADOG_SECRET_TOKEN: empty value"),
+    ("credentials-advice", "no Google credentials: run `gcloud auth application-default login`"),
+    ("session-state", "session: closed"),
+    ("code-in-a-frame", "def read(token: str, secret: Callable[[str], bool]) -> None:"),
     ("version", "python 3.11.4, sentry-sdk 2.75.0"),
     ("hex-word", "deadbeef cafe:babe"),
 ]

@@ -26,9 +26,9 @@ from shared.reconcile import (
     missing_datadog,
     missing_sentry,
     reconcile,
-    resolved_sentry,
     window,
 )
+from shared.reconcile_drift import Observed
 from shared.settings import load_settings
 from shared.teams import DEFAULT_CREATE_TASKS_FROM
 
@@ -59,8 +59,8 @@ def searched(**kwargs: Any) -> SentryFinding:
 
 
 def record(key: str, state: str = "open", expires: datetime = NOW + timedelta(days=9),
-           **extra: Any) -> dict[str, Any]:
-    return {"key": key, "state": state, "expires_at": expires, **extra}
+           updated: datetime = BEFORE, **extra: Any) -> dict[str, Any]:
+    return {"key": key, "state": state, "expires_at": expires, "updated_at": updated, **extra}
 
 
 def monitor(monitor_id: int = 9001, *, state: str = "Alert", changed: datetime = IN,
@@ -122,26 +122,16 @@ def test_the_synthetic_sentry_alert_parses_like_the_webhook_and_may_open_a_task(
     assert attributes["alert_key"] == alert.key
 
 
-@pytest.mark.parametrize("state, status, expected", [
-    ("open", "resolved", 1),
-    ("open", "unresolved", 0),
-    ("resolved", "resolved", 0),
-    ("creating", "resolved", 0),
-], ids=["open-task-resolved-issue", "open-task-unresolved-issue", "completed-task",
-        "task-being-created"])
-def test_an_open_task_of_a_resolved_issue_gets_a_resolved_alert(
-        state: str, status: str, expected: int) -> None:
-    records = [record("sentry:issue:1", state=state)]
-    planned = resolved_sentry(records, {"1": issue("1", status=status)}, NOW)
-    assert len(planned) == expected
-    for item in planned:
-        alert = parsed(item)
-        assert (alert.key, alert.action, item.reason) == ("sentry:issue:1", Action.RESOLVED,
-                                                          "resolved")
-
-
-def test_an_issue_that_no_longer_exists_is_not_resolved() -> None:
-    assert resolved_sentry([record("sentry:issue:1")], {}, NOW) == []
+def test_a_missing_alert_has_no_delivery_id_and_the_same_body_in_every_run() -> None:
+    [first] = missing_sentry([fired()], {}, WIN, NOW, org="acme", api_url=API)
+    [again] = missing_sentry([fired()], {}, WIN, NOW + timedelta(minutes=10), org="acme",
+                             api_url=API)
+    assert first.body == again.body
+    assert "delivery_id" not in first.attributes(NOW, "run-1")
+    [monitor_first] = missing_datadog([monitor()], {}, {}, NOW, app_url=APP)
+    [monitor_again] = missing_datadog([monitor()], {}, {}, NOW, app_url=APP)
+    assert monitor_first.body == monitor_again.body
+    assert "delivery_id" not in monitor_first.attributes(NOW, "run-1")
 
 
 @pytest.mark.parametrize("candidate, chosen", [
@@ -205,6 +195,7 @@ def test_datadog_app_url_follows_the_site(api: str, app: str) -> None:
 class Ledger:
     def __init__(self, records: Iterable[dict[str, Any]] = ()) -> None:
         self.records = {r["key"]: r for r in records}
+        self.pages: list[tuple[str, str | None, int]] = []
 
     def by_keys(self, keys: Iterable[str]) -> Mapping[str, Any]:
         return {k: self.records[k] for k in keys if k in self.records}
@@ -213,24 +204,41 @@ class Ledger:
         return [r for r in self.records.values()
                 if (r.get("source"), r.get("external_id")) == (source, external_id)]
 
-    def open_with_prefix(self, prefix: str) -> Sequence[Any]:
-        return [r for r in self.records.values()
-                if r["state"] == "open" and r["key"].startswith(prefix)]
+    def page(self, prefix: str, after: str | None, limit: int) -> Sequence[Any]:
+        self.pages.append((prefix, after, limit))
+        keys = sorted(k for k in self.records if k.startswith(prefix)
+                      and (after is None or k > after))
+        return [self.records[k] for k in keys[:limit]]
 
 
 class Sentry:
     def __init__(self, findings: list[SentryFinding], issues: Mapping[str, Any],
                  fail: Exception | None = None) -> None:
         self._findings, self._issues, self._fail = findings, issues, fail
+        self.reads: list[list[str]] = []
 
     def findings(self, start: datetime, end: datetime) -> list[SentryFinding]:
         assert (start, end) == (WIN.start, WIN.end)
-        return self._findings
-
-    def issue(self, issue_id: str) -> Mapping[str, Any] | None:
         if self._fail:
             raise self._fail
-        return self._issues.get(issue_id)
+        return self._findings
+
+    def issues(self, ids: Sequence[str]) -> Observed:
+        self.reads.append(list(ids))
+        if self._fail:
+            raise self._fail
+        return Observed({i: self._issues[i] for i in ids if i in self._issues}, NOW)
+
+
+class Cursors:
+    def __init__(self, **saved: str | None) -> None:
+        self.saved: dict[str, str | None] = dict(saved)
+
+    def load(self, name: str) -> str | None:
+        return self.saved.get(name)
+
+    def save(self, name: str, after: str | None) -> None:
+        self.saved[name] = after
 
 
 class Topic:
@@ -243,12 +251,12 @@ class Topic:
 
 
 def deps(topic: Topic, ledger: Ledger, sentry: Sentry | None = None,
-         monitors: list[Any] | None = None) -> ReconcileDeps:
+         monitors: list[Any] | None = None, **more: Any) -> ReconcileDeps:
     return ReconcileDeps(ledger=ledger, publish=topic.publish, now=lambda: NOW,
                          lookback_minutes=60, grace_minutes=5, sentry=sentry, sentry_org="acme",
                          sentry_api_url=API,
                          monitors=None if monitors is None else (lambda: monitors),
-                         datadog_webhook="alert-bridge", datadog_app_url=APP)
+                         datadog_webhook="alert-bridge", datadog_app_url=APP, **more)
 
 
 def scenario() -> tuple[Ledger, Sentry, list[Any]]:
@@ -266,8 +274,12 @@ def test_a_run_publishes_each_missing_and_resolved_alert_with_its_attributes() -
                     "sentry:issue:1", "sentry:issue:3"]
     assert all(a["source_reason"] == "reconcile" and a["request_id"] == "req-1"
                for _, a in topic.messages)
-    assert report.counts() == {"planned": 3, "published": 3, "sentry_missing": 1,
+    assert report.counts() == {"planned": 3, "published": 3, "records_visited": 2,
+                               "records_skipped": 0, "read_failures": 0, "sentry_missing": 1,
                                "sentry_resolved": 1, "datadog_missing": 1}
+    [resolve] = [a for _, a in topic.messages if a["alert_key"] == "sentry:issue:3"]
+    assert (resolve["delivery_id"], resolve["source_time"]) == (
+        "reconcile:req-1", NOW.isoformat(timespec="milliseconds"))
 
 
 def test_a_dry_run_publishes_nothing() -> None:
@@ -277,18 +289,79 @@ def test_a_dry_run_publishes_nothing() -> None:
     assert topic.messages == [] and len(report.planned) == 3 and report.published == 0
 
 
-def test_a_failed_read_publishes_nothing() -> None:
+def test_failed_sentry_reads_are_counted_and_the_rest_of_the_run_goes_on() -> None:
     topic = Topic()
     ledger, _, monitors = scenario()
     sentry = Sentry([fired("1")], {}, fail=Transient("sentry: 503"))
-    with pytest.raises(Transient):
+    report = reconcile(deps(topic, ledger, sentry, monitors), "req-1")
+    # The findings and the one issue read failed; Datadog was still reconciled.
+    assert report.read_failures == 2
+    assert [a["alert_key"] for _, a in topic.messages] == [
+        f"datadog:cycle:reconcile-9001-{int(IN.timestamp())}"]
+
+
+def test_a_failed_monitor_list_is_counted_and_sentry_still_reconciled() -> None:
+    topic = Topic()
+    ledger, sentry, _ = scenario()
+
+    def monitors() -> list[Any]:
+        raise Transient("datadog: 503")
+
+    run = ReconcileDeps(ledger=ledger, publish=topic.publish, now=lambda: NOW,
+                        lookback_minutes=60, grace_minutes=5, sentry=sentry, sentry_org="acme",
+                        sentry_api_url=API, monitors=monitors, datadog_webhook="alert-bridge")
+    report = reconcile(run, "req-1")
+    assert (report.read_failures, len(topic.messages)) == (1, 2)
+
+
+def test_a_refused_read_fails_the_run_before_anything_is_published() -> None:
+    topic = Topic()
+    ledger, _, monitors = scenario()
+    sentry = Sentry([fired("1")], {}, fail=ConfigError("SENTRY_AUTH_TOKEN: not set"))
+    with pytest.raises(ConfigError):
         reconcile(deps(topic, ledger, sentry, monitors), "req-1")
     assert topic.messages == []
 
 
 def test_unconfigured_sources_are_not_read() -> None:
     topic = Topic()
-    assert reconcile(deps(topic, Ledger()), "req-1").counts() == {"planned": 0, "published": 0}
+    assert reconcile(deps(topic, Ledger()), "req-1").counts() == {
+        "planned": 0, "published": 0, "records_visited": 0, "records_skipped": 0,
+        "read_failures": 0}
+
+
+def test_the_cursor_moves_on_only_once_the_run_has_published() -> None:
+    ledger = Ledger([record(f"sentry:issue:{n}") for n in range(10, 20)])
+    sentry = Sentry([], {str(n): issue(str(n), status="resolved") for n in range(10, 20)})
+    cursors = Cursors()
+
+    class Down(Topic):
+        def publish(self, data: bytes, attributes: Mapping[str, str]) -> str:
+            raise Transient("pubsub: unavailable")
+
+    with pytest.raises(Transient):
+        reconcile(deps(Down(), ledger, sentry, cursors=cursors, records_per_run=4), "run-1")
+    assert cursors.saved == {}
+    reconcile(deps(Topic(), ledger, sentry, cursors=cursors, records_per_run=4), "run-1",
+              dry_run=True)
+    assert cursors.saved == {}
+    reconcile(deps(Topic(), ledger, sentry, cursors=cursors, records_per_run=4), "run-1")
+    assert cursors.saved == {"sentry": "sentry:issue:13"}
+
+
+def test_runs_bounded_by_the_cursor_visit_every_record_then_start_over() -> None:
+    ledger = Ledger([record(f"sentry:issue:{n}") for n in range(10, 20)])
+    sentry = Sentry([], {str(n): issue(str(n), status="resolved") for n in range(10, 20)})
+    cursors, topic = Cursors(), Topic()
+    run = deps(topic, ledger, sentry, cursors=cursors, records_per_run=4, issues_per_read=3)
+    visits = [reconcile(run, f"run-{n}").visited for n in range(4)]
+    assert visits == [4, 4, 2, 4]
+    published = [a["alert_key"] for _, a in topic.messages]
+    assert sorted(published[:10]) == [f"sentry:issue:{n}" for n in range(10, 20)]
+    # Each correction is its run's delivery; the fourth run started over from the first key.
+    assert {a["delivery_id"] for _, a in topic.messages[:4]} == {"reconcile:run-0"}
+    assert published[10:] == [f"sentry:issue:{n}" for n in range(10, 14)]
+    assert [len(ids) for ids in sentry.reads[:2]] == [3, 1]
 
 
 @pytest.mark.parametrize("method, failure, status", [
@@ -313,7 +386,7 @@ def test_the_cli_dry_run_prints_what_it_would_publish(capsys: pytest.CaptureFixt
     assert reconcile_cli.main(["--dry-run"], lambda: deps(topic, ledger, sentry, monitors)) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["action"] for line in lines[:-1]] == ["would publish"] * 3
-    assert lines[-1].startswith("would publish: planned 3, published 0")
+    assert lines[-1].startswith("would publish: planned 3, published 0, records_visited 2")
     assert topic.messages == []
 
 

@@ -7,8 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.reconcile_sources import DatadogReader, ReadRejected, SentryReader
-from shared.errors import ConfigError, is_retryable
+from shared.adapters.reconcile_sources import (
+    DatadogReader,
+    ReadRejected,
+    ReadUnavailable,
+    SentryReader,
+)
+from shared.errors import ConfigError, Permanent, is_retryable
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 
 TOKEN = "sntrys-reconcile-token"
@@ -65,16 +70,55 @@ def test_projects_are_searched_without_rules(sentry: FakeSentryApi) -> None:
     assert [f.issue["id"] for f in found] == ["21"]
 
 
-def test_issue_details_and_a_deleted_issue(sentry: FakeSentryApi) -> None:
-    sentry.add_issue(PROJECT, "31", first_seen=START, status="resolved")
-    assert reader(sentry).issue("31")["status"] == "resolved"  # type: ignore[index]
-    assert reader(sentry).issue("404") is None
+ISSUES = "/organizations/acme/issues/"
+
+
+def test_a_hundred_issues_are_read_in_one_request_timed_by_sentry_s_date(
+        sentry: FakeSentryApi) -> None:
+    sentry.clock = lambda: datetime(2026, 12, 1, 11, 59, 58, 750000, tzinfo=UTC)
+    ids = [str(5000 + n) for n in range(100)]
+    for n, issue_id in enumerate(ids):
+        sentry.add_issue(PROJECT, issue_id, first_seen=START,
+                         status="resolved" if n % 2 else "unresolved")
+    observed = reader(sentry).issues([*ids[:99], "404404"])  # one deleted
+    assert sentry.count("GET", ISSUES) == 1
+    assert sorted(observed.issues) == sorted(ids[:99])
+    assert observed.issues["5001"]["status"] == "resolved"
+    assert observed.at == datetime(2026, 12, 1, 11, 59, 58, tzinfo=UTC)  # whole seconds
+    [request] = sentry.requests
+    assert request.query["project"] == ["-1"]  # every project the token may see
+    assert len(request.query["group"]) == 100
+    assert set(request.query["collapse"]) == {"stats", "lifetime", "filtered", "unhandled"}
+
+
+def test_an_answer_that_ignored_the_ids_is_refused(sentry: FakeSentryApi) -> None:
+    sentry.fail_next(1, 200, body=[{"id": "777", "status": "unresolved"}])  # a search's answer
+    with pytest.raises(Permanent, match="group parameter was not honoured"):
+        reader(sentry).issues(["41"])
+
+
+def test_more_than_a_hundred_ids_are_refused_before_sending(sentry: FakeSentryApi) -> None:
+    with pytest.raises(ValueError, match="at most 100"):
+        reader(sentry).issues([str(n) for n in range(101)])
+    assert sentry.requests == []
 
 
 def test_rate_limits_are_waited_out(sentry: FakeSentryApi) -> None:
     sentry.add_issue(PROJECT, "41", first_seen=START)
     sentry.fail_next(2, 429, retry_after=1)
-    assert reader(sentry).issue("41") is not None
+    assert reader(sentry).issues(["41"]).issues["41"]["id"] == "41"
+    assert sentry.count("GET", ISSUES) == 3
+
+
+def test_a_read_that_keeps_failing_is_transient(sentry: FakeSentryApi) -> None:
+    sentry.add_issue(PROJECT, "51", first_seen=START)
+    sentry.add_issue(PROJECT, "52", first_seen=START)
+    sentry.failing_issues = {"52"}
+    with pytest.raises(ReadUnavailable) as raised:
+        reader(sentry).issues(["51", "52"])
+    assert is_retryable(raised.value)
+    assert sentry.count("GET", ISSUES) == 4  # every attempt
+    assert reader(sentry).issues(["51"]).issues.keys() == {"51"}
 
 
 @pytest.mark.parametrize("token, error, retryable", [
@@ -127,3 +171,11 @@ def test_the_fakes_refuse_malformed_reads(sentry: FakeSentryApi, datadog: FakeDa
     assert requests.get(f"{datadog.url}/api/v1/monitor", params={"page_size": "0"},
                         headers={"DD-API-KEY": DD_KEY, "DD-APPLICATION-KEY": DD_APP},
                         timeout=5).status_code == 400
+    org_issues = f"{sentry.url}/organizations/acme/issues/"
+    for params, status in (({"group": ["1", "x"]}, 400), ({"project": "abc", "group": "1"}, 400),
+                           ({"project": "77", "group": "1"}, 403),
+                           ({"collapse": "stat", "group": "1"}, 400)):
+        assert requests.get(org_issues, params=params, headers=auth,
+                            timeout=5).status_code == status, params
+    answer = requests.get(org_issues, params={"group": "1"}, headers=auth, timeout=5)
+    assert answer.status_code == 200 and "Link" not in answer.headers  # one list, not paged

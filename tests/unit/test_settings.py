@@ -99,3 +99,23 @@ def test_two_way_sync_settings() -> None:
     assert (on.asana_webhook_target_url, on.sentry_org) == ("https://x.run.app", "acme")
     with pytest.raises(ConfigError, match="ASANA_WEBHOOK_TARGET_URL: expected an http"):
         load_settings({**base, "ASANA_WEBHOOK_TARGET_URL": "x.run.app"})
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    pytest.param(None, None, id="default"),
+    pytest.param("hooks-2", None, id="named"),
+    pytest.param("(default)", "ASANA_HOOKS_DATABASE", id="the-ledgers-database"),
+    pytest.param("abc", "ASANA_HOOKS_DATABASE", id="too-short"),
+    pytest.param("Hooks", "ASANA_HOOKS_DATABASE", id="capitals"),
+    pytest.param("hooks-", "ASANA_HOOKS_DATABASE", id="trailing-dash"),
+    pytest.param("1hooks", "ASANA_HOOKS_DATABASE", id="leading-digit"),
+    pytest.param("abcdef12-3456-7890-abcd-ef1234567890", "ASANA_HOOKS_DATABASE",
+                 id="uuid-like"),
+])
+def test_the_hooks_database_is_a_named_one(value: str | None, problem: str | None) -> None:
+    env = {"GOOGLE_CLOUD_PROJECT": "p", **({"ASANA_HOOKS_DATABASE": value} if value else {})}
+    if problem is None:
+        assert load_settings(env).asana_hooks_database == (value or "alert-bridge-hooks")
+        return
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(env)

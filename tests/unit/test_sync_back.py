@@ -11,8 +11,6 @@ import pytest
 
 from shared import ledger, sync_back
 from shared.adapters.asana import AsanaRejected
-from shared.asana_registration import Registrar
-from shared.asana_webhooks import Hook
 from shared.envelope import PushMessage
 from shared.errors import Transient
 from shared.ledger import Record, State, Step
@@ -20,7 +18,6 @@ from shared.linkback import LinkRequest, Sent
 from shared.sync_back import SyncDeps
 from shared.teams_file import parse_teams
 from tests.fakes.ledger import MemoryLedger
-from tests.unit.test_asana_webhooks import MemoryHooks
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SENTRY_NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # Sentry's clock, not ours
@@ -191,10 +188,27 @@ def test_source_failure_releases_the_lease_and_keeps_the_state() -> None:
     assert stored.state is State.OPEN and not stored.leased(NOW + timedelta(microseconds=1))
 
 
-def test_without_a_credential_the_ledger_still_follows_the_task() -> None:
-    deps, store, _ = setup(record(), FakeAsana(completed=True), Sender(configured=False))
+@pytest.mark.parametrize(("sender", "org"), [
+    pytest.param(Sender(configured=False), "acme", id="no-credential"),
+    pytest.param(Sender(), None, id="no-sentry-org"),
+])
+def test_a_source_that_cannot_be_told_keeps_the_record_as_it_was(sender: Sender,
+                                                                  org: str | None) -> None:
+    deps, store, _ = setup(record(), FakeAsana(completed=True), sender)
+    deps = replace(deps, sentry_org=org)
+    assert sync_back.process(message(), deps).step is Step.SKIP
+    stored = store.records["sentry:issue:4711"]
+    # Sentry still says unresolved: a record saying resolved would have reconciliation reopen
+    # the task the person completed.
+    assert stored.state is State.OPEN and not stored.leased(NOW + timedelta(microseconds=1))
+    assert sender.sent == []
+
+
+def test_a_kind_without_an_api_still_follows_the_task() -> None:
+    rec = record(key="sentry:metric:77", external_id="77")
+    deps, store, sender = setup(rec, FakeAsana(completed=True))
     assert sync_back.process(message(), deps).step is Step.RESOLVE
-    assert store.records["sentry:issue:4711"].state is State.RESOLVED
+    assert store.records["sentry:metric:77"].state is State.RESOLVED and sender.sent == []
 
 
 @pytest.mark.parametrize(("rec", "org", "expected"), [
@@ -216,82 +230,6 @@ def test_datadog_event_goes_on_the_monitor_stream() -> None:
     assert request.body["tags"] == ["monitor_id:5566", "alert_cycle_key:abc",
                                     f"asana_task:{TASK}", "source:alert-bridge"]
     assert (request.body["aggregation_key"], request.body["alert_type"]) == ("abc", "success")
-
-
-class Webhooks:
-    def __init__(self, hooks: MemoryHooks, handshake: bool = True,
-                 existing: tuple[str, ...] = ()) -> None:
-        self.hooks, self.handshake, self.created = hooks, handshake, 0
-        self.existing, self.deleted = list(existing), list[str]()
-
-    def webhooks(self, workspace_gid: str, resource: str | None = None) -> list[dict[str, Any]]:
-        target = f"https://ingest?source=asana&project={resource}"
-        return [{"gid": gid, "target": target} for gid in self.existing]
-
-    def delete_webhook(self, webhook_gid: str) -> None:
-        self.deleted.append(webhook_gid)
-
-    def create_webhook(self, workspace_gid: str, resource: str, target: str,
-                       filters: Any) -> str:
-        self.created += 1
-        hook, version = self.hooks.get(resource)
-        if self.handshake and hook is not None and hook.pending(NOW):
-            self.hooks.replace(Hook(resource, secret="s"), version)
-        return "43214"
-
-
-def registrar(hooks: MemoryHooks, api: Webhooks, opted_in: bool = True,
-              target: str | None = "https://ingest") -> Registrar:
-    return Registrar(hooks, api, target, lambda: "1209000000000001",
-                     lambda team: opted_in, lambda: NOW)
-
-
-def test_registration_happens_once_per_project() -> None:
-    hooks = MemoryHooks()
-    api = Webhooks(hooks)
-    register = registrar(hooks, api)
-    register("1209", "Payments")
-    register("1209", "Payments")
-    assert api.created == 1
-    assert hooks.hooks["1209"] == Hook("1209", secret="s", webhook_gid="43214")
-    registrar(hooks, api)("1209", "Payments")  # another instance: reads Firestore, no call
-    assert api.created == 1
-
-
-@pytest.mark.parametrize(("opted_in", "target", "existing"), [
-    pytest.param(False, "https://ingest", None, id="team-not-opted-in"),
-    pytest.param(True, None, None, id="no-target-url"),
-    pytest.param(True, "https://ingest", Hook("1209", pending_until=NOW + timedelta(seconds=9)),
-                 id="another-instance-registering"),
-])
-def test_no_registration(opted_in: bool, target: str | None, existing: Hook | None) -> None:
-    hooks = MemoryHooks(*([existing] if existing else []))
-    api = Webhooks(hooks)
-    registrar(hooks, api, opted_in, target)("1209", "Payments")
-    assert api.created == 0
-
-
-def test_webhook_established_before_a_crash_is_adopted() -> None:
-    hooks = MemoryHooks(Hook("1209", secret="s"))  # the handshake went through, gid lost
-    api = Webhooks(hooks, existing=("43214",))
-    registrar(hooks, api)("1209", "Payments")
-    assert (api.created, api.deleted) == (0, [])
-    assert hooks.hooks["1209"] == Hook("1209", secret="s", webhook_gid="43214")
-
-
-def test_webhook_whose_secret_was_lost_is_replaced() -> None:
-    hooks = MemoryHooks()
-    api = Webhooks(hooks, existing=("43000",))
-    registrar(hooks, api)("1209", "Payments")
-    assert (api.created, api.deleted) == (1, ["43000"])
-    assert hooks.hooks["1209"].webhook_gid == "43214"
-
-
-def test_registration_without_handshake_is_reported_not_raised() -> None:
-    hooks = MemoryHooks()
-    api = Webhooks(hooks, handshake=False)
-    registrar(hooks, api)("1209", "Payments")
-    assert api.created == 1 and hooks.hooks["1209"].webhook_gid is None
 
 
 @pytest.mark.parametrize(("value", "flag", "problem"), [

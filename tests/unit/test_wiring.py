@@ -1,11 +1,17 @@
-"""Configuration errors name the keys an operator has to fix."""
+"""Configuration errors name the keys an operator has to fix; the two-way sync's check is
+wired from settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
 import pytest
 
+from shared.adapters.secrets import SecretSource
 from shared.errors import ConfigError
-from shared.wiring import config_keys
+from shared.settings import load_settings
+from shared.wiring import config_keys, sync_check
 
 
 @pytest.mark.parametrize("message, keys", [
@@ -21,3 +27,27 @@ from shared.wiring import config_keys
         "teams-file-names-no-variable"])
 def test_config_keys(message: str, keys: list[str]) -> None:
     assert config_keys(ConfigError(message)) == keys
+
+
+
+def _sync_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync_back: bool
+                ) -> Callable[[str, bool], Mapping[str, int]]:
+    teams = tmp_path / "teams.yaml"
+    teams.write_text("settings:\n  default_team: A\nteams:\n  - name: A\n"
+                     f'    asana_backlog_id: "1"\n    sync_back: {str(sync_back).lower()}\n')
+    # The hooks' Firestore client is built, never called: no emulator needs to run.
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")
+    settings = load_settings({"GOOGLE_CLOUD_PROJECT": "p", "TEAMS_FILE": str(teams)})
+    source = SecretSource({}, "p", "alert-bridge-", 60, fetch=lambda name: None)
+    return sync_check(settings, source, lambda gids: {}, lambda body, attributes: "1")
+
+
+def test_the_sync_check_does_nothing_without_an_opted_in_team(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _sync_check(tmp_path, monkeypatch, False)("run", False) == {}
+
+
+def test_the_sync_check_needs_asana_pat_once_a_team_opted_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="ASANA_PAT: not set"):
+        _sync_check(tmp_path, monkeypatch, True)("run", False)

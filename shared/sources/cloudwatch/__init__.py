@@ -1,0 +1,1 @@
+"""AWS CloudWatch alarms delivered by an Amazon SNS HTTPS subscription."""
