@@ -1,5 +1,6 @@
 """FakeAsana with people in it: they complete and reopen tasks, Asana delivers the change to
-each webhook of the task's project, retries a delivery that failed, and may delete a webhook.
+each webhook of the task's project (at most once, unless ``attempts`` says otherwise), and may
+delete a webhook.
 
 Every delivery attempt is reported to ``observe`` (the tasks it was about, and what ingest
 answered), and ``in_flight()`` tells how many are still being sent, so a test can wait for a
@@ -30,7 +31,9 @@ class PeopleAsana(FakeAsana):
 
     observe: Callable[[list[str], Posted], None] | None = None
     on_created: Callable[[dict[str, Any]], None] | None = None  # each new task
-    attempts: int = 4  # Asana retries a failed delivery with exponential backoff
+    #: Tries per delivery. 1: at most once, as the fake Asana (and the issue) model Asana's;
+    #: more: a failed delivery is retried with exponential backoff.
+    attempts: int = 1
     backoff_seconds: float = 0.5
 
     def __post_init__(self) -> None:
@@ -56,11 +59,9 @@ class PeopleAsana(FakeAsana):
 
     def delete_project_webhooks(self, project_gid: str) -> list[str]:
         """Delete the project's webhooks, as Asana does after a day of failed deliveries."""
-        with self._lock:
-            gone = [gid for gid, hook in self.webhooks.items()
-                    if hook["resource"]["gid"] == project_gid]
-            for gid in gone:
-                del self.webhooks[gid]
+        gone = [hook["gid"] for hook in self.webhooks_of(project_gid)]
+        for gid in gone:
+            self.drop_webhook(gid)
         return gone
 
     def webhook_count(self, project_gid: str) -> int:

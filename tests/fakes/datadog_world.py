@@ -6,7 +6,7 @@ for the link back and the sync stay as they are). A monitor moves ``OK`` -> ``Al
 ``Recovered`` webhook). Webhooks take the payload template of docs/datadog-webhook-template.json
 with its variables filled in as Datadog does ($ID the event's id, $ALERT_CYCLE_KEY the id of
 the cycle's first event, $DATE milliseconds on Datadog's clock), with the
-``datadog-secret-token`` custom header. Each monitor lives on its own Datadog clock.
+``datadog-secret-token`` custom header. Datadog's clock runs behind ours.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ this adds what happens around an issue:
   sends the resulting ``issue`` webhook (an *echo*, actor type ``application``) by itself;
 - every answer about an issue carries Sentry's clock in its ``Date`` header.
 
-Each issue lives on its own Sentry clock (vendor_world.WorldClock). Webhooks are signed like
+Sentry's clock runs behind ours (vendor_world.WorldClock), each issue's actions a second or
+more apart. Webhooks are signed like
 Sentry's: ``Sentry-Hook-Signature`` is the hex HMAC-SHA256 of the raw body keyed with the
 integration's client secret, with ``Sentry-Hook-Resource``, ``Sentry-Hook-Timestamp`` (unix
 seconds on Sentry's clock) and a fresh ``Request-ID`` per request. Bodies are rendered from the
@@ -30,7 +31,6 @@ from typing import Any
 
 from tests.fakes.link_target_servers import FakeSentryApi
 from tests.fakes.vendor_world import (
-    DatedServer,
     Outbox,
     Webhook,
     WorldClock,
@@ -81,7 +81,6 @@ class SentryWorld(FakeSentryApi):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._http = DatedServer(self.handle)
         self.clocks: dict[str, WorldClock] = {}
         self._rules: dict[str, str] = {}  # issue id -> the alert rule that fires for it
         self._events = itertools.count(1)

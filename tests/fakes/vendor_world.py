@@ -1,58 +1,56 @@
-"""What the vendor worlds share: a vendor's own clock, a prepared webhook, and a server whose
-answers may carry the vendor's ``Date``.
+"""What the vendor worlds share: a vendor's own clock, a prepared webhook, and an outbox of
+the webhooks a vendor sends by itself.
 
 A vendor's clock is not ours: its timestamps (Sentry's ``Sentry-Hook-Timestamp`` and event
-times, Datadog's ``date``) come from its own clock, which here starts minutes behind real time
-and moves forward by a whole number of seconds or more at every action, so two actions never
-share a second and nothing the service does can line it up with Asana's ``modified_at``.
+times, Datadog's ``date``, the ``Date`` of its answers) come from its own clock, which here runs
+minutes behind real time and moves at least a second between two actions on one alert, so no
+two actions share a second and nothing the service does can line it up with Asana's
+``modified_at``.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import requests
 
-from tests.fakes.json_server import LocalServer, handler_for
-
 
 class WorldClock:
-    """One timeline of a vendor's clock: starts at ``start``, moves forward at each action."""
+    """One timeline of a vendor's clock: ``lag`` behind real time, moving only forward, and
+    at least ``least`` seconds at each action (Sentry's timestamps have one-second steps)."""
 
-    def __init__(self, start: datetime, seed: int, *, least: float = 1.0,
-                 most: float = 15.0) -> None:
-        self._now = start
-        self._rng = random.Random(seed)
-        self._least, self._most = least, most
+    def __init__(self, lag: timedelta, *, least: float = 1.0,
+                 real: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._lag, self._least, self._real = lag, timedelta(seconds=least), real
+        self._last: datetime | None = None
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
         """Return the vendor's time now."""
         with self._lock:
-            return self._now
+            behind = self._real() - self._lag
+            return behind if self._last is None else max(self._last, behind)
 
     def tick(self) -> datetime:
-        """Move forward by one action's worth (at least ``least`` seconds); return the new time."""
+        """Return the time of a new action: now, yet ``least`` after the previous action."""
         with self._lock:
-            step = self._rng.uniform(self._least, self._most)
-            self._now += timedelta(seconds=step)
-            return self._now
+            moment = self._real() - self._lag
+            if self._last is not None:
+                moment = max(moment, self._last + self._least)
+            self._last = moment
+            return moment
 
 
-def lagging_clock(seed: int, *, lag_minutes: tuple[float, float] = (20.0, 40.0)) -> WorldClock:
-    """Return a clock that starts a random 20-40 minutes behind real time (seeded)."""
-    rng = random.Random(seed)
-    lag = timedelta(minutes=rng.uniform(*lag_minutes))
-    start = (datetime.now(UTC) - lag).replace(microsecond=rng.randrange(1000) * 1000)
-    return WorldClock(start, rng.randrange(2**32))
+#: How far the vendors' clocks are behind ours: outside reconciliation's grace (5 min), inside
+#: its lookback (60 min), and far enough that comparing them with Asana's clock misleads.
+SENTRY_LAG = timedelta(minutes=10)
+DATADOG_LAG = timedelta(minutes=8)
 
 
 def http_date(moment: datetime) -> str:
@@ -116,36 +114,6 @@ def published_ids(response: requests.Response) -> tuple[str, ...]:
         return ()
     ids = answer.get("ids") or ([answer["id"]] if answer.get("id") else [])
     return tuple(str(i) for i in ids)
-
-
-class DatedServer(LocalServer):
-    """LocalServer whose answers may set their own ``Date`` (the vendor's clock): the last
-    Date header sent wins over the one the HTTP server adds from the real clock."""
-
-    def start(self) -> None:
-        """Start serving."""
-        base: Any = handler_for(self._handle)
-
-        class Handler(base):
-            _date: str | None = None
-
-            def send_header(self, keyword: str, value: str) -> None:
-                if keyword.lower() == "date":
-                    self._date = value
-                    return
-                super().send_header(keyword, value)
-
-            def end_headers(self) -> None:
-                if self._date is not None:
-                    super().send_header("Date", self._date)
-                    self._date = None
-                super().end_headers()
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
 
 
 @dataclass

@@ -27,7 +27,9 @@ ISSUE = "9000000011"
 
 
 def clock() -> WorldClock:
-    return WorldClock(datetime(2026, 11, 20, 10, 0, tzinfo=UTC), seed=3)
+    """Sentry's clock 10 minutes behind a real time that stands still: every action a second on."""
+    standing = datetime(2026, 11, 20, 10, 10, tzinfo=UTC)
+    return WorldClock(timedelta(minutes=10), real=lambda: standing)
 
 
 @pytest.fixture
@@ -123,6 +125,7 @@ def test_a_world_clock_moves_forward_by_at_least_a_second_per_action() -> None:
     moments = [timeline.tick() for _ in range(50)]
     assert all(later - earlier >= timedelta(seconds=1)
                for earlier, later in zip(moments, moments[1:], strict=False))
+    assert moments[0] == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # 10 minutes behind
     assert timeline.now() == moments[-1]
 
 

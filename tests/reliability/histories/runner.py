@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from tests.reliability.histories.model import History, Step, generate
 from tests.reliability.histories.sources import DatadogSource, Facts, SentrySource, Source
 from tests.reliability.histories.stack import (
     MONITOR_TAG,
+    RECONCILE_GRACE_MINUTES,
     SENTRY_RULES,
     Deployment,
     Push,
@@ -366,12 +367,14 @@ class Harness:
             worker.disarm()
 
     def _reconcile(self, runs: list[Run], label: str) -> None:
+        waited = self._outwait_grace()
         with self._lock:
             before = set(self.reconciled)
         answer = self.d.reconcile()
         published = int(answer.get("published", 0) or 0)
-        self._everyone(runs, f"— reconciliation run {label}: HTTP {answer.get('http')} "
-                             f"{answer.get('status')}, published {published}")
+        self._everyone(runs, f"— reconciliation run {label} (after {waited:.0f}s of its grace): "
+                             f"HTTP {answer.get('http')} {answer.get('status')}, "
+                             f"published {published}")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with self._lock:
@@ -379,6 +382,18 @@ class Harness:
                     break
             time.sleep(0.05)
         self._quiet_or_stuck(runs)
+
+    def _outwait_grace(self) -> float:
+        """Wait until the last ledger change is older than reconciliation's grace, as it is
+        when the scheduled run comes minutes later; return the seconds waited."""
+        changes = [d["updated_at"] for d in self._ledger()
+                   if isinstance(d.get("updated_at"), datetime)]
+        if not changes:
+            return 0.0
+        due = max(changes) + timedelta(minutes=RECONCILE_GRACE_MINUTES, seconds=1)
+        wait = max(0.0, (due - datetime.now(UTC)).total_seconds())
+        time.sleep(wait)
+        return wait
 
     def _quiet_or_stuck(self, runs: list[Run]) -> None:
         if self.quiet():

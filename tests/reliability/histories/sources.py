@@ -14,7 +14,7 @@ from typing import Protocol
 
 from tests.fakes.datadog_world import DatadogWorld
 from tests.fakes.sentry_world import Person, SentryWorld
-from tests.fakes.vendor_world import Webhook, WorldClock, lagging_clock
+from tests.fakes.vendor_world import DATADOG_LAG, SENTRY_LAG, Webhook, WorldClock
 from tests.reliability.histories.invariants import DatadogEnd, SentryEnd
 from tests.reliability.histories.model import AlertSpec
 
@@ -68,7 +68,7 @@ class SentrySource:
         issue = alert.external_id
         if action == "fire":
             project = SENTRY_PROJECTS[alert.spec.team]
-            clock = lagging_clock(seed * 100 + int(issue) % 10)
+            clock = WorldClock(SENTRY_LAG)
             return self.world.open_issue(issue, project, title(alert), clock, self.rules[project])
         if action == "event":
             return self.world.new_event(issue)
@@ -92,7 +92,7 @@ class DatadogSource:
 
     def setup(self, alert: AlertSpec, seed: int, own: Callable[[str], None]) -> None:
         monitor = int(alert.external_id)
-        clock: WorldClock = lagging_clock(seed * 100 + monitor % 10 + 50)
+        clock = WorldClock(DATADOG_LAG)
         self.world.add_world_monitor(monitor, title(alert), clock, self.tags)
         own(f"monitor:{monitor}")
 

@@ -42,6 +42,7 @@ SENTRY_TOKEN = "histories-sentry-token"
 DATADOG_API_KEY, DATADOG_APP_KEY = "histories-dd-api-key", "histories-dd-app-key"
 SENTRY_RULES = {"hist-sync": "101", "hist-quiet": "102"}  # project slug -> alert rule
 MONITOR_TAG = "suite:histories"
+RECONCILE_GRACE_MINUTES = 1
 TEAMS = f"""settings:
   workspace_gid: "{WORKSPACE}"
   default_team: Sync
@@ -436,7 +437,10 @@ def deploy(base_env: Mapping[str, str], emulators: Mapping[str, Service], log_di
              for name in ("firestore", "pubsub")}
     hosts["asana"] = ("127.0.0.1", _port_of(asana.url))
     hosts["sentry"] = ("127.0.0.1", _port_of(sentry.url))
-    proxies = {name: FaultProxy(target, name=name).start() for name, target in hosts.items()}
+    # Ports below the ephemeral range: a refusing proxy closes its port for a while, and an
+    # outgoing connection must not take it meanwhile.
+    proxies = {name: FaultProxy(target, name=name, port=free_port()).start()
+               for name, target in hosts.items()}
     messages = Messages()
     pushes: list[Push] = []
 
@@ -468,6 +472,8 @@ def deploy(base_env: Mapping[str, str], emulators: Mapping[str, Service], log_di
            "RECONCILE_SENTRY_RULES": ",".join(f"{p}:{r}" for p, r in SENTRY_RULES.items()),
            "RECONCILE_DATADOG_WEBHOOK": datadog.webhook_name,
            "RECONCILE_DATADOG_MONITOR_TAGS": MONITOR_TAG,
+           # Reconciliation leaves alone what changed within its grace: the shortest it takes.
+           "RECONCILE_GRACE_MINUTES": str(RECONCILE_GRACE_MINUTES),
            "TEAMS_FILE": str(log_dir / "teams.yaml"), "THREADS": "6"}
     sentry.ingest_url = datadog.ingest_url = env["ASANA_WEBHOOK_TARGET_URL"]
     sentry.client_secret = env["SENTRY_CLIENT_SECRET"]
