@@ -51,6 +51,9 @@ class WorldClock:
 #: its lookback (60 min), and far enough that comparing them with Asana's clock misleads.
 SENTRY_LAG = timedelta(minutes=10)
 DATADOG_LAG = timedelta(minutes=8)
+#: Asana's: less than the 5 minutes of skew the service allows for with Asana's ``modified_at``
+#: (shared/ledger.py LOOKUP_SLACK, shared/asana_health.py COMPARE_SLACK).
+ASANA_LAG = timedelta(minutes=4)
 
 
 def http_date(moment: datetime) -> str:

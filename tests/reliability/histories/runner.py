@@ -384,14 +384,20 @@ class Harness:
         self._quiet_or_stuck(runs)
 
     def _outwait_grace(self) -> float:
-        """Wait until the last ledger change is older than reconciliation's grace, as it is
-        when the scheduled run comes minutes later; return the seconds waited."""
-        changes = [d["updated_at"] for d in self._ledger()
-                   if isinstance(d.get("updated_at"), datetime)]
-        if not changes:
+        """Wait until the last change is older than what reconciliation leaves alone (a ledger
+        record changed within its grace, a task changed within shared/asana_health.py's
+        COMPARE_GRACE on Asana's clock), as it is when the scheduled run comes minutes later;
+        return the seconds waited."""
+        from shared.asana_health import COMPARE_GRACE
+
+        grace = timedelta(minutes=RECONCILE_GRACE_MINUTES)
+        due = [d["updated_at"] + grace for d in self._ledger()
+               if isinstance(d.get("updated_at"), datetime)]
+        due += [_parse(t["modified_at"]) + COMPARE_GRACE
+                for t in list(self.d.asana.tasks.values()) if t.get("modified_at")]
+        if not due:
             return 0.0
-        due = max(changes) + timedelta(minutes=RECONCILE_GRACE_MINUTES, seconds=1)
-        wait = max(0.0, (due - datetime.now(UTC)).total_seconds())
+        wait = max(0.0, (max(due) + timedelta(seconds=1) - datetime.now(UTC)).total_seconds())
         time.sleep(wait)
         return wait
 
@@ -499,6 +505,10 @@ class Harness:
         if run is not None:
             run.note(f"[sentry] sent {hook.label}: {posted.describe()}")
         return posted
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def _body_id(hook: Webhook) -> str:

@@ -33,6 +33,7 @@ from shared import failpoints
 from tests.fakes.asana_people import PeopleAsana
 from tests.fakes.datadog_world import DatadogWorld
 from tests.fakes.sentry_world import SentryWorld
+from tests.fakes.vendor_world import ASANA_LAG
 from tests.reliability.histories.model import MONITORS_PROJECT, SYNC_PROJECT
 from tests.reliability.proxy import FaultProxy
 
@@ -422,7 +423,7 @@ def deploy(base_env: Mapping[str, str], emulators: Mapping[str, Service], log_di
     suffix = uuid.uuid4().hex[:6]
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "teams.yaml").write_text(TEAMS)
-    asana = PeopleAsana(token=ASANA_TOKEN)
+    asana = PeopleAsana(token=ASANA_TOKEN, lag=ASANA_LAG)
     asana.add_workspace(WORKSPACE, "Histories")
     for gid, name in ((SYNC_PROJECT, "Sync and Quiet backlog"),
                       (MONITORS_PROJECT, "Monitors backlog")):
