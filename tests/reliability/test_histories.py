@@ -11,7 +11,8 @@ logs says so), then the system settles, is reconciled, and each alert is checked
 histories/invariants.py): one task, none lost, and the task's state equals the source's.
 
 ``ALERT_BRIDGE_HISTORIES`` (default 200) sets how many, ``ALERT_BRIDGE_FIRST_SEED`` (default 1)
-where the seeds start, ``ALERT_BRIDGE_HISTORY_CONCURRENCY`` (default 100) how many run at once;
+where the seeds start, ``ALERT_BRIDGE_HISTORY_CONCURRENCY`` (default 200: one wave) how many
+run at once;
 ``ALERT_BRIDGE_SEED=<n>`` runs that one history alone and prints it whole;
 ``ALERT_BRIDGE_HISTORY_SKIP=delete-webhook,kill`` leaves those faults out.
 """
@@ -38,7 +39,7 @@ from tests.reliability.rig import Rig
 
 HISTORIES = int(os.environ.get("ALERT_BRIDGE_HISTORIES", "200"))
 FIRST_SEED = int(os.environ.get("ALERT_BRIDGE_FIRST_SEED", "1"))
-CONCURRENCY = int(os.environ.get("ALERT_BRIDGE_HISTORY_CONCURRENCY", "100"))
+CONCURRENCY = int(os.environ.get("ALERT_BRIDGE_HISTORY_CONCURRENCY", "200"))
 ONE_SEED = os.environ.get("ALERT_BRIDGE_SEED", "").strip()
 #: Environment faults to leave out, comma-separated (e.g. delete-webhook): to look past one
 #: defect that breaks every later history (histories stay the same, the step is skipped).
