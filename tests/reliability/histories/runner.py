@@ -7,10 +7,13 @@ change) must all be acknowledged by a worker before the next step starts. Faults
 environment hit every history running at that moment, so each is written into all their logs.
 
 The barrier: faults healed, quiet (no message on its way, no push failing, the ledger holding
-no claim or lease and not changing), dead letters replayed, one reconciliation run, quiet
-again; then late webhooks (held back by their fate) are sent, and, if there were any, a second
-reconciliation run follows them. A history is checked after the last run that followed its
-last webhook.
+no claim or lease and not changing), dead letters replayed, quiet again. Then the alerts of
+which nothing was missed (no webhook lost, late or refused, every change of the task in Asana
+delivered) are judged at once: reconciliation is there for what webhooks lost, and must not be
+what hides a webhook applied wrongly. Then one reconciliation run, once its grace has passed
+(the scheduled job comes minutes later: records and tasks that just changed are left alone),
+quiet again, and every alert is judged; late webhooks (held back by their fate) are sent after
+that run, followed by a second run, and the histories that had any are judged after it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -179,8 +182,10 @@ class Harness:
         for index, hook in enumerate(hooks):
             fate = step.fates[index] if index < len(step.fates) else "deliver"
             if fate == "lose":
+                run.facts[step.alert].missed.append(f"step {run.step}: {hook.label} lost")
                 words.append(f"{hook.label}: lost")
             elif fate == "late":
+                run.facts[step.alert].missed.append(f"step {run.step}: {hook.label} late")
                 run.late.append((step.alert, hook))
                 words.append(f"{hook.label}: held back (sent late)")
             else:
@@ -212,6 +217,8 @@ class Harness:
             facts.accepted_cycles = facts.accepted_cycles | {cycle}
         answers = " + ".join(p.describe() for p in results)
         lost = "" if any(p.status == 202 for p in results) else " (not accepted: lost)"
+        if lost:
+            run.facts[index].missed.append(f"step {run.step}: {hook.label} not accepted")
         return f"{'sent twice at once: ' if copies == 2 else ''}{answers}{lost}"
 
     def _person(self, run: Run, index: int, completed: bool) -> str:
@@ -225,6 +232,8 @@ class Harness:
             return f"task {task['gid']} already {'completed' if completed else 'open'}"
         deliveries = self.d.asana.act(task["gid"], completed, PERSON_GID)
         run.facts[index].person_changed_task = True
+        if not deliveries:
+            run.facts[index].missed.append(f"step {run.step}: no webhook delivered the change")
         return f"a person {verb} task {task['gid']}; {deliveries} webhook delivery(ies)"
 
     def _environment(self, run: Run, step: Step) -> str:
@@ -343,6 +352,8 @@ class Harness:
         if any(run.dead_letters for run in runs):
             self._everyone(runs, f"[operator] {self.replay()}")
             self._quiet_or_stuck(runs)
+        for run in runs:
+            self._check(run, before_reconciliation=True)
         self._reconcile(runs, "1")
         late = [run for run in runs if run.late]
         for run in runs:
@@ -418,15 +429,27 @@ class Harness:
         for run in runs:
             run.line(f"  {text}")
 
-    def _check(self, run: Run) -> None:
-        run.line("  at the end:")
+    def _check(self, run: Run, *, before_reconciliation: bool = False) -> None:
+        """Judge each alert (before reconciliation: only those of which nothing was missed,
+        since reconciliation is there for what webhooks lost, not for what they said)."""
+        run.line("  before reconciliation, alerts of which no webhook was missed:"
+                 if before_reconciliation else "  at the end:")
         for index, alert in enumerate(run.history.alerts):
+            if before_reconciliation and run.facts[index].missed:
+                continue
             tasks = [TaskSeen(t["gid"], bool(t.get("completed")))
                      for t in self.tasks_of(alert.tag)]
             end = self.sources[alert.spec.source].end(alert, run.facts[index])
             run.note(f"{alert.tag}: {end}; tasks "
                      f"{[(t.gid, 'completed' if t.completed else 'open') for t in tasks]}")
-            run.findings += CHECKS[alert.spec.source](alert, tasks, end)
+            known = {(f.tag, f.kind) for f in run.findings}
+            for finding in CHECKS[alert.spec.source](alert, tasks, end):
+                if (finding.tag, finding.kind) in known:
+                    continue  # already found before reconciliation
+                if before_reconciliation:
+                    finding = replace(finding, detail=f"{finding.detail} (before "
+                                      "reconciliation, nothing was missed)")
+                run.findings.append(finding)
 
     # -- who owns what -----------------------------------------------------------------------
 
@@ -496,6 +519,9 @@ class Harness:
         run = self.running.get(owner) if owner is not None else None
         if run is not None and posted.status not in (200, 202):
             run.note(f"[asana] delivery of task {tasks[0]}: {posted.describe()}")
+            for index, alert in enumerate(run.history.alerts):
+                if any(t["gid"] == tasks[0] for t in self.tasks_of(alert.tag)):
+                    run.facts[index].missed.append(f"a delivery of task {tasks[0]} failed")
 
     def _echo(self, hook: Webhook) -> Posted:
         posted = post(hook)

@@ -9,7 +9,7 @@ invariants.CHECKS.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from tests.fakes.datadog_world import DatadogWorld
@@ -36,6 +36,10 @@ class Facts:
 
     person_changed_task: bool = False
     accepted_cycles: frozenset[str] = frozenset()  # Datadog cycles whose Triggered got a 202
+    #: What of this alert may not have reached the service (a lost, late or refused webhook,
+    #: a person's change no webhook delivered): empty, the sides must agree before any
+    #: reconciliation.
+    missed: list[str] = field(default_factory=list)
 
 
 class Source(Protocol):
