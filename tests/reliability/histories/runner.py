@@ -512,6 +512,23 @@ class Harness:
         if push.outcome.get("status") == "dead-lettered" and run is not None:
             run.dead_letters += 1
             run.note(f"[worker] dead-lettered {key}: {push.outcome.get('reason')}")
+            # Replayed later, out of order: what reconciliation is there for.
+            for index in self._alerts_of(run, push.attributes):
+                run.facts[index].missed.append(f"{key} dead-lettered, replayed later")
+
+    def _alerts_of(self, run: Run, attributes: Any) -> list[int]:
+        """Return the indexes of the run's alerts a message is about."""
+        key = str(attributes.get("alert_key", ""))
+        task = str(attributes.get("task_gid") or "")
+        found = []
+        for index, alert in enumerate(run.history.alerts):
+            cycles = [c.key for c in self.d.datadog.cycles.get(int(alert.external_id), [])] \
+                if alert.spec.source == "datadog" else []
+            if (key == f"sentry:issue:{alert.external_id}" or alert.external_id in key
+                    or any(key == f"datadog:cycle:{c}" for c in cycles)
+                    or any(t["gid"] == task for t in self.tasks_of(alert.tag))):
+                found.append(index)
+        return found
 
     def _asana_delivery(self, tasks: list[str], posted: Posted) -> None:
         owner = self._task_owner(tasks[0]) if tasks else None
