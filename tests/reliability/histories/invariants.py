@@ -8,6 +8,9 @@ alert's source, never on the service's ledger.
 - the service changes a Sentry issue only for teams that opted in (``sync_back``); a team
   without it keeps Sentry's word, so its task must agree with Sentry unless a person changed
   the task in Asana (then one-way sync lets the two differ).
+
+The runner applies them at the end (after reconciliation), and earlier to alerts of which
+nothing was missed: after each step has settled, and before reconciliation runs.
 """
 
 from __future__ import annotations

@@ -3,8 +3,11 @@ barrier where the system settles, is reconciled, and every history of the wave i
 
 A step waits for its own effects, not for a fixed time: the Pub/Sub messages it caused (the
 webhooks it sent, the Asana deliveries of a person's change, Sentry's echo of the service's
-change) must all be acknowledged by a worker before the next step starts. Faults in the
-environment hit every history running at that moment, so each is written into all their logs.
+change) must all be acknowledged by a worker before the next step starts. Once they are, an
+alert of which nothing was missed so far (no webhook lost, late, refused or dead-lettered,
+every change of its task delivered) is judged on the spot: the two sides must agree already.
+Faults in the environment hit every history running at that moment, so each is written into
+all their logs.
 
 The barrier: faults healed, quiet (no message on its way, no push failing, the ledger holding
 no claim or lease and not changing), dead letters replayed, quiet again. Then the alerts of
@@ -160,6 +163,8 @@ class Harness:
                          f"{self.d.messages.waiting(run.seed)} message(s) on their way)")
             else:
                 run.note(f"(settled in {time.monotonic() - begun:.1f}s)")
+                if step.alert is not None:
+                    self._judge(run, step.alert, f"after step {number}, nothing missed")
         run.seconds = time.monotonic() - started
 
     # -- steps -------------------------------------------------------------------------------
@@ -434,22 +439,31 @@ class Harness:
         since reconciliation is there for what webhooks lost, not for what they said)."""
         run.line("  before reconciliation, alerts of which no webhook was missed:"
                  if before_reconciliation else "  at the end:")
-        for index, alert in enumerate(run.history.alerts):
-            if before_reconciliation and run.facts[index].missed:
-                continue
-            tasks = [TaskSeen(t["gid"], bool(t.get("completed")))
-                     for t in self.tasks_of(alert.tag)]
-            end = self.sources[alert.spec.source].end(alert, run.facts[index])
+        for index in range(len(run.history.alerts)):
+            if before_reconciliation:
+                self._judge(run, index, "before reconciliation, nothing missed")
+            else:
+                self._judge(run, index, "", always=True)
+
+    def _judge(self, run: Run, index: int, when: str, *, always: bool = False) -> None:
+        """Check one alert now; ``when`` it is judged early, only if nothing of it was missed,
+        and each broken promise is kept once (the earliest)."""
+        if not always and run.facts[index].missed:
+            return
+        alert = run.history.alerts[index]
+        tasks = [TaskSeen(t["gid"], bool(t.get("completed"))) for t in self.tasks_of(alert.tag)]
+        end = self.sources[alert.spec.source].end(alert, run.facts[index])
+        if always or when.startswith("before"):
             run.note(f"{alert.tag}: {end}; tasks "
                      f"{[(t.gid, 'completed' if t.completed else 'open') for t in tasks]}")
-            known = {(f.tag, f.kind) for f in run.findings}
-            for finding in CHECKS[alert.spec.source](alert, tasks, end):
-                if (finding.tag, finding.kind) in known:
-                    continue  # already found before reconciliation
-                if before_reconciliation:
-                    finding = replace(finding, detail=f"{finding.detail} (before "
-                                      "reconciliation, nothing was missed)")
-                run.findings.append(finding)
+        known = {(f.tag, f.kind) for f in run.findings}
+        for finding in CHECKS[alert.spec.source](alert, tasks, end):
+            if (finding.tag, finding.kind) in known:
+                continue
+            if when:
+                finding = replace(finding, detail=f"{finding.detail} ({when})")
+                run.note(f"✗ {finding.describe()}")
+            run.findings.append(finding)
 
     # -- who owns what -----------------------------------------------------------------------
 
