@@ -115,6 +115,8 @@ class FakeAsana(ServedFake):
     #: The workspace of projects seeded without one (Asana's projects all have one); None
     #: leaves their ``workspace`` empty, as older tests expect.
     default_workspace: str | None = None
+    #: How far Asana's own clock (created_at, modified_at, ...) is behind ours.
+    lag: timedelta = timedelta(0)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -125,6 +127,10 @@ class FakeAsana(ServedFake):
         self._http = LocalServer(self.handle)
         self._hook_secrets: dict[str, str] = {}  # webhook gid -> X-Hook-Secret
         self._delivering: list[threading.Thread] = []
+
+    def _stamp(self) -> str:
+        """Return the time now on Asana's clock."""
+        return _now(self.lag)
 
     # -- seeding and failure injection -------------------------------------------------
 
@@ -409,8 +415,8 @@ class FakeAsana(ServedFake):
             "custom_fields": data.get("custom_fields", {}),
             "followers": [{"gid": f} for f in data.get("followers", [])],
             "assignee": {"gid": data["assignee"]} if data.get("assignee") else None,
-            "created_at": _now(),
-            "modified_at": _now(),
+            "created_at": self._stamp(),
+            "modified_at": self._stamp(),
             "permalink_url": f"https://app.asana.com/0/{projects[0] if projects else 0}/{gid}",
         }
         self.tasks[gid] = task
@@ -429,7 +435,7 @@ class FakeAsana(ServedFake):
             raise ApiError(400, "completed: Not a boolean")
         was = bool(task.get("completed"))
         task.update(data)
-        task["modified_at"] = _now()
+        task["modified_at"] = self._stamp()
         if bool(task.get("completed")) != was:
             task["completed_by"] = ({"gid": user_gid, "resource_type": "user"}
                                     if task["completed"] else None)
@@ -473,9 +479,9 @@ class FakeAsana(ServedFake):
             if hook is None:
                 return
             if 200 <= status < 300:
-                hook["last_success_at"] = _now()
+                hook["last_success_at"] = self._stamp()
             else:
-                hook["last_failure_at"], hook["last_failure_content"] = _now(), failure
+                hook["last_failure_at"], hook["last_failure_content"] = self._stamp(), failure
 
     def heartbeat(self, webhook_gid: str) -> Response:
         """Send the webhook's periodic empty delivery."""
@@ -494,7 +500,7 @@ class FakeAsana(ServedFake):
             hook = self.webhooks[webhook_gid]
             hook["active"] = False
             if failure:
-                hook["last_failure_at"], hook["last_failure_content"] = _now(), failure
+                hook["last_failure_at"], hook["last_failure_content"] = self._stamp(), failure
 
     def webhooks_of(self, project_gid: str) -> list[dict[str, Any]]:
         """Return the webhooks on a project (with their targets, tokens included)."""
@@ -512,7 +518,8 @@ class FakeAsana(ServedFake):
     def _emit(self, task: dict[str, Any], user_gid: str, changed: str) -> None:
         """Deliver a task change to every webhook of its projects whose filters take it."""
         projects = {p["gid"] for p in task["projects"]}
-        event = {"user": {"gid": user_gid, "resource_type": "user"}, "created_at": _now(),
+        event = {"user": {"gid": user_gid, "resource_type": "user"},
+                 "created_at": self._stamp(),
                  "action": "changed",
                  "resource": {"gid": task["gid"], "resource_type": "task",
                               "resource_subtype": "default_task"},
@@ -556,7 +563,7 @@ class FakeAsana(ServedFake):
             hook = {"gid": gid, "resource_type": "webhook", "active": True,
                     "resource": {"gid": resource, "resource_type": "project",
                                  "name": project["name"]},
-                    "target": target, "filters": filters, "created_at": _now(),
+                    "target": target, "filters": filters, "created_at": self._stamp(),
                     "last_failure_at": None, "last_failure_content": "",
                     "last_success_at": None}
             self.webhooks[gid] = hook
@@ -587,10 +594,10 @@ class FakeAsana(ServedFake):
             # Asana derives the plain text of a rich-text comment.
             "text": data.get("text") or _plain_text(data.get("html_text", "")),
             "html_text": data.get("html_text", ""),
-            "created_at": _now(),
+            "created_at": self._stamp(),
         }
         self.stories.setdefault(gid, []).append(story)
-        self.tasks[gid]["modified_at"] = _now()
+        self.tasks[gid]["modified_at"] = self._stamp()
         return story
 
     def _task_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -861,8 +868,8 @@ def _parse(text: str) -> datetime:
     return parsed
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _now(lag: timedelta = timedelta(0)) -> str:
+    return (datetime.now(UTC) - lag).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def main() -> None:

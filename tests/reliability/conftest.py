@@ -14,13 +14,20 @@ from tests.reliability.rig import Rig, base_env, seeded_asana
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the scenario table (scenario, alerts, tasks, lost, duplicated, seconds)."""
-    table = summary.rows()
-    if not table:
+    """Print the scenario table (scenario, alerts, tasks, lost, duplicated, seconds) and the
+    randomized histories' table (seeds, histories, disagreements, duplicates, lost)."""
+    table, histories = summary.rows(), summary.histories_rows()
+    if not table and not histories:
         return
     terminalreporter.section("reliability summary")
-    for line in summary.render(table):
-        terminalreporter.write_line(line)
+    if table:
+        for line in summary.render(table):
+            terminalreporter.write_line(line)
+    if histories:
+        if table:
+            terminalreporter.write_line("")
+        for line in summary.render_histories(histories):
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

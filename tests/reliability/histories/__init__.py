@@ -1,0 +1,1 @@
+"""Randomized histories (Jepsen-style) of alerts, people and faults against one deployment."""
