@@ -19,8 +19,15 @@ row    record                                      delivery                    s
 =====  ==========================================  ==========================  ==========
 1      none, or expired                            triggered / reopened,       CREATE
                                                    may create
-2      none, or expired                            anything else               SKIP
+2      none, or expired                            resolved                    REMEMBER
+2b     none, or expired                            anything else               SKIP
 3      its identity is among the applied ones      any                         SKIP
+3b     remembered (resolved, no task)              triggered / reopened, may   CREATE_RESOLVED
+                                                   create, older than the
+                                                   remembered resolve (rule A)
+3c     remembered (resolved, no task)              triggered / reopened,       CREATE
+                                                   may create
+3d     remembered (resolved, no task)              anything else               SKIP
 4      creating, lease live                        any                         WAIT
 5      creating, lease lapsed                      triggered / reopened,       RECOVER
                                                    may create
@@ -63,6 +70,12 @@ decide_sync() applies the same rule to a task completed or reopened in Asana.
 
 RECOVER looks the task up in Asana by its marker before creating, because the lapsed claim's
 worker may have created it and died before recording it.
+
+A resolve that arrives before the alert's firing (Datadog's Recovered overtaking a late
+Triggered, a Sentry resolve before a delayed issue alert) is *remembered*: a record that holds
+no task, only what the source said and when. The late firing is then older than that resolve
+on the source's own clock and gets its task created already completed (CREATE_RESOLVED): the
+alert is not lost, and the task does not claim an alert is firing that the source says is over.
 """
 
 from __future__ import annotations
@@ -103,12 +116,16 @@ class Step(enum.StrEnum):
     COUNT = "count"  # a recurrence inside the comment interval: only count it
     RESOLVE = "resolve"  # complete the task and comment
     REOPEN = "reopen"  # reopen the task and comment
+    CREATE_RESOLVED = "create_resolved"  # as CREATE, the task completed: its resolve came first
+    REMEMBER = "remember"  # a resolve before any firing: keep what the source said, no task
     SKIP = "skip"  # nothing to do (already applied, stale, nothing to resolve, ...)
     WAIT = "wait"  # another delivery holds the record right now: retry later
 
 
 #: Steps that change the task's state, and so must not go back in time.
 STATE_CHANGES = frozenset({Step.RESOLVE, Step.REOPEN})
+#: Steps that create the task.
+_CREATES = frozenset({Step.CREATE, Step.RECOVER, Step.CREATE_RESOLVED})
 
 
 @dataclass(frozen=True)
@@ -150,6 +167,7 @@ class Record:
     # Every project a claim of this key was (being) created in, across takeovers: a crashed
     # attempt's task can be in any of them.
     claim_projects: tuple[str, ...] = field(default_factory=tuple)
+    born_resolved: bool = False  # the claim creates its task completed (CREATE_RESOLVED)
 
     def leased(self, now: datetime) -> bool:
         """Tell whether a delivery holds a live lease on the record."""
@@ -158,6 +176,10 @@ class Record:
     def expired(self, now: datetime) -> bool:
         """Tell whether the record is past its retention (Firestore's TTL purges it later)."""
         return self.expires_at <= now
+
+    def remembered(self) -> bool:
+        """Tell whether the record only remembers a resolve that came before any firing."""
+        return self.state is State.RESOLVED and not self.task_gid
 
 
 @dataclass(frozen=True)
@@ -190,6 +212,8 @@ def decide(record: Record | None, delivery: Delivery, now: datetime) -> Decision
         return _on_new(delivery)
     if delivery.digest in record.digests:
         return Decision(Step.SKIP, "this webhook was already applied (redelivery or replay)")
+    if record.remembered():
+        return _on_remembered(record, delivery)
     if record.state is State.CREATING:
         return _on_creating(record, delivery, now)
     if record.leased(now):
@@ -206,12 +230,24 @@ def decide(record: Record | None, delivery: Delivery, now: datetime) -> Decision
 
 
 def _on_new(delivery: Delivery) -> Decision:
+    if delivery.action is Action.RESOLVED:
+        return Decision(Step.REMEMBER, "resolved before any firing arrived: remembered, so a "
+                                       "late firing is known to be older")
     if delivery.action not in _CREATING_ACTIONS:
         return Decision(Step.SKIP, f"{delivery.action.value} for an alert that has no task")
     if not delivery.may_create:
         return Decision(Step.SKIP, "this webhook only updates existing tasks "
                                    "(settings.create_tasks_from)")
     return Decision(Step.CREATE, "first time this alert is seen")
+
+
+def _on_remembered(record: Record, delivery: Delivery) -> Decision:
+    if delivery.action not in _CREATING_ACTIONS or not delivery.may_create:
+        return Decision(Step.SKIP, f"{delivery.action.value} for an alert that has no task")
+    if out_of_order(record, delivery):
+        return Decision(Step.CREATE_RESOLVED, "fired before the resolve that arrived first: "
+                                              "its task is created completed")
+    return Decision(Step.CREATE, "fired again after a resolve that came without a task")
 
 
 def _on_creating(record: Record, delivery: Delivery, now: datetime) -> Decision:
@@ -280,13 +316,29 @@ def noted(record: Record, delivery: Delivery) -> Record | None:
 
 
 def claim(key: str, now: datetime, *, project_gid: str | None, source: str | None = None,
-          external_id: str | None = None) -> Record:
-    """Return the record that marks ``key`` as being created by this delivery."""
+          external_id: str | None = None, resolved: bool = False,
+          remembered: Record | None = None) -> Record:
+    """Return the record that marks ``key`` as being created by this delivery.
+
+    A claim over a remembered resolve keeps what the source said (its clocks), so that its
+    own late deliveries are still known to be older.
+    """
     return Record(key=key, state=State.CREATING, updated_at=now, created_at=now,
                   expires_at=now + RETENTION, project_gid=project_gid, source=source,
                   external_id=external_id, lease_started_at=now,
                   lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
-                  claim_projects=(project_gid,) if project_gid else ())
+                  claim_projects=(project_gid,) if project_gid else (),
+                  born_resolved=resolved,
+                  clocks=dict(remembered.clocks) if remembered is not None else {},
+                  digests=remembered.digests if remembered is not None else ())
+
+
+def remember(key: str, delivery: Delivery, now: datetime, *, source: str | None,
+             external_id: str | None) -> Record:
+    """Return the record of a resolve that arrived before any firing: no task, its clocks."""
+    empty = Record(key=key, state=State.RESOLVED, updated_at=now, created_at=now,
+                   expires_at=now + RETENTION, source=source, external_id=external_id)
+    return after(empty, Step.REMEMBER, delivery, now)
 
 
 def take_over(record: Record, now: datetime, *, project_gid: str | None) -> Record:
@@ -322,12 +374,14 @@ def after(record: Record, step: Step, delivery: Delivery, now: datetime, *,
     updated = replace(heard(record, delivery.origin, delivery.source_time), updated_at=now,
                       expires_at=now + RETENTION, digests=digests, lease_expires_at=None,
                       lease_started_at=None)
-    if step in STATE_CHANGES or step in (Step.CREATE, Step.RECOVER):
+    if step in STATE_CHANGES or step in _CREATES or step is Step.REMEMBER:
         updated = replace(updated, state_origin=delivery.origin or None,
                           state_received_at=delivery.received_at or now)
-    if step in (Step.CREATE, Step.RECOVER):
-        return replace(updated, state=State.OPEN, task_gid=task_gid, team=team,
-                       created_at=now, last_commented_at=now, occurrences=1)
+    if step in _CREATES:
+        state = State.RESOLVED if record.born_resolved else State.OPEN
+        return replace(updated, state=state, task_gid=task_gid, team=team,
+                       created_at=now, last_commented_at=now, occurrences=1,
+                       born_resolved=False)
     if step is Step.RESOLVE:
         return replace(updated, state=State.RESOLVED, last_commented_at=now)
     if step is Step.REOPEN:
@@ -371,7 +425,8 @@ def to_document(record: Record) -> dict[str, object]:
                                    "occurrences": record.occurrences,
                                    "digests": list(record.digests),
                                    "clocks": dict(record.clocks),
-                                   "claim_projects": list(record.claim_projects)}
+                                   "claim_projects": list(record.claim_projects),
+                                   "born_resolved": record.born_resolved}
     document.update({name: getattr(record, name) for name in _TIMES + _TEXTS})
     return document
 
@@ -403,6 +458,7 @@ def from_document(document: Mapping[str, object]) -> Record:
         clocks={str(k): v for k, v in clocks.items() if isinstance(v, datetime)}
         if isinstance(clocks, dict) else {},
         claim_projects=tuple(str(p) for p in projects) if isinstance(projects, list) else (),
+        born_resolved=document.get("born_resolved") is True,
     )
 
 

@@ -99,11 +99,22 @@ def missing_sentry(findings: Iterable[SentryFinding], records: Mapping[str, Json
             continue
         key = issue_key(issue_id)
         record = records.get(key)
-        if key in planned or (record is not None and is_live(record, now)):
+        if key in planned or _handled(record, now):
             continue
         body = sentry_event_alert(finding, issue_id, org=org, api_url=api_url)
         planned[key] = Publication("sentry", "event_alert", "triggered", key, "missing", body)
     return list(planned.values())
+
+
+def _handled(record: Json | None, now: datetime) -> bool:
+    """Tell whether a record stands for the alert's task: made or being made.
+
+    A record that only remembers a resolve (no task, shared/ledger.py) does not: the alert's
+    webhook was lost all the same, and its task is created completed.
+    """
+    if record is None or not is_live(record, now):
+        return False
+    return bool(record.get("task_gid")) or record.get("state") == "creating"
 
 
 def alerting_monitors(monitors: Iterable[Json], webhook: str, win: Window) -> list[Json]:

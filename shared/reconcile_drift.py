@@ -209,7 +209,7 @@ def read_failed(source: str, what: str, error: Transient, **fields: object) -> N
 
 
 def _comparable(record: Json, now: datetime) -> bool:
-    """Tell whether a Sentry record has a task state to compare (not creating, not expired)."""
+    """Tell whether a Sentry record has a task state to compare (a task, not expired)."""
     issue_id = str(record.get("key", "")).removeprefix(SENTRY_ISSUE_PREFIX)
-    return (record.get("state") in ("open", "resolved") and is_live(record, now)
-            and issue_id.isdigit())
+    return (record.get("state") in ("open", "resolved") and bool(record.get("task_gid"))
+            and is_live(record, now) and issue_id.isdigit())

@@ -66,6 +66,7 @@ class TaskDraft:
     custom_fields: Mapping[str, str] = field(default_factory=dict)
     followers: tuple[str, ...] = ()
     assignee: str | None = None
+    completed: bool = False  # an alert whose resolve arrived before its firing
 
     def to_asana(self) -> dict[str, Any]:
         """Return the ``data`` object of ``POST /tasks``."""
@@ -81,6 +82,8 @@ class TaskDraft:
             data["custom_fields"] = dict(self.custom_fields)
         if self.followers:
             data["followers"] = list(self.followers)
+        if self.completed:
+            data["completed"] = True
         if self.assignee:
             data["assignee"] = self.assignee
         return data

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -241,11 +241,25 @@ def _apply(decision: Decision, alert: Alert, delivery: Delivery, record: Record 
         return decision
     if decision.step is Step.WAIT:
         raise Transient(f"alert {alert.key}: {decision.why}")
-    if decision.step in (Step.CREATE, Step.RECOVER):
+    if decision.step is Step.REMEMBER:
+        _remember(alert, delivery, record, version, deps)
+        return decision
+    if decision.step in (Step.CREATE, Step.RECOVER, Step.CREATE_RESOLVED):
         _create(alert, delivery, record, version, decision.step, deps)
         return decision
     assert record is not None and record.task_gid is not None  # decide() guarantees it
     return _update(alert, delivery, record, version, decision, deps)
+
+
+def _remember(alert: Alert, delivery: Delivery, record: Record | None, version: Any,
+              deps: WorkerDeps) -> None:
+    """Keep a resolve that came before any firing, so a late firing is known to be older."""
+    kept = ledger.remember(alert.key, delivery, deps.now(), source=alert.source,
+                           external_id=alert.external_id)
+    # create() also replaces an expired record that Firestore's TTL has not purged yet.
+    if (deps.ledger.create(kept) if record is None else deps.ledger.update(kept, version)) \
+            is None:
+        raise _Changed
 
 
 def _note(record: Record | None, version: Any, delivery: Delivery, deps: WorkerDeps) -> None:
@@ -271,17 +285,22 @@ class _Plan:
 
 def _create(alert: Alert, delivery: Delivery, record: Record | None, version: Any,
             step: Step, deps: WorkerDeps) -> None:
-    plan = _plan(alert, deps)
-    now = deps.now()
     lapsed = record if step is Step.RECOVER else None
+    resolved = step is Step.CREATE_RESOLVED or (lapsed is not None and lapsed.born_resolved)
+    plan = _plan(alert, deps, completed=resolved)
+    now = deps.now()
     if lapsed is not None:
         claim = ledger.take_over(lapsed, now, project_gid=plan.project_gid)
         claimed = deps.ledger.update(claim, version)
     else:
+        remembered = record if record is not None and not record.expired(now) else None
         claim = ledger.claim(alert.key, now, project_gid=plan.project_gid, source=alert.source,
-                             external_id=alert.external_id)
-        # create() also replaces an expired record that Firestore's TTL has not purged yet.
-        claimed = deps.ledger.create(claim)
+                             external_id=alert.external_id, resolved=resolved,
+                             remembered=remembered)
+        # A remembered resolve is replaced on its version; create() also replaces an
+        # expired record that Firestore's TTL has not purged yet.
+        claimed = (deps.ledger.update(claim, version) if remembered is not None
+                   else deps.ledger.create(claim))
     if claimed is None:
         raise _Changed
     deps.failpoint("after_claim")
@@ -349,7 +368,7 @@ def _link_back(alert: Alert, task_gid: str, project_gid: str, team: str,
                            "alert_key": alert.key, "task_gid": task_gid, "status": None})
 
 
-def _plan(alert: Alert, deps: WorkerDeps) -> _Plan:
+def _plan(alert: Alert, deps: WorkerDeps, *, completed: bool = False) -> _Plan:
     config = deps.config()
     routed = sentry_rule_routing.route_alert(alert, config, deps.environment)
     chosen, priority, kind = routed.triage.route, routed.triage.priority, routed.triage.board
@@ -361,6 +380,8 @@ def _plan(alert: Alert, deps: WorkerDeps) -> _Plan:
     why = "; ".join([chosen.explanation, *notes])
     draft = mark_task(render_task(alert, team, config, priority, project_gid, why, board_why),
                       marker)
+    if completed:  # its resolve came first: created completed, in one request
+        draft = replace(draft, completed=True)
     fields = {"alert_key": alert.key, "source": alert.source, "team": chosen.team.name,
               "priority": priority, "board": kind.value, "project": project_gid}
     fallback = routed.fallback or ("person_unknown" if notes else None)

@@ -28,7 +28,7 @@ class MemoryTracker:
         self._fail()
         gid = str(next(self._ids))
         self.tasks[gid] = draft
-        self.completed[gid] = False
+        self.completed[gid] = draft.completed
         self.comments[gid] = []
         return gid
 

@@ -23,6 +23,7 @@ from shared.ledger import (
     lease,
     lookup_projects,
     lookup_since,
+    remember,
     renew,
     take_over,
     to_document,
@@ -51,6 +52,7 @@ def delivery(action: Action, digest: str = "d1", at: datetime | None = None,
 LIVE = {"lease_expires_at": NOW + timedelta(seconds=5)}
 LAPSED = {"lease_expires_at": NOW - timedelta(seconds=1)}
 CREATING = {"task_gid": None}
+REMEMBERED = {"task_gid": None}  # a resolve kept before any firing: resolved, no task
 OLD = NOW - 3 * HOUR  # before the latest time heard of from Sentry
 
 CASES = [
@@ -59,9 +61,20 @@ CASES = [
     ("1-new-regression", delivery(Action.REOPENED), None, Step.CREATE),
     ("1-expired-record", delivery(Action.TRIGGERED), record(State.OPEN, expires_at=NOW),
      Step.CREATE),
-    ("2-resolve-unknown", delivery(Action.RESOLVED), None, Step.SKIP),
-    ("2-assign-unknown", delivery(Action.ASSIGNED), None, Step.SKIP),
-    ("2-update-only-webhook", delivery(Action.TRIGGERED, may_create=False), None, Step.SKIP),
+    ("2-resolve-unknown", delivery(Action.RESOLVED), None, Step.REMEMBER),
+    ("2-resolve-expired", delivery(Action.RESOLVED), record(State.OPEN, expires_at=NOW),
+     Step.REMEMBER),
+    ("2b-assign-unknown", delivery(Action.ASSIGNED), None, Step.SKIP),
+    ("2b-update-only-webhook", delivery(Action.TRIGGERED, may_create=False), None, Step.SKIP),
+    # rows 3b-3d: a resolve remembered before any firing (no task)
+    ("3b-late-firing-older-than-the-resolve", delivery(Action.TRIGGERED, at=OLD),
+     record(State.RESOLVED, **REMEMBERED), Step.CREATE_RESOLVED),
+    ("3c-new-firing-after-the-resolve", delivery(Action.TRIGGERED, at=NOW),
+     record(State.RESOLVED, **REMEMBERED), Step.CREATE),
+    ("3d-resolve-again", delivery(Action.RESOLVED, at=NOW),
+     record(State.RESOLVED, **REMEMBERED), Step.SKIP),
+    ("3d-update-only-firing", delivery(Action.TRIGGERED, at=OLD, may_create=False),
+     record(State.RESOLVED, **REMEMBERED), Step.SKIP),
     # row 3: the body was already applied
     ("3-redelivery", delivery(Action.TRIGGERED, digest="d0"), record(State.OPEN), Step.SKIP),
     ("3-replayed-resolve", delivery(Action.RESOLVED, digest="d0"), record(State.OPEN),
@@ -119,7 +132,7 @@ def test_decide(incoming: Delivery, existing: Record | None, step: Step) -> None
 
 def test_every_row_of_the_table_has_a_case() -> None:
     rows = {case[0].split("-")[0] for case in CASES}
-    assert rows == {str(n) for n in range(1, 15)}
+    assert rows == {str(n) for n in range(1, 15)} | {"2b", "3b", "3c", "3d"}
 
 
 def test_stale_skip_says_why() -> None:
@@ -205,3 +218,17 @@ def test_document_round_trip() -> None:
                      team="T")
     assert from_document(to_document(original)) == original
     assert to_document(original)["external_id"] == "77"
+
+
+def test_a_remembered_resolve_holds_no_task_and_its_clock() -> None:
+    resolve = delivery(Action.RESOLVED, "r", at=NOW - HOUR)
+    kept = remember("datadog:cycle:c", resolve, NOW, source="datadog", external_id="5")
+    assert (kept.state, kept.task_gid, kept.clocks["sentry"]) == (State.RESOLVED, None,
+                                                                   NOW - HOUR)
+    assert kept.remembered() and kept.digests == ("r",)
+    late = claim("datadog:cycle:c", NOW, project_gid="p", resolved=True, remembered=kept)
+    created = after(late, Step.CREATE_RESOLVED, delivery(Action.TRIGGERED, "t"), NOW,
+                    task_gid="9")
+    assert (created.state, created.task_gid, created.born_resolved) == (State.RESOLVED, "9",
+                                                                        False)
+    assert created.digests == ("r", "t")  # the resolve's redelivery is still recognised

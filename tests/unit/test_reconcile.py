@@ -60,7 +60,9 @@ def searched(**kwargs: Any) -> SentryFinding:
 
 def record(key: str, state: str = "open", expires: datetime = NOW + timedelta(days=9),
            updated: datetime = BEFORE, **extra: Any) -> dict[str, Any]:
-    return {"key": key, "state": state, "expires_at": expires, "updated_at": updated, **extra}
+    task = {} if state == "creating" else {"task_gid": "1201"}  # as the worker writes them
+    return {"key": key, "state": state, "expires_at": expires, "updated_at": updated,
+            **task, **extra}
 
 
 def monitor(monitor_id: int = 9001, *, state: str = "Alert", changed: datetime = IN,
@@ -95,7 +97,10 @@ def test_what_counts_as_fired_in_the_window(finding: SentryFinding, expected: bo
     ({"sentry:issue:4567890123": record("sentry:issue:4567890123", state="resolved")}, []),
     ({"sentry:issue:4567890123": record("sentry:issue:4567890123", expires=BEFORE)},
      ["sentry:issue:4567890123"]),
-], ids=["no-record", "open-record", "resolved-record", "expired-record"])
+    ({"sentry:issue:4567890123": record("sentry:issue:4567890123", state="resolved",
+                                        task_gid=None)}, ["sentry:issue:4567890123"]),
+], ids=["no-record", "open-record", "resolved-record", "expired-record",
+        "resolve-remembered-without-task"])
 def test_a_sentry_issue_is_missing_only_without_a_live_ledger_record(
         records: Mapping[str, Any], expected: list[str]) -> None:
     planned = missing_sentry([fired()], records, WIN, NOW, org="acme", api_url=API)

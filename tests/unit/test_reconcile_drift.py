@@ -33,8 +33,9 @@ APP = "https://app.datadoghq.com"
 def record(key: str, state: str = "open", *, updated: datetime = LONG_AGO,
            lease: datetime | None = None, expires: datetime = NOW + timedelta(days=9),
            **extra: Any) -> dict[str, Any]:
+    task = {} if state == "creating" else {"task_gid": "1201"}  # as the worker writes them
     return {"key": key, "state": state, "updated_at": updated, "lease_expires_at": lease,
-            "expires_at": expires, **extra}
+            "expires_at": expires, **task, **extra}
 
 
 def issue(issue_id: str, status: str) -> dict[str, Any]:
@@ -148,13 +149,15 @@ def test_a_refused_read_is_not_skipped_but_ends_the_run() -> None:
                      out_of_time=lambda: False)
 
 
-def test_leased_young_creating_and_expired_records_are_not_read() -> None:
+def test_leased_young_creating_expired_and_taskless_records_are_not_read() -> None:
     records = [record("sentry:issue:1", lease=NOW + timedelta(seconds=5)),
                record("sentry:issue:2", updated=JUST_NOW),
                record("sentry:issue:3", "creating"),
                record("sentry:issue:4", expires=LONG_AGO),
-               record("sentry:issue:5")]
-    reads = Reads({str(n): "resolved" for n in range(1, 6)})
+               record("sentry:issue:5"),
+               # A resolve remembered before any firing: no task to bring in line.
+               record("sentry:issue:6", "resolved", task_gid=None)]
+    reads = Reads({str(n): "unresolved" if n == 6 else "resolved" for n in range(1, 7)})
     check = check_sentry(records, reads, now=NOW, grace=GRACE, per_read=100,
                          out_of_time=lambda: False)
     assert (check.skipped, reads.reads, keys(check.planned)) == (

@@ -533,3 +533,26 @@ def test_a_datadog_webhook_of_another_monitor_joins_nothing() -> None:
                                                               monitor="1"))
     world.push("", "datadog", source="datadog", body=_datadog("real", monitor="2"))
     assert len(world.tracker.tasks) == 2
+
+
+@pytest.mark.parametrize(("triggered_at", "completed"), [
+    pytest.param("1764000000000", True, id="late-firing-older-than-its-recovery"),
+    pytest.param("1764000900000", False, id="new-firing-after-the-recovery"),
+])
+def test_a_recovery_that_overtakes_its_firing_is_remembered(triggered_at: str,
+                                                            completed: bool) -> None:
+    world = World()
+
+    def cycle(transition: str, date: str) -> bytes:
+        payload = json.loads(_datadog("overtaken", transition))
+        payload["date"] = date
+        return json.dumps(payload).encode()
+
+    world.push("", "datadog", source="datadog", body=cycle("Recovered", "1764000600000"))
+    assert world.tracker.tasks == {}  # nothing to complete yet: only remembered
+    world.push("", "datadog", source="datadog", body=cycle("Triggered", triggered_at))
+    gid = world.only_task()  # the alert is not lost...
+    assert world.tracker.completed[gid] is completed  # ...nor left open after its recovery
+    record = world.ledger.records["datadog:cycle:overtaken"]
+    assert (record.state, record.task_gid) == (
+        State.RESOLVED if completed else State.OPEN, gid)
