@@ -19,15 +19,17 @@ row    record                                      delivery                    s
 =====  ==========================================  ==========================  ==========
 1      none, or expired                            triggered / reopened,       CREATE
                                                    may create
-2      none, or expired                            resolved                    REMEMBER
+2      none, or expired                            resolved; reopened that     REMEMBER
+                                                   may not create
 2b     none, or expired                            anything else               SKIP
 3      its identity is among the applied ones      any                         SKIP
-3b     remembered (resolved, no task)              triggered / reopened, may   CREATE_RESOLVED
-                                                   create, older than the
-                                                   remembered resolve (rule A)
-3c     remembered (resolved, no task)              triggered / reopened,       CREATE
+3b     remembered resolved (no task)               triggered / reopened, may   CREATE_RESOLVED
+                                                   create, out of order
+3c     remembered (no task)                        triggered / reopened,       CREATE
                                                    may create
-3d     remembered (resolved, no task)              anything else               SKIP
+3d     remembered (no task)                        resolved, triggered /       REMEMBER
+                                                   reopened, in order
+3e     remembered (no task)                        anything else               SKIP
 4      creating, lease live                        any                         WAIT
 5      creating, lease lapsed                      triggered / reopened,       RECOVER
                                                    may create
@@ -71,11 +73,12 @@ decide_sync() applies the same rule to a task completed or reopened in Asana.
 RECOVER looks the task up in Asana by its marker before creating, because the lapsed claim's
 worker may have created it and died before recording it.
 
-A resolve that arrives before the alert's firing (Datadog's Recovered overtaking a late
-Triggered, a Sentry resolve before a delayed issue alert) is *remembered*: a record that holds
-no task, only what the source said and when. The late firing is then older than that resolve
-on the source's own clock and gets its task created already completed (CREATE_RESOLVED): the
-alert is not lost, and the task does not claim an alert is firing that the source says is over.
+A state change that arrives before the alert's firing (Datadog's Recovered overtaking a late
+Triggered, a Sentry resolve or unresolve before a delayed issue alert) is *remembered*: a record
+that holds no task, only the state the source last said and when. A late firing older than that
+word gets its task created in that state — completed when the source last said resolved
+(CREATE_RESOLVED): the alert is not lost, and the task does not claim an alert is firing that the
+source says is over.
 """
 
 from __future__ import annotations
@@ -178,8 +181,8 @@ class Record:
         return self.expires_at <= now
 
     def remembered(self) -> bool:
-        """Tell whether the record only remembers a resolve that came before any firing."""
-        return self.state is State.RESOLVED and not self.task_gid
+        """Tell whether the record only remembers what the source said before any firing."""
+        return self.state is not State.CREATING and not self.task_gid
 
 
 @dataclass(frozen=True)
@@ -230,24 +233,29 @@ def decide(record: Record | None, delivery: Delivery, now: datetime) -> Decision
 
 
 def _on_new(delivery: Delivery) -> Decision:
-    if delivery.action is Action.RESOLVED:
-        return Decision(Step.REMEMBER, "resolved before any firing arrived: remembered, so a "
-                                       "late firing is known to be older")
-    if delivery.action not in _CREATING_ACTIONS:
-        return Decision(Step.SKIP, f"{delivery.action.value} for an alert that has no task")
-    if not delivery.may_create:
+    if delivery.action in _CREATING_ACTIONS and delivery.may_create:
+        return Decision(Step.CREATE, "first time this alert is seen")
+    if delivery.action in (Action.RESOLVED, Action.REOPENED):
+        return Decision(Step.REMEMBER, f"{delivery.action.value} before any firing arrived: "
+                                       "remembered, so a late firing is known to be older")
+    if delivery.action is Action.TRIGGERED:
         return Decision(Step.SKIP, "this webhook only updates existing tasks "
                                    "(settings.create_tasks_from)")
-    return Decision(Step.CREATE, "first time this alert is seen")
+    return Decision(Step.SKIP, f"{delivery.action.value} for an alert that has no task")
 
 
 def _on_remembered(record: Record, delivery: Delivery) -> Decision:
-    if delivery.action not in _CREATING_ACTIONS or not delivery.may_create:
-        return Decision(Step.SKIP, f"{delivery.action.value} for an alert that has no task")
-    if out_of_order(record, delivery):
-        return Decision(Step.CREATE_RESOLVED, "fired before the resolve that arrived first: "
-                                              "its task is created completed")
-    return Decision(Step.CREATE, "fired again after a resolve that came without a task")
+    action = delivery.action
+    late = out_of_order(record, delivery)
+    if action in _CREATING_ACTIONS and delivery.may_create:
+        if late and record.state is State.RESOLVED:
+            return Decision(Step.CREATE_RESOLVED, "fired before the resolve that arrived "
+                                                  "first: its task is created completed")
+        return Decision(Step.CREATE, "fired; what the source said before is remembered")
+    if action in (*_CREATING_ACTIONS, Action.RESOLVED) and not late:
+        return Decision(Step.REMEMBER, f"{action.value} of an alert that has no task yet: "
+                                       "remembered")
+    return Decision(Step.SKIP, f"{action.value} for an alert that has no task")
 
 
 def _on_creating(record: Record, delivery: Delivery, now: datetime) -> Decision:
@@ -333,12 +341,13 @@ def claim(key: str, now: datetime, *, project_gid: str | None, source: str | Non
                   digests=remembered.digests if remembered is not None else ())
 
 
-def remember(key: str, delivery: Delivery, now: datetime, *, source: str | None,
-             external_id: str | None) -> Record:
-    """Return the record of a resolve that arrived before any firing: no task, its clocks."""
-    empty = Record(key=key, state=State.RESOLVED, updated_at=now, created_at=now,
-                   expires_at=now + RETENTION, source=source, external_id=external_id)
-    return after(empty, Step.REMEMBER, delivery, now)
+def remember(record: Record | None, key: str, delivery: Delivery, now: datetime, *,
+             source: str | None, external_id: str | None) -> Record:
+    """Return the record of what the source said before any firing: no task, its clocks."""
+    base = record if record is not None and not record.expired(now) else Record(
+        key=key, state=State.OPEN, updated_at=now, created_at=now, expires_at=now + RETENTION,
+        source=source, external_id=external_id)
+    return after(base, Step.REMEMBER, delivery, now)
 
 
 def take_over(record: Record, now: datetime, *, project_gid: str | None) -> Record:
@@ -391,6 +400,9 @@ def after(record: Record, step: Step, delivery: Delivery, now: datetime, *,
         return replace(updated, last_commented_at=now, occurrences=record.occurrences + 1)
     if step is Step.COUNT:
         return replace(updated, occurrences=record.occurrences + 1)
+    if step is Step.REMEMBER:
+        state = State.RESOLVED if delivery.action is Action.RESOLVED else State.OPEN
+        return replace(updated, state=state)
     return updated
 
 

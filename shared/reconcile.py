@@ -32,7 +32,6 @@ from shared.reconcile_drift import (
 from shared.reconcile_messages import (
     ACTOR,
     DATADOG_CYCLE_PREFIX,
-    LIVE_STATES,
     SENTRY_ISSUE_PREFIX,
     Json,
     Publication,
@@ -117,6 +116,11 @@ def _handled(record: Json | None, now: datetime) -> bool:
     return bool(record.get("task_gid")) or record.get("state") == "creating"
 
 
+def _open(record: Json, now: datetime) -> bool:
+    """Tell whether a record stands for an open task (made or being made) of the alert."""
+    return _handled(record, now) and record.get("state") in ("open", "creating")
+
+
 def alerting_monitors(monitors: Iterable[Json], webhook: str, win: Window) -> list[Json]:
     """Return the monitors in Alert since a moment in the window that notify our webhook."""
     mention = f"@webhook-{webhook}"
@@ -153,8 +157,7 @@ def missing_datadog(monitors: Iterable[Json], by_monitor: Mapping[str, Sequence[
         monitor_id = clean_text(monitor.get("id"))
         if monitor_id is None:
             continue
-        if any(r.get("state") in LIVE_STATES and is_live(r, now)
-               for r in by_monitor.get(monitor_id, ())):
+        if any(_open(r, now) for r in by_monitor.get(monitor_id, ())):
             continue
         cycle = datadog_cycle(monitor)
         key = f"{DATADOG_CYCLE_PREFIX}{cycle}"

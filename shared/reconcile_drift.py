@@ -137,7 +137,8 @@ def datadog_recovered(records: Iterable[Json], monitors: Mapping[str, Json], now
     planned = []
     for record in records:
         key = str(record.get("key", ""))
-        if not key.startswith(DATADOG_CYCLE_PREFIX) or record.get("state") != "open":
+        if not key.startswith(DATADOG_CYCLE_PREFIX) or record.get("state") != "open" \
+                or not record.get("task_gid"):
             continue
         monitor = monitors.get(str(record.get("external_id")))
         if monitor is None or monitor.get("overall_state") != "OK":

@@ -16,8 +16,6 @@ from shared.alerts import clean_text, parse_time
 SOURCE_REASON = "reconcile"
 SENTRY_ISSUE_PREFIX = "sentry:issue:"
 DATADOG_CYCLE_PREFIX = "datadog:cycle:"
-# A record being created is as good as an open one: its task is on the way.
-LIVE_STATES = ("open", "creating")
 ACTOR = {"type": "application", "id": "alert-bridge", "name": "alert-bridge reconciliation"}
 
 Json = Mapping[str, Any]

@@ -253,8 +253,8 @@ def _apply(decision: Decision, alert: Alert, delivery: Delivery, record: Record 
 
 def _remember(alert: Alert, delivery: Delivery, record: Record | None, version: Any,
               deps: WorkerDeps) -> None:
-    """Keep a resolve that came before any firing, so a late firing is known to be older."""
-    kept = ledger.remember(alert.key, delivery, deps.now(), source=alert.source,
+    """Keep what the source said before any firing, so a late firing is known to be older."""
+    kept = ledger.remember(record, alert.key, delivery, deps.now(), source=alert.source,
                            external_id=alert.external_id)
     # create() also replaces an expired record that Firestore's TTL has not purged yet.
     if (deps.ledger.create(kept) if record is None else deps.ledger.update(kept, version)) \

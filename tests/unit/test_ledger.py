@@ -64,6 +64,7 @@ CASES = [
     ("2-resolve-unknown", delivery(Action.RESOLVED), None, Step.REMEMBER),
     ("2-resolve-expired", delivery(Action.RESOLVED), record(State.OPEN, expires_at=NOW),
      Step.REMEMBER),
+    ("2-unresolved-unknown", delivery(Action.REOPENED, may_create=False), None, Step.REMEMBER),
     ("2b-assign-unknown", delivery(Action.ASSIGNED), None, Step.SKIP),
     ("2b-update-only-webhook", delivery(Action.TRIGGERED, may_create=False), None, Step.SKIP),
     # rows 3b-3d: a resolve remembered before any firing (no task)
@@ -71,9 +72,17 @@ CASES = [
      record(State.RESOLVED, **REMEMBERED), Step.CREATE_RESOLVED),
     ("3c-new-firing-after-the-resolve", delivery(Action.TRIGGERED, at=NOW),
      record(State.RESOLVED, **REMEMBERED), Step.CREATE),
-    ("3d-resolve-again", delivery(Action.RESOLVED, at=NOW),
+    ("3b-not-when-the-source-last-said-open", delivery(Action.TRIGGERED, at=OLD),
+     record(State.OPEN, **REMEMBERED), Step.CREATE),
+    ("3d-unresolved-after-the-resolve", delivery(Action.REOPENED, at=NOW, may_create=False),
+     record(State.RESOLVED, **REMEMBERED), Step.REMEMBER),
+    ("3d-resolved-again", delivery(Action.RESOLVED, at=NOW),
+     record(State.RESOLVED, **REMEMBERED), Step.REMEMBER),
+    ("3e-late-resolve", delivery(Action.RESOLVED, at=OLD),
+     record(State.OPEN, **REMEMBERED), Step.SKIP),
+    ("3e-late-update-only-firing", delivery(Action.TRIGGERED, at=OLD, may_create=False),
      record(State.RESOLVED, **REMEMBERED), Step.SKIP),
-    ("3d-update-only-firing", delivery(Action.TRIGGERED, at=OLD, may_create=False),
+    ("3e-assigned", delivery(Action.ASSIGNED, at=NOW),
      record(State.RESOLVED, **REMEMBERED), Step.SKIP),
     # row 3: the body was already applied
     ("3-redelivery", delivery(Action.TRIGGERED, digest="d0"), record(State.OPEN), Step.SKIP),
@@ -132,7 +141,7 @@ def test_decide(incoming: Delivery, existing: Record | None, step: Step) -> None
 
 def test_every_row_of_the_table_has_a_case() -> None:
     rows = {case[0].split("-")[0] for case in CASES}
-    assert rows == {str(n) for n in range(1, 15)} | {"2b", "3b", "3c", "3d"}
+    assert rows == {str(n) for n in range(1, 15)} | {"2b", "3b", "3c", "3d", "3e"}
 
 
 def test_stale_skip_says_why() -> None:
@@ -222,7 +231,7 @@ def test_document_round_trip() -> None:
 
 def test_a_remembered_resolve_holds_no_task_and_its_clock() -> None:
     resolve = delivery(Action.RESOLVED, "r", at=NOW - HOUR)
-    kept = remember("datadog:cycle:c", resolve, NOW, source="datadog", external_id="5")
+    kept = remember(None, "datadog:cycle:c", resolve, NOW, source="datadog", external_id="5")
     assert (kept.state, kept.task_gid, kept.clocks["sentry"]) == (State.RESOLVED, None,
                                                                    NOW - HOUR)
     assert kept.remembered() and kept.digests == ("r",)

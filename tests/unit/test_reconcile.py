@@ -159,8 +159,9 @@ def test_which_monitors_are_reconciled(candidate: dict[str, Any], chosen: bool) 
     ([record("datadog:cycle:real", state="creating")], 0),
     ([record("datadog:cycle:real", state="resolved")], 1),
     ([record("datadog:cycle:real", expires=BEFORE)], 1),
+    ([record("datadog:cycle:real", task_gid=None)], 1),
 ], ids=["no-record", "open-record", "record-being-created", "previous-cycle-resolved",
-        "expired-record"])
+        "expired-record", "remembered-without-task"])
 def test_a_monitor_is_missing_without_a_live_task(by_monitor: list[Any], expected: int) -> None:
     planned = missing_datadog([monitor()], {"9001": by_monitor}, {}, NOW, app_url=APP)
     assert len(planned) == expected

@@ -556,3 +556,17 @@ def test_a_recovery_that_overtakes_its_firing_is_remembered(triggered_at: str,
     record = world.ledger.records["datadog:cycle:overtaken"]
     assert (record.state, record.task_gid) == (
         State.RESOLVED if completed else State.OPEN, gid)
+
+
+def test_a_late_firing_takes_the_state_the_source_said_last() -> None:
+    world = World()
+    issue = "5123456789"
+    world.push("sentry_issue_resolved.json", "issue", delivery_id="r",
+               source_time="2026-11-25T12:01:00+00:00")
+    world.push("sentry_issue_unresolved_regressed.json", "issue", delivery_id="u",
+               source_time="2026-11-25T12:02:00+00:00")
+    assert world.tracker.tasks == {}
+    # The issue alert of an event from before both arrives last (or reconciliation finds it).
+    world.push("", "event_alert", body=_event_alert_for_issue(issue), delivery_id="a",
+               source_time="2026-11-25T12:00:30+00:00")
+    assert world.tracker.completed[world.only_task()] is False  # Sentry says unresolved
