@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from shared.alerts import Action, Alert, clean_text, parse_time, require_key
+from shared.core.alert import Action, Alert, clean_text, parse_time, require_key
 
 _PRIORITY = re.compile(r"P[1-5]")
 # Datadog prefixes event titles with the priority and the transition, e.g.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shared import alerts_datadog, alerts_sentry
-from shared.alerts import SENTRY_RESOURCES, Alert, clean_text, json_object, parse_time
-from shared.errors import Permanent
+from shared.core.alert import SENTRY_RESOURCES, Alert, clean_text, json_object, parse_time
+from shared.core.errors import Permanent
 
 
 def parse_alert(body: bytes, attributes: Mapping[str, str]) -> Alert:

@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from shared.alerts import SENTRY_CONTAINERS, Action, Alert, clean_text, parse_time, require_key
-from shared.errors import Permanent
+from shared.core.alert import SENTRY_CONTAINERS, Action, Alert, clean_text, parse_time, require_key
+from shared.core.errors import Permanent
 from shared.sentry_rule_settings import from_payload as rule_settings
 
 ISSUE_ACTIONS = {

@@ -6,7 +6,7 @@ import logging
 
 from shared import asana_webhooks
 from shared.asana_webhooks import Hook, HookStore
-from shared.errors import AlertBridgeError, Unauthorized
+from shared.core.errors import AlertBridgeError, Unauthorized
 from shared.ingest import Answer, IngestDeps, Webhook
 
 log = logging.getLogger(__name__)

@@ -40,8 +40,8 @@ from shared.asana_health import (
 )
 from shared.asana_registration import ours
 from shared.asana_webhooks import Hook
-from shared.errors import AlertBridgeError
-from shared.observability import scrub_text
+from shared.core.errors import AlertBridgeError
+from shared.core.observability import scrub_text
 from shared.teams import TeamsConfig
 
 log = logging.getLogger(__name__)

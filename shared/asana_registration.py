@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from shared import asana_webhooks
 from shared.asana_webhooks import Hook
-from shared.errors import AlertBridgeError
+from shared.core.errors import AlertBridgeError
 
 log = logging.getLogger(__name__)
 

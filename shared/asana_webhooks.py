@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from shared.errors import Rejected, Unauthorized
+from shared.core.errors import Rejected, Unauthorized
 
 SOURCE = "asana"
 PENDING_SECONDS = 60  # Asana answers POST /webhooks only after the handshake it sends

@@ -20,9 +20,9 @@ from shared.adapters.asana_sync import AsanaSyncClient
 from shared.adapters.secrets import SecretSource
 from shared.asana_registration import Registered, Registrar, Workspaces, ours
 from shared.asana_webhooks import Hook
-from shared.errors import AlertBridgeError
-from shared.observability import scrub_text
-from shared.settings import load_settings
+from shared.core.errors import AlertBridgeError
+from shared.core.observability import scrub_text
+from shared.core.settings import load_settings
 from shared.teams import TeamsConfig
 from shared.teams_file import load_teams
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from shared.errors import AlertBridgeError, Transient
+from shared.core.errors import AlertBridgeError, Transient
 
 
 def fail(error: Exception, status: int | Callable[[AlertBridgeError], int] = 1) -> int:

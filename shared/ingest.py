@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 from shared import signatures
-from shared.alerts import SENTRY_RESOURCES, alert_key, json_object, key_fields, webhook_unit
-from shared.errors import (
+from shared.core.alert import SENTRY_RESOURCES, alert_key, json_object, key_fields, webhook_unit
+from shared.core.errors import (
     AlertBridgeError,
     ConfigError,
     Rejected,
@@ -18,7 +18,7 @@ from shared.errors import (
     Unauthorized,
     http_status,
 )
-from shared.pubsub_attributes import MAX_VALUE_BYTES, encodable
+from shared.core.pubsub_attributes import MAX_VALUE_BYTES, encodable
 from shared.sentry_rule_schema import PATH_PREFIX as SENTRY_RULE_PATHS
 
 if TYPE_CHECKING:

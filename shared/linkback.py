@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
-from shared.alerts import Alert
-from shared.errors import AlertBridgeError, Permanent
+from shared.core.alert import Alert
+from shared.core.errors import AlertBridgeError, Permanent
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 
 from shared.adapters.sentry_api import SentryApi, SentryRejected
-from shared.errors import AlertBridgeError
+from shared.core.errors import AlertBridgeError
+from shared.core.settings import DEFAULT_SENTRY_API_URL, default_team
 from shared.sentry_ownership import Ownership, ownership_rules, raw_rules
-from shared.settings import DEFAULT_SENTRY_API_URL, default_team
 from shared.teams_file import load_teams
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.alerts import Alert
+from shared.core.alert import Alert
 from shared.teams import PriorityMap
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from shared.alerts import parse_time
-from shared.errors import Transient
+from shared.core.alert import parse_time
+from shared.core.errors import Transient
 from shared.reconcile_messages import (
     DATADOG_CYCLE_PREFIX,
     SENTRY_ISSUE_PREFIX,

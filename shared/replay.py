@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from shared.errors import AlertBridgeError
+from shared.core.errors import AlertBridgeError
 
 #: Attributes added on the way into the dead-letter topic, by the worker (dead_letter_* and
 #: dead_lettered_at) or by Pub/Sub itself (CloudPubSubDeadLetter*).

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from shared import cli
 from shared.adapters.dead_letters import DeadLetterSubscription
 from shared.adapters.pubsub import Publisher
-from shared.errors import AlertBridgeError, ConfigError, Transient
+from shared.core.errors import AlertBridgeError, ConfigError, Transient
+from shared.core.settings import Settings, load_settings
 from shared.replay import (
     DeadLetter,
     ReplayReport,
@@ -27,7 +28,6 @@ from shared.replay import (
     replay,
     summary,
 )
-from shared.settings import Settings, load_settings
 
 DEFAULT_LIST_LIMIT = 100
 DEFAULT_REPLAY_LIMIT = 1000

@@ -9,12 +9,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from shared.alerts import SENTRY_CONTAINERS, SENTRY_RESOURCES, Action, Alert
 from shared.alerts_parse import parse_alert
 from shared.boards import explain_board
-from shared.errors import AlertBridgeError
+from shared.core.alert import SENTRY_CONTAINERS, SENTRY_RESOURCES, Action, Alert
+from shared.core.errors import AlertBridgeError
+from shared.core.settings import ENVIRONMENTS, default_team
 from shared.sentry_rule_routing import route_alert
-from shared.settings import ENVIRONMENTS, default_team
 from shared.teams_file import load_teams
 from shared.triage import why_no_task
 

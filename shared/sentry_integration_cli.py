@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 
 from shared.adapters.sentry_api import SentryRejected
 from shared.adapters.sentry_app_api import SentryAppsApi
-from shared.errors import AlertBridgeError
+from shared.core.errors import AlertBridgeError
+from shared.core.settings import DEFAULT_SENTRY_API_URL
 from shared.sentry_rule_schema import ACTION_PATH, schema
-from shared.settings import DEFAULT_SENTRY_API_URL
 
 
 def main(argv: Sequence[str] | None = None) -> int:

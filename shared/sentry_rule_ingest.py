@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from shared import signatures
-from shared.alerts import json_object
-from shared.errors import ConfigError, Rejected, Unauthorized, http_status
+from shared.core.alert import json_object
+from shared.core.errors import ConfigError, Rejected, Unauthorized, http_status
 from shared.ingest import Answer, IngestDeps, Webhook
 from shared.ownership import route
 from shared.sentry_rule_checks import Lookups, check_form

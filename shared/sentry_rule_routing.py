@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from shared.alerts import Alert
 from shared.boards import DEV_ENVIRONMENTS, BoardKind, board_kind, board_reason
+from shared.core.alert import Alert
 from shared.ownership import Route
 from shared.priority import explain_priority
 from shared.sentry_rule_settings import InvalidSetting, RuleSettings, parse_settings

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from shared.alerts import clean_text
+from shared.core.alert import clean_text
 from shared.sentry_rule_schema import (
     ASSIGNEE,
     BOARD,

@@ -11,7 +11,7 @@ tasks). A task that no alert owns is logged and skipped.
 Loop prevention: a change made by the service's own Asana user (completing a task on a
 Sentry resolve) is ignored; and the ledger moves to ``resolved`` / ``open`` here, so the
 Sentry ``resolved`` webhook that follows our own resolve is a SKIP ("task already completed").
-Ordering (shared/ledger.py): the task's ``modified_at`` is Asana's clock, compared only with
+Ordering (shared/core/ledger.py): the task's ``modified_at`` is Asana's clock, compared only with
 Asana's; against the alert's source, the later receipt wins. The source's answer to our change
 carries its own clock (Date), which the record keeps: the webhook the source then sends about
 our change (an echo) is no newer than that, and a late echo of an older change is stale.
@@ -26,12 +26,13 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from shared import asana_webhooks, ledger
+from shared import asana_webhooks
 from shared.adapters.asana import AsanaRejected
-from shared.alerts import Action, parse_time
-from shared.envelope import PushMessage
-from shared.errors import Transient
-from shared.ledger import ASANA, Decision, Delivery, Record, Step
+from shared.core import ledger
+from shared.core.alert import Action, parse_time
+from shared.core.envelope import PushMessage
+from shared.core.errors import Transient
+from shared.core.ledger import ASANA, Decision, Delivery, Record, Step
 from shared.linkback import LinkRequest, LinkSender, task_url
 
 log = logging.getLogger(__name__)

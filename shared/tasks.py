@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
-from shared.alerts import Action, Alert, parse_time
+from shared.core.alert import Action, Alert, parse_time
 from shared.teams import Team, TeamsConfig
 
 MAX_NAME_CHARS = 200

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.alerts import SENTRY_RESOURCES
+from shared.core.alert import SENTRY_RESOURCES
 
 PRIORITIES = ("High", "Medium", "Low")
 #: Webhook resources that may open a task. Sentry's `issue` and `error` webhooks fire for every

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from shared.errors import ConfigError
-from shared.settings import default_team as env_default_team
+from shared.core.errors import ConfigError
+from shared.core.settings import default_team as env_default_team
 from shared.teams import (
     CREATING_RESOURCES,
     DEFAULT_CREATE_TASKS_FROM,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.alerts import Action, Alert
 from shared.boards import BoardKind, board_kind
+from shared.core.alert import Action, Alert
 from shared.ownership import Route, route
 from shared.priority import priority_for
 from shared.teams import TeamsConfig

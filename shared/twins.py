@@ -17,9 +17,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.alerts import Alert
-from shared.errors import Transient
-from shared.ledger import RETENTION, Record, State
+from shared.core.alert import Alert
+from shared.core.errors import Transient
+from shared.core.ledger import RETENTION, Record, State
 
 log = logging.getLogger(__name__)
 

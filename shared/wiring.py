@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared import logs, observability
 from shared.adapters.secrets import SecretSource
-from shared.errors import AlertBridgeError, ConfigError
+from shared.core import logs, observability
+from shared.core.errors import AlertBridgeError, ConfigError
+from shared.core.settings import SECRET_READERS, Settings, load_settings
 from shared.ingest import Answer, Handler, Incoming, IngestDeps, misconfigured, receive
-from shared.settings import SECRET_READERS, Settings, load_settings
 
 # The worker's modules are imported lazily: the ingest function's cold start counts
 # against Sentry's one-second budget and must not pay for them.
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from shared.adapters.asana import TaskTracker
     from shared.adapters.asana_hooks import FirestoreHooks
     from shared.adapters.firestore_ledger import FirestoreLedger
-    from shared.alerts import Alert
-    from shared.envelope import PushMessage
-    from shared.ledger import Decision, Record
+    from shared.core.alert import Alert
+    from shared.core.envelope import PushMessage
+    from shared.core.ledger import Decision, Record
     from shared.linkback import LinkBack, LinkSender
     from shared.reconcile import ReconcileDeps
     from shared.sentry_rule_ingest import RuleDeps
@@ -219,12 +219,12 @@ def link_senders() -> dict[str, LinkSender]:
 @functools.cache
 def worker_deps() -> WorkerDeps:
     """Return the worker function's dependencies."""
-    from shared import failpoints
     from shared.adapters.asana import DryRunAsana
     from shared.adapters.firestore_ledger import FirestoreLedger
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
-    from shared.ledger import from_document
+    from shared.core import failpoints
+    from shared.core.ledger import from_document
     from shared.worker import PortfolioCache, WorkerDeps
 
     s = settings()

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import boards, failpoints, ledger, logs, sentry_rule_routing, twins
+from shared import boards, sentry_rule_routing, twins
 from shared.adapters.asana import AsanaRejected, TaskTracker
-from shared.alerts import Action, Alert, parse_time
 from shared.alerts_parse import parse_alert
-from shared.envelope import PushMessage, parse_push
-from shared.errors import (
+from shared.core import failpoints, ledger, logs
+from shared.core.alert import Action, Alert, parse_time
+from shared.core.envelope import PushMessage, parse_push
+from shared.core.errors import (
     AlertBridgeError,
     Permanent,
     Rejected,
@@ -23,9 +24,9 @@ from shared.errors import (
     http_status,
     is_retryable,
 )
-from shared.failpoints import Failpoint
-from shared.lease import Lease, Ledger
-from shared.ledger import (
+from shared.core.failpoints import Failpoint
+from shared.core.lease import Lease, Ledger
+from shared.core.ledger import (
     RENEW_SECONDS,
     Decision,
     Delivery,
@@ -34,9 +35,9 @@ from shared.ledger import (
     Step,
     delivery_digest,
 )
+from shared.core.observability import scrub_text
 from shared.linkback import task_url
 from shared.markers import comment_marker, mark_comment, mark_task, task_marker
-from shared.observability import scrub_text
 from shared.ownership import Route
 from shared.tasks import TaskDraft, render_comment, render_task
 from shared.teams import TeamsConfig

@@ -11,7 +11,7 @@ locals {
     reconcile = "Publishes Sentry and Datadog alerts whose webhook never arrived, and heals the two-way sync's Asana webhooks, every few minutes."
   }
 
-  # Which function reads which credential (see shared/settings.py SECRET_NAMES); each gets
+  # Which function reads which credential (see shared/core/settings.py SECRET_NAMES); each gets
   # accessor on its own secrets only. Only reconcile reads monitors, so only it has the
   # Datadog application key; it reads Asana's webhooks and tasks (two-way sync) with ASANA_PAT.
   # Ingest reads ASANA_PAT only to check a Sentry alert rule's settings (board, people) in
@@ -31,7 +31,7 @@ locals {
     { for name in names : "${reader}/${name}" => { reader = reader, name = name } }
   ]...)
 
-  # The environment-variable contract of shared/settings.py; both functions read the same
+  # The environment-variable contract of shared/core/settings.py; both functions read the same
   # Settings, so both get the same set. Credentials are not here: the code reads them from
   # Secret Manager at run time, which keeps their values out of state and function config.
   function_env = {

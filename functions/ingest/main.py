@@ -5,7 +5,8 @@ import uuid
 import flask
 import functions_framework
 
-from shared import logs, wiring
+from shared import wiring
+from shared.core import logs
 from shared.ingest import Answer, Incoming
 
 # Built at import, before functions-framework opens the port, so no webhook waits for it.

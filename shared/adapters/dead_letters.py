@@ -13,7 +13,7 @@ from google.cloud.pubsub_v1 import SubscriberClient
 
 from shared.adapters.google_errors import no_credentials
 from shared.adapters.pubsub import pubsub_host
-from shared.errors import AlertBridgeError, ConfigError, Transient
+from shared.core.errors import AlertBridgeError, ConfigError, Transient
 from shared.replay import DeadLetter, Pulled
 
 #: How long one pull waits for messages; an empty or timed-out pull means the subscription is

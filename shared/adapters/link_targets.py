@@ -14,9 +14,9 @@ import requests
 
 from shared.adapters import dry_run
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
-from shared.errors import Permanent, Transient
+from shared.core.errors import Permanent, Transient
+from shared.core.observability import scrub_text
 from shared.linkback import LinkRequest, Sent
-from shared.observability import scrub_text
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import requests
 
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.adapters.link_targets import error_text
-from shared.errors import Permanent, Transient
+from shared.core.errors import Permanent, Transient
 
 MAX_ERROR_CHARS = 500  # room for the per-line parse errors of a long rules file
 

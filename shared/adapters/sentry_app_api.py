@@ -18,7 +18,7 @@ import requests
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.adapters.link_targets import error_text
 from shared.adapters.sentry_api import MAX_ERROR_CHARS, SentryRejected
-from shared.errors import Transient
+from shared.core.errors import Transient
 
 
 class SentryAppsApi:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.adapters.asana import AsanaRejected
-from shared.errors import AlertBridgeError
+from shared.core.errors import AlertBridgeError
 from shared.tasks import TaskDraft
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from scripts.localstack import REPO, Stack, free_port
-from shared.alerts import alert_key
+from shared.core.alert import alert_key
 from shared.replay_cli import EXIT_UNREACHABLE, main
 from tests.fakes.asana_server import FakeAsana
 

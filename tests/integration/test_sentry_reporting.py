@@ -25,7 +25,7 @@ from scripts.localstack import (
     sentry_headers,
     start_stack,
 )
-from shared.logs import TRACE_FIELD
+from shared.core.logs import TRACE_FIELD
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.sentry_server import FakeSentry
 from tests.polling import eventually
@@ -52,8 +52,9 @@ SCENARIO = textwrap.dedent("""
     import functions_framework
     import sentry_sdk
 
-    from shared import observability, wiring
-    from shared.envelope import PushMessage
+    from shared.core import observability
+    from shared import wiring
+    from shared.core.envelope import PushMessage
     from shared.worker import PortfolioCache, WorkerDeps, handle_push
 
     pat = os.environ["ASANA_PAT"]
@@ -75,7 +76,7 @@ SCENARIO = textwrap.dedent("""
     outcome = handle_push(PushMessage("m-1", b"{}", {"source": "bogus-" + pat}), deps)
     assert outcome.body["status"] == "dead-lettered", outcome
 
-    from shared.settings import SECRET_NAMES
+    from shared.core.settings import SECRET_NAMES
     log.error("credentials in use: %s", " ".join(os.environ[n] for n in SECRET_NAMES),
               extra={"event": "credential_dump"})
 

@@ -31,7 +31,7 @@ from shared.adapters.asana_hooks import FirestoreHooks
 from shared.adapters.asana_sync import AsanaSyncClient
 from shared.asana_registration import Registrar
 from shared.asana_webhooks import Hook
-from shared.settings import load_settings
+from shared.core.settings import load_settings
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeSentryApi
 
@@ -281,7 +281,7 @@ def test_ledger_index_finds_the_alert_of_a_task(sync_stack: Stack,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.adapters.firestore_ledger import FirestoreLedger
     from shared.adapters.ledger_queries import LedgerQueries
-    from shared.ledger import Action, Delivery, Step, after, claim
+    from shared.core.ledger import Action, Delivery, Step, after, claim
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", sync_stack.env["FIRESTORE_EMULATOR_HOST"])
     collection = f"ledger-{uuid.uuid4().hex[:8]}"

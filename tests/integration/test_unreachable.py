@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from scripts.localstack import LOCAL_DEFAULTS, REPO, free_port, sentry_headers, start_function
-from shared.errors import Transient
+from shared.core.errors import Transient
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeSentryApi
 

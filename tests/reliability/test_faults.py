@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from shared.ledger import Record
+from shared.core.ledger import Record
 from tests.polling import eventually
 from tests.reliability import summary
 from tests.reliability.rig import (

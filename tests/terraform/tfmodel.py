@@ -99,5 +99,5 @@ def block(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def settings_env_keys(source: str) -> set[str]:
-    """Return the environment variable names read in shared/settings.py source."""
+    """Return the environment variable names read in shared/core/settings.py source."""
     return set(re.findall(r'env(?:\.get\(|, )"([A-Z][A-Z0-9_]*)"', source))

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from shared.adapters.asana import AsanaClient, AsanaRejected, DryRunAsana
-from shared.errors import Permanent, Transient, is_retryable
+from shared.core.errors import Permanent, Transient, is_retryable
 from shared.markers import mark_comment, mark_task
 from shared.tasks import TaskDraft
 from tests.fakes.asana_server import FakeAsana

@@ -14,7 +14,7 @@ import pytest
 from shared import asana_reconcile, asana_webhooks
 from shared.asana_reconcile import SyncCheckDeps
 from shared.asana_registration import Registrar
-from shared.errors import Transient
+from shared.core.errors import Transient
 from shared.reconcile import ReconcileDeps, reconcile
 from shared.teams_file import parse_teams
 from tests.unit.test_asana_registration import BASE, PROJECT, WORKSPACE, Webhooks

@@ -13,7 +13,7 @@ import pytest
 from shared import asana_webhooks
 from shared.asana_registration import Registrar, Workspaces, ours
 from shared.asana_webhooks import Hook
-from shared.errors import AlertBridgeError
+from shared.core.errors import AlertBridgeError
 from shared.ingest import IngestDeps, Webhook, handle_webhook
 from tests.unit.test_asana_webhooks import NOW, MemoryHooks
 from tests.unit.test_ingest import FakeTopic, secrets

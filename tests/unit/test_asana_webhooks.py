@@ -11,7 +11,7 @@ import pytest
 
 from shared import asana_webhooks
 from shared.asana_webhooks import Hook
-from shared.errors import Transient
+from shared.core.errors import Transient
 from shared.ingest import IngestDeps, Webhook, handle_webhook
 from tests.unit.test_ingest import FakeTopic, secrets
 

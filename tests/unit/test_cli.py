@@ -7,7 +7,7 @@ from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
 from shared import cli
-from shared.errors import AlertBridgeError, ConfigError, Transient
+from shared.core.errors import AlertBridgeError, ConfigError, Transient
 from shared.replay_cli import EXIT_CONFIG, EXIT_UNREACHABLE, exit_status
 
 CASES: list[tuple[str, Exception, str, int]] = [

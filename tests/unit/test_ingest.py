@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.errors import ConfigError, Transient
+from shared.core.errors import ConfigError, Transient
 from shared.ingest import (
     Incoming,
     IngestDeps,

@@ -19,7 +19,7 @@ from shared.adapters.link_targets import (
     datadog_auth,
     sentry_auth,
 )
-from shared.errors import is_retryable
+from shared.core.errors import is_retryable
 from shared.linkback import LinkRequest
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 
@@ -174,7 +174,7 @@ def test_no_credential_sends_nothing(sentry: FakeSentryApi, datadog: FakeDatadog
 
 def test_a_sent_request_says_when_the_service_made_it(sentry: FakeSentryApi) -> None:
     sent = sentry_client(sentry, Sleeps()).send(SENTRY_LINK)
-    # The two-way sync keeps the service's own clock of our change (shared/ledger.py).
+    # The two-way sync keeps the service's own clock of our change (shared/core/ledger.py).
     assert sent is not None and sent.at is not None
     assert abs((sent.at - datetime.now(UTC)).total_seconds()) < 5
 

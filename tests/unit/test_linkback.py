@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert
 from shared.alerts_parse import parse_alert
-from shared.errors import AlertBridgeError, Permanent, Transient
+from shared.core.alert import Action, Alert
+from shared.core.errors import AlertBridgeError, Permanent, Transient
 from shared.linkback import LinkBack, LinkRequest, link_request, task_url
 
 DATA = Path(__file__).resolve().parents[1] / "data"

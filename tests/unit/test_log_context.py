@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import logs
 from shared.adapters.asana import AsanaRejected
+from shared.core import logs
 from shared.worker import handle_request
 from tests.unit.test_worker import DATA, World
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared import observability
-from shared.errors import ConfigError
-from shared.observability import FILTERED, live_secrets, scrub, scrub_breadcrumb
-from shared.settings import load_settings
+from shared.core import observability
+from shared.core.errors import ConfigError
+from shared.core.observability import FILTERED, live_secrets, scrub, scrub_breadcrumb
+from shared.core.settings import load_settings
 
 PAT = "2/1201234567890/1209876543210:0a1b2c3d4e5f"
 CLIENT_SECRET = "sentry-client-secret-for-tests"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert
+from shared.core.alert import Action, Alert
 from shared.ownership import route
 from shared.teams_file import load_teams, parse_teams
 

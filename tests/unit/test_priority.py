@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.alerts import Action, Alert
+from shared.core.alert import Action, Alert
 from shared.priority import explain_priority, priority_for
 from shared.teams import PriorityMap
 from shared.teams_file import parse_teams

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from shared import reconcile_cli
-from shared.alerts import Action
 from shared.alerts_parse import parse_alert
-from shared.errors import ConfigError, Transient
+from shared.core.alert import Action
+from shared.core.errors import ConfigError, Transient
+from shared.core.settings import load_settings
 from shared.reconcile import (
     Publication,
     ReconcileDeps,
@@ -29,7 +30,6 @@ from shared.reconcile import (
     window,
 )
 from shared.reconcile_drift import Observed
-from shared.settings import load_settings
 from shared.teams import DEFAULT_CREATE_TASKS_FROM
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from shared.alerts import Action
 from shared.alerts_parse import parse_alert
-from shared.errors import Permanent, Transient
+from shared.core.alert import Action
+from shared.core.errors import Permanent, Transient
 from shared.reconcile_drift import (
     Observed,
     check_datadog,

@@ -13,7 +13,7 @@ from shared.adapters.reconcile_sources import (
     ReadUnavailable,
     SentryReader,
 )
-from shared.errors import ConfigError, Permanent, is_retryable
+from shared.core.errors import ConfigError, Permanent, is_retryable
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 
 TOKEN = "sntrys-reconcile-token"

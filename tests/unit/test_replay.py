@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.adapters.dead_letters import Unreachable
-from shared.errors import AlertBridgeError, ConfigError, Permanent, Transient
+from shared.core.errors import AlertBridgeError, ConfigError, Permanent, Transient
 from shared.replay import (
     EXHAUSTED,
     MAX_CONSECUTIVE_FAILURES,

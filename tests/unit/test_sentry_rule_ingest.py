@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import ConfigError
+from shared.core.errors import ConfigError
 from shared.ingest import IngestDeps, Webhook, handle_webhook
 from shared.sentry_rule_ingest import RuleDeps
 from shared.sentry_rule_schema import ACTION_PATH, TEAMS_PATH, schema

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert
 from shared.boards import BoardKind
+from shared.core.alert import Action, Alert
 from shared.sentry_rule_routing import may_create, route_alert, with_people
 from shared.teams_file import load_teams
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared.errors import ConfigError
-from shared.settings import DEFAULT_ASANA_API_URL, load_settings
+from shared.core.errors import ConfigError
+from shared.core.settings import DEFAULT_ASANA_API_URL, load_settings
 
 
 def test_defaults() -> None:

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from shared import ledger, sync_back
+from shared import sync_back
 from shared.adapters.asana import AsanaRejected
-from shared.envelope import PushMessage
-from shared.errors import Transient
-from shared.ledger import Record, State, Step
+from shared.core import ledger
+from shared.core.envelope import PushMessage
+from shared.core.errors import Transient
+from shared.core.ledger import Record, State, Step
 from shared.linkback import LinkRequest, Sent
 from shared.sync_back import SyncDeps
 from shared.teams_file import parse_teams

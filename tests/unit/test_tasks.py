@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared.alerts import Action, Alert
+from shared.core.alert import Action, Alert
 from shared.tasks import (
     MAX_NAME_CHARS,
     TaskDraft,

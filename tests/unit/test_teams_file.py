@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import ConfigError
+from shared.core.errors import ConfigError
 from shared.teams import DEFAULT_CREATE_TASKS_FROM, PriorityMap
 from shared.teams_file import load_teams, parse_matcher, parse_teams
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.secrets import SecretSource
-from shared.errors import ConfigError
-from shared.settings import load_settings
+from shared.core.errors import ConfigError
+from shared.core.settings import load_settings
 from shared.wiring import config_keys, sync_check
 
 

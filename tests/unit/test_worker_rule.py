@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.ledger import RECURRENCE_COMMENT_INTERVAL
+from shared.core.ledger import RECURRENCE_COMMENT_INTERVAL
 from tests.unit.test_worker import CONFIG, World
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -20,7 +20,7 @@ import os
 import signal
 from collections.abc import Callable, Mapping
 
-from shared.errors import ConfigError
+from shared.core.errors import ConfigError
 
 POINTS = ("after_claim", "after_asana_create", "after_ledger_open", "after_update_lease",
           "after_asana_update", "after_ledger_update")

@@ -12,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from shared.settings import SECRET_NAMES, Settings
+from shared.core.settings import SECRET_NAMES, Settings
 
 if TYPE_CHECKING:
     from sentry_sdk.scrubber import EventScrubber

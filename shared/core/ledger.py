@@ -73,7 +73,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from shared.alerts import Action
+from shared.core.alert import Action
 
 LEASE_SECONDS = 20  # renewed every RENEW_SECONDS while a step is in flight
 RENEW_SECONDS = 5

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from shared.errors import Permanent
+from shared.core.errors import Permanent
 
 MAX_VALUE_BYTES = 1024
 MAX_KEY_BYTES = 256

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.errors import Rejected
+from shared.core.errors import Rejected
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared import ledger
-from shared.errors import AlertBridgeError
-from shared.ledger import Record
+from shared.core import ledger
+from shared.core.errors import AlertBridgeError
+from shared.core.ledger import Record
 
 log = logging.getLogger(__name__)
 

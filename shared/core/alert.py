@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shared.errors import Permanent
+from shared.core.errors import Permanent
 
 #: Each Sentry webhook resource and the key under ``data`` that holds its object.
 SENTRY_CONTAINERS = {"event_alert": "event", "issue": "issue", "metric_alert": "metric_alert",
