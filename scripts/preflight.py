@@ -10,7 +10,7 @@ from pathlib import Path
 from shared.adapters.secrets import split_values
 from shared.core.errors import ConfigError
 from shared.core.settings import Settings, load_settings
-from shared.teams_file import load_teams
+from shared.routing.teams_file import load_teams
 
 #: The variable that sets each port of the local stack, and its default.
 PORTS = {"ingest": ("INGEST_PORT", 8080), "worker": ("WORKER_PORT", 8081),

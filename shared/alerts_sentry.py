@@ -8,7 +8,7 @@ from datetime import datetime
 
 from shared.core.alert import SENTRY_CONTAINERS, Action, Alert, clean_text, parse_time, require_key
 from shared.core.errors import Permanent
-from shared.sentry_rule_settings import from_payload as rule_settings
+from shared.routing.rule_settings import from_payload as rule_settings
 
 ISSUE_ACTIONS = {
     "created": Action.TRIGGERED,

@@ -42,7 +42,7 @@ from shared.asana_registration import ours
 from shared.asana_webhooks import Hook
 from shared.core.errors import AlertBridgeError
 from shared.core.observability import scrub_text
-from shared.teams import TeamsConfig
+from shared.routing.teams import TeamsConfig
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from shared.asana_webhooks import Hook
 from shared.core.errors import AlertBridgeError
 from shared.core.observability import scrub_text
 from shared.core.settings import load_settings
-from shared.teams import TeamsConfig
-from shared.teams_file import load_teams
+from shared.routing.teams import TeamsConfig
+from shared.routing.teams_file import load_teams
 
 
 def main(argv: Sequence[str] | None = None) -> int:

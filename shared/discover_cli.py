@@ -15,7 +15,7 @@ from shared.adapters.asana import AsanaClient, AsanaRejected
 from shared.core.errors import AlertBridgeError, ConfigError
 from shared.core.settings import DEFAULT_ASANA_API_URL, default_team
 from shared.discovery import CUSTOM_FIELD_FIELDS, Directory, Record, check_gids, render_teams_yaml
-from shared.teams_file import load_teams
+from shared.routing.teams_file import load_teams
 
 _MISSING = (400, 403, 404)  # Asana's answers for a gid that is wrong or hidden from the token
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.teams import PRIORITIES, Team, TeamsConfig
-from shared.teams_file import LEGACY_DEFAULT_NAMES
+from shared.routing.teams import PRIORITIES, Team, TeamsConfig
+from shared.routing.teams_file import LEGACY_DEFAULT_NAMES
 
 Record = Mapping[str, Any]
 #: (kind, gid) -> the full record, or None when Asana has no such object (or hides it).

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from shared.adapters.sentry_api import SentryApi, SentryRejected
 from shared.core.errors import AlertBridgeError
 from shared.core.settings import DEFAULT_SENTRY_API_URL, default_team
+from shared.routing.teams_file import load_teams
 from shared.sentry_ownership import Ownership, ownership_rules, raw_rules
-from shared.teams_file import load_teams
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from shared.alerts_parse import parse_alert
-from shared.boards import explain_board
 from shared.core.alert import SENTRY_CONTAINERS, SENTRY_RESOURCES, Action, Alert
 from shared.core.errors import AlertBridgeError
 from shared.core.settings import ENVIRONMENTS, default_team
-from shared.sentry_rule_routing import route_alert
-from shared.teams_file import load_teams
-from shared.triage import why_no_task
+from shared.routing.boards import explain_board
+from shared.routing.rules import route_alert
+from shared.routing.teams_file import load_teams
+from shared.routing.triage import why_no_task
 
 # key=value keys that set Alert fields instead of becoming tags.
 _FIELD_KEYS = ("level", "environment", "priority", "title", "source")

@@ -13,8 +13,8 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from shared.ownership import ZAP_PREFIX
-from shared.teams import Matcher, Team, TeamsConfig
+from shared.routing.ownership import ZAP_PREFIX
+from shared.routing.teams import Matcher, Team, TeamsConfig
 
 #: Our derived keys that are Sentry event tags under another (or the same) name.
 TAG_KEYS = {"server_name": "server_name", "environment": "environment", "env": "environment",

@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
-from shared.asana_people import in_workspace
-from shared.boards import BoardKind, pick_sandbox, pick_sprint, portfolio_gid
-from shared.sentry_rule_routing import BOARD_WORDS
+from shared.routing.boards import BoardKind, pick_sandbox, pick_sprint, portfolio_gid
+from shared.routing.people import in_workspace
+from shared.routing.rule_settings import InvalidSetting, RuleSettings, parse_settings, setting_pairs
+from shared.routing.rules import BOARD_WORDS
+from shared.routing.teams import Team, TeamsConfig
 from shared.sentry_rule_schema import ASSIGNEE, BOARD, FOLLOWERS, TEAM
-from shared.sentry_rule_settings import InvalidSetting, RuleSettings, parse_settings, setting_pairs
-from shared.teams import Team, TeamsConfig
 
 MAX_TEAMS_LISTED = 8
 

@@ -24,12 +24,12 @@ from shared import signatures
 from shared.core.alert import json_object
 from shared.core.errors import ConfigError, Rejected, Unauthorized, http_status
 from shared.ingest import Answer, IngestDeps, Webhook
-from shared.ownership import route
+from shared.routing.ownership import route
+from shared.routing.rule_settings import InvalidSetting, RuleSettings
+from shared.routing.rules import BOARD_WORDS
+from shared.routing.teams import TeamsConfig
 from shared.sentry_rule_checks import Lookups, check_form
-from shared.sentry_rule_routing import BOARD_WORDS
 from shared.sentry_rule_schema import ACTION_PATH, TEAMS_PATH
-from shared.sentry_rule_settings import InvalidSetting, RuleSettings
-from shared.teams import TeamsConfig
 
 log = logging.getLogger(__name__)
 

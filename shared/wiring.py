@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from shared.core.ledger import Decision, Record
     from shared.linkback import LinkBack, LinkSender
     from shared.reconcile import ReconcileDeps
+    from shared.routing.teams import TeamsConfig
     from shared.sentry_rule_ingest import RuleDeps
-    from shared.teams import TeamsConfig
     from shared.worker import WorkerDeps
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,8 @@ def sentry_rule_deps() -> RuleDeps:
     (a failure is not remembered: the next request tries again)."""
     from shared.adapters.asana import AsanaClient
     from shared.adapters.asana_lookups import AsanaLookups
+    from shared.routing.teams_file import load_teams
     from shared.sentry_rule_ingest import RuleDeps
-    from shared.teams_file import load_teams
 
     s = settings("ingest")
     config = load_teams(s.teams_file, s.default_team)
@@ -156,7 +156,7 @@ def ingest_handler() -> Handler:
 @functools.cache
 def teams_loader() -> Callable[[], TeamsConfig]:
     """Return a loader of teams.yaml that reads the file once and remembers a failure too."""
-    from shared.teams_file import load_teams
+    from shared.routing.teams_file import load_teams
 
     try:
         config = load_teams(settings().teams_file, settings().default_team)
@@ -311,7 +311,7 @@ def sync_check(s: Settings, source: SecretSource,
     from shared.adapters.asana_hooks import FirestoreHooks
     from shared.adapters.asana_sync import AsanaSyncClient
     from shared.asana_registration import Registrar, Workspaces
-    from shared.teams_file import load_teams
+    from shared.routing.teams_file import load_teams
 
     hooks = FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
     workspace_of: dict[str, str] = {}  # by project, for this instance's runs

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import boards, sentry_rule_routing, twins
+from shared import twins
 from shared.adapters.asana import AsanaRejected, TaskTracker
 from shared.alerts_parse import parse_alert
 from shared.core import failpoints, ledger, logs
@@ -37,10 +37,11 @@ from shared.core.ledger import (
 )
 from shared.core.observability import scrub_text
 from shared.linkback import task_url
-from shared.markers import comment_marker, mark_comment, mark_task, task_marker
-from shared.ownership import Route
-from shared.tasks import TaskDraft, render_comment, render_task
-from shared.teams import TeamsConfig
+from shared.routing import boards, rules
+from shared.routing.markers import comment_marker, mark_comment, mark_task, task_marker
+from shared.routing.ownership import Route
+from shared.routing.tasks import TaskDraft, render_comment, render_task
+from shared.routing.teams import TeamsConfig
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
     alert = parse_alert(message.data, message.attributes)
     delivery = delivery_of(alert, message, may_create=alert.resource
                            in deps.config().create_tasks_from
-                           and sentry_rule_routing.may_create(alert))
+                           and rules.may_create(alert))
     rounds, polls = 0, int(deps.wait_seconds / WAIT_POLL_SECONDS)
     while rounds < MAX_ROUNDS:
         record, version = deps.ledger.get(alert.key)
@@ -352,9 +353,9 @@ def _link_back(alert: Alert, task_gid: str, project_gid: str, team: str,
 
 def _plan(alert: Alert, deps: WorkerDeps) -> _Plan:
     config = deps.config()
-    routed = sentry_rule_routing.route_alert(alert, config, deps.environment)
+    routed = rules.route_alert(alert, config, deps.environment)
     chosen, priority, kind = routed.triage.route, routed.triage.priority, routed.triage.board
-    team, notes = sentry_rule_routing.with_people(routed, deps.people)
+    team, notes = rules.with_people(routed, deps.people)
     portfolio = boards.portfolio_gid(kind, chosen.team)
     items = deps.portfolios.items(portfolio) if portfolio else None
     project_gid, board_why = boards.choose_board_gid(kind, chosen.team, items, deps.now().date())

@@ -67,7 +67,7 @@ class Alert:
     status_details: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     installation_id: str | None = None  # Sentry integration installation uuid (link-back)
     # (name, value) settings the alert rule's action saved (Sentry's "Create an Asana task";
-    # shared/sentry_rule_settings.py); empty when the rule sent none.
+    # shared/routing/rule_settings.py); empty when the rule sent none.
     rule_settings: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def match_fields(self) -> dict[str, str]:

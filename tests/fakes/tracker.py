@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.adapters.asana import AsanaRejected
 from shared.core.errors import AlertBridgeError
-from shared.tasks import TaskDraft
+from shared.routing.tasks import TaskDraft
 
 
 class MemoryTracker:

@@ -14,7 +14,7 @@ import requests
 
 from scripts.localstack import LOCAL_DEFAULTS, Stack, sentry_headers
 from shared.core.alert import SENTRY_CONTAINERS
-from shared.teams_file import load_teams
+from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana
 from tests.polling import eventually
 

@@ -16,7 +16,7 @@ from shared.asana_reconcile import SyncCheckDeps
 from shared.asana_registration import Registrar
 from shared.core.errors import Transient
 from shared.reconcile import ReconcileDeps, reconcile
-from shared.teams_file import parse_teams
+from shared.routing.teams_file import parse_teams
 from tests.unit.test_asana_registration import BASE, PROJECT, WORKSPACE, Webhooks
 from tests.unit.test_asana_webhooks import NOW, MemoryHooks
 from tests.unit.test_ingest import FakeTopic

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.discover_cli import main
-from shared.teams_file import load_teams, parse_teams
+from shared.routing.teams_file import load_teams, parse_teams
 from tests.fakes.asana_server import FakeAsana
 
 TOKEN = "discover-pat"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from shared.discovery import Directory, check_gids, render_teams_yaml
-from shared.teams_file import parse_teams
+from shared.routing.teams_file import parse_teams
 
 WS = {"gid": "1", "resource_type": "workspace", "name": "Acme"}
 

@@ -30,7 +30,7 @@ from shared.reconcile import (
     window,
 )
 from shared.reconcile_drift import Observed
-from shared.teams import DEFAULT_CREATE_TASKS_FROM
+from shared.routing.teams import DEFAULT_CREATE_TASKS_FROM
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 WIN = window(NOW, lookback_minutes=60, grace_minutes=5)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from shared.routing.rule_settings import parse_settings
 from shared.sentry_rule_schema import (
     ACTION_PATH,
     FIELD_NAMES,
@@ -15,7 +16,6 @@ from shared.sentry_rule_schema import (
     TEAMS_PATH,
     schema,
 )
-from shared.sentry_rule_settings import parse_settings
 from tests.fakes.sentry_platform import schema_problem
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.sentry_rule_settings import (
+from shared.routing.rule_settings import (
     MAX_FOLLOWERS,
     InvalidSetting,
     RuleSettings,

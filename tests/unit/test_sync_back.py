@@ -16,8 +16,8 @@ from shared.core.envelope import PushMessage
 from shared.core.errors import Transient
 from shared.core.ledger import Record, State, Step
 from shared.linkback import LinkRequest, Sent
+from shared.routing.teams_file import parse_teams
 from shared.sync_back import SyncDeps
-from shared.teams_file import parse_teams
 from tests.fakes.ledger import MemoryLedger
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
-from shared.teams import Team
+from shared.routing.teams import Team
 
 #: Fields to request from ``GET /portfolios/{gid}/items`` for pick_sprint / pick_sandbox.
 PORTFOLIO_ITEM_FIELDS = "name,archived,start_on,due_on,created_at,resource_type"

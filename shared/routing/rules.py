@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from shared.boards import DEV_ENVIRONMENTS, BoardKind, board_kind, board_reason
 from shared.core.alert import Alert
-from shared.ownership import Route
-from shared.priority import explain_priority
-from shared.sentry_rule_settings import InvalidSetting, RuleSettings, parse_settings
-from shared.teams import Team, TeamsConfig
-from shared.triage import Triage, triage
+from shared.routing.boards import DEV_ENVIRONMENTS, BoardKind, board_kind, board_reason
+from shared.routing.ownership import Route
+from shared.routing.priority import explain_priority
+from shared.routing.rule_settings import InvalidSetting, RuleSettings, parse_settings
+from shared.routing.teams import Team, TeamsConfig
+from shared.routing.triage import Triage, triage
 
 #: How a board setting reads in explanations.
 BOARD_WORDS = {"default": "team default", "sprint": "current sprint", "backlog": "backlog",

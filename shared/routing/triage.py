@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.boards import BoardKind, board_kind
 from shared.core.alert import Action, Alert
-from shared.ownership import Route, route
-from shared.priority import priority_for
-from shared.teams import TeamsConfig
+from shared.routing.boards import BoardKind, board_kind
+from shared.routing.ownership import Route, route
+from shared.routing.priority import priority_for
+from shared.routing.teams import TeamsConfig
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.teams import Matcher, Team, TeamsConfig
+from shared.routing.teams import Matcher, Team, TeamsConfig
 
 ZAP_PREFIX = "zap_"
 # Lower rank wins: a group naming the team beats one naming the service, which beats the rest.

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
 from shared.core.alert import Action, Alert, parse_time
-from shared.teams import Team, TeamsConfig
+from shared.routing.teams import Team, TeamsConfig
 
 MAX_NAME_CHARS = 200
 MAX_VALUE_CHARS = 500  # one field or tag value in the body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from shared.tasks import TaskDraft
+from shared.routing.tasks import TaskDraft
 
 _TASK_PREFIX = "ab-task-"
 _COMMENT_PREFIX = "ab-msg-"

@@ -13,7 +13,7 @@ import yaml
 
 from shared.core.errors import ConfigError
 from shared.core.settings import default_team as env_default_team
-from shared.teams import (
+from shared.routing.teams import (
     CREATING_RESOURCES,
     DEFAULT_CREATE_TASKS_FROM,
     PRIORITIES,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.core.alert import Alert
-from shared.teams import PriorityMap
+from shared.routing.teams import PriorityMap
 
 
 def priority_for(alert: Alert, priorities: PriorityMap) -> str:

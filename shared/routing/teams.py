@@ -1,7 +1,7 @@
 """The routing configuration read from teams.yaml, as plain frozen data.
 
-Loading and validation live in ``shared/teams_file.py``; matching lives in
-``shared/ownership.py``. Both old (list of teams) and new (settings + teams) files load
+Loading and validation live in ``shared/routing/teams_file.py``; matching lives in
+``shared/routing/ownership.py``. Both old (list of teams) and new (settings + teams) files load
 into these types.
 """
 
