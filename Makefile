@@ -58,10 +58,10 @@ asana-discover: venv  ## Print a teams.yaml with the workspace's Asana gids (ASA
 	$(PY) -m shared.discover_cli $(ARGS)
 
 sentry-ownership: venv  ## Print teams.yaml matchers as Sentry ownership rules per project; ARGS="--org ORG --apply" writes them
-	$(PY) -m shared.ownership_cli $(ARGS)
+	$(PY) -m shared.sources.sentry.ownership_cli $(ARGS)
 
 sentry-integration: venv  ## Print the Sentry integration's alert-rule action schema; ARGS="--app SLUG --apply" writes it (SENTRY_AUTH_TOKEN, org:write)
-	$(PY) -m shared.sentry_integration_cli $(ARGS)
+	$(PY) -m shared.sources.sentry.integration_cli $(ARGS)
 
 explain-route: venv  ## Show team, board and priority for ARGS="key=value ..." or ARGS="--payload FILE"
 	$(PY) -m shared.route_cli explain $(ARGS)

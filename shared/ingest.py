@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
-from shared import signatures
 from shared.core.alert import SENTRY_RESOURCES, alert_key, json_object, key_fields, webhook_unit
 from shared.core.errors import (
     AlertBridgeError,
@@ -19,11 +18,12 @@ from shared.core.errors import (
     http_status,
 )
 from shared.core.pubsub_attributes import MAX_VALUE_BYTES, encodable
-from shared.sentry_rule_schema import PATH_PREFIX as SENTRY_RULE_PATHS
+from shared.sources.sentry import verify as signatures
+from shared.sources.sentry.rule_schema import PATH_PREFIX as SENTRY_RULE_PATHS
 
 if TYPE_CHECKING:
     from shared.asana_webhooks import HookStore
-    from shared.sentry_rule_ingest import RuleDeps
+    from shared.sources.sentry.rule_ingest import RuleDeps
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,9 @@ def oversized_answer(hook: Webhook) -> Answer:
 def _accept(hook: Webhook, deps: IngestDeps) -> Answer:
     if hook.path.startswith(SENTRY_RULE_PATHS):
         # Sentry's alert-rule form and select options: answered there, never published.
-        from shared import sentry_rule_ingest  # off the cold-start path of webhooks
+        from shared.sources.sentry import (
+            rule_ingest as sentry_rule_ingest,  # off the cold-start path of webhooks
+        )
 
         return sentry_rule_ingest.answer(hook, deps)
     if hook.method != "POST":

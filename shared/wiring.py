@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from shared.linkback import LinkBack, LinkSender
     from shared.reconcile import ReconcileDeps
     from shared.routing.teams import TeamsConfig
-    from shared.sentry_rule_ingest import RuleDeps
+    from shared.sources.sentry.rule_ingest import RuleDeps
     from shared.worker import WorkerDeps
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def sentry_rule_deps() -> RuleDeps:
     from shared.adapters.asana import AsanaClient
     from shared.adapters.asana_lookups import AsanaLookups
     from shared.routing.teams_file import load_teams
-    from shared.sentry_rule_ingest import RuleDeps
+    from shared.sources.sentry.rule_ingest import RuleDeps
 
     s = settings("ingest")
     config = load_teams(s.teams_file, s.default_team)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from shared.core.alert import clean_text
-from shared.sentry_rule_schema import (
+from shared.sources.sentry.rule_schema import (
     ASSIGNEE,
     BOARD,
     BOARD_CHOICES,

@@ -24,7 +24,7 @@ from scripts.localstack import (
     start_function,
 )
 from shared.routing.teams_file import load_teams
-from shared.sentry_rule_schema import ACTION_PATH, schema
+from shared.sources.sentry.rule_schema import ACTION_PATH, schema
 from tests.fakes.asana_server import FakeAsana, seed_teams
 from tests.fakes.sentry_platform import FakeSentry, SentryRefused, http_transport, sign
 from tests.polling import eventually

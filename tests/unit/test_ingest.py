@@ -22,7 +22,7 @@ from shared.ingest import (
     read_body,
     receive,
 )
-from shared.signatures import sentry_signature
+from shared.sources.sentry.verify import sentry_signature
 
 SENTRY_SECRET = "sentry-secret"
 DATADOG_TOKEN = "dd-token"

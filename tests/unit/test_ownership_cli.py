@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.ownership_cli import main
+from shared.sources.sentry.ownership_cli import main
 from tests.fakes.link_target_servers import FakeSentryApi
 
 TOKEN = "sentry-ownership-token"

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.sentry_integration_cli import main, webhook_problem
-from shared.sentry_rule_schema import schema
+from shared.sources.sentry.integration_cli import main, webhook_problem
+from shared.sources.sentry.rule_schema import schema
 from tests.fakes.sentry_platform import FakeSentryAppsApi
 
 TOKEN = "sentry-user-token"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.routing.teams_file import load_teams, parse_matcher, parse_teams
-from shared.sentry_ownership import ownership_rules, raw_rules, regex_globs, rule_lines
+from shared.sources.sentry.ownership import ownership_rules, raw_rules, regex_globs, rule_lines
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

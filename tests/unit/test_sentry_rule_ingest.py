@@ -15,8 +15,8 @@ import pytest
 from shared.core.errors import ConfigError
 from shared.ingest import IngestDeps, Webhook, handle_webhook
 from shared.routing.teams_file import load_teams, parse_teams
-from shared.sentry_rule_ingest import RuleDeps
-from shared.sentry_rule_schema import ACTION_PATH, TEAMS_PATH, schema
+from shared.sources.sentry.rule_ingest import RuleDeps
+from shared.sources.sentry.rule_schema import ACTION_PATH, TEAMS_PATH, schema
 from tests.fakes.sentry_platform import (
     FakeSentry,
     Request,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.routing.rule_settings import parse_settings
-from shared.sentry_rule_schema import (
+from shared.sources.sentry.rule_schema import (
     ACTION_PATH,
     FIELD_NAMES,
     MAX_DESCRIPTION_CHARS,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shared.signatures import sentry_signature, verify_sentry, verify_token
+from shared.sources.sentry.verify import sentry_signature, verify_sentry, verify_token
 
 KNOWN_KEY = "Some Private Key"
 KNOWN_BODY = b"Hello World"

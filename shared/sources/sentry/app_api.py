@@ -17,8 +17,8 @@ import requests
 
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.adapters.link_targets import error_text
-from shared.adapters.sentry_api import MAX_ERROR_CHARS, SentryRejected
 from shared.core.errors import Transient
+from shared.sources.sentry.api import MAX_ERROR_CHARS, SentryRejected
 
 
 class SentryAppsApi:

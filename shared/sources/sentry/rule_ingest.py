@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from shared import signatures
 from shared.core.alert import json_object
 from shared.core.errors import ConfigError, Rejected, Unauthorized, http_status
 from shared.ingest import Answer, IngestDeps, Webhook
@@ -28,8 +27,9 @@ from shared.routing.ownership import route
 from shared.routing.rule_settings import InvalidSetting, RuleSettings
 from shared.routing.rules import BOARD_WORDS
 from shared.routing.teams import TeamsConfig
-from shared.sentry_rule_checks import Lookups, check_form
-from shared.sentry_rule_schema import ACTION_PATH, TEAMS_PATH
+from shared.sources.sentry import verify as signatures
+from shared.sources.sentry.rule_checks import Lookups, check_form
+from shared.sources.sentry.rule_schema import ACTION_PATH, TEAMS_PATH
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """Print teams.yaml as Sentry ownership rules per project; --apply writes them to Sentry.
 
-    python -m shared.ownership_cli [--teams FILE] [--project SLUG ...] [--org ORG --apply]
+    python -m shared.sources.sentry.ownership_cli [--teams FILE] [--project SLUG ...]
+        [--org ORG --apply]
 
 --apply needs SENTRY_AUTH_TOKEN (scope project:write) and uses SENTRY_API_URL. It replaces
 each project's ownership rules. Exit status: 0 fine, 1 Sentry refused a project's rules,
@@ -14,11 +15,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.adapters.sentry_api import SentryApi, SentryRejected
 from shared.core.errors import AlertBridgeError
 from shared.core.settings import DEFAULT_SENTRY_API_URL, default_team
 from shared.routing.teams_file import load_teams
-from shared.sentry_ownership import Ownership, ownership_rules, raw_rules
+from shared.sources.sentry.api import SentryApi, SentryRejected
+from shared.sources.sentry.ownership import Ownership, ownership_rules, raw_rules
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.ownership_cli", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m shared.sources.sentry.ownership_cli",
+                                     description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teams", default=os.environ.get("TEAMS_FILE", "").strip()
                         or "teams.yaml", help="teams file (default: $TEAMS_FILE or teams.yaml)")

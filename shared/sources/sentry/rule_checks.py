@@ -13,7 +13,7 @@ from shared.routing.people import in_workspace
 from shared.routing.rule_settings import InvalidSetting, RuleSettings, parse_settings, setting_pairs
 from shared.routing.rules import BOARD_WORDS
 from shared.routing.teams import Team, TeamsConfig
-from shared.sentry_rule_schema import ASSIGNEE, BOARD, FOLLOWERS, TEAM
+from shared.sources.sentry.rule_schema import ASSIGNEE, BOARD, FOLLOWERS, TEAM
 
 MAX_TEAMS_LISTED = 8
 

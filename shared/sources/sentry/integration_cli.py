@@ -1,6 +1,6 @@
 """Print the Sentry integration's UI-component schema; --apply writes it to the integration.
 
-    python -m shared.sentry_integration_cli [--apply --app SLUG]
+    python -m shared.sources.sentry.integration_cli [--apply --app SLUG]
 
 The schema adds "Create an Asana task" to Sentry's alert rules (docs/sentry-alert-rules.md).
 --apply needs SENTRY_AUTH_TOKEN with the scope org:write (a user auth token of an organization
@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.adapters.sentry_api import SentryRejected
-from shared.adapters.sentry_app_api import SentryAppsApi
 from shared.core.errors import AlertBridgeError
 from shared.core.settings import DEFAULT_SENTRY_API_URL
-from shared.sentry_rule_schema import ACTION_PATH, schema
+from shared.sources.sentry.api import SentryRejected
+from shared.sources.sentry.app_api import SentryAppsApi
+from shared.sources.sentry.rule_schema import ACTION_PATH, schema
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.sentry_integration_cli",
+    parser = argparse.ArgumentParser(prog="python -m shared.sources.sentry.integration_cli",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--app", default=os.environ.get("SENTRY_APP_SLUG", "").strip() or None,
