@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shared import alerts_datadog
 from shared.core.alert import SENTRY_RESOURCES, Alert, clean_text, json_object, parse_time
 from shared.core.errors import Permanent
+from shared.sources.datadog import parse as alerts_datadog
 from shared.sources.sentry import parse as alerts_sentry
 
 

@@ -235,7 +235,7 @@ def worker_deps() -> WorkerDeps:
     queries = LedgerQueries(s.project, s.ledger_collection)
 
     def reconciled_twins(alert: Alert) -> list[Record]:
-        # Only Datadog alerts have twins (shared/twins.py): no query for anything else.
+        # Only Datadog alerts have twins (sources/datadog/twins.py): no query for anything else.
         if alert.source != "datadog" or not alert.external_id:
             return []
         return [from_document(d) for d in queries.by_external_id("datadog", alert.external_id)]

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import twins
 from shared.adapters.asana import AsanaRejected, TaskTracker
 from shared.alerts_parse import parse_alert
 from shared.core import failpoints, ledger, logs
@@ -42,6 +41,7 @@ from shared.routing.markers import comment_marker, mark_comment, mark_task, task
 from shared.routing.ownership import Route
 from shared.routing.tasks import TaskDraft, render_comment, render_task
 from shared.routing.teams import TeamsConfig
+from shared.sources.datadog import twins
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class WorkerDeps:
     # Two-way sync (shared/sync_back.py): Asana task changes, and the webhook per project.
     sync_back: Callable[[PushMessage], Decision] | None = None
     watch_project: Callable[[str, str], None] = _watch_nothing  # (project gid, team name)
-    # The live records reconciliation opened for the same Datadog monitor (shared/twins.py).
+    # The live records reconciliation opened for the same Datadog monitor (datadog/twins.py).
     reconciled_twins: Callable[[Alert], list[Record]] = _no_twins
     # An alert rule's assignee / follower e-mail -> Asana user gid, None when unknown.
     people: Callable[[str], str | None] = _people_as_given
