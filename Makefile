@@ -55,7 +55,7 @@ check-teams: venv  ## Validate teams.yaml (or TEAMS_FILE) and say which team is 
 	$(PY) -m shared.route_cli check
 
 asana-discover: venv  ## Print a teams.yaml with the workspace's Asana gids (ASANA_PAT); ARGS="--check teams.yaml" verifies one
-	$(PY) -m shared.discover_cli $(ARGS)
+	$(PY) -m shared.sources.asana.discover_cli $(ARGS)
 
 sentry-ownership: venv  ## Print teams.yaml matchers as Sentry ownership rules per project; ARGS="--org ORG --apply" writes them
 	$(PY) -m shared.sources.sentry.ownership_cli $(ARGS)
@@ -82,7 +82,7 @@ bench: venv java  ## Print figures on the emulators: ingest vs a publish-only ba
 	$(PY) -m scripts.bench_reconcile
 
 asana-webhooks: venv  ## Asana webhooks of the two-way sync: ARGS="list", ARGS="register [--project GID]", ARGS="delete GID"
-	$(PY) -m shared.asana_webhooks_cli $(ARGS)
+	$(PY) -m shared.sources.asana.webhooks_cli $(ARGS)
 
 replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
 	$(PY) -m shared.replay_cli $(ARGS)

@@ -22,7 +22,7 @@ from shared.sources.sentry import verify as signatures
 from shared.sources.sentry.rule_schema import PATH_PREFIX as SENTRY_RULE_PATHS
 
 if TYPE_CHECKING:
-    from shared.asana_webhooks import HookStore
+    from shared.sources.asana.webhooks import HookStore
     from shared.sources.sentry.rule_ingest import RuleDeps
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,9 @@ def _accept(hook: Webhook, deps: IngestDeps) -> Answer:
     if len(hook.body) > deps.max_body_bytes:
         raise Rejected("body exceeds the size limit", reason="too_large", status=413)
     if hook.query.get("source") == "asana":
-        from shared import asana_ingest  # off the cold-start path of Sentry's webhooks
+        from shared.sources.asana import (
+            ingest as asana_ingest,  # off the cold-start path of Sentry's webhooks
+        )
 
         return asana_ingest.accept(hook, deps)
     source = _authenticate(hook, deps)

@@ -262,8 +262,8 @@ class ReconcileDeps:
     records_per_run: int = RECORDS_PER_RUN
     issues_per_read: int = ISSUES_PER_READ
     read_budget_seconds: float = READ_BUDGET_SECONDS
-    # The two-way sync's direction (shared/asana_reconcile.py): called with the run's request
-    # id and dry_run after the publications above; returns its counts.
+    # The two-way sync's direction (shared/sources/asana/reconcile.py): called with the run's
+    # request id and dry_run after the publications above; returns its counts.
     asana: Callable[[str, bool], Mapping[str, int]] | None = None
 
 

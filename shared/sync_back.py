@@ -1,6 +1,6 @@
 """Two-way sync: a task completed or reopened in Asana resolves or unresolves its alert.
 
-The worker gets one message per changed task (see shared/asana_ingest.py). Events carry
+The worker gets one message per changed task (see shared/sources/asana/ingest.py). Events carry
 compact resources only, so the task's current state is read from Asana: a replayed or
 out-of-order delivery then changes nothing the task does not say.
 
@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from shared import asana_webhooks
 from shared.adapters.asana import AsanaRejected
 from shared.core import ledger
 from shared.core.alert import Action, parse_time
@@ -34,6 +33,7 @@ from shared.core.envelope import PushMessage
 from shared.core.errors import Transient
 from shared.core.ledger import ASANA, Decision, Delivery, Record, Step
 from shared.linkback import LinkRequest, LinkSender, task_url
+from shared.sources.asana import webhooks as asana_webhooks
 
 log = logging.getLogger(__name__)
 

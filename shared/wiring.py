@@ -21,7 +21,6 @@ from shared.ingest import Answer, Handler, Incoming, IngestDeps, misconfigured, 
 # against Sentry's one-second budget and must not pay for them.
 if TYPE_CHECKING:
     from shared.adapters.asana import TaskTracker
-    from shared.adapters.asana_hooks import FirestoreHooks
     from shared.adapters.firestore_ledger import FirestoreLedger
     from shared.core.alert import Alert
     from shared.core.envelope import PushMessage
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from shared.linkback import LinkBack, LinkSender
     from shared.reconcile import ReconcileDeps
     from shared.routing.teams import TeamsConfig
+    from shared.sources.asana.hooks_store import FirestoreHooks
     from shared.sources.sentry.rule_ingest import RuleDeps
     from shared.worker import WorkerDeps
 
@@ -125,7 +125,7 @@ def sentry_rule_deps() -> RuleDeps:
 @functools.cache
 def asana_hooks() -> FirestoreHooks:
     """Return the Asana webhooks' secrets, built on the first Asana request."""
-    from shared.adapters.asana_hooks import FirestoreHooks
+    from shared.sources.asana.hooks_store import FirestoreHooks
 
     s = settings("ingest")
     return FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
@@ -307,11 +307,11 @@ def sync_check(s: Settings, source: SecretSource,
                ) -> Callable[[str, bool], Mapping[str, int]]:
     """Return reconciliation's check of the two-way sync; teams.yaml and ASANA_PAT are read on
     every run, so a team that opts in or out counts from the next run."""
-    from shared import asana_reconcile
-    from shared.adapters.asana_hooks import FirestoreHooks
-    from shared.adapters.asana_sync import AsanaSyncClient
-    from shared.asana_registration import Registrar, Workspaces
     from shared.routing.teams_file import load_teams
+    from shared.sources.asana import reconcile as asana_reconcile
+    from shared.sources.asana.hooks_store import FirestoreHooks
+    from shared.sources.asana.registration import Registrar, Workspaces
+    from shared.sources.asana.sync_client import AsanaSyncClient
 
     hooks = FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
     workspace_of: dict[str, str] = {}  # by project, for this instance's runs
@@ -349,10 +349,10 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
     if dry_run:
         return None
     from shared import sync_back as sync
-    from shared.adapters.asana_hooks import FirestoreHooks
-    from shared.adapters.asana_sync import AsanaSyncClient
     from shared.adapters.ledger_queries import LedgerQueries
-    from shared.asana_registration import Registrar, Workspaces
+    from shared.sources.asana.hooks_store import FirestoreHooks
+    from shared.sources.asana.registration import Registrar, Workspaces
+    from shared.sources.asana.sync_client import AsanaSyncClient
 
     s = settings()
     client = AsanaSyncClient(s.asana_api_url, secrets().get("ASANA_PAT")[0],

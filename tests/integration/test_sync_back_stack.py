@@ -27,11 +27,11 @@ from scripts.localstack import (
     sentry_headers,
     start_stack,
 )
-from shared.adapters.asana_hooks import FirestoreHooks
-from shared.adapters.asana_sync import AsanaSyncClient
-from shared.asana_registration import Registrar
-from shared.asana_webhooks import Hook
 from shared.core.settings import load_settings
+from shared.sources.asana.hooks_store import FirestoreHooks
+from shared.sources.asana.registration import Registrar
+from shared.sources.asana.sync_client import AsanaSyncClient
+from shared.sources.asana.webhooks import Hook
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeSentryApi
 
@@ -196,7 +196,7 @@ def test_heartbeat_forged_and_unsolicited_requests(
 def test_operators_list_register_and_delete_webhooks(
         sync_stack: Stack, sync_asana: FakeAsana, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from shared import asana_webhooks_cli
+    from shared.sources.asana import webhooks_cli as asana_webhooks_cli
 
     for name in ("GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "ASANA_API_URL",
                  "ASANA_PAT", "TEAMS_FILE", "ASANA_WEBHOOK_TARGET_URL"):

@@ -1,4 +1,4 @@
-"""The sync direction's decisions: one case per row of shared/asana_health.py's table."""
+"""The sync direction's decisions: one case per row of shared/sources/asana/health.py's table."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from shared import asana_health
-from shared.asana_health import Drift, Health, Listed
-from shared.asana_webhooks import Hook, token_hash
+from shared.sources.asana import health as asana_health
+from shared.sources.asana.health import Drift, Health, Listed
+from shared.sources.asana.webhooks import Hook, token_hash
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 P = "1209"

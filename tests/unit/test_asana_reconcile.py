@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from shared import asana_reconcile, asana_webhooks
-from shared.asana_reconcile import SyncCheckDeps
-from shared.asana_registration import Registrar
 from shared.core.errors import Transient
 from shared.reconcile import ReconcileDeps, reconcile
 from shared.routing.teams_file import parse_teams
+from shared.sources.asana import reconcile as asana_reconcile
+from shared.sources.asana import webhooks as asana_webhooks
+from shared.sources.asana.reconcile import SyncCheckDeps
+from shared.sources.asana.registration import Registrar
 from tests.unit.test_asana_registration import BASE, PROJECT, WORKSPACE, Webhooks
 from tests.unit.test_asana_webhooks import NOW, MemoryHooks
 from tests.unit.test_ingest import FakeTopic

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared import asana_webhooks
-from shared.asana_registration import Registrar, Workspaces, ours
-from shared.asana_webhooks import Hook
 from shared.core.errors import AlertBridgeError
 from shared.ingest import IngestDeps, Webhook, handle_webhook
+from shared.sources.asana import webhooks as asana_webhooks
+from shared.sources.asana.registration import Registrar, Workspaces, ours
+from shared.sources.asana.webhooks import Hook
 from tests.unit.test_asana_webhooks import NOW, MemoryHooks
 from tests.unit.test_ingest import FakeTopic, secrets
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.adapters.asana import AsanaRejected
-from shared.adapters.asana_sync import AsanaSyncClient
+from shared.sources.asana.sync_client import AsanaSyncClient
 from tests.fakes.asana_server import FakeAsana
 
 TOKEN = "sync-pat-0123456789"

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared import asana_webhooks
-from shared.asana_webhooks import Hook
 from shared.core.errors import Transient
 from shared.ingest import IngestDeps, Webhook, handle_webhook
+from shared.sources.asana import webhooks as asana_webhooks
+from shared.sources.asana.webhooks import Hook
 from tests.unit.test_ingest import FakeTopic, secrets
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.discover_cli import main
 from shared.routing.teams_file import load_teams, parse_teams
+from shared.sources.asana.discover_cli import main
 from tests.fakes.asana_server import FakeAsana
 
 TOKEN = "discover-pat"

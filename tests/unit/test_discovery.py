@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from shared.discovery import Directory, check_gids, render_teams_yaml
 from shared.routing.teams_file import parse_teams
+from shared.sources.asana.discovery import Directory, check_gids, render_teams_yaml
 
 WS = {"gid": "1", "resource_type": "workspace", "name": "Acme"}
 

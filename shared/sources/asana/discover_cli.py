@@ -1,4 +1,6 @@
-"""Discover Asana gids for teams.yaml, or check a file's gids: ``python -m shared.discover_cli``.
+"""Discover Asana gids for teams.yaml, or check a file's gids.
+
+    python -m shared.sources.asana.discover_cli [--check TEAMS_FILE]
 
 Needs ASANA_PAT (and ASANA_API_URL for another Asana, e.g. a local fake). Exit status: 0 fine,
 1 problems found in the checked file, 2 could not run (no token, Asana refused or unreachable).
@@ -14,8 +16,14 @@ from collections.abc import Sequence
 from shared.adapters.asana import AsanaClient, AsanaRejected
 from shared.core.errors import AlertBridgeError, ConfigError
 from shared.core.settings import DEFAULT_ASANA_API_URL, default_team
-from shared.discovery import CUSTOM_FIELD_FIELDS, Directory, Record, check_gids, render_teams_yaml
 from shared.routing.teams_file import load_teams
+from shared.sources.asana.discovery import (
+    CUSTOM_FIELD_FIELDS,
+    Directory,
+    Record,
+    check_gids,
+    render_teams_yaml,
+)
 
 _MISSING = (400, 403, 404)  # Asana's answers for a gid that is wrong or hidden from the token
 
@@ -42,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.discover_cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m shared.sources.asana.discover_cli",
+                                     description=__doc__)
     parser.add_argument("--check", metavar="TEAMS_FILE",
                         help="check every gid of this teams file instead of printing one")
     parser.add_argument("--workspace", help="workspace gid (default: the only one, or the "

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.asana_webhooks import Hook, token_matches
 from shared.core.alert import parse_time
+from shared.sources.asana.webhooks import Hook, token_matches
 
 #: Asana sends a heartbeat every 8 hours; the margin covers its jitter and the throttled
 #: record of our own (asana_webhooks.DELIVERY_RECORD_INTERVAL).

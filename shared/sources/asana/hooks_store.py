@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.adapters.firestore_ledger import bounded, call, conditional
-from shared.asana_webhooks import Hook
+from shared.sources.asana.webhooks import Hook
 
 _FIELDS = ("pending_until", "secret", "webhook_gid", "token_hash", "last_delivery_at",
            "compared_at")

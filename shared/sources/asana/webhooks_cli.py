@@ -1,4 +1,4 @@
-"""Operate the Asana webhooks of the two-way sync: ``python -m shared.asana_webhooks_cli``.
+"""Operate the Asana webhooks of the two-way sync: ``python -m shared.sources.asana.webhooks_cli``.
 
 ``list`` shows this service's webhooks and the health of each (what reconciliation sees);
 ``register`` makes sure projects have one (by default the backlogs of the teams with
@@ -14,17 +14,19 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from shared import asana_health, asana_webhooks, cli
-from shared.adapters.asana_hooks import FirestoreHooks
-from shared.adapters.asana_sync import AsanaSyncClient
+from shared import cli
 from shared.adapters.secrets import SecretSource
-from shared.asana_registration import Registered, Registrar, Workspaces, ours
-from shared.asana_webhooks import Hook
 from shared.core.errors import AlertBridgeError
 from shared.core.observability import scrub_text
 from shared.core.settings import load_settings
 from shared.routing.teams import TeamsConfig
 from shared.routing.teams_file import load_teams
+from shared.sources.asana import health as asana_health
+from shared.sources.asana import webhooks as asana_webhooks
+from shared.sources.asana.hooks_store import FirestoreHooks
+from shared.sources.asana.registration import Registered, Registrar, Workspaces, ours
+from shared.sources.asana.sync_client import AsanaSyncClient
+from shared.sources.asana.webhooks import Hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +61,7 @@ def opted_in_projects(config: TeamsConfig) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.asana_webhooks_cli",
+    parser = argparse.ArgumentParser(prog="python -m shared.sources.asana.webhooks_cli",
                                      description=__doc__)
     parser.add_argument("--workspace", help="workspace gid (default: teams.yaml's, else each "
                                             "project's own)")

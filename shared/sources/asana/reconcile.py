@@ -1,5 +1,5 @@
 """The sync direction of a reconciliation run: renew broken webhooks, then pass on the task
-changes the webhooks missed (the decisions are in shared/asana_health.py).
+changes the webhooks missed (the decisions are in shared/sources/asana/health.py).
 
 For each project of an opted-in team (its backlog) and each project with a hook document:
 
@@ -25,8 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared import asana_webhooks
-from shared.asana_health import (
+from shared.core.errors import AlertBridgeError
+from shared.core.observability import scrub_text
+from shared.routing.teams import TeamsConfig
+from shared.sources.asana import webhooks as asana_webhooks
+from shared.sources.asana.health import (
     RENEW,
     UNHEALTHY,
     Drift,
@@ -38,11 +41,8 @@ from shared.asana_health import (
     health,
     modified_since,
 )
-from shared.asana_registration import ours
-from shared.asana_webhooks import Hook
-from shared.core.errors import AlertBridgeError
-from shared.core.observability import scrub_text
-from shared.routing.teams import TeamsConfig
+from shared.sources.asana.registration import ours
+from shared.sources.asana.webhooks import Hook
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Asana discovery: a ready-to-edit teams.yaml from a workspace, and a check of a file's gids.
 
-Plain functions over plain data: the records come from ``shared.discover_cli`` (which reads
-them through the Asana client), so both are tested without a network.
+Plain functions over plain data: the records come from ``discover_cli`` (which reads them
+through the Asana client), so both are tested without a network.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from shared import asana_webhooks
-from shared.asana_webhooks import Hook, HookStore
 from shared.core.errors import AlertBridgeError, Unauthorized
 from shared.ingest import Answer, IngestDeps, Webhook
+from shared.sources.asana import webhooks as asana_webhooks
+from shared.sources.asana.webhooks import Hook, HookStore
 
 log = logging.getLogger(__name__)
 

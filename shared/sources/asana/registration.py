@@ -1,6 +1,6 @@
 """Make sure each project that gets tasks of an opted-in team has a webhook, and renew it.
 
-Every registration gets a fresh token in its target URL (shared/asana_webhooks.py) and a
+Every registration gets a fresh token in its target URL (shared/sources/asana/webhooks.py) and a
 fresh secret from its handshake; the hook document keeps the token's hash and the secret.
 
 Crash points: before POST /webhooks the pending registration lapses by itself (a later task,
@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared import asana_webhooks
-from shared.asana_webhooks import Hook
 from shared.core.errors import AlertBridgeError
+from shared.sources.asana import webhooks as asana_webhooks
+from shared.sources.asana.webhooks import Hook
 
 log = logging.getLogger(__name__)
 
