@@ -30,7 +30,7 @@ from shared.adapters.pubsub import Publisher
 from shared.adapters.reconcile_cursor import FirestoreCursors
 from shared.adapters.reconcile_sources import SentryReader
 from shared.core.ledger import RETENTION, Record, State, to_document
-from shared.reconcile import ReconcileDeps, reconcile
+from shared.flows.reconcile import ReconcileDeps, reconcile
 from shared.reconcile_drift import RECORDS_PER_RUN
 from tests.fakes.link_target_servers import FakeSentryApi
 

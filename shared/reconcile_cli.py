@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from shared import cli
-from shared.reconcile import ReconcileDeps, Report, reconcile
+from shared.flows.reconcile import ReconcileDeps, Report, reconcile
 
 
 def main(argv: Sequence[str] | None = None, deps: Callable[[], ReconcileDeps] | None = None,

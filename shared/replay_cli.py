@@ -19,7 +19,7 @@ from shared.adapters.dead_letters import DeadLetterSubscription
 from shared.adapters.pubsub import Publisher
 from shared.core.errors import AlertBridgeError, ConfigError, Transient
 from shared.core.settings import Settings, load_settings
-from shared.replay import (
+from shared.flows.replay import (
     DeadLetter,
     ReplayReport,
     Selection,

@@ -15,7 +15,7 @@ from shared.adapters.secrets import SecretSource
 from shared.core import logs, observability
 from shared.core.errors import AlertBridgeError, ConfigError
 from shared.core.settings import SECRET_READERS, Settings, load_settings
-from shared.ingest import Answer, Handler, Incoming, IngestDeps, misconfigured, receive
+from shared.flows.ingest import Answer, Handler, Incoming, IngestDeps, misconfigured, receive
 
 # The worker's modules are imported lazily: the ingest function's cold start counts
 # against Sentry's one-second budget and must not pay for them.
@@ -25,12 +25,12 @@ if TYPE_CHECKING:
     from shared.core.alert import Alert
     from shared.core.envelope import PushMessage
     from shared.core.ledger import Decision, Record
+    from shared.flows.reconcile import ReconcileDeps
+    from shared.flows.worker import WorkerDeps
     from shared.linkback import LinkBack, LinkSender
-    from shared.reconcile import ReconcileDeps
     from shared.routing.teams import TeamsConfig
     from shared.sources.asana.hooks_store import FirestoreHooks
     from shared.sources.sentry.rule_ingest import RuleDeps
-    from shared.worker import WorkerDeps
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def worker_deps() -> WorkerDeps:
     from shared.adapters.pubsub import Publisher
     from shared.core import failpoints
     from shared.core.ledger import from_document
-    from shared.worker import PortfolioCache, WorkerDeps
+    from shared.flows.worker import PortfolioCache, WorkerDeps
 
     s = settings()
     asana = tracker()
@@ -272,7 +272,7 @@ def reconcile_deps() -> ReconcileDeps:
     from shared.adapters.pubsub import Publisher
     from shared.adapters.reconcile_cursor import FirestoreCursors
     from shared.adapters.reconcile_sources import DatadogReader, SentryReader
-    from shared.reconcile import ReconcileDeps, datadog_app_url
+    from shared.flows.reconcile import ReconcileDeps, datadog_app_url
 
     s = settings("reconcile")
     source = secrets("reconcile")
@@ -348,8 +348,8 @@ def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
     """Return the two-way sync's message handler and project watcher (None in dry-run)."""
     if dry_run:
         return None
-    from shared import sync_back as sync
     from shared.adapters.ledger_queries import LedgerQueries
+    from shared.flows import sync_back as sync
     from shared.sources.asana.hooks_store import FirestoreHooks
     from shared.sources.asana.registration import Registrar, Workspaces
     from shared.sources.asana.sync_client import AsanaSyncClient

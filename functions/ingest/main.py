@@ -7,7 +7,7 @@ import functions_framework
 
 from shared import wiring
 from shared.core import logs
-from shared.ingest import Answer, Incoming
+from shared.flows.ingest import Answer, Incoming
 
 # Built at import, before functions-framework opens the port, so no webhook waits for it.
 HANDLE = wiring.ingest_handler()

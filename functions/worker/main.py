@@ -6,7 +6,7 @@ import functions_framework
 from shared import wiring
 from shared.core import logs
 from shared.core.errors import ConfigError
-from shared.worker import handle_request
+from shared.flows.worker import handle_request
 
 
 @functions_framework.http

@@ -15,7 +15,7 @@ from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.adapters.link_targets import error_text
 from shared.core.alert import clean_text, parse_time
 from shared.core.errors import ConfigError, Permanent, Transient
-from shared.reconcile import SentryFinding
+from shared.flows.reconcile import SentryFinding
 from shared.reconcile_drift import ISSUES_PER_READ, Observed
 
 log = logging.getLogger(__name__)

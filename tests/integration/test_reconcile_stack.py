@@ -25,7 +25,7 @@ from shared.adapters.ledger_queries import LedgerQueries
 from shared.adapters.pubsub import Publisher
 from shared.adapters.reconcile_cursor import FirestoreCursors
 from shared.adapters.reconcile_sources import DatadogReader, SentryReader
-from shared.reconcile import ReconcileDeps, reconcile
+from shared.flows.reconcile import ReconcileDeps, reconcile
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 

@@ -346,7 +346,7 @@ def run_reconcile(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, in
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
     from shared.adapters.secrets import SecretSource
-    from shared.reconcile import ReconcileDeps, reconcile
+    from shared.flows.reconcile import ReconcileDeps, reconcile
 
     for name in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"):
         monkeypatch.setenv(name, stack.env[name])

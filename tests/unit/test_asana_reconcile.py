@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from shared.core.errors import Transient
-from shared.reconcile import ReconcileDeps, reconcile
+from shared.flows.reconcile import ReconcileDeps, reconcile
 from shared.routing.teams_file import parse_teams
 from shared.sources.asana import reconcile as asana_reconcile
 from shared.sources.asana import webhooks as asana_webhooks

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shared.core.errors import AlertBridgeError
-from shared.ingest import IngestDeps, Webhook, handle_webhook
+from shared.flows.ingest import IngestDeps, Webhook, handle_webhook
 from shared.sources.asana import webhooks as asana_webhooks
 from shared.sources.asana.registration import Registrar, Workspaces, ours
 from shared.sources.asana.webhooks import Hook

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.core.errors import Transient
-from shared.ingest import IngestDeps, Webhook, handle_webhook
+from shared.flows.ingest import IngestDeps, Webhook, handle_webhook
 from shared.sources.asana import webhooks as asana_webhooks
 from shared.sources.asana.webhooks import Hook
 from tests.unit.test_ingest import FakeTopic, secrets

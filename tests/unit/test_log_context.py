@@ -12,7 +12,7 @@ import pytest
 
 from shared.adapters.asana import AsanaRejected
 from shared.core import logs
-from shared.worker import handle_request
+from shared.flows.worker import handle_request
 from tests.unit.test_worker import DATA, World
 
 PROJECT = "alert-bridge-prod"

@@ -15,7 +15,7 @@ from shared.alerts_parse import parse_alert
 from shared.core.alert import Action
 from shared.core.errors import ConfigError, Transient
 from shared.core.settings import load_settings
-from shared.reconcile import (
+from shared.flows.reconcile import (
     Publication,
     ReconcileDeps,
     SentryFinding,

@@ -10,7 +10,7 @@ import pytest
 
 from shared.adapters.dead_letters import Unreachable
 from shared.core.errors import AlertBridgeError, ConfigError, Permanent, Transient
-from shared.replay import (
+from shared.flows.replay import (
     EXHAUSTED,
     MAX_CONSECUTIVE_FAILURES,
     DeadLetter,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from shared.core.errors import ConfigError
-from shared.ingest import IngestDeps, Webhook, handle_webhook
+from shared.flows.ingest import IngestDeps, Webhook, handle_webhook
 from shared.routing.teams_file import load_teams, parse_teams
 from shared.sources.sentry.rule_ingest import RuleDeps
 from shared.sources.sentry.rule_schema import ACTION_PATH, TEAMS_PATH, schema

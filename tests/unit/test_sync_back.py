@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from shared import sync_back
 from shared.adapters.asana import AsanaRejected
 from shared.core import ledger
 from shared.core.envelope import PushMessage
 from shared.core.errors import Transient
 from shared.core.ledger import Record, State, Step
+from shared.flows import sync_back
+from shared.flows.sync_back import SyncDeps
 from shared.linkback import LinkRequest, Sent
 from shared.routing.teams_file import parse_teams
-from shared.sync_back import SyncDeps
 from tests.fakes.ledger import MemoryLedger
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

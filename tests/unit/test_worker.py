@@ -16,8 +16,8 @@ from shared.adapters.asana import AsanaRejected
 from shared.core.alert import Alert
 from shared.core.errors import ConfigError, Transient
 from shared.core.ledger import LEASE_SECONDS, RECURRENCE_COMMENT_INTERVAL, State
+from shared.flows.worker import Outcome, PortfolioCache, WorkerDeps, handle_request
 from shared.routing.teams_file import load_teams
-from shared.worker import Outcome, PortfolioCache, WorkerDeps, handle_request
 from tests.fakes.ledger import MemoryLedger
 from tests.fakes.tracker import MemoryTracker
 

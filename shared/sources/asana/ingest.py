@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from shared.core.errors import AlertBridgeError, Unauthorized
-from shared.ingest import Answer, IngestDeps, Webhook
+from shared.flows.ingest import Answer, IngestDeps, Webhook
 from shared.sources.asana import webhooks as asana_webhooks
 from shared.sources.asana.webhooks import Hook, HookStore
 

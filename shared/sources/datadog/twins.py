@@ -1,9 +1,9 @@
 """A Datadog alert that reconciliation opened, joined by the monitor's own late webhook.
 
 Datadog's monitor API does not give an alert's cycle key, so reconciliation opens the task of a
-lost Triggered webhook under a synthetic key (``datadog:cycle:reconcile-<monitor>-<epoch>``,
-shared/reconcile.py). When Datadog's real webhook of that monitor turns up late (its Triggered,
-or the Recovered of a Triggered that was lost), its key has no record. Rather than a second
+lost Triggered webhook under a synthetic key (``datadog:cycle:reconcile-<monitor>-<epoch>``).
+When Datadog's real webhook of that monitor turns up late (its Triggered, or the Recovered of a
+Triggered that was lost), its key has no record. Rather than a second
 task, the real key *joins* the task of the synthetic record: it gets a record of its own that
 holds the same task, and the synthetic record is retired (``resolved`` in the ledger), so that
 reconciliation stops speaking for that monitor and the real webhooks drive the task from then on.
@@ -23,7 +23,7 @@ from shared.core.ledger import RETENTION, Record, State
 
 log = logging.getLogger(__name__)
 
-#: Keys reconciliation gives the Datadog alerts it opens (shared/reconcile.py datadog_cycle()).
+#: Keys reconciliation gives the Datadog alerts it opens (datadog_cycle()).
 RECONCILED_PREFIX = "datadog:cycle:reconcile-"
 
 

@@ -22,7 +22,7 @@ from datetime import date
 
 from shared.core.alert import json_object
 from shared.core.errors import ConfigError, Rejected, Unauthorized, http_status
-from shared.ingest import Answer, IngestDeps, Webhook
+from shared.flows.ingest import Answer, IngestDeps, Webhook
 from shared.routing.ownership import route
 from shared.routing.rule_settings import InvalidSetting, RuleSettings
 from shared.routing.rules import BOARD_WORDS

@@ -121,7 +121,7 @@ class WorkerDeps:
     lease_renew_seconds: float = RENEW_SECONDS
     wait_seconds: float = WAIT_SECONDS  # see WAIT_SECONDS; 0 answers "retry" at once
     sleep: Callable[[float], None] = time.sleep
-    # Two-way sync (shared/sync_back.py): Asana task changes, and the webhook per project.
+    # Two-way sync (shared/flows/sync_back.py): Asana task changes, and the webhook per project.
     sync_back: Callable[[PushMessage], Decision] | None = None
     watch_project: Callable[[str, str], None] = _watch_nothing  # (project gid, team name)
     # The live records reconciliation opened for the same Datadog monitor (datadog/twins.py).
