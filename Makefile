@@ -52,7 +52,7 @@ lint: venv  ## ruff, and mypy on shared/ and functions/
 	$(VENV)/bin/mypy functions/reconcile/main.py
 
 check-teams: venv  ## Validate teams.yaml (or TEAMS_FILE) and say which team is the default and why
-	$(PY) -m shared.route_cli check
+	$(PY) -m shared.cli.route check
 
 asana-discover: venv  ## Print a teams.yaml with the workspace's Asana gids (ASANA_PAT); ARGS="--check teams.yaml" verifies one
 	$(PY) -m shared.sources.asana.discover_cli $(ARGS)
@@ -64,7 +64,7 @@ sentry-integration: venv  ## Print the Sentry integration's alert-rule action sc
 	$(PY) -m shared.sources.sentry.integration_cli $(ARGS)
 
 explain-route: venv  ## Show team, board and priority for ARGS="key=value ..." or ARGS="--payload FILE"
-	$(PY) -m shared.route_cli explain $(ARGS)
+	$(PY) -m shared.cli.route explain $(ARGS)
 
 check-terraform: venv  ## Offline Terraform checks: fmt, provider schema, structure, checkov
 	bash scripts/check-terraform.sh
@@ -85,7 +85,7 @@ asana-webhooks: venv  ## Asana webhooks of the two-way sync: ARGS="list", ARGS="
 	$(PY) -m shared.sources.asana.webhooks_cli $(ARGS)
 
 replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
-	$(PY) -m shared.replay_cli $(ARGS)
+	$(PY) -m shared.cli.replay $(ARGS)
 
 reconcile: venv  ## Reconcile once: publish alerts whose webhook never arrived (ARGS="--dry-run" only shows them)
-	$(PY) -m shared.reconcile_cli $(ARGS)
+	$(PY) -m shared.cli.reconcile $(ARGS)

@@ -172,7 +172,7 @@ def test_dead_letters_replayed_twice_make_one_task_each(rig: Rig, subscriber: An
         rig.asana.projects[growth] = saved
     for subscription in (deployment.topology.dead_letter_subscription, second.split("/")[-1]):
         replay = subprocess.run(
-            [sys.executable, "-m", "shared.replay_cli", "replay", "--subscription", subscription],
+            [sys.executable, "-m", "shared.cli.replay", "replay", "--subscription", subscription],
             env={**deployment.env, "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True,
             text=True, timeout=120)
         assert replay.returncode == 0, replay.stderr

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared import reconcile_cli
 from shared.alerts_parse import parse_alert
+from shared.cli import reconcile as reconcile_cli
 from shared.core.alert import Action
 from shared.core.errors import ConfigError, Transient
 from shared.core.settings import load_settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.route_cli import alert_from_pairs, guess_source, main
+from shared.cli.route import alert_from_pairs, guess_source, main
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAMS = str(ROOT / "teams.yaml")

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from shared import cli
+from shared.adapters import cli
 from shared.adapters.secrets import SecretSource
 from shared.core.errors import AlertBridgeError
 from shared.core.observability import scrub_text

@@ -1,4 +1,4 @@
-"""Check teams.yaml and explain where an alert would go: ``python -m shared.route_cli``."""
+"""Check teams.yaml and explain where an alert would go: ``python -m shared.cli.route``."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.route_cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m shared.cli.route", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     default_teams = os.environ.get("TEAMS_FILE", "").strip() or "teams.yaml"
     check = commands.add_parser("check", help="validate the teams file")

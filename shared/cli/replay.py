@@ -1,4 +1,4 @@
-"""List and replay dead-lettered alerts: ``python -m shared.replay_cli list|replay``.
+"""List and replay dead-lettered alerts: ``python -m shared.cli.replay list|replay``.
 
 Exit codes: 0 done; 1 some dead letters could not be replayed (listed on stderr); 2 bad
 arguments; 3 configuration (missing setting or credentials, subscription not found, access
@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from shared import cli
+from shared.adapters import cli
 from shared.adapters.dead_letters import DeadLetterSubscription
 from shared.adapters.pubsub import Publisher
 from shared.core.errors import AlertBridgeError, ConfigError, Transient
@@ -90,7 +90,7 @@ def subscription_name(flag: str | None, env: Mapping[str, str], dead_letter_topi
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.replay_cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m shared.cli.replay", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="show dead letters; removes none")
     again = commands.add_parser("replay", help="republish dead letters to the events topic")

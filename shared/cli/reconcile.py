@@ -1,4 +1,4 @@
-"""Run reconciliation once by hand: ``python -m shared.reconcile_cli [--dry-run]``."""
+"""Run reconciliation once by hand: ``python -m shared.cli.reconcile [--dry-run]``."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from shared import cli
+from shared.adapters import cli
 from shared.flows.reconcile import ReconcileDeps, Report, reconcile
 
 
 def main(argv: Sequence[str] | None = None, deps: Callable[[], ReconcileDeps] | None = None,
          out: TextIO | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m shared.reconcile_cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m shared.cli.reconcile", description=__doc__)
     parser.add_argument("--dry-run", action="store_true",
                         help="read Sentry, Datadog and the ledger; print what would be "
                              "published, publish nothing")
