@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shared.core.alert import SENTRY_RESOURCES, Alert, clean_text, json_object, parse_time
+from shared.core.alert import Alert
 from shared.core.errors import Permanent
+from shared.core.payload import clean_text, json_object, parse_time
 from shared.sources.datadog import parse as alerts_datadog
 from shared.sources.sentry import parse as alerts_sentry
+from shared.sources.sentry.keys import RESOURCES as SENTRY_RESOURCES
 
 
 def parse_alert(body: bytes, attributes: Mapping[str, str]) -> Alert:

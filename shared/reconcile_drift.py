@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from shared.core.alert import parse_time
 from shared.core.errors import Transient
+from shared.core.payload import parse_time
 from shared.reconcile_messages import (
     DATADOG_CYCLE_PREFIX,
     SENTRY_ISSUE_PREFIX,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.core.alert import clean_text, parse_time
+from shared.core.payload import clean_text, parse_time
 
 SOURCE_REASON = "reconcile"
 SENTRY_ISSUE_PREFIX = "sentry:issue:"

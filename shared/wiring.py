@@ -16,6 +16,7 @@ from shared.core import logs, observability
 from shared.core.errors import AlertBridgeError, ConfigError
 from shared.core.settings import SECRET_READERS, Settings, load_settings
 from shared.flows.ingest import Answer, Handler, Incoming, IngestDeps, misconfigured, receive
+from shared.sources import SOURCES
 
 # The worker's modules are imported lazily: the ingest function's cold start counts
 # against Sentry's one-second budget and must not pay for them.
@@ -29,8 +30,7 @@ if TYPE_CHECKING:
     from shared.flows.worker import WorkerDeps
     from shared.linkback import LinkBack, LinkSender
     from shared.routing.teams import TeamsConfig
-    from shared.sources.asana.hooks_store import FirestoreHooks
-    from shared.sources.sentry.rule_ingest import RuleDeps
+    from shared.sources.build import Build
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def build(function: str = "worker") -> Build:
+    """Return what the sources build their adapters from, for ``function``."""
+    from shared.sources.build import Build
+
+    return Build(settings(function), secrets(function), utc_now)
+
+
 @functools.cache
 def ingest_deps() -> IngestDeps:
     """Return the ingest function's dependencies, its credentials already read."""
@@ -97,38 +104,17 @@ def ingest_deps() -> IngestDeps:
             source.get(name)
     publisher = Publisher(s.project, s.events_topic)
     return IngestDeps(secret=source.get, publish=publisher.publish, now=utc_now,
-                      max_body_bytes=s.max_body_bytes, asana_hooks=asana_hooks,
-                      sentry_rules=sentry_rule_deps)
+                      max_body_bytes=s.max_body_bytes, services=ingest_services())
 
 
-@functools.cache
-def sentry_rule_deps() -> RuleDeps:
-    """Return what checking a Sentry alert rule's settings needs, built on its first request
-    (a failure is not remembered: the next request tries again)."""
-    from shared.adapters.asana import AsanaClient
-    from shared.adapters.asana_lookups import AsanaLookups
-    from shared.routing.teams_file import load_teams
-    from shared.sources.sentry.rule_ingest import RuleDeps
+def ingest_services() -> dict[str, Callable[[], Any]]:
+    """Return, per source, what its ingest part builds on the first request that needs it
+    (kept once built; a failure is not remembered: the next request tries again)."""
+    def built(make: Callable[[Build], Any]) -> Callable[[], Any]:
+        return functools.cache(lambda: make(build("ingest")))
 
-    s = settings("ingest")
-    config = load_teams(s.teams_file, s.default_team)
-    pat = secrets("ingest").optional("ASANA_PAT")
-    if not pat and s.environment != "dev":
-        raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); ingest "
-                          "checks Sentry alert-rule settings in Asana outside ENVIRONMENT=dev")
-    # Few attempts, short timeouts: a person is waiting for Sentry to save the rule.
-    lookups = AsanaLookups(AsanaClient(s.asana_api_url, pat, max_attempts=2,
-                                       timeout=(3.05, 5))) if pat else None
-    return RuleDeps(teams=lambda: config, lookups=lookups, today=lambda: utc_now().date())
-
-
-@functools.cache
-def asana_hooks() -> FirestoreHooks:
-    """Return the Asana webhooks' secrets, built on the first Asana request."""
-    from shared.sources.asana.hooks_store import FirestoreHooks
-
-    s = settings("ingest")
-    return FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
+    return {source.name: built(source.ingest_service) for source in SOURCES
+            if source.ingest_service is not None}
 
 
 def ingest_handler() -> Handler:

@@ -13,8 +13,8 @@ import requests
 
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
 from shared.adapters.link_targets import error_text
-from shared.core.alert import clean_text, parse_time
 from shared.core.errors import ConfigError, Permanent, Transient
+from shared.core.payload import clean_text, parse_time
 from shared.flows.reconcile import SentryFinding
 from shared.reconcile_drift import ISSUES_PER_READ, Observed
 

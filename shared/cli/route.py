@@ -10,13 +10,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from shared.alerts_parse import parse_alert
-from shared.core.alert import SENTRY_CONTAINERS, SENTRY_RESOURCES, Action, Alert
+from shared.core.alert import Action, Alert
 from shared.core.errors import AlertBridgeError
 from shared.core.settings import ENVIRONMENTS, default_team
 from shared.routing.boards import explain_board
 from shared.routing.rules import route_alert
 from shared.routing.teams_file import load_teams
 from shared.routing.triage import why_no_task
+from shared.sources.sentry.keys import CONTAINERS as SENTRY_CONTAINERS
+from shared.sources.sentry.keys import RESOURCES as SENTRY_RESOURCES
 
 # key=value keys that set Alert fields instead of becoming tags.
 _FIELD_KEYS = ("level", "environment", "priority", "title", "source")

@@ -1,14 +1,17 @@
-"""The ingest flow: verify a webhook, publish it, and decide the answer."""
+"""The ingest flow: find the request's source, have it verified, publish, and answer.
+
+Which source a request is for, how it is verified and what gets published are the source's
+(shared/sources/); this flow never names one.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING
+from datetime import datetime
+from typing import IO, Any
 
-from shared.core.alert import SENTRY_RESOURCES, alert_key, json_object, key_fields, webhook_unit
 from shared.core.errors import (
     AlertBridgeError,
     ConfigError,
@@ -17,13 +20,8 @@ from shared.core.errors import (
     Unauthorized,
     http_status,
 )
-from shared.core.pubsub_attributes import MAX_VALUE_BYTES, encodable
-from shared.sources.sentry import verify as signatures
-from shared.sources.sentry.rule_schema import PATH_PREFIX as SENTRY_RULE_PATHS
-
-if TYPE_CHECKING:
-    from shared.sources.asana.webhooks import HookStore
-    from shared.sources.sentry.rule_ingest import RuleDeps
+from shared.sources import SOURCES
+from shared.sources.base import Accepted, Answer, Source, Sources, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +33,6 @@ DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Webhook:
-    """An HTTP request as plain data; header names are lower-case."""
-
-    method: str
-    headers: Mapping[str, str]
-    body: bytes
-    request_id: str
-    query: Mapping[str, str] = field(default_factory=dict)  # the URL's query parameters
-    path: str = "/"  # the URL's path
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The HTTP answer to send back."""
-
-    status: int
-    body: Mapping[str, object] | Sequence[Mapping[str, object]]  # a list: a select's options
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class IngestDeps:
     """What the flow needs from the outside world, injected so tests can swap it."""
 
@@ -63,8 +40,14 @@ class IngestDeps:
     publish: Callable[[bytes, Mapping[str, str]], str]  # -> Pub/Sub message id; raises Transient
     now: Callable[[], datetime]
     max_body_bytes: int
-    asana_hooks: Callable[[], HookStore] | None = None  # Asana webhooks' secrets (lazy)
-    sentry_rules: Callable[[], RuleDeps] | None = None  # Sentry alert-rule form checks (lazy)
+    #: Per source name, what that source's ingest part builds for itself (lazily, once).
+    services: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
+    sources: Sources = SOURCES
+
+    def service(self, name: str) -> Any:
+        """Return what source ``name`` built for ingest, None when it is not wired."""
+        build = self.services.get(name)
+        return None if build is None else build()
 
 
 def handle_webhook(hook: Webhook, deps: IngestDeps) -> Answer:
@@ -72,7 +55,7 @@ def handle_webhook(hook: Webhook, deps: IngestDeps) -> Answer:
     try:
         return _accept(hook, deps)
     except AlertBridgeError as error:
-        return _refuse(hook, error)
+        return _refuse(hook, error, deps.sources)
 
 
 @dataclass(frozen=True)
@@ -95,7 +78,7 @@ class Incoming:
 def receive(request: Incoming, deps: IngestDeps) -> Answer:
     """Answer one HTTP request, never holding more than the size limit of its body."""
     if too_large(request.content_length, deps.max_body_bytes):
-        answer = oversized_answer(request.webhook(b""))
+        answer = oversized_answer(request.webhook(b""), deps.sources)
     else:
         body = read_body(request.stream, deps.max_body_bytes)
         answer = handle_webhook(request.webhook(body), deps)
@@ -120,12 +103,12 @@ def drain(stream: IO[bytes], limit: int) -> bool:
 Handler = Callable[[Incoming], Answer]
 
 
-def misconfigured(error: ConfigError) -> Handler:
+def misconfigured(error: ConfigError, sources: Sources = SOURCES) -> Handler:
     """Return a handler that answers every request 503 because of ``error``."""
 
     def refuse(request: Incoming) -> Answer:
         drain(request.stream, DRAIN_LIMIT_BYTES)
-        return _refuse(request.webhook(b""), error)
+        return _refuse(request.webhook(b""), error, sources)
 
     return refuse
 
@@ -148,136 +131,44 @@ def read_body(stream: IO[bytes], max_body_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def oversized_answer(hook: Webhook) -> Answer:
+def oversized_answer(hook: Webhook, sources: Sources = SOURCES) -> Answer:
     """Answer a request whose body exceeds the limit."""
-    return _refuse(hook, Rejected("body exceeds the size limit", reason="too_large", status=413))
+    return _refuse(hook, Rejected("body exceeds the size limit", reason="too_large", status=413),
+                   sources)
 
 
 def _accept(hook: Webhook, deps: IngestDeps) -> Answer:
-    if hook.path.startswith(SENTRY_RULE_PATHS):
-        # Sentry's alert-rule form and select options: answered there, never published.
-        from shared.sources.sentry import (
-            rule_ingest as sentry_rule_ingest,  # off the cold-start path of webhooks
-        )
-
-        return sentry_rule_ingest.answer(hook, deps)
+    answering = deps.sources.answering(hook.path)
+    if answering is not None and answering.answer is not None:
+        # A source's own forms (Sentry's alert-rule UI): answered there, never published.
+        return answering.answer(hook, deps)
     if hook.method != "POST":
         raise Rejected(f"method {hook.method} not allowed", reason="method_not_allowed", status=405)
     if len(hook.body) > deps.max_body_bytes:
         raise Rejected("body exceeds the size limit", reason="too_large", status=413)
-    if hook.query.get("source") == "asana":
-        from shared.sources.asana import (
-            ingest as asana_ingest,  # off the cold-start path of Sentry's webhooks
-        )
+    source = deps.sources.claiming(hook)
+    if source is None or source.accept is None:
+        raise Unauthorized(f"no {' or '.join(deps.sources.claim_headers())} header")
+    accepted = source.accept(hook, deps)
+    if isinstance(accepted, Answer):
+        return accepted
+    return _publish(accepted, deps)
 
-        return asana_ingest.accept(hook, deps)
-    source = _authenticate(hook, deps)
-    resource = _resource(source, hook.headers)
-    if resource is None:
-        log.info("webhook ignored", extra={"event": "webhook_ignored", "source": source,
-                                           "resource": hook.headers.get("sentry-hook-resource", ""),
-                                           "request_id": hook.request_id})
+
+def _publish(accepted: Accepted, deps: IngestDeps) -> Answer:
+    ids = []
+    for message in accepted.messages:
+        ids.append(deps.publish(message.body, message.attributes))
+        log.info("webhook published", extra={"event": "webhook_published",
+                                             "message_id": ids[-1], **message.attributes})
+    if accepted.reply is not None:
+        return accepted.reply(ids)
+    if not ids:
         return Answer(200, {"status": "ignored"})
-    payload = _json(hook.body)
-    attributes = _attributes(source, resource, payload, hook, deps.now())
-    message_id = deps.publish(hook.body, attributes)
-    log.info("webhook published", extra={"event": "webhook_published", "message_id": message_id,
-                                         **attributes})
-    return Answer(202, {"status": "accepted", "id": message_id})
+    return Answer(202, {"status": "accepted", "id": ids[0]})
 
 
-def _authenticate(hook: Webhook, deps: IngestDeps) -> str:
-    """Return the verified source; the same Unauthorized for every failure."""
-    headers = hook.headers
-    if "sentry-hook-signature" in headers or "sentry-hook-resource" in headers:
-        if signatures.verify_sentry(hook.body, headers.get("sentry-hook-signature"),
-                                    deps.secret("SENTRY_CLIENT_SECRET")):
-            return "sentry"
-        # Logged only (the answer is a bare 401): which credential was checked, never a value.
-        raise Unauthorized("sentry signature missing or wrong: checked against "
-                           "SENTRY_CLIENT_SECRET (the Sentry integration's Client Secret)")
-    if "datadog-secret-token" in headers:
-        if signatures.verify_token(headers.get("datadog-secret-token"),
-                                   deps.secret("DATADOG_SECRET_TOKEN")):
-            return "datadog"
-        raise Unauthorized("datadog token wrong: checked against DATADOG_SECRET_TOKEN (the "
-                           "webhook's datadog-secret-token header value)")
-    raise Unauthorized("no Sentry-Hook-Signature or datadog-secret-token header")
-
-
-def _resource(source: str, headers: Mapping[str, str]) -> str | None:
-    if source == "datadog":
-        return "datadog"
-    resource = headers.get("sentry-hook-resource", "").strip()
-    return resource if resource in SENTRY_RESOURCES else None
-
-
-def _json(body: bytes) -> dict[str, object]:
-    try:
-        return json_object(body)
-    except ValueError as error:
-        raise Rejected(str(error), reason="malformed") from error
-
-
-def _attributes(source: str, resource: str, payload: dict[str, object], hook: Webhook,
-                now: datetime) -> dict[str, str]:
-    key = alert_key(source, resource, payload)
-    if key is None:
-        raise Rejected(f"{webhook_unit(source, resource)} carries no alert id "
-                       f"({key_fields(source, resource)})", reason="malformed")
-    if len(key.encode("utf-8", errors="replace")) > MAX_VALUE_BYTES:
-        # Cutting it would merge distinct alerts into one task.
-        raise Rejected(f"{webhook_unit(source, resource)}: alert id longer than "
-                       f"{MAX_VALUE_BYTES} bytes", reason="malformed")
-    action = payload.get("alert_transition") if source == "datadog" else payload.get("action")
-    return {
-        "source": source,
-        "resource": resource,
-        "action": _unicode("action", "" if action is None else str(action)),
-        "alert_key": _unicode("alert id", key),
-        "received_at": now.isoformat(timespec="milliseconds"),
-        "request_id": hook.request_id,
-        **delivery_attributes(hook.headers, now),
-    }
-
-
-#: Longest sender delivery id kept; Sentry's Request-ID is a UUID.
-MAX_DELIVERY_ID_CHARS = 128
-
-
-def delivery_attributes(headers: Mapping[str, str], now: datetime) -> dict[str, str]:
-    """Return the sender's id of this delivery and its send time, where the sender gives them.
-
-    Sentry sends a ``Request-ID`` and a ``Sentry-Hook-Timestamp`` (unix seconds, Sentry's
-    clock) with every request. Neither is signed, so neither is trusted beyond what it can
-    do: the id only tells a new delivery from a redelivery of one we published, and the time
-    is never later than our receipt, so a forged one cannot make a webhook outrank what the
-    source says next.
-    """
-    found: dict[str, str] = {}
-    delivery_id = headers.get("request-id", "").strip()
-    if delivery_id and len(delivery_id) <= MAX_DELIVERY_ID_CHARS and delivery_id.isprintable() \
-            and delivery_id.isascii():
-        found["delivery_id"] = delivery_id
-    stamp = headers.get("sentry-hook-timestamp", "").strip()
-    if stamp.isdigit() and stamp.isascii():
-        try:
-            sent = datetime.fromtimestamp(int(stamp), tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return found
-        found["source_time"] = min(sent, now).isoformat(timespec="milliseconds")
-    return found
-
-
-def _unicode(field: str, text: str) -> str:
-    """Return ``text``; refuse it when it holds a lone surrogate, which nothing can encode."""
-    if encodable(text) != text:
-        raise Rejected(f"{field} holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff "
-                       "escape), which is not valid Unicode", reason="malformed")
-    return text
-
-
-def _refuse(hook: Webhook, error: AlertBridgeError) -> Answer:
+def _refuse(hook: Webhook, error: AlertBridgeError, sources: Sources) -> Answer:
     status = http_status(error)
     if isinstance(error, ConfigError):
         log.error("webhook not handled: %s", error,
@@ -296,7 +187,7 @@ def _refuse(hook: Webhook, error: AlertBridgeError) -> Answer:
         return Answer(status, {"error": "internal error"})
     log.warning("webhook rejected: %s", error,
                 extra={"event": "webhook_rejected", "reason": error.reason,
-                       "source": _claimed_source(hook.headers), "request_id": hook.request_id})
+                       "source": _claimed(hook, sources), "request_id": hook.request_id})
     body = {"error": _PUBLIC_REASONS.get(error.reason, error.reason)}
     if error.reason == "malformed":
         body["detail"] = str(error)  # says what to fix; never reveals secrets or internals
@@ -311,11 +202,6 @@ _PUBLIC_REASONS = {
 }
 
 
-def _claimed_source(headers: Mapping[str, str]) -> str:
-    if any(name.startswith("sentry-hook-") for name in headers):
-        return "sentry"
-    if "datadog-secret-token" in headers:
-        return "datadog"
-    if "x-hook-secret" in headers or "x-hook-signature" in headers:
-        return "asana"
-    return "unknown"
+def _claimed(hook: Webhook, sources: Sources) -> str:
+    source: Source | None = sources.claiming(hook)
+    return "unknown" if source is None else source.name

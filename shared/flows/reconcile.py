@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from shared.core.alert import clean_text, parse_time
 from shared.core.errors import AlertBridgeError, Transient, http_status
+from shared.core.payload import clean_text, parse_time
 from shared.reconcile_drift import (
     ISSUES_PER_READ,
     READ_BUDGET_SECONDS,

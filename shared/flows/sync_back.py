@@ -28,10 +28,11 @@ from urllib.parse import quote
 
 from shared.adapters.asana import AsanaRejected
 from shared.core import ledger
-from shared.core.alert import Action, parse_time
+from shared.core.alert import Action
 from shared.core.envelope import PushMessage
 from shared.core.errors import Transient
 from shared.core.ledger import ASANA, Decision, Delivery, Record, Step
+from shared.core.payload import parse_time
 from shared.linkback import LinkRequest, LinkSender, task_url
 from shared.sources.asana import webhooks as asana_webhooks
 

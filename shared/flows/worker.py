@@ -13,7 +13,7 @@ from typing import Any
 from shared.adapters.asana import AsanaRejected, TaskTracker
 from shared.alerts_parse import parse_alert
 from shared.core import failpoints, ledger, logs
-from shared.core.alert import Action, Alert, parse_time
+from shared.core.alert import Action, Alert
 from shared.core.envelope import PushMessage, parse_push
 from shared.core.errors import (
     AlertBridgeError,
@@ -35,6 +35,7 @@ from shared.core.ledger import (
     delivery_digest,
 )
 from shared.core.observability import scrub_text
+from shared.core.payload import parse_time
 from shared.linkback import task_url
 from shared.routing import boards, rules
 from shared.routing.markers import comment_marker, mark_comment, mark_task, task_marker

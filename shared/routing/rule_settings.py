@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from shared.core.alert import clean_text
+from shared.core.payload import clean_text
 from shared.sources.sentry.rule_schema import (
     ASSIGNEE,
     BOARD,

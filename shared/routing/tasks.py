@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
-from shared.core.alert import Action, Alert, parse_time
+from shared.core.alert import Action, Alert
+from shared.core.payload import parse_time
 from shared.routing.teams import Team, TeamsConfig
 
 MAX_NAME_CHARS = 200

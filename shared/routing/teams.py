@@ -11,12 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.core.alert import SENTRY_RESOURCES
-
 PRIORITIES = ("High", "Medium", "Low")
-#: Webhook resources that may open a task. Sentry's `issue` and `error` webhooks fire for every
-#: new issue / every error event, so by default they only update tasks that alert rules opened.
-CREATING_RESOURCES = (*SENTRY_RESOURCES, "datadog")
+#: Webhook resources that may open a task: every resource a registered source publishes
+#: (tests/unit/test_architecture.py holds this to the source table). Sentry's `issue` and `error`
+#: webhooks fire for every new issue / every error event, so by default they only update tasks
+#: that alert rules opened.
+CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog")
 DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog")
 
 

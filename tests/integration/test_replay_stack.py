@@ -15,7 +15,7 @@ import pytest
 
 from scripts.localstack import REPO, Stack, free_port
 from shared.cli.replay import EXIT_UNREACHABLE, main
-from shared.core.alert import alert_key
+from shared.sources import alert_key
 from tests.fakes.asana_server import FakeAsana
 
 from .pubsub_helpers import pull, tap

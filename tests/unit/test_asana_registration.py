@@ -51,7 +51,7 @@ class Webhooks:
             query = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
             shake = Webhook("POST", {"x-hook-secret": next(self._secrets)}, b"", "h", query)
             deps = IngestDeps(secret=secrets, publish=FakeTopic().publish, now=lambda: NOW,
-                              max_body_bytes=1024, asana_hooks=lambda: self.hooks)
+                              max_body_bytes=1024, services={"asana": lambda: self.hooks})
             if handle_webhook(shake, deps).status != 200:
                 raise AlertBridgeError("Asana: the handshake was refused")
         gid = str(next(self._gids))
@@ -170,7 +170,7 @@ def test_a_registration_is_refused_a_handshake_with_the_previous_token() -> None
             query = {k: v[0] for k, v in parse_qs(urlsplit(old).query).items()}
             shake = Webhook("POST", {"x-hook-secret": "attacker"}, b"", "x", query)
             deps = IngestDeps(secret=secrets, publish=FakeTopic().publish, now=lambda: NOW,
-                              max_body_bytes=1024, asana_hooks=lambda: self.hooks)
+                              max_body_bytes=1024, services={"asana": lambda: self.hooks})
             assert handle_webhook(shake, deps).status == 401
             return super().create_webhook(workspace_gid, resource, target, filters)
 

@@ -74,7 +74,7 @@ class MemoryHooks:
 
 def deps(topic: FakeTopic, store: MemoryHooks, now: datetime = NOW) -> IngestDeps:
     return IngestDeps(secret=secrets, publish=topic.publish, now=lambda: now,
-                      max_body_bytes=4096, asana_hooks=lambda: store)
+                      max_body_bytes=4096, services={"asana": lambda: store})
 
 
 def event(task: str, user: str = "1209990000000042") -> dict[str, Any]:

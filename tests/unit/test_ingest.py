@@ -15,13 +15,13 @@ from shared.flows.ingest import (
     Incoming,
     IngestDeps,
     Webhook,
-    delivery_attributes,
     drain,
     handle_webhook,
     misconfigured,
     read_body,
     receive,
 )
+from shared.sources.sentry.ingest import delivery_attributes
 from shared.sources.sentry.verify import sentry_signature
 
 SENTRY_SECRET = "sentry-secret"

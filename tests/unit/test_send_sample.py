@@ -6,7 +6,7 @@ import pytest
 
 from scripts.send_sample import SAMPLES, ingest_url, sample_body
 from shared.alerts_parse import parse_alert
-from shared.core.alert import alert_key
+from shared.sources import alert_key
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

@@ -83,7 +83,7 @@ class Setup:
         rules = RuleDeps(teams=self._teams, lookups=None if dry_run else self.asana,
                          today=lambda: TODAY)
         self.deps = IngestDeps(secret=secrets, publish=self.topic.publish, now=lambda: NOW,
-                               max_body_bytes=64 * 1024, sentry_rules=lambda: rules)
+                               max_body_bytes=64 * 1024, services={"sentry": lambda: rules})
         self.sentry = FakeSentry(WEBHOOK_URL, SENTRY_SECRET, schema(),
                                  ingest_transport(self.deps))
 

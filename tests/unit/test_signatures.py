@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from shared.sources.sentry.verify import sentry_signature, verify_sentry, verify_token
+from shared.core.signatures import verify_token
+from shared.sources.sentry.verify import sentry_signature, verify_sentry
 
 KNOWN_KEY = "Some Private Key"
 KNOWN_BODY = b"Hello World"

@@ -1,0 +1,37 @@
+"""Asana as a source: its webhooks carry the changes people make to tasks (the two-way sync),
+registered and healed by the service; plus the workspace tools (discovery, webhooks CLI)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.sources.base import Accepted, Answer, IngestContext, Source, Webhook
+
+if TYPE_CHECKING:
+    from shared.sources.build import Build
+
+
+def _claims(hook: Webhook) -> bool:
+    # The URL registered with Asana names the source (webhooks.target_url), or Asana's headers.
+    return hook.query.get("source") == "asana" or "x-hook-secret" in hook.headers \
+        or "x-hook-signature" in hook.headers
+
+
+def _accept(hook: Webhook, context: IngestContext) -> Accepted | Answer:
+    from shared.sources.asana import ingest  # off the cold-start path of Sentry's webhooks
+
+    return ingest.accept(hook, context)
+
+
+def _hooks(build: Build) -> Any:
+    from shared.sources.asana import build as asana_build
+
+    return asana_build.hooks(build)
+
+
+SOURCE = Source(
+    name="asana",
+    claims=_claims,
+    accept=_accept,
+    ingest_service=_hooks,
+)

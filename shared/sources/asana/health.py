@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.core.alert import parse_time
+from shared.core.payload import parse_time
 from shared.sources.asana.webhooks import Hook, token_matches
 
 #: Asana sends a heartbeat every 8 hours; the margin covers its jitter and the throttled

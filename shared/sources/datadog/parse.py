@@ -6,7 +6,9 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from shared.core.alert import Action, Alert, clean_text, parse_time, require_key
+from shared.core.alert import Action, Alert
+from shared.core.payload import clean_text, parse_time
+from shared.sources.datadog.keys import require_key
 
 _PRIORITY = re.compile(r"P[1-5]")
 # Datadog prefixes event titles with the priority and the transition, e.g.
@@ -20,7 +22,7 @@ _TITLE_PREFIX = re.compile(
 
 def parse(payload: Mapping[str, object], received_at: datetime | None) -> Alert:
     """Parse one Datadog webhook body (template variables already substituted)."""
-    key = require_key("datadog", "datadog", payload)
+    key = require_key(payload)
     tags = parse_tags(payload.get("tags"))
     scope = clean_text(payload.get("alert_scope"))
     # Scope tags name the group that fired; keep them matchable when $TAGS lacks them.

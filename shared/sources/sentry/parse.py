@@ -6,9 +6,11 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from shared.core.alert import SENTRY_CONTAINERS, Action, Alert, clean_text, parse_time, require_key
+from shared.core.alert import Action, Alert
 from shared.core.errors import Permanent
+from shared.core.payload import clean_text, parse_time
 from shared.routing.rule_settings import from_payload as rule_settings
+from shared.sources.sentry.keys import CONTAINERS, require_key
 
 ISSUE_ACTIONS = {
     "created": Action.TRIGGERED,
@@ -47,9 +49,9 @@ def parse(resource: str, payload: Json, received_at: datetime | None) -> Alert:
 def _event(
     resource: str, payload: Json, data: Json, unit: str, received_at: datetime | None
 ) -> Alert:
-    container = SENTRY_CONTAINERS[resource]
+    container = CONTAINERS[resource]
     event = _object(data.get(container), unit, f"data.{container}")
-    key = require_key("sentry", resource, payload)
+    key = require_key(resource, payload)
     issue_id = clean_text(event.get("issue_id"))
     tags = _tags(event.get("tags"))
     tag_map = dict(tags)
@@ -90,7 +92,7 @@ def _event(
 
 def _issue(payload: Json, data: Json, unit: str, received_at: datetime | None) -> Alert:
     issue = _object(data.get("issue"), unit, "data.issue")
-    key = require_key("sentry", "issue", payload)
+    key = require_key("issue", payload)
     raw_action = clean_text(payload.get("action"))
     action = ISSUE_ACTIONS.get(raw_action or "")
     if action is None:
@@ -131,7 +133,7 @@ def _issue(payload: Json, data: Json, unit: str, received_at: datetime | None) -
 
 def _metric_alert(payload: Json, data: Json, unit: str, received_at: datetime | None) -> Alert:
     incident = _object(data.get("metric_alert"), unit, "data.metric_alert")
-    key = require_key("sentry", "metric_alert", payload)
+    key = require_key("metric_alert", payload)
     raw_action = clean_text(payload.get("action"))
     if (raw_action or "") not in METRIC_ACTIONS:
         raise _unsupported(unit, "action", raw_action, METRIC_ACTIONS)

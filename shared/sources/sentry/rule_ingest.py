@@ -20,16 +20,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from shared.core.alert import json_object
 from shared.core.errors import ConfigError, Rejected, Unauthorized, http_status
-from shared.flows.ingest import Answer, IngestDeps, Webhook
+from shared.core.payload import json_object
 from shared.routing.ownership import route
 from shared.routing.rule_settings import InvalidSetting, RuleSettings
 from shared.routing.rules import BOARD_WORDS
 from shared.routing.teams import TeamsConfig
-from shared.sources.sentry import verify as signatures
+from shared.sources.base import Answer, IngestContext, Webhook
 from shared.sources.sentry.rule_checks import Lookups, check_form
 from shared.sources.sentry.rule_schema import ACTION_PATH, TEAMS_PATH
+from shared.sources.sentry.verify import verify_sentry
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,10 @@ class RuleDeps:
     today: Callable[[], date]
 
 
-def answer(hook: Webhook, deps: IngestDeps) -> Answer:
+def answer(hook: Webhook, context: IngestContext) -> Answer:
     """Answer one UI-component request; a refusal carries the ``message`` Sentry shows."""
     try:
-        return _answer(hook, deps)
+        return _answer(hook, context)
     except Rejected as error:
         if error.reason == "invalid_settings":
             return Answer(http_status(error), {"message": str(error)})
@@ -64,7 +64,7 @@ def answer(hook: Webhook, deps: IngestDeps) -> Answer:
         return Answer(http_status(error), body)
 
 
-def _answer(hook: Webhook, deps: IngestDeps) -> Answer:
+def _answer(hook: Webhook, context: IngestContext) -> Answer:
     path = hook.path.rstrip("/")
     method = _METHODS.get(path)
     if method is None:
@@ -74,13 +74,13 @@ def _answer(hook: Webhook, deps: IngestDeps) -> Answer:
                        reason="method_not_allowed", status=405)
     # A GET has no body: Sentry signs the empty string for it.
     signed = hook.body if method == "POST" else b""
-    if not signatures.verify_sentry(signed, hook.headers.get("sentry-app-signature"),
-                                    deps.secret("SENTRY_CLIENT_SECRET")):
+    if not verify_sentry(signed, hook.headers.get("sentry-app-signature"),
+                         context.secret("SENTRY_CLIENT_SECRET")):
         raise Unauthorized("sentry-app-signature missing or wrong: checked against "
                            "SENTRY_CLIENT_SECRET (the Sentry integration's Client Secret)")
-    if deps.sentry_rules is None:
+    rules: RuleDeps | None = context.service("sentry")
+    if rules is None:
         raise ConfigError("the Sentry alert-rule action is not wired into this ingest")
-    rules = deps.sentry_rules()
     if path == TEAMS_PATH:
         return _options(hook, rules.teams())
     return _check(hook, rules)

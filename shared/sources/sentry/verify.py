@@ -1,4 +1,4 @@
-"""Webhook authenticity checks: take bytes and headers, compare in constant time."""
+"""Sentry's signature: the hex HMAC-SHA256 of the raw body, compared in constant time."""
 
 from __future__ import annotations
 
@@ -22,15 +22,4 @@ def verify_sentry(body: bytes, signature: str | None, secrets: Iterable[str]) ->
     for secret in secrets:
         expected = sentry_signature(secret, body).encode("ascii")
         matched |= hmac.compare_digest(expected, given)
-    return matched
-
-
-def verify_token(token: str | None, expected_tokens: Iterable[str]) -> bool:
-    """Tell whether a shared-secret header equals one of the active tokens."""
-    if not token:
-        return False
-    given = token.strip().encode("utf-8")
-    matched = False
-    for expected in expected_tokens:
-        matched |= hmac.compare_digest(expected.encode("utf-8"), given)
     return matched
