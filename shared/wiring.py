@@ -26,9 +26,10 @@ if TYPE_CHECKING:
     from shared.core.alert import Alert
     from shared.core.envelope import PushMessage
     from shared.core.ledger import Decision, Record
+    from shared.core.links import LinkSender
+    from shared.flows.linkback import LinkBack
     from shared.flows.reconcile import ReconcileDeps
     from shared.flows.worker import WorkerDeps
-    from shared.linkback import LinkBack, LinkSender
     from shared.routing.teams import TeamsConfig
     from shared.sources.build import Build
 
@@ -177,29 +178,21 @@ def tracker() -> TaskTracker:
 
 
 def link_back(dry_run: bool) -> LinkBack:
-    """Return the link-back to Sentry and Datadog; in dry-run it records instead of sending."""
+    """Return the link-back to each alert's source; in dry-run it records instead of sending."""
     from shared.adapters.link_targets import DryRunLinks
-    from shared.linkback import LinkBack
+    from shared.flows.linkback import LinkBack
 
-    s = settings()
     if dry_run:
-        recorder = DryRunLinks(s.dry_run_file)
-        return LinkBack({"sentry": recorder, "datadog": recorder})
+        recorder = DryRunLinks(settings().dry_run_file)
+        return LinkBack({source.name: recorder for source in SOURCES
+                         if source.link_sender is not None})
     return LinkBack(link_senders())
 
 
 def link_senders() -> dict[str, LinkSender]:
-    """Return the HTTP senders to Sentry and Datadog (link-back and two-way sync)."""
-    from shared.adapters.link_targets import LinkClient, datadog_auth, sentry_auth
-
-    s = settings()
-    source = secrets()
-    # Read on each request: the secret cache keeps this cheap and picks up a rotated token.
-    sentry = LinkClient("sentry", s.sentry_api_url,
-                        sentry_auth(lambda: source.optional("SENTRY_AUTH_TOKEN")))
-    datadog = LinkClient("datadog", s.datadog_api_url,
-                         datadog_auth(lambda: source.optional("DATADOG_API_KEY")))
-    return {"sentry": sentry, "datadog": datadog}
+    """Return each source's HTTP sender (link-back and two-way sync), built by its slice."""
+    return {source.name: source.link_sender(build()) for source in SOURCES
+            if source.link_sender is not None}
 
 
 @functools.cache
@@ -221,10 +214,11 @@ def worker_deps() -> WorkerDeps:
     queries = LedgerQueries(s.project, s.ledger_collection)
 
     def reconciled_twins(alert: Alert) -> list[Record]:
-        # Only Datadog alerts have twins (sources/datadog/twins.py): no query for anything else.
-        if alert.source != "datadog" or not alert.external_id:
+        # Asked only by a source that joins twins (Source.join), for alerts that name an object.
+        if not alert.external_id:
             return []
-        return [from_document(d) for d in queries.by_external_id("datadog", alert.external_id)]
+        return [from_document(d) for d in queries.by_external_id(alert.source,
+                                                                 alert.external_id)]
 
     return WorkerDeps(config=teams_loader(), environment=s.environment, tracker=asana,
                       ledger=store, sync_back=sync[0] if sync else None,

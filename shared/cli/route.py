@@ -9,7 +9,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from shared.alerts_parse import parse_alert
 from shared.core.alert import Action, Alert
 from shared.core.errors import AlertBridgeError
 from shared.core.settings import ENVIRONMENTS, default_team
@@ -17,6 +16,7 @@ from shared.routing.boards import explain_board
 from shared.routing.rules import route_alert
 from shared.routing.teams_file import load_teams
 from shared.routing.triage import why_no_task
+from shared.sources import parse_alert
 from shared.sources.sentry.keys import CONTAINERS as SENTRY_CONTAINERS
 from shared.sources.sentry.keys import RESOURCES as SENTRY_RESOURCES
 

@@ -32,8 +32,8 @@ from shared.core.alert import Action
 from shared.core.envelope import PushMessage
 from shared.core.errors import Transient
 from shared.core.ledger import ASANA, Decision, Delivery, Record, Step
+from shared.core.links import LinkRequest, LinkSender, task_url
 from shared.core.payload import parse_time
-from shared.linkback import LinkRequest, LinkSender, task_url
 from shared.sources.asana import webhooks as asana_webhooks
 
 log = logging.getLogger(__name__)

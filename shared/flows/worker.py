@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from shared.adapters.asana import AsanaRejected, TaskTracker
-from shared.alerts_parse import parse_alert
 from shared.core import failpoints, ledger, logs
 from shared.core.alert import Action, Alert
 from shared.core.envelope import PushMessage, parse_push
@@ -34,15 +33,16 @@ from shared.core.ledger import (
     Step,
     delivery_digest,
 )
+from shared.core.links import task_url
 from shared.core.observability import scrub_text
 from shared.core.payload import parse_time
-from shared.linkback import task_url
 from shared.routing import boards, rules
 from shared.routing.markers import comment_marker, mark_comment, mark_task, task_marker
 from shared.routing.ownership import Route
 from shared.routing.tasks import TaskDraft, render_comment, render_task
 from shared.routing.teams import TeamsConfig
-from shared.sources.datadog import twins
+from shared.sources import SOURCES
+from shared.sources.base import Sources
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class WorkerDeps:
     portfolios: PortfolioCache
     dead_letter: Callable[[bytes, Mapping[str, str]], str]
     now: Callable[[], datetime]
-    # (alert, task gid, task url, team name): links a new task back to Sentry / Datadog.
+    # (alert, task gid, task url, team name): links a new task back to its alert's source.
     link_back: Callable[[Alert, str, str, str], None] = _no_link_back
     failpoint: Failpoint = failpoints.none  # crash points of the fault-injection suite
     lease_renew_seconds: float = RENEW_SECONDS
@@ -125,10 +125,12 @@ class WorkerDeps:
     # Two-way sync (shared/flows/sync_back.py): Asana task changes, and the webhook per project.
     sync_back: Callable[[PushMessage], Decision] | None = None
     watch_project: Callable[[str, str], None] = _watch_nothing  # (project gid, team name)
-    # The live records reconciliation opened for the same Datadog monitor (datadog/twins.py).
+    # The live records of the same object in the alert's source (its external_id), which a
+    # source whose reconciliation opens alerts under keys of its own looks through (Source.join).
     reconciled_twins: Callable[[Alert], list[Record]] = _no_twins
     # An alert rule's assignee / follower e-mail -> Asana user gid, None when unknown.
     people: Callable[[str], str | None] = _people_as_given
+    sources: Sources = SOURCES
 
 
 @dataclass(frozen=True)
@@ -192,17 +194,19 @@ class _Changed(Exception):
 
 
 def _process(message: PushMessage, deps: WorkerDeps) -> Decision:
-    if message.attributes.get("source") == "asana" and deps.sync_back is not None:
+    source = deps.sources.named(message.attributes.get("source"))
+    if source is not None and source.task_changes and deps.sync_back is not None:
         return deps.sync_back(message)
-    alert = parse_alert(message.data, message.attributes)
+    alert = deps.sources.parse_alert(message.data, message.attributes)
+    join = source.join if source is not None else None
     delivery = delivery_of(alert, message, may_create=alert.resource
                            in deps.config().create_tasks_from
                            and rules.may_create(alert))
     rounds, polls = 0, int(deps.wait_seconds / WAIT_POLL_SECONDS)
     while rounds < MAX_ROUNDS:
         record, version = deps.ledger.get(alert.key)
-        if record is None and twins.join(alert, deps.reconciled_twins, deps.ledger,
-                                          deps.now()):
+        if record is None and join is not None and join(alert, deps.reconciled_twins,
+                                                        deps.ledger, deps.now()):
             continue  # the key now shares the task reconciliation opened for it
         decision = ledger.decide(record, delivery, deps.now())
         if decision.step is Step.WAIT and polls > 0:

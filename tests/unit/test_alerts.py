@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts_parse import parse_alert
 from shared.core.alert import Action, Alert
 from shared.core.errors import Permanent
 from shared.core.payload import parse_time
-from shared.sources import alert_key
+from shared.sources import alert_key, parse_alert
 from shared.sources.datadog.parse import parse_tags
 
 DATA = Path(__file__).resolve().parents[1] / "data"

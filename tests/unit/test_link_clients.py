@@ -11,16 +11,11 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.link_targets import (
-    DryRunLinks,
-    LinkClient,
-    LinkRejected,
-    LinkUnavailable,
-    datadog_auth,
-    sentry_auth,
-)
+from shared.adapters.link_targets import DryRunLinks, LinkClient, LinkRejected, LinkUnavailable
 from shared.core.errors import is_retryable
-from shared.linkback import LinkRequest
+from shared.core.links import LinkRequest
+from shared.sources.datadog.build import datadog_auth
+from shared.sources.sentry.build import sentry_auth
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 
 SENTRY_TOKEN = "sntrys-secret-0123456789abcdef"

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from shared.alerts_parse import parse_alert
 from shared.cli import reconcile as reconcile_cli
 from shared.core.alert import Action
 from shared.core.errors import ConfigError, Transient
@@ -31,6 +30,7 @@ from shared.flows.reconcile import (
 )
 from shared.reconcile_drift import Observed
 from shared.routing.teams import DEFAULT_CREATE_TASKS_FROM
+from shared.sources import parse_alert
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 WIN = window(NOW, lookback_minutes=60, grace_minutes=5)

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from shared.alerts_parse import parse_alert
 from shared.core.alert import Action
 from shared.core.errors import Permanent, Transient
 from shared.reconcile_drift import (
@@ -21,6 +20,7 @@ from shared.reconcile_drift import (
     visit,
 )
 from shared.reconcile_messages import Publication
+from shared.sources import parse_alert
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=5)

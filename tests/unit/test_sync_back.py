@@ -14,9 +14,9 @@ from shared.core import ledger
 from shared.core.envelope import PushMessage
 from shared.core.errors import Transient
 from shared.core.ledger import Record, State, Step
+from shared.core.links import LinkRequest, Sent
 from shared.flows import sync_back
 from shared.flows.sync_back import SyncDeps
-from shared.linkback import LinkRequest, Sent
 from shared.routing.teams_file import parse_teams
 from tests.fakes.ledger import MemoryLedger
 

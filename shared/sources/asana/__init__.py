@@ -34,4 +34,5 @@ SOURCE = Source(
     claims=_claims,
     accept=_accept,
     ingest_service=_hooks,
+    task_changes=True,
 )

@@ -3,8 +3,44 @@ sync as events, and reconciliation of alerting monitors."""
 
 from __future__ import annotations
 
-from shared.sources.base import Source
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from shared.sources.base import Source, Store
 from shared.sources.datadog import ingest, keys
+
+if TYPE_CHECKING:
+    from shared.core.alert import Alert
+    from shared.core.ledger import Record
+    from shared.core.links import LinkRequest, LinkSender
+    from shared.sources.build import Build
+
+
+def _parse(body: bytes, attributes: Mapping[str, str]) -> Alert:
+    from shared.sources.datadog import parse  # off the cold-start path of ingest
+
+    return parse.parse_message(body, attributes)
+
+
+def _join(alert: Alert, find: Callable[[Alert], list[Record]], store: Store,
+          now: datetime) -> bool:
+    from shared.sources.datadog import twins
+
+    return twins.join(alert, find, store, now)
+
+
+def _link_request(alert: Alert, task_gid: str, url: str, team: str) -> LinkRequest | None:
+    from shared.sources.datadog import linkback
+
+    return linkback.datadog_event(alert, task_gid, url, team)
+
+
+def _link_sender(build: Build) -> LinkSender:
+    from shared.sources.datadog import build as datadog_build
+
+    return datadog_build.link_sender(build)
+
 
 SOURCE = Source(
     name="datadog",
@@ -13,4 +49,8 @@ SOURCE = Source(
     claim_header=ingest.HEADER,
     resources=(keys.RESOURCE,),
     alert_key=keys.alert_key,
+    parse=_parse,
+    join=_join,
+    link_request=_link_request,
+    link_sender=_link_sender,
 )

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from shared.core.alert import Action, Alert
 from shared.core.payload import clean_text, parse_time
-from shared.sources.datadog.keys import require_key
+from shared.sources.base import json_message
+from shared.sources.datadog.keys import UNIT, require_key
 
 _PRIORITY = re.compile(r"P[1-5]")
 # Datadog prefixes event titles with the priority and the transition, e.g.
@@ -18,6 +19,11 @@ _TITLE_PREFIX = re.compile(
     r"\b[^\]]*\]\s*)+",
     re.IGNORECASE,
 )
+
+
+def parse_message(body: bytes, attributes: Mapping[str, str]) -> Alert:
+    """Normalize a published webhook body; Permanent if it never can be."""
+    return parse(json_message(body, UNIT), parse_time(attributes.get("received_at")))
 
 
 def parse(payload: Mapping[str, object], received_at: datetime | None) -> Alert:

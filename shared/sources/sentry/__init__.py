@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.sources.base import Answer, IngestContext, Source, Webhook
@@ -10,6 +11,8 @@ from shared.sources.sentry import ingest, keys
 from shared.sources.sentry.rule_schema import PATH_PREFIX
 
 if TYPE_CHECKING:
+    from shared.core.alert import Alert
+    from shared.core.links import LinkRequest, LinkSender
     from shared.sources.build import Build
 
 
@@ -25,6 +28,24 @@ def _rule_deps(build: Build) -> Any:
     return sentry_build.rule_deps(build)
 
 
+def _parse(body: bytes, attributes: Mapping[str, str]) -> Alert:
+    from shared.sources.sentry import parse  # off the cold-start path of ingest
+
+    return parse.parse_message(body, attributes)
+
+
+def _link_request(alert: Alert, task_gid: str, url: str, team: str) -> LinkRequest | None:
+    from shared.sources.sentry import linkback
+
+    return linkback.sentry_external_issue(alert, task_gid, url, team)
+
+
+def _link_sender(build: Build) -> LinkSender:
+    from shared.sources.sentry import build as sentry_build
+
+    return sentry_build.link_sender(build)
+
+
 SOURCE = Source(
     name="sentry",
     claims=ingest.claims,
@@ -35,4 +56,7 @@ SOURCE = Source(
     ingest_service=_rule_deps,
     resources=keys.RESOURCES,
     alert_key=keys.alert_key,
+    parse=_parse,
+    link_request=_link_request,
+    link_sender=_link_sender,
 )

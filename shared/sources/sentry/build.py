@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
 from shared.core.errors import ConfigError
 from shared.sources.build import Build
-from shared.sources.sentry.rule_ingest import RuleDeps
+
+if TYPE_CHECKING:
+    from shared.adapters.link_targets import AuthHeaders, LinkClient
+    from shared.sources.sentry.rule_ingest import RuleDeps
 
 
 def rule_deps(build: Build) -> RuleDeps:
@@ -13,6 +19,7 @@ def rule_deps(build: Build) -> RuleDeps:
     from shared.adapters.asana import AsanaClient
     from shared.adapters.asana_lookups import AsanaLookups
     from shared.routing.teams_file import load_teams
+    from shared.sources.sentry.rule_ingest import RuleDeps
 
     s = build.settings
     config = load_teams(s.teams_file, s.default_team)
@@ -24,3 +31,22 @@ def rule_deps(build: Build) -> RuleDeps:
     lookups = AsanaLookups(AsanaClient(s.asana_api_url, pat, max_attempts=2,
                                        timeout=(3.05, 5))) if pat else None
     return RuleDeps(teams=lambda: config, lookups=lookups, today=lambda: build.now().date())
+
+
+def link_sender(build: Build) -> LinkClient:
+    """Return the sender of link-back and two-way sync requests (the token is read on each
+    request: the secret cache keeps it cheap and picks up a rotated token)."""
+    from shared.adapters.link_targets import LinkClient
+
+    return LinkClient("sentry", build.settings.sentry_api_url,
+                      sentry_auth(lambda: build.secrets.optional("SENTRY_AUTH_TOKEN")))
+
+
+def sentry_auth(token: Callable[[], str | None]) -> AuthHeaders:
+    """Return Sentry's bearer auth headers for an integration token (read on every call)."""
+
+    def headers() -> Mapping[str, str] | None:
+        value = token()
+        return {"Authorization": f"Bearer {value}"} if value else None
+
+    return headers

@@ -10,7 +10,8 @@ from shared.core.alert import Action, Alert
 from shared.core.errors import Permanent
 from shared.core.payload import clean_text, parse_time
 from shared.routing.rule_settings import from_payload as rule_settings
-from shared.sources.sentry.keys import CONTAINERS, require_key
+from shared.sources.base import json_message
+from shared.sources.sentry.keys import CONTAINERS, RESOURCES, require_key, webhook_unit
 
 ISSUE_ACTIONS = {
     "created": Action.TRIGGERED,
@@ -33,6 +34,19 @@ METRIC_ACTIONS: dict[str, tuple[Action, str | None]] = {
 _PROJECT_IN_URL = re.compile(r"/projects/[^/]+/(?P<slug>[^/]+)/events/")
 
 Json = Mapping[str, object]
+
+
+def parse_message(body: bytes, attributes: Mapping[str, str]) -> Alert:
+    """Normalize a published webhook body by its ``resource`` attribute; Permanent if never."""
+    received_at = parse_time(attributes.get("received_at"))
+    resource = clean_text(attributes.get("resource"))
+    if resource not in RESOURCES:
+        raise Permanent(
+            f"sentry webhook: attribute 'resource' is {resource!r}, expected one of "
+            f"{', '.join(RESOURCES)}",
+            reason="bad_payload",
+        )
+    return parse(resource, json_message(body, webhook_unit(resource)), received_at)
 
 
 def parse(resource: str, payload: Json, received_at: datetime | None) -> Alert:
