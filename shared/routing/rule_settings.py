@@ -1,39 +1,35 @@
-"""The settings a Sentry alert rule saved for "Create an Asana task": where to find them in a
-webhook, and their validation into plain values. No I/O.
+"""An alert's own routing settings (team, board, priority, people, update only), validated into
+plain values. No I/O.
 
-Where Sentry puts them (verified in Sentry's source):
-
-- issue alerts: ``data.issue_alert.settings``, a list of ``{"name", "value"}`` objects, next to
-  the rule's ``title`` (``notify_sentry_app`` in ``src/sentry/sentry_apps/tasks/sentry_apps.py``
-  attaches ``issue_alert`` only when the action has settings);
-- metric alerts: each trigger's actions in ``data.metric_alert.alert_rule.triggers[]``; an action
-  of ``type`` "sentry_app" carries its own ``settings`` (``AlertRuleTriggerActionSerializer``,
-  converted to snake_case keys by ``build_incident_attachment``). A rule may set one action per
-  trigger, so the trigger named like the webhook's ``action`` (critical, warning) wins;
-- the form Sentry POSTs when a rule is saved: ``{"fields": [...], "installationId"}`` with the
-  same list (``alert_rule_action_requester.py``).
+A source may carry them on the alert (Alert.rule_settings): Sentry's "Create an Asana task"
+alert-rule action saves them with the rule, and shared/sources/sentry/rule_payload.py reads them
+from its webhooks. The names and choices below are that action's form fields.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shared.core.payload import clean_text
-from shared.sources.sentry.rule_schema import (
-    ASSIGNEE,
-    BOARD,
-    BOARD_CHOICES,
-    FIELD_NAMES,
-    FOLLOWERS,
-    LABELS,
-    PRIORITY,
-    PRIORITY_CHOICES,
-    TEAM,
-    UPDATE_ONLY,
-    UPDATE_ONLY_CHOICES,
-)
+#: Setting names (snake_case: as Sentry's alert-rule action saves them, and a name never
+#: depends on Sentry's conversion of metric-alert keys to snake_case).
+TEAM, BOARD, PRIORITY, ASSIGNEE, FOLLOWERS, UPDATE_ONLY = (
+    "team", "board", "priority", "assignee", "followers", "update_only")
+FIELD_NAMES = (TEAM, BOARD, PRIORITY, ASSIGNEE, FOLLOWERS, UPDATE_ONLY)
+#: How each field is named in messages shown to the person saving the rule.
+LABELS = {TEAM: "Team", BOARD: "Board", PRIORITY: "Priority", ASSIGNEE: "Assignee",
+          FOLLOWERS: "Followers", UPDATE_ONLY: "Update only"}
+
+#: (value, label) of the static selects; the first value is what an empty field means.
+BOARD_CHOICES = (("default", "Team default (by environment and priority)"),
+                 ("sprint", "Current sprint"),
+                 ("backlog", "Backlog"),
+                 ("sandbox", "Sandbox"))
+PRIORITY_CHOICES = (("default", "From the alert's severity"),
+                    ("High", "High"), ("Medium", "Medium"), ("Low", "Low"))
+UPDATE_ONLY_CHOICES = (("no", "No: create the task"),
+                       ("yes", "Yes: only update a task another alert opened"))
 
 Pairs = tuple[tuple[str, str], ...]
 MAX_FOLLOWERS = 20
@@ -57,7 +53,7 @@ class RuleSettings:
 
 
 class InvalidSetting(ValueError):
-    """A setting Sentry saved or is about to save is unusable; the message names the field."""
+    """A setting a rule saved or is about to save is unusable; the message names the field."""
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
@@ -118,52 +114,3 @@ def _emails(value: str) -> tuple[str, ...]:
         raise InvalidSetting(FOLLOWERS, f"Followers lists {len(found)} addresses; at most "
                                         f"{MAX_FOLLOWERS} are allowed.")
     return tuple(dict.fromkeys(_email(FOLLOWERS, item) for item in found))
-
-
-def setting_pairs(items: object) -> Pairs:
-    """Return ``[{"name", "value"}, ...]`` as (name, text) pairs; empty values are left out."""
-    if not isinstance(items, list):
-        return ()
-    pairs = []
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        name, value = clean_text(item.get("name")), clean_text(item.get("value"))
-        if name and value:
-            pairs.append((name, value))
-    return tuple(pairs)
-
-
-def from_payload(resource: str, payload: Mapping[str, object]) -> Pairs:
-    """Return the settings a webhook carries from its alert rule's action; () when none."""
-    data = payload.get("data")
-    if not isinstance(data, Mapping):
-        return ()
-    if resource == "event_alert":
-        issue_alert = data.get("issue_alert")
-        return setting_pairs(issue_alert.get("settings")) if isinstance(
-            issue_alert, Mapping) else ()
-    if resource == "metric_alert":
-        return _metric_settings(data.get("metric_alert"), clean_text(payload.get("action")))
-    return ()
-
-
-def _metric_settings(incident: object, action: str | None) -> Pairs:
-    """Return the settings of this app's action, preferring the trigger the webhook is for."""
-    rule = incident.get("alert_rule") if isinstance(incident, Mapping) else None
-    triggers = rule.get("triggers") if isinstance(rule, Mapping) else None
-    if not isinstance(triggers, list):
-        return ()
-    found: list[tuple[bool, Pairs]] = []
-    for trigger in triggers:
-        if not isinstance(trigger, Mapping) or not isinstance(trigger.get("actions"), list):
-            continue
-        for candidate in trigger["actions"]:
-            if not isinstance(candidate, Mapping) or candidate.get("type") != "sentry_app":
-                continue
-            pairs = setting_pairs(candidate.get("settings"))
-            # Another integration's alert-rule action has settings too: ours name a team.
-            if pairs and any(name == TEAM for name, _ in pairs):
-                found.append((clean_text(trigger.get("label")) == action, pairs))
-    preferred = [pairs for matches, pairs in found if matches]
-    return (preferred or [pairs for _, pairs in found] or [()])[0]

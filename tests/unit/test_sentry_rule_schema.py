@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from shared.routing.rule_settings import parse_settings
+from shared.routing.rule_settings import FIELD_NAMES, parse_settings
 from shared.sources.sentry.rule_schema import (
     ACTION_PATH,
-    FIELD_NAMES,
     MAX_DESCRIPTION_CHARS,
     PATH_PREFIX,
     TEAMS_PATH,

@@ -9,9 +9,9 @@ from datetime import datetime
 from shared.core.alert import Action, Alert
 from shared.core.errors import Permanent
 from shared.core.payload import clean_text, parse_time
-from shared.routing.rule_settings import from_payload as rule_settings
 from shared.sources.base import json_message
 from shared.sources.sentry.keys import CONTAINERS, RESOURCES, require_key, webhook_unit
+from shared.sources.sentry.rule_payload import from_payload as rule_settings
 
 ISSUE_ACTIONS = {
     "created": Action.TRIGGERED,

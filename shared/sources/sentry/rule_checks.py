@@ -10,10 +10,18 @@ from typing import Any, Protocol
 
 from shared.routing.boards import BoardKind, pick_sandbox, pick_sprint, portfolio_gid
 from shared.routing.people import in_workspace
-from shared.routing.rule_settings import InvalidSetting, RuleSettings, parse_settings, setting_pairs
+from shared.routing.rule_settings import (
+    ASSIGNEE,
+    BOARD,
+    FOLLOWERS,
+    TEAM,
+    InvalidSetting,
+    RuleSettings,
+    parse_settings,
+)
 from shared.routing.rules import BOARD_WORDS
 from shared.routing.teams import Team, TeamsConfig
-from shared.sources.sentry.rule_schema import ASSIGNEE, BOARD, FOLLOWERS, TEAM
+from shared.sources.sentry.rule_payload import setting_pairs
 
 MAX_TEAMS_LISTED = 8
 

@@ -18,6 +18,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.routing.rule_settings import (
+    ASSIGNEE,
+    BOARD,
+    BOARD_CHOICES,
+    FOLLOWERS,
+    PRIORITY,
+    PRIORITY_CHOICES,
+    TEAM,
+    UPDATE_ONLY,
+    UPDATE_ONLY_CHOICES,
+)
+
 #: Every request under this path is a UI-component request, never a webhook.
 PATH_PREFIX = "/sentry/"
 #: Sentry POSTs the saved form here when a rule is saved; a 4xx's ``message`` is shown.
@@ -29,26 +41,6 @@ TITLE = "Create an Asana task"
 DESCRIPTION = ("alert-bridge opens one Asana task per Sentry issue or metric incident. "
                "Empty fields follow teams.yaml.")
 MAX_DESCRIPTION_CHARS = 140  # Sentry refuses a longer description
-
-#: Setting names, as they arrive in ``settings`` (snake_case: metric-alert payloads are
-#: converted to snake_case keys by Sentry, so a name never depends on that conversion).
-TEAM, BOARD, PRIORITY, ASSIGNEE, FOLLOWERS, UPDATE_ONLY = (
-    "team", "board", "priority", "assignee", "followers", "update_only")
-FIELD_NAMES = (TEAM, BOARD, PRIORITY, ASSIGNEE, FOLLOWERS, UPDATE_ONLY)
-#: How each field is named in messages shown to the person saving the rule.
-LABELS = {TEAM: "Team", BOARD: "Board", PRIORITY: "Priority", ASSIGNEE: "Assignee",
-          FOLLOWERS: "Followers", UPDATE_ONLY: "Update only"}
-
-#: (value, label) of the static selects; the first value is what an empty field means.
-BOARD_CHOICES = (("default", "Team default (by environment and priority)"),
-                 ("sprint", "Current sprint"),
-                 ("backlog", "Backlog"),
-                 ("sandbox", "Sandbox"))
-PRIORITY_CHOICES = (("default", "From the alert's severity"),
-                    ("High", "High"), ("Medium", "Medium"), ("Low", "Low"))
-UPDATE_ONLY_CHOICES = (("no", "No: create the task"),
-                       ("yes", "Yes: only update a task another alert opened"))
-
 
 def schema() -> dict[str, Any]:
     """Return the integration's UI-component schema: one alert-rule-action element."""
