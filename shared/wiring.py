@@ -326,31 +326,21 @@ def cursor_collection(ledger_collection: str) -> str:
 def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
         Callable[[PushMessage], Decision], Callable[[str, str], None]] | None:
     """Return the two-way sync's message handler and project watcher (None in dry-run)."""
-    if dry_run:
+    tracker = next((source for source in SOURCES if source.task_sync is not None), None)
+    if dry_run or tracker is None or tracker.task_sync is None:
         return None
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.flows import sync_back as sync
-    from shared.sources.asana.hooks_store import FirestoreHooks
-    from shared.sources.asana.registration import Registrar, Workspaces
-    from shared.sources.asana.sync_client import AsanaSyncClient
 
     s = settings()
-    client = AsanaSyncClient(s.asana_api_url, secrets().get("ASANA_PAT")[0],
-                             max_attempts=s.asana_max_attempts)
-    senders = link_senders()
     config = teams_loader()
 
     def opted_in(team: str) -> bool:
         teams: TeamsConfig = config()
         return any(t.name == team and t.sync_back for t in teams.teams)
 
-    deps = sync.SyncDeps(asana=client, find_by_task=LedgerQueries(
-        s.project, s.ledger_collection).find_by_task, ledger=store, senders=senders,
-        sentry_org=s.sentry_org, now=utc_now, opted_in=opted_in)
-
-    registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection,
-                                         s.asana_hooks_database), client,
-                          s.asana_webhook_target_url,
-                          Workspaces(lambda: config().workspace_gid, client.project_workspace),
-                          opted_in, utc_now)
-    return (lambda message: sync.process(message, deps)), registrar
+    parts = tracker.task_sync(build(), config, opted_in)
+    deps = sync.SyncDeps(asana=parts.reads, find_by_task=LedgerQueries(
+        s.project, s.ledger_collection).find_by_task, ledger=store, senders=link_senders(),
+        settings=s, now=utc_now, opted_in=opted_in)
+    return (lambda message: sync.process(message, deps)), parts.watch

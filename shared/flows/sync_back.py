@@ -8,9 +8,11 @@ Only tasks of teams that opt in are synced, decided now from the current teams.y
 that opts out stops at once; a project shared with an opted-in team syncs only that team's
 tasks). A task that no alert owns is logged and skipped.
 
-Loop prevention: a change made by the service's own Asana user (completing a task on a
-Sentry resolve) is ignored; and the ledger moves to ``resolved`` / ``open`` here, so the
-Sentry ``resolved`` webhook that follows our own resolve is a SKIP ("task already completed").
+Which request tells the alert's source, if any, is the source's (Source.sync_request).
+
+Loop prevention: a change made by the service's own Asana user (completing a task when the
+alert resolved) is ignored; and the ledger moves to ``resolved`` / ``open`` here, so the
+source's own ``resolved`` webhook that follows our change is a SKIP ("task already completed").
 Ordering (shared/core/ledger.py): the task's ``modified_at`` is Asana's clock, compared only with
 Asana's; against the alert's source, the later receipt wins. The source's answer to our change
 carries its own clock (Date), which the record keeps: the webhook the source then sends about
@@ -24,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import quote
 
 from shared.adapters.asana import AsanaRejected
 from shared.core import ledger
@@ -32,15 +33,15 @@ from shared.core.alert import Action
 from shared.core.envelope import PushMessage
 from shared.core.errors import Transient
 from shared.core.ledger import ASANA, Decision, Delivery, Record, Step
-from shared.core.links import LinkRequest, LinkSender, task_url
+from shared.core.links import LinkRequest, LinkSender
 from shared.core.payload import parse_time
-from shared.sources.asana import webhooks as asana_webhooks
+from shared.core.settings import Settings
+from shared.sources import SOURCES
+from shared.sources.base import Sources, Untold
 
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 5
-SENTRY_ISSUE_PREFIX = "sentry:issue:"
-DATADOG_CYCLE_PREFIX = "datadog:cycle:"
 
 
 class SyncAsana(Protocol):
@@ -74,18 +75,21 @@ class SyncDeps:
     asana: SyncAsana
     find_by_task: Callable[[str], Record | None]
     ledger: SyncLedger
-    senders: Mapping[str, LinkSender]  # "sentry", "datadog"
-    sentry_org: str | None
+    senders: Mapping[str, LinkSender]  # by source name
+    settings: Settings  # what a source needs to build its request (Sentry: SENTRY_ORG)
     now: Callable[[], datetime]
     opted_in: Callable[[str], bool]  # team name -> sync_back in the current teams.yaml
+    sources: Sources = SOURCES
 
 
 def process(message: PushMessage, deps: SyncDeps) -> Decision:
     """Pass one task's completion change in Asana on to the alert's source."""
     task_gid = message.attributes.get("task_gid", "")
     me = deps.asana.me()
-    events = asana_webhooks.task_events(message.data, task_gid)
-    if events and all(_gid_of(event.get("user")) == me for event in events):
+    tracker = deps.sources.named(message.attributes.get("source"))
+    users = tracker.changed_by(message.data, task_gid) \
+        if tracker is not None and tracker.changed_by is not None else []
+    if users and all(user == me for user in users):
         return _skip(task_gid, "changed by alert-bridge itself")
     found = deps.find_by_task(task_gid)
     if found is None:
@@ -146,7 +150,7 @@ def _apply(record: Record, version: Any, step: Step, task_gid: str, change: Deli
         return None
     try:
         source_time = _tell_source(record, step, task_gid, deps)
-    except _Untold as untold:
+    except Untold as untold:
         deps.ledger.update(ledger.lapse(leased, deps.now()), held)
         return Decision(Step.SKIP, str(untold))
     except BaseException:
@@ -159,19 +163,15 @@ def _apply(record: Record, version: Any, step: Step, task_gid: str, change: Deli
                     else "task reopened in Asana")
 
 
-class _Untold(Exception):
-    """The alert's source has an API for the change, but this deployment cannot call it."""
-
-
 def _tell_source(record: Record, step: Step, task_gid: str, deps: SyncDeps) -> datetime | None:
     """Pass the change on; return when the source made it, on its own clock, if it says."""
     fields = {"event": "synced_back", "alert_key": record.key, "task_gid": task_gid,
               "step": step.value}
-    if record.key.startswith(SENTRY_ISSUE_PREFIX) and not deps.sentry_org:
-        log.warning("task %s %s: SENTRY_ORG is not set, %s not updated", task_gid, step.value,
-                    record.key, extra={**fields, "event": "sync_back_skipped"})
-        raise _Untold("SENTRY_ORG is not set: the Sentry issue cannot be told")
-    request = source_request(record, step, task_gid, deps.sentry_org)
+    try:
+        request = _request(record, step, task_gid, deps.settings, deps.sources)
+    except Untold as untold:
+        _untold(untold, step, task_gid, record, fields)
+        raise
     if request is None:
         log.info("task %s %s: nothing to change in %s", task_gid, step.value, record.source,
                  extra={**fields, "event": "sync_back_skipped"})
@@ -179,46 +179,36 @@ def _tell_source(record: Record, step: Step, task_gid: str, deps: SyncDeps) -> d
     sender = deps.senders.get(request.service)
     sent = sender.send(request) if sender is not None else None
     if sent is None:
-        log.warning("task %s %s: no %s credential, %s not updated", task_gid, step.value,
-                    request.service, record.key, extra={**fields, "event": "sync_back_skipped"})
-        raise _Untold(f"no {request.service} credential: {record.key} cannot be told")
+        missing = Untold(f"no {request.service} credential",
+                         f"no {request.service} credential: {record.key} cannot be told")
+        _untold(missing, step, task_gid, record, fields)
+        raise missing
     log.info("task %s %s: %s updated", task_gid, step.value, record.key, extra=fields)
     return sent.at
 
 
-def source_request(record: Record, step: Step, task_gid: str,
-                   sentry_org: str | None) -> LinkRequest | None:
-    """Return the request that tells Sentry or Datadog, or None when there is nothing to tell."""
-    if record.key.startswith(SENTRY_ISSUE_PREFIX) and record.external_id and sentry_org:
-        path = (f"/organizations/{quote(sentry_org, safe='')}/issues/"
-                f"{quote(record.external_id, safe='')}/")
-        status = "resolved" if step is Step.RESOLVE else "unresolved"
-        return LinkRequest("sentry", "PUT", path, {"status": status})
-    if record.key.startswith(DATADOG_CYCLE_PREFIX):
-        return datadog_event(record, step, task_gid)
-    return None  # a Sentry metric incident follows its metric; Sentry has no API to resolve it
+def _untold(untold: Untold, step: Step, task_gid: str, record: Record,
+            fields: Mapping[str, object]) -> None:
+    log.warning("task %s %s: %s, %s not updated", task_gid, step.value, untold.reason,
+                record.key, extra={**fields, "event": "sync_back_skipped"})
 
 
-def datadog_event(record: Record, step: Step, task_gid: str) -> LinkRequest:
-    """Return a Datadog event on the monitor's stream saying what happened to the task."""
-    cycle = record.key.removeprefix(DATADOG_CYCLE_PREFIX)
-    done = step is Step.RESOLVE
-    verb = "completed" if done else "reopened"
-    url = task_url(task_gid, record.project_gid)
-    tags = [f"alert_cycle_key:{cycle}", f"asana_task:{task_gid}", "source:alert-bridge"]
-    if record.external_id:
-        tags.insert(0, f"monitor_id:{record.external_id}")
-    body: dict[str, Any] = {
-        "title": f"Asana task {verb}" + (f" (monitor {record.external_id})"
-                                         if record.external_id else ""),
-        "text": f"%%%\nThe [Asana task]({url}) of this alert was {verb}"
-                + (f" by team **{record.team}**" if record.team else "") + ".\n%%%",
-        "tags": [tag[:200] for tag in tags],
-        "alert_type": "success" if done else "warning",
-        "aggregation_key": cycle[:100],
-        "source_type_name": "my_apps",
-    }
-    return LinkRequest("datadog", "POST", "/api/v1/events", body)
+def source_request(record: Record, step: Step, task_gid: str, settings: Settings,
+                   sources: Sources = SOURCES) -> LinkRequest | None:
+    """Return the request that tells the alert's source, or None when it can be told nothing."""
+    try:
+        return _request(record, step, task_gid, settings, sources)
+    except Untold:
+        return None
+
+
+def _request(record: Record, step: Step, task_gid: str, settings: Settings,
+             sources: Sources) -> LinkRequest | None:
+    """Return the source's request; Untold when it has an API this deployment cannot call."""
+    source = sources.of_key(record.key)
+    if source is None or source.sync_request is None:
+        return None
+    return source.sync_request(record, step, task_gid, settings)
 
 
 def _skip(task_gid: str, why: str) -> Decision:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from shared.core.ledger import Record, Step
     from shared.core.links import LinkRequest, LinkSender
     from shared.core.settings import Settings
+    from shared.routing.teams import TeamsConfig
     from shared.sources.build import Build, ReconcileParts, TaskSync
     from shared.sources.drift import Reconciler
 
@@ -130,6 +131,8 @@ class Source:
     parse: Callable[[bytes, Mapping[str, str]], Alert] | None = None
     #: Its messages are changes of tasks (the two-way sync), handled by the sync flow.
     task_changes: bool = False
+    #: (body, task gid) -> who made each change a task-change message carries (user gids).
+    changed_by: Callable[[bytes, str], list[str | None]] | None = None
     #: Give a new alert's key the task reconciliation opened for the same object, if any;
     #: (alert, records of the same object, store, now) -> whether it did.
     join: Callable[[Alert, Callable[[Alert], list[Record]], Store, datetime], bool] | None = None
@@ -140,7 +143,9 @@ class Source:
     #: (record, step, task gid, settings) -> the request that tells the source; raises Untold
     #: when it has an API for it that this deployment cannot call.
     sync_request: Callable[[Record, Step, str, Settings], LinkRequest | None] | None = None
-    task_sync: Callable[[Build, Callable[[], Any]], TaskSync] | None = None
+    #: (build, teams.yaml loader, team -> opted in) -> the tracker's reads and project watcher.
+    task_sync: Callable[[Build, Callable[[], TeamsConfig], Callable[[str], bool]],
+                        TaskSync] | None = None
     # -- reconciliation
     #: Its part of a run, None when the settings leave it off.
     reconciler: Callable[[Build, ReconcileParts], Reconciler | None] | None = None

@@ -3,12 +3,14 @@ registered and healed by the service; plus the workspace tools (discovery, webho
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shared.sources.base import Accepted, Answer, IngestContext, Source, Webhook
 
 if TYPE_CHECKING:
-    from shared.sources.build import Build
+    from shared.routing.teams import TeamsConfig
+    from shared.sources.build import Build, TaskSync
 
 
 def _claims(hook: Webhook) -> bool:
@@ -29,10 +31,25 @@ def _hooks(build: Build) -> Any:
     return asana_build.hooks(build)
 
 
+def _task_sync(build: Build, config: Callable[[], TeamsConfig],
+               opted_in: Callable[[str], bool]) -> TaskSync:
+    from shared.sources.asana import build as asana_build
+
+    return asana_build.task_sync(build, config, opted_in)
+
+
+def _changed_by(body: bytes, task_gid: str) -> list[str | None]:
+    from shared.sources.asana import webhooks
+
+    return webhooks.changed_by(body, task_gid)
+
+
 SOURCE = Source(
     name="asana",
     claims=_claims,
     accept=_accept,
     ingest_service=_hooks,
     task_changes=True,
+    changed_by=_changed_by,
+    task_sync=_task_sync,
 )

@@ -200,6 +200,15 @@ def task_events(body: bytes, task_gid: str) -> Sequence[Mapping[str, object]]:
             and str(event["resource"].get("gid")) == task_gid]
 
 
+def changed_by(body: bytes, task_gid: str) -> list[str | None]:
+    """Return the gid of the user who made each change of a delivery to one task."""
+    return [_gid_of(event.get("user")) for event in task_events(body, task_gid)]
+
+
+def _gid_of(value: object) -> str | None:
+    return str(value.get("gid")) if isinstance(value, dict) and value.get("gid") else None
+
+
 def pending_until(now: datetime) -> datetime:
     """Return until when a registration started now may be confirmed."""
     return now + timedelta(seconds=PENDING_SECONDS)

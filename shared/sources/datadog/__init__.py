@@ -12,8 +12,9 @@ from shared.sources.datadog import ingest, keys
 
 if TYPE_CHECKING:
     from shared.core.alert import Alert
-    from shared.core.ledger import Record
+    from shared.core.ledger import Record, Step
     from shared.core.links import LinkRequest, LinkSender
+    from shared.core.settings import Settings
     from shared.sources.build import Build
 
 
@@ -42,6 +43,13 @@ def _link_sender(build: Build) -> LinkSender:
     return datadog_build.link_sender(build)
 
 
+def _sync_request(record: Record, step: Step, task_gid: str,
+                  settings: Settings) -> LinkRequest | None:
+    from shared.sources.datadog import sync
+
+    return sync.sync_request(record, step, task_gid, settings)
+
+
 SOURCE = Source(
     name="datadog",
     claims=ingest.claims,
@@ -53,4 +61,5 @@ SOURCE = Source(
     join=_join,
     link_request=_link_request,
     link_sender=_link_sender,
+    sync_request=_sync_request,
 )

@@ -12,7 +12,9 @@ from shared.sources.sentry.rule_schema import PATH_PREFIX
 
 if TYPE_CHECKING:
     from shared.core.alert import Alert
+    from shared.core.ledger import Record, Step
     from shared.core.links import LinkRequest, LinkSender
+    from shared.core.settings import Settings
     from shared.sources.build import Build
 
 
@@ -46,6 +48,13 @@ def _link_sender(build: Build) -> LinkSender:
     return sentry_build.link_sender(build)
 
 
+def _sync_request(record: Record, step: Step, task_gid: str,
+                  settings: Settings) -> LinkRequest | None:
+    from shared.sources.sentry import sync
+
+    return sync.sync_request(record, step, task_gid, settings)
+
+
 SOURCE = Source(
     name="sentry",
     claims=ingest.claims,
@@ -59,4 +68,5 @@ SOURCE = Source(
     parse=_parse,
     link_request=_link_request,
     link_sender=_link_sender,
+    sync_request=_sync_request,
 )
