@@ -7,7 +7,7 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from shared.flows.worker import WorkerDeps
     from shared.routing.teams import TeamsConfig
     from shared.sources.build import Build
+    from shared.sources.drift import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -251,71 +252,31 @@ def reconcile_deps() -> ReconcileDeps:
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
     from shared.adapters.reconcile_cursor import FirestoreCursors
-    from shared.adapters.reconcile_sources import DatadogReader, SentryReader
-    from shared.flows.reconcile import ReconcileDeps, datadog_app_url
+    from shared.flows.reconcile import ReconcileDeps
+    from shared.sources.build import ReconcileParts
 
     s = settings("reconcile")
-    source = secrets("reconcile")
-    sentry = None
-    if s.sentry_org and (s.reconcile_sentry_rules or s.reconcile_sentry_projects):
-        sentry = SentryReader(s.sentry_api_url, s.sentry_org,
-                              lambda: source.optional("SENTRY_AUTH_TOKEN"),
-                              s.reconcile_sentry_rules, s.reconcile_sentry_projects)
-    monitors = None
-    if s.reconcile_datadog_webhook:
-        monitors = DatadogReader(s.datadog_api_url, lambda: source.optional("DATADOG_API_KEY"),
-                                 lambda: source.optional("DATADOG_APP_KEY"),
-                                 s.reconcile_datadog_monitor_tags).monitors
     client = firestore.Client(project=s.project)
     ledger = LedgerQueries(s.project, s.ledger_collection, client)
-    publish = Publisher(s.project, s.events_topic).publish
+    parts = ReconcileParts(ledger=ledger, publish=Publisher(s.project, s.events_topic).publish,
+                           records_by_task=ledger.by_task_gids)
+    reconcilers: list[Reconciler] = []
+    off: list[tuple[str, str]] = []
+    for source in SOURCES:
+        if source.reconciler is None:
+            continue
+        reconciler = source.reconciler(build("reconcile"), parts)
+        if reconciler is None:
+            off.append((source.name, source.reconcile_settings))
+        else:
+            reconcilers.append(reconciler)
     return ReconcileDeps(
         ledger=ledger,
         # Beside the ledger, not in it: the ledger's collection holds only alert records.
         cursors=FirestoreCursors(s.project, cursor_collection(s.ledger_collection), client),
-        publish=publish, now=utc_now,
+        publish=parts.publish, now=utc_now,
         lookback_minutes=s.reconcile_lookback_minutes, grace_minutes=s.reconcile_grace_minutes,
-        sentry=sentry, sentry_org=s.sentry_org or "", sentry_api_url=s.sentry_api_url,
-        monitors=monitors, datadog_webhook=s.reconcile_datadog_webhook or "",
-        datadog_app_url=datadog_app_url(s.datadog_api_url),
-        asana=sync_check(s, source, ledger.by_task_gids, publish))
-
-
-def sync_check(s: Settings, source: SecretSource,
-               records_by_task: Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]],
-               publish: Callable[[bytes, Mapping[str, str]], str]
-               ) -> Callable[[str, bool], Mapping[str, int]]:
-    """Return reconciliation's check of the two-way sync; teams.yaml and ASANA_PAT are read on
-    every run, so a team that opts in or out counts from the next run."""
-    from shared.routing.teams_file import load_teams
-    from shared.sources.asana import reconcile as asana_reconcile
-    from shared.sources.asana.hooks_store import FirestoreHooks
-    from shared.sources.asana.registration import Registrar, Workspaces
-    from shared.sources.asana.sync_client import AsanaSyncClient
-
-    hooks = FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
-    workspace_of: dict[str, str] = {}  # by project, for this instance's runs
-
-    def run(request_id: str, dry_run: bool) -> Mapping[str, int]:
-        config = load_teams(s.teams_file, s.default_team)
-        if not any(team.sync_back for team in config.teams):
-            return {}
-        pat = source.optional("ASANA_PAT")
-        if not pat:
-            raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); "
-                              "reconciliation needs it to check the two-way sync's webhooks")
-        client = AsanaSyncClient(s.asana_api_url, pat, max_attempts=s.asana_max_attempts)
-        workspaces = Workspaces(lambda: config.workspace_gid, client.project_workspace,
-                                workspace_of)
-        registrar = Registrar(hooks, client, s.asana_webhook_target_url, workspaces,
-                              lambda team: True, utc_now)
-        deps = asana_reconcile.SyncCheckDeps(
-            config=lambda: config, hooks=hooks, asana=client, registrar=registrar,
-            workspace_of=workspaces, records_by_task=records_by_task, publish=publish,
-            now=utc_now, target_base_url=s.asana_webhook_target_url)
-        return asana_reconcile.run(deps, request_id, dry_run)
-
-    return run
+        reconcilers=reconcilers, off=off)
 
 
 def cursor_collection(ledger_collection: str) -> str:

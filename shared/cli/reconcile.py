@@ -1,4 +1,7 @@
-"""Run reconciliation once by hand: ``python -m shared.cli.reconcile [--dry-run]``."""
+"""Run reconciliation once by hand: ``python -m shared.cli.reconcile [--dry-run]``.
+
+A dry run also says, on stderr, which sources are reconciled and what to set for the others.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +17,11 @@ from shared.flows.reconcile import ReconcileDeps, Report, reconcile
 
 
 def main(argv: Sequence[str] | None = None, deps: Callable[[], ReconcileDeps] | None = None,
-         out: TextIO | None = None) -> int:
+         out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m shared.cli.reconcile", description=__doc__)
     parser.add_argument("--dry-run", action="store_true",
-                        help="read Sentry, Datadog and the ledger; print what would be "
+                        help="read each configured source and the ledger; print what would be "
                              "published, publish nothing")
     args = parser.parse_args(argv)
     if deps is None:
@@ -26,11 +29,25 @@ def main(argv: Sequence[str] | None = None, deps: Callable[[], ReconcileDeps] | 
 
         deps = wiring.reconcile_deps
     try:
-        report = reconcile(deps(), f"cli-{uuid.uuid4().hex[:12]}", dry_run=args.dry_run)
+        run = deps()
+        report = reconcile(run, f"cli-{uuid.uuid4().hex[:12]}", dry_run=args.dry_run)
     except Exception as error:  # one line on stderr, not a traceback
         return cli.fail(error)
+    if args.dry_run:
+        _sources(run, err or sys.stderr)
     _print(report, out or sys.stdout)
     return 0
+
+
+def _sources(run: ReconcileDeps, err: TextIO) -> None:
+    """Say which sources this run read, and what to set for those it did not."""
+    for reconciler in run.reconcilers:
+        print(f"{reconciler.name}: reconciled: {reconciler.describes or 'configured'}", file=err)
+    for name, settings in run.off:
+        print(f"{name}: not reconciled: set {settings}", file=err)
+    if not any(reconciler.plan is not None for reconciler in run.reconcilers):
+        print("no source's lost alerts are looked for: set the settings named above",
+              file=err)
 
 
 def _print(report: Report, out: TextIO) -> None:

@@ -342,21 +342,23 @@ def test_an_attacker_in_the_pending_window_is_refused_and_the_real_handshake_suc
 
 def run_reconcile(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """One reconciliation run in this process, wired like the reconcile function."""
-    from shared import wiring
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
     from shared.adapters.secrets import SecretSource
     from shared.flows.reconcile import ReconcileDeps, reconcile
+    from shared.sources.asana.build import reconciler
+    from shared.sources.build import Build, ReconcileParts
 
     for name in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"):
         monkeypatch.setenv(name, stack.env[name])
     settings = load_settings(stack.env)
     ledger = LedgerQueries(PROJECT, settings.ledger_collection)
     publish = Publisher(PROJECT, stack.env["EVENTS_TOPIC"]).publish
-    check = wiring.sync_check(settings, SecretSource(stack.env, PROJECT, "x-", 60),
-                              ledger.by_task_gids, publish)
+    check = reconciler(Build(settings, SecretSource(stack.env, PROJECT, "x-", 60),
+                             lambda: datetime.now(UTC)),
+                       ReconcileParts(ledger, publish, ledger.by_task_gids))
     deps = ReconcileDeps(ledger=ledger, publish=publish, now=lambda: datetime.now(UTC),
-                         lookback_minutes=60, grace_minutes=5, asana=check)
+                         lookback_minutes=60, grace_minutes=5, reconcilers=[check])
     return reconcile(deps, f"it-{uuid.uuid4().hex[:8]}").counts()
 
 

@@ -18,6 +18,7 @@ from shared.sources.asana import reconcile as asana_reconcile
 from shared.sources.asana import webhooks as asana_webhooks
 from shared.sources.asana.reconcile import SyncCheckDeps
 from shared.sources.asana.registration import Registrar
+from shared.sources.drift import Reconciler
 from tests.unit.test_asana_registration import BASE, PROJECT, WORKSPACE, Webhooks
 from tests.unit.test_asana_webhooks import NOW, MemoryHooks
 from tests.unit.test_ingest import FakeTopic
@@ -274,7 +275,8 @@ def test_the_reconcile_run_carries_the_sync_directions_counts() -> None:
         return {"asana_published": 2}
 
     deps = ReconcileDeps(ledger=Ledger(), publish=FakeTopic().publish, now=lambda: NOW,
-                         lookback_minutes=60, grace_minutes=5, asana=check)
+                         lookback_minutes=60, grace_minutes=5,
+                         reconcilers=[Reconciler("asana", after=check)])
     assert reconcile(deps, "run-7").counts() == {
         "planned": 0, "published": 0, "records_visited": 0, "records_skipped": 0,
         "read_failures": 0, "asana_published": 2}

@@ -10,7 +10,8 @@ from shared.sources.base import Accepted, Answer, IngestContext, Source, Webhook
 
 if TYPE_CHECKING:
     from shared.routing.teams import TeamsConfig
-    from shared.sources.build import Build, TaskSync
+    from shared.sources.build import Build, ReconcileParts, TaskSync
+    from shared.sources.drift import Reconciler
 
 
 def _claims(hook: Webhook) -> bool:
@@ -44,6 +45,12 @@ def _changed_by(body: bytes, task_gid: str) -> list[str | None]:
     return webhooks.changed_by(body, task_gid)
 
 
+def _reconciler(build: Build, parts: ReconcileParts) -> Reconciler | None:
+    from shared.sources.asana import build as asana_build
+
+    return asana_build.reconciler(build, parts)
+
+
 SOURCE = Source(
     name="asana",
     claims=_claims,
@@ -52,4 +59,5 @@ SOURCE = Source(
     task_changes=True,
     changed_by=_changed_by,
     task_sync=_task_sync,
+    reconciler=_reconciler,
 )

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from shared.core.ledger import Record, Step
     from shared.core.links import LinkRequest, LinkSender
     from shared.core.settings import Settings
-    from shared.sources.build import Build
+    from shared.sources.build import Build, ReconcileParts
+    from shared.sources.drift import Reconciler
 
 
 def _parse(body: bytes, attributes: Mapping[str, str]) -> Alert:
@@ -50,6 +51,12 @@ def _sync_request(record: Record, step: Step, task_gid: str,
     return sync.sync_request(record, step, task_gid, settings)
 
 
+def _reconciler(build: Build, parts: ReconcileParts) -> Reconciler | None:
+    from shared.sources.datadog import build as datadog_build
+
+    return datadog_build.reconciler(build, parts)
+
+
 SOURCE = Source(
     name="datadog",
     claims=ingest.claims,
@@ -62,4 +69,6 @@ SOURCE = Source(
     link_request=_link_request,
     link_sender=_link_sender,
     sync_request=_sync_request,
+    reconciler=_reconciler,
+    reconcile_settings="RECONCILE_DATADOG_WEBHOOK (the webhook's name in Datadog)",
 )

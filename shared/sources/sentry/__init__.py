@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from shared.core.ledger import Record, Step
     from shared.core.links import LinkRequest, LinkSender
     from shared.core.settings import Settings
-    from shared.sources.build import Build
+    from shared.sources.build import Build, ReconcileParts
+    from shared.sources.drift import Reconciler
 
 
 def _answer(hook: Webhook, context: IngestContext) -> Answer:
@@ -55,6 +56,12 @@ def _sync_request(record: Record, step: Step, task_gid: str,
     return sync.sync_request(record, step, task_gid, settings)
 
 
+def _reconciler(build: Build, parts: ReconcileParts) -> Reconciler | None:
+    from shared.sources.sentry import build as sentry_build
+
+    return sentry_build.reconciler(build, parts)
+
+
 SOURCE = Source(
     name="sentry",
     claims=ingest.claims,
@@ -69,4 +76,6 @@ SOURCE = Source(
     link_request=_link_request,
     link_sender=_link_sender,
     sync_request=_sync_request,
+    reconciler=_reconciler,
+    reconcile_settings="SENTRY_ORG with RECONCILE_SENTRY_RULES or RECONCILE_SENTRY_PROJECTS",
 )

@@ -10,7 +10,10 @@ from shared.sources.build import Build
 
 if TYPE_CHECKING:
     from shared.adapters.link_targets import AuthHeaders, LinkClient
+    from shared.sources.build import ReconcileParts
+    from shared.sources.drift import Reconciler
     from shared.sources.sentry.rule_ingest import RuleDeps
+
 
 
 def rule_deps(build: Build) -> RuleDeps:
@@ -40,6 +43,26 @@ def link_sender(build: Build) -> LinkClient:
 
     return LinkClient("sentry", build.settings.sentry_api_url,
                       sentry_auth(lambda: build.secrets.optional("SENTRY_AUTH_TOKEN")))
+
+
+def reconciler(build: Build, parts: ReconcileParts) -> Reconciler | None:
+    """Return Sentry's part of a reconciliation run, None when the settings leave it off (the
+    token is read on every run)."""
+    from shared.sources.sentry.reconcile import reconciler as sentry_reconciler
+    from shared.sources.sentry.reconcile_reader import SentryReader
+
+    s = build.settings
+    if not s.sentry_org or not (s.reconcile_sentry_rules or s.reconcile_sentry_projects):
+        return None
+    reader = SentryReader(s.sentry_api_url, s.sentry_org,
+                          lambda: build.secrets.optional("SENTRY_AUTH_TOKEN"),
+                          s.reconcile_sentry_rules, s.reconcile_sentry_projects)
+    rules = ", ".join(f"{project}:{rule}" for project, rule in s.reconcile_sentry_rules)
+    projects = ", ".join(s.reconcile_sentry_projects)
+    return sentry_reconciler(reader, org=s.sentry_org, api_url=s.sentry_api_url,
+                             describes=f"organization {s.sentry_org}; alert rules: "
+                                       f"{rules or 'none'}; projects searched: "
+                                       f"{projects or 'none'}")
 
 
 def sentry_auth(token: Callable[[], str | None]) -> AuthHeaders:
