@@ -28,6 +28,7 @@ from shared.flows.replay import (
     replay,
     summary,
 )
+from shared.sources import SOURCES
 
 DEFAULT_LIST_LIMIT = 100
 DEFAULT_REPLAY_LIMIT = 1000
@@ -100,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
                                   "(default: $DEAD_LETTER_SUBSCRIPTION, else "
                                   "$DEAD_LETTER_TOPIC-pull)")
         command.add_argument("--reason", help="only this reason, e.g. asana_http_400")
-        command.add_argument("--source", help="only this source: sentry or datadog")
+        command.add_argument("--source",
+                             help=f"only this source: {', '.join(SOURCES.names())}")
         command.add_argument("--key", help="only alert keys containing this text")
         command.add_argument("--limit", type=_positive, default=limit,
                              help=f"at most this many messages (default: {limit})")

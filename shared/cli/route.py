@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from shared.core.alert import Action, Alert
@@ -16,9 +17,8 @@ from shared.routing.boards import explain_board
 from shared.routing.rules import route_alert
 from shared.routing.teams_file import load_teams
 from shared.routing.triage import why_no_task
-from shared.sources import parse_alert
-from shared.sources.sentry.keys import CONTAINERS as SENTRY_CONTAINERS
-from shared.sources.sentry.keys import RESOURCES as SENTRY_RESOURCES
+from shared.sources import SOURCES
+from shared.sources.base import Source
 
 # key=value keys that set Alert fields instead of becoming tags.
 _FIELD_KEYS = ("level", "environment", "priority", "title", "source")
@@ -47,9 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--environment", choices=ENVIRONMENTS,
                          default=os.environ.get("ENVIRONMENT", "").strip().lower() or "prod",
                          help="the deployment's ENVIRONMENT (default: $ENVIRONMENT or prod)")
-    explain.add_argument("--payload", help="a saved Sentry or Datadog webhook body (JSON file)")
-    explain.add_argument("--source", choices=("sentry", "datadog"), help="payload source")
-    explain.add_argument("--resource", choices=(*SENTRY_RESOURCES, "datadog"),
+    explain.add_argument("--payload", help="a saved webhook body (JSON file) of "
+                                           f"{' or '.join(_alert_sources())}")
+    explain.add_argument("--source", choices=_alert_sources(),
+                         help="payload source (default: guessed from the body)")
+    explain.add_argument("--resource", choices=[r for s in _parsing() for r in s.resources],
                          help="payload resource (default: guessed from the body)")
     explain.add_argument("fields", nargs="*", metavar="key=value",
                          help="alert fields: level, environment, priority, title, or any tag")
@@ -71,6 +73,11 @@ def _explain(args: argparse.Namespace) -> int:
         raise ValueError("nothing to explain: give key=value fields or --payload FILE")
     config = load_teams(args.teams, default_team(os.environ))
     alert = _payload_alert(args) if args.payload else alert_from_pairs(args.fields)
+    if isinstance(alert, Ignored):
+        print(f"{'source:':<11}{alert.source} {alert.resource} webhook")
+        print(f"{'task:':<11}none: ingest answers it 200 and publishes nothing ({alert.why}; "
+              "it carries no alert)")
+        return 0
     # A Sentry alert rule's settings (in --payload) decide over teams.yaml, as in the worker.
     decided = route_alert(alert, config, args.environment)
     chosen, priority, kind = decided.triage.route, decided.triage.priority, decided.triage.board
@@ -109,10 +116,11 @@ def alert_from_pairs(pairs: Sequence[str]) -> Alert:
             values[key] = value.strip()
         else:
             tags.append((key, value.strip()))
-    source = values.get("source") or ("datadog" if "priority" in values else "sentry")
+    source = values.get("source") or _source_of(values)
+    known = SOURCES.named(source)
     return Alert(
         source=source,
-        resource="datadog" if source == "datadog" else "event_alert",
+        resource=(known or _parsing()[0]).resources[0],
         key="explain-route",
         action=Action.TRIGGERED,
         title=values.get("title") or "(explain-route)",
@@ -123,31 +131,57 @@ def alert_from_pairs(pairs: Sequence[str]) -> Alert:
     )
 
 
+def _parsing() -> tuple[Source, ...]:
+    """Return the sources whose webhooks are alerts, in the table's order."""
+    return tuple(source for source in SOURCES if source.parse is not None)
+
+
+def _alert_sources() -> list[str]:
+    return [source.name for source in _parsing()]
+
+
+def _source_of(values: Mapping[str, str]) -> str:
+    """Return the source of key=value fields: the first source, unless another one's severity
+    field is given (priority=P2 is Datadog's)."""
+    default, *others = _parsing()
+    return next((s.name for s in others if s.severity_field in values), default.name)
+
+
 def guess_source(payload: object) -> tuple[str, str]:
     """Return (source, resource) of a webhook body from its shape."""
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if isinstance(data, dict):
-        for resource, container in SENTRY_CONTAINERS.items():
-            if isinstance(data.get(container), dict):
-                return "sentry", resource
-    return "datadog", "datadog"
+    for source in _parsing():
+        resource = source.sniff(payload) if source.sniff is not None else None
+        if resource is not None:
+            return source.name, resource
+    raise ValueError("no source recognises the body: give --source")
 
 
-def _payload_alert(args: argparse.Namespace) -> Alert:
+@dataclass(frozen=True)
+class Ignored:
+    """A saved body of a resource that ingest answers and ignores."""
+
+    source: str
+    resource: str
+    why: str
+
+
+def _payload_alert(args: argparse.Namespace) -> Alert | Ignored:
     body = Path(args.payload).read_bytes()
     try:
         payload = json.loads(body)
     except ValueError as error:
         raise ValueError(f"{args.payload}: not JSON: {error}") from None
-    source, resource = guess_source(payload)
-    source = args.source or source
-    if source == "datadog":
-        resource = "datadog"
-    elif resource not in SENTRY_RESOURCES:
-        resource = "event_alert"
+    guessed, resource = guess_source(payload)
+    source = SOURCES.named(args.source or guessed)
+    assert source is not None  # argparse's choices and guess_source() name known sources
+    if resource not in source.resources and (source.name != guessed
+                                             or resource not in source.ignored):
+        resource = source.resources[0]
     resource = args.resource or resource
-    attributes: Mapping[str, str] = {"source": source, "resource": resource}
-    return parse_alert(body, attributes)
+    if resource in source.ignored:
+        return Ignored(source.name, resource, source.ignored[resource])
+    attributes: Mapping[str, str] = {"source": source.name, "resource": resource}
+    return SOURCES.parse_alert(body, attributes)
 
 
 if __name__ == "__main__":

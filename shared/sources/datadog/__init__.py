@@ -57,6 +57,12 @@ def _reconciler(build: Build, parts: ReconcileParts) -> Reconciler | None:
     return datadog_build.reconciler(build, parts)
 
 
+def _sniff(payload: object) -> str:
+    # The webhook's body is the service's own template: whatever no other source recognises
+    # is taken as Datadog's (explain-route's guess; ingest goes by the secret header).
+    return keys.RESOURCE
+
+
 SOURCE = Source(
     name="datadog",
     claims=ingest.claims,
@@ -71,4 +77,6 @@ SOURCE = Source(
     sync_request=_sync_request,
     reconciler=_reconciler,
     reconcile_settings="RECONCILE_DATADOG_WEBHOOK (the webhook's name in Datadog)",
+    sniff=_sniff,
+    severity_field="priority",
 )

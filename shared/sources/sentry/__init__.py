@@ -78,4 +78,7 @@ SOURCE = Source(
     sync_request=_sync_request,
     reconciler=_reconciler,
     reconcile_settings="SENTRY_ORG with RECONCILE_SENTRY_RULES or RECONCILE_SENTRY_PROJECTS",
+    sniff=keys.sniff,
+    ignored=keys.IGNORED,
+    severity_field="level",
 )

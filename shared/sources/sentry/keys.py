@@ -11,6 +11,11 @@ from shared.core.payload import clean_text
 CONTAINERS = {"event_alert": "event", "issue": "issue", "metric_alert": "metric_alert",
               "error": "error"}
 RESOURCES = tuple(CONTAINERS)
+#: Resources Sentry sends that carry no alert: ingest answers 200 and publishes nothing.
+IGNORED = {
+    "installation": "Sentry sends it when the integration is installed or uninstalled",
+    "comment": "Sentry sends it when someone comments on an issue",
+}
 ISSUE_PREFIX = "sentry:issue:"
 METRIC_PREFIX = "sentry:metric:"
 
@@ -36,6 +41,22 @@ def alert_key(resource: str, payload: object) -> str | None:
         return None
     issue_id = clean_text(body.get("id") if resource == "issue" else body.get("issue_id"))
     return f"{ISSUE_PREFIX}{issue_id}" if issue_id else None
+
+
+def sniff(payload: object) -> str | None:
+    """Return the resource a saved webhook body is, from its shape; None if not Sentry's."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict):
+        return None
+    for resource, container in CONTAINERS.items():
+        if isinstance(data.get(container), dict):
+            return resource
+    # An installation body holds the installation object; a comment body the comment's text.
+    if isinstance(data.get("installation"), dict):
+        return "installation"
+    if "comment" in data and "issue_id" in data:
+        return "comment"
+    return None
 
 
 def key_fields(resource: str) -> str:
