@@ -1,11 +1,17 @@
-"""Deployment settings, read once from the environment and validated."""
+"""Deployment settings, read once from the environment and validated.
+
+Every setting is one row of ``SETTINGS`` (its variable, default, reader, description and the
+functions that read it) and every credential one entry of ``CREDENTIALS``: the configuration
+table of the docs is generated from them (``configuration_rows()``, ``credential_rows()``).
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.core.errors import ConfigError
@@ -29,11 +35,27 @@ SECRET_READERS: dict[str, tuple[str, ...]] = {
     "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"),
 }
 SECRET_NAMES = tuple(dict.fromkeys(name for names in SECRET_READERS.values() for name in names))
+#: What each credential is, as an operator finds it (a 401's log line names the one it checked).
+CREDENTIALS: dict[str, str] = {
+    "SENTRY_CLIENT_SECRET": "the Sentry integration's Client Secret",
+    "DATADOG_SECRET_TOKEN": "the webhook's datadog-secret-token header value",
+    "ASANA_PAT": "a personal access token of the Asana user the service acts as",
+    "SENTRY_AUTH_TOKEN": "the Sentry integration's token: link-back, two-way sync and "
+                         "reconciliation call Sentry's API with it",
+    "DATADOG_API_KEY": "a Datadog API key: link-back and two-way sync post events with it",
+    "DATADOG_APP_KEY": "a Datadog application key: reconciliation reads monitors with it",
+}
+FUNCTIONS = ("ingest", "worker", "reconcile")
+
+
+def checked_against(name: str) -> str:
+    """Name a credential and what it is, for the log line of a request it did not verify."""
+    return f"{name} ({CREDENTIALS[name]})"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting the two functions read; see README's configuration table."""
+    """Every setting the functions read; each field is one row of SETTINGS below."""
 
     project: str
     events_topic: str
@@ -202,51 +224,187 @@ def _https(env: Mapping[str, str], key: str, problems: list[str]) -> str | None:
     return raw.rstrip("/") or None
 
 
+#: Reads one variable: (environment, its name, the problems so far, the values so far).
+Reader = Callable[[Mapping[str, str], str, list[str], Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: the Settings field it fills, how it is read, what it is for."""
+
+    name: str  # the environment variable
+    field: str  # the Settings attribute
+    default: str  # as the docs show it; "" when unset means off or required
+    read: Reader
+    description: str
+    readers: tuple[str, ...] = FUNCTIONS  # the functions that use it
+    source: str | None = None  # the alert source it configures; None: the service itself
+
+
+def _text(default: str) -> Reader:
+    return lambda env, key, problems, values: env.get(key, "").strip() or default
+
+
+def _optional(env: Mapping[str, str], key: str, problems: list[str],
+              values: Mapping[str, Any]) -> str | None:
+    return env.get(key, "").strip() or None
+
+
+def _whole(default: int) -> Reader:
+    return lambda env, key, problems, values: _int(env, key, default, problems)
+
+
+def _one_of(default: str, choices: tuple[str, ...], *, upper: bool = False) -> Reader:
+    return lambda env, key, problems, values: _choice(env, key, default, choices, problems,
+                                                      upper=upper)
+
+
+def _base_url(default: str) -> Reader:
+    return lambda env, key, problems, values: _url(env, key, default)
+
+
+def _fraction(default: float) -> Reader:
+    return lambda env, key, problems, values: _rate(env, key, default, problems)
+
+
+def _project(env: Mapping[str, str], key: str, problems: list[str],
+             values: Mapping[str, Any]) -> str:
+    project = env.get(key, "").strip()
+    if not project:
+        problems.append(f"{key}: required (the project that holds the topics)")
+    return project
+
+
+_SERVICE = ("ingest", "worker", "reconcile")
+_ALERTS = ("worker", "reconcile")
+
+#: Every variable the functions read, in the order their problems are reported.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("GOOGLE_CLOUD_PROJECT", "project", "", _project,
+            "The Google Cloud project that holds the topics, the ledger and the secrets "
+            "(required)."),
+    Setting("ENVIRONMENT", "environment", "prod", _one_of("prod", ENVIRONMENTS),
+            "dev, staging or prod: dev allows a dry run without ASANA_PAT and sends every task "
+            "to a sandbox board."),
+    Setting("EVENTS_TOPIC", "events_topic", "alert-events", _text("alert-events"),
+            "The Pub/Sub topic ingest and reconciliation publish alerts to.",
+            ("ingest", "reconcile")),
+    Setting("DEAD_LETTER_TOPIC", "dead_letter_topic", "alert-events-dead-letter",
+            _text("alert-events-dead-letter"),
+            "The Pub/Sub topic the worker moves a message it can never process to.",
+            ("worker",)),
+    Setting("TEAMS_FILE", "teams_file", "teams.yaml", _text("teams.yaml"),
+            "The teams file: who owns which alerts, and their Asana places."),
+    Setting("ASANA_API_URL", "asana_api_url", DEFAULT_ASANA_API_URL,
+            _base_url(DEFAULT_ASANA_API_URL), "Asana's API base URL (a local fake in tests)."),
+    Setting("SENTRY_API_URL", "sentry_api_url", DEFAULT_SENTRY_API_URL,
+            _base_url(DEFAULT_SENTRY_API_URL),
+            "Sentry's API base URL (self-hosted Sentry, or a region such as "
+            "https://de.sentry.io/api/0).", _ALERTS, "sentry"),
+    Setting("DATADOG_API_URL", "datadog_api_url", DEFAULT_DATADOG_API_URL,
+            _base_url(DEFAULT_DATADOG_API_URL),
+            "Datadog's API base URL for your site (e.g. https://api.datadoghq.eu).", _ALERTS,
+            "datadog"),
+    Setting("LOG_LEVEL", "log_level", "INFO", _one_of("INFO", LOG_LEVELS, upper=True),
+            "DEBUG, INFO, WARNING or ERROR."),
+    Setting("SECRET_PREFIX", "secret_prefix", "alert-bridge-", _text("alert-bridge-"),
+            "The prefix of the credentials' Secret Manager secret ids."),
+    Setting("SECRET_CACHE_TTL_SECONDS", "secret_cache_ttl_seconds", "300",
+            lambda env, key, problems, values: float(_int(env, key, 300, problems)),
+            "How long a credential read from Secret Manager is kept before it is read again."),
+    Setting("MAX_BODY_BYTES", "max_body_bytes", str(DEFAULT_MAX_BODY_BYTES),
+            _whole(DEFAULT_MAX_BODY_BYTES),
+            "The largest webhook body ingest accepts; a larger one is answered 413.",
+            ("ingest",)),
+    Setting("LEDGER_COLLECTION", "ledger_collection", "alert_ledger", _text("alert_ledger"),
+            "The Firestore collection of the ledger (one record per alert).", _ALERTS),
+    Setting("SENTRY_DSN", "sentry_dsn", "",
+            lambda env, key, problems, values: _dsn(env, problems),
+            "The DSN the service reports its own errors to (a Sentry project of yours); unset: "
+            "no error reporting."),
+    Setting("DRY_RUN_FILE", "dry_run_file", "/tmp/alert-bridge-dry-run.jsonl",
+            _text("/tmp/alert-bridge-dry-run.jsonl"),
+            "Where a dry run (no ASANA_PAT, ENVIRONMENT=dev) writes the requests it would "
+            "send.", ("worker",)),
+    Setting("ASANA_MAX_ATTEMPTS", "asana_max_attempts", "5", _whole(5),
+            "Attempts of one Asana request before the message is retried later.", _ALERTS),
+    Setting("DEFAULT_TEAM", "default_team", "",
+            lambda env, key, problems, values: default_team(env),
+            "The team of the alerts no matcher claims, when teams.yaml names none."),
+    Setting("SENTRY_ORG", "sentry_org", "", _optional,
+            "The Sentry organization slug: two-way sync resolves its issues, reconciliation "
+            "reads them.", _ALERTS, "sentry"),
+    Setting("RECONCILE_SENTRY_RULES", "reconcile_sentry_rules", "",
+            lambda env, key, problems, values: _sentry_rules(env, problems),
+            "Comma-separated project-slug:rule-id of the alert rules whose lost alerts "
+            "reconciliation looks for.", ("reconcile",), "sentry"),
+    Setting("RECONCILE_SENTRY_PROJECTS", "reconcile_sentry_projects", "",
+            lambda env, key, problems, values: _list(env, key),
+            "Comma-separated project slugs whose new and regressed issues reconciliation "
+            "looks for (projects without a rule above).", ("reconcile",), "sentry"),
+    Setting("RECONCILE_DATADOG_WEBHOOK", "reconcile_datadog_webhook", "",
+            lambda env, key, problems, values: env.get(key, "").strip()
+            .removeprefix("@webhook-") or None,
+            "The name of the service's webhook in Datadog: reconciliation looks at the "
+            "monitors that notify it.", ("reconcile",), "datadog"),
+    Setting("RECONCILE_DATADOG_MONITOR_TAGS", "reconcile_datadog_monitor_tags", "", _optional,
+            "Comma-separated monitor tags that narrow the monitors reconciliation reads.",
+            ("reconcile",), "datadog"),
+    Setting("RECONCILE_INTERVAL_MINUTES", "reconcile_interval_minutes", "10", _whole(10),
+            "Minutes between two reconciliation runs (Cloud Scheduler's interval).",
+            ("reconcile",)),
+    Setting("RECONCILE_LOOKBACK_MINUTES", "reconcile_lookback_minutes", "60", _whole(60),
+            "How far back a run looks for lost alerts; at least the interval plus the grace.",
+            ("reconcile",)),
+    Setting("RECONCILE_GRACE_MINUTES", "reconcile_grace_minutes", "5", _whole(5),
+            "How recent an alert or change may be and still be left to its own webhook.",
+            ("reconcile",)),
+    Setting("SENTRY_ENVIRONMENT", "sentry_environment", "the value of ENVIRONMENT",
+            lambda env, key, problems, values: _sentry_name(env, key, problems)
+            or values["environment"],
+            "The environment the service's own error reports carry."),
+    Setting("SENTRY_RELEASE", "sentry_release", "",
+            lambda env, key, problems, values: _sentry_name(env, key, problems),
+            "The release the service's own error reports carry (Terraform: the source hash)."),
+    Setting("SENTRY_TRACES_SAMPLE_RATE", "sentry_traces_sample_rate", "0.1", _fraction(0.1),
+            "The share of requests traced in the service's own error reporting, 0.0 to 1.0."),
+    Setting("SENTRY_PROFILES_SAMPLE_RATE", "sentry_profiles_sample_rate", "0.1",
+            _fraction(0.1),
+            "The share of traced requests profiled in the service's own error reporting, 0.0 "
+            "to 1.0."),
+    Setting("ASANA_WEBHOOK_TARGET_URL", "asana_webhook_target_url", "",
+            lambda env, key, problems, values: _https(env, key, problems),
+            "The ingest function's URL, which Asana's webhooks post to; unset: no two-way "
+            "sync.", _ALERTS, "asana"),
+    Setting("ASANA_WEBHOOK_COLLECTION", "asana_webhook_collection", "asana_webhooks",
+            _text("asana_webhooks"),
+            "The Firestore collection of the Asana webhooks' secrets.", source="asana"),
+    Setting("ASANA_HOOKS_DATABASE", "asana_hooks_database", "alert-bridge-hooks",
+            lambda env, key, problems, values: _hooks_database(env, problems),
+            "The named Firestore database that holds the Asana webhooks' secrets (not the "
+            "ledger's, which ingest may not reach).", source="asana"),
+)
+
+
+def configuration_rows() -> list[tuple[str, str, str]]:
+    """Return (variable, default, description) of every setting, for the docs' table."""
+    return [(s.name, s.default, s.description) for s in SETTINGS]
+
+
+def credential_rows() -> list[tuple[str, str, str]]:
+    """Return (credential, the functions that read it, what it is) of every credential."""
+    return [(name, ", ".join(f for f in FUNCTIONS if name in SECRET_READERS[f]), what)
+            for name, what in CREDENTIALS.items()]
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: os.environ); report every problem at once."""
     env = os.environ if env is None else env
     problems: list[str] = []
-    project = env.get("GOOGLE_CLOUD_PROJECT", "").strip()
-    if not project:
-        problems.append("GOOGLE_CLOUD_PROJECT: required (the project that holds the topics)")
-    environment = _choice(env, "ENVIRONMENT", "prod", ENVIRONMENTS, problems)
-    settings = Settings(
-        project=project,
-        events_topic=env.get("EVENTS_TOPIC", "").strip() or "alert-events",
-        dead_letter_topic=env.get("DEAD_LETTER_TOPIC", "").strip() or "alert-events-dead-letter",
-        environment=environment,
-        teams_file=env.get("TEAMS_FILE", "").strip() or "teams.yaml",
-        asana_api_url=_url(env, "ASANA_API_URL", DEFAULT_ASANA_API_URL),
-        sentry_api_url=_url(env, "SENTRY_API_URL", DEFAULT_SENTRY_API_URL),
-        datadog_api_url=_url(env, "DATADOG_API_URL", DEFAULT_DATADOG_API_URL),
-        log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, problems, upper=True),
-        secret_prefix=env.get("SECRET_PREFIX", "").strip() or "alert-bridge-",
-        secret_cache_ttl_seconds=float(_int(env, "SECRET_CACHE_TTL_SECONDS", 300, problems)),
-        max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, problems),
-        ledger_collection=env.get("LEDGER_COLLECTION", "").strip() or "alert_ledger",
-        sentry_dsn=_dsn(env, problems),
-        dry_run_file=env.get("DRY_RUN_FILE", "").strip() or "/tmp/alert-bridge-dry-run.jsonl",
-        asana_max_attempts=_int(env, "ASANA_MAX_ATTEMPTS", 5, problems),
-        default_team=default_team(env),
-        sentry_org=env.get("SENTRY_ORG", "").strip() or None,
-        reconcile_sentry_rules=_sentry_rules(env, problems),
-        reconcile_sentry_projects=_list(env, "RECONCILE_SENTRY_PROJECTS"),
-        reconcile_datadog_webhook=env.get("RECONCILE_DATADOG_WEBHOOK", "").strip()
-        .removeprefix("@webhook-") or None,
-        reconcile_datadog_monitor_tags=env.get("RECONCILE_DATADOG_MONITOR_TAGS", "").strip()
-        or None,
-        reconcile_interval_minutes=_int(env, "RECONCILE_INTERVAL_MINUTES", 10, problems),
-        reconcile_lookback_minutes=_int(env, "RECONCILE_LOOKBACK_MINUTES", 60, problems),
-        reconcile_grace_minutes=_int(env, "RECONCILE_GRACE_MINUTES", 5, problems),
-        sentry_environment=_sentry_name(env, "SENTRY_ENVIRONMENT", problems) or environment,
-        sentry_release=_sentry_name(env, "SENTRY_RELEASE", problems),
-        sentry_traces_sample_rate=_rate(env, "SENTRY_TRACES_SAMPLE_RATE", 0.1, problems),
-        sentry_profiles_sample_rate=_rate(env, "SENTRY_PROFILES_SAMPLE_RATE", 0.1, problems),
-        asana_webhook_target_url=_https(env, "ASANA_WEBHOOK_TARGET_URL", problems),
-        asana_webhook_collection=(env.get("ASANA_WEBHOOK_COLLECTION", "").strip()
-                                  or "asana_webhooks"),
-        asana_hooks_database=_hooks_database(env, problems),
-    )
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        values[setting.field] = setting.read(env, setting.name, problems, values)
+    settings = Settings(**values)
     problems += _reconcile_problems(settings)
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))

@@ -116,6 +116,8 @@ class Source:
     accept: Callable[[Webhook, IngestContext], Accepted | Answer] | None = None
     #: The header that marks this source's requests, named when no source claims a request.
     claim_header: str | None = None
+    #: The credentials its ingest part reads (shared/core/settings.py SECRET_READERS).
+    credentials: tuple[str, ...] = ()
     #: URL path prefixes this source answers itself, whatever the method (Sentry's UI forms).
     paths: tuple[str, ...] = ()
     answer: Callable[[Webhook, IngestContext], Answer] | None = None

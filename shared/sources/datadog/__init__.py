@@ -68,6 +68,7 @@ SOURCE = Source(
     claims=ingest.claims,
     accept=ingest.accept,
     claim_header=ingest.HEADER,
+    credentials=("DATADOG_SECRET_TOKEN",),
     resources=(keys.RESOURCE,),
     alert_key=keys.alert_key,
     parse=_parse,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.core.errors import Unauthorized
+from shared.core.settings import checked_against
 from shared.core.signatures import verify_token
 from shared.sources.base import (
     Accepted,
@@ -25,8 +26,8 @@ def claims(hook: Webhook) -> bool:
 def accept(hook: Webhook, context: IngestContext) -> Accepted:
     """Check the token and return the webhook's message."""
     if not verify_token(hook.headers.get(HEADER), context.secret("DATADOG_SECRET_TOKEN")):
-        raise Unauthorized("datadog token wrong: checked against DATADOG_SECRET_TOKEN (the "
-                           "webhook's datadog-secret-token header value)")
+        raise Unauthorized("datadog token wrong: checked against "
+                           + checked_against("DATADOG_SECRET_TOKEN"))
     payload = json_payload(hook.body)
     attributes = alert_attributes(hook, context.now(), source="datadog", resource=RESOURCE,
                                   action=payload.get("alert_transition"),

@@ -67,6 +67,8 @@ SOURCE = Source(
     claims=ingest.claims,
     accept=ingest.accept,
     claim_header="Sentry-Hook-Signature",
+    # ASANA_PAT: the alert-rule form's check of the board and the people in Asana.
+    credentials=("SENTRY_CLIENT_SECRET", "ASANA_PAT"),
     paths=(PATH_PREFIX,),
     answer=_answer,
     ingest_service=_rule_deps,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from shared.core.errors import Unauthorized
+from shared.core.settings import checked_against
 from shared.sources.base import (
     Accepted,
     Answer,
@@ -36,7 +37,7 @@ def accept(hook: Webhook, context: IngestContext) -> Accepted | Answer:
                          context.secret("SENTRY_CLIENT_SECRET")):
         # Logged only (the answer is a bare 401): which credential was checked, never a value.
         raise Unauthorized("sentry signature missing or wrong: checked against "
-                           "SENTRY_CLIENT_SECRET (the Sentry integration's Client Secret)")
+                           + checked_against("SENTRY_CLIENT_SECRET"))
     resource = hook.headers.get("sentry-hook-resource", "").strip()
     if resource not in RESOURCES:
         log.info("webhook ignored", extra={"event": "webhook_ignored", "source": "sentry",

@@ -22,6 +22,7 @@ from datetime import date
 
 from shared.core.errors import ConfigError, Rejected, Unauthorized, http_status
 from shared.core.payload import json_object
+from shared.core.settings import checked_against
 from shared.routing.ownership import route
 from shared.routing.rule_settings import InvalidSetting, RuleSettings
 from shared.routing.rules import BOARD_WORDS
@@ -77,7 +78,7 @@ def _answer(hook: Webhook, context: IngestContext) -> Answer:
     if not verify_sentry(signed, hook.headers.get("sentry-app-signature"),
                          context.secret("SENTRY_CLIENT_SECRET")):
         raise Unauthorized("sentry-app-signature missing or wrong: checked against "
-                           "SENTRY_CLIENT_SECRET (the Sentry integration's Client Secret)")
+                           + checked_against("SENTRY_CLIENT_SECRET"))
     rules: RuleDeps | None = context.service("sentry")
     if rules is None:
         raise ConfigError("the Sentry alert-rule action is not wired into this ingest")

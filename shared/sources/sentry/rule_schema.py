@@ -18,18 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.routing.rule_settings import (
-    ASSIGNEE,
-    BOARD,
-    BOARD_CHOICES,
-    FOLLOWERS,
-    PRIORITY,
-    PRIORITY_CHOICES,
-    TEAM,
-    UPDATE_ONLY,
-    UPDATE_ONLY_CHOICES,
-)
-
 #: Every request under this path is a UI-component request, never a webhook.
 PATH_PREFIX = "/sentry/"
 #: Sentry POSTs the saved form here when a rule is saved; a 4xx's ``message`` is shown.
@@ -44,6 +32,19 @@ MAX_DESCRIPTION_CHARS = 140  # Sentry refuses a longer description
 
 def schema() -> dict[str, Any]:
     """Return the integration's UI-component schema: one alert-rule-action element."""
+    # Imported here: ingest imports this module for its paths on every cold start.
+    from shared.routing.rule_settings import (
+        ASSIGNEE,
+        BOARD,
+        BOARD_CHOICES,
+        FOLLOWERS,
+        PRIORITY,
+        PRIORITY_CHOICES,
+        TEAM,
+        UPDATE_ONLY,
+        UPDATE_ONLY_CHOICES,
+    )
+
     return {"elements": [{
         "type": "alert-rule-action",
         "title": TITLE,
