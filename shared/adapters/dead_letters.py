@@ -13,8 +13,8 @@ from google.cloud.pubsub_v1 import SubscriberClient
 
 from shared.adapters.google_errors import no_credentials
 from shared.adapters.pubsub import pubsub_host
+from shared.core.envelope import DeadLetter, Pulled
 from shared.core.errors import AlertBridgeError, ConfigError, Transient
-from shared.flows.replay import DeadLetter, Pulled
 
 #: How long one pull waits for messages; an empty or timed-out pull means the subscription is
 #: drained. The server holds an empty pull until about this deadline, so every run ends with

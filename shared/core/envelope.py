@@ -1,4 +1,5 @@
-"""The Pub/Sub push envelope the worker receives."""
+"""The Pub/Sub messages the service handles: the push envelope the worker receives, and the dead
+letters a replay pulls."""
 
 from __future__ import annotations
 
@@ -52,3 +53,21 @@ def parse_push(body: bytes) -> PushMessage:
         subscription=envelope.get("subscription"),
         delivery_attempt=attempt if isinstance(attempt, int) else None,
     )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message of the dead-letter subscription, as plain data."""
+
+    message_id: str
+    data: bytes
+    attributes: Mapping[str, str]
+    published_at: str = ""  # when it reached the dead-letter topic, ISO 8601
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """A dead letter leased from the subscription; ``ack_id`` settles or releases it."""
+
+    ack_id: str
+    letter: DeadLetter

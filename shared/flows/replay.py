@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from shared.core.envelope import DeadLetter, Pulled
 from shared.core.errors import AlertBridgeError
 
 #: Attributes added on the way into the dead-letter topic, by the worker (dead_letter_* and
@@ -27,24 +28,6 @@ MAX_CONSECUTIVE_FAILURES = 3
 RUN_ATTRIBUTE = "replay_run_id"
 
 Outcome = Literal["replayed", "unacked", "unpublished"]
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """One message of the dead-letter subscription, as plain data."""
-
-    message_id: str
-    data: bytes
-    attributes: Mapping[str, str]
-    published_at: str = ""  # when it reached the dead-letter topic, ISO 8601
-
-
-@dataclass(frozen=True)
-class Pulled:
-    """A dead letter leased from the subscription; ``ack_id`` settles or releases it."""
-
-    ack_id: str
-    letter: DeadLetter
 
 
 @dataclass(frozen=True)

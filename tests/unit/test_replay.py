@@ -16,12 +16,11 @@ from shared.cli.replay import (
     exit_status,
     subscription_name,
 )
+from shared.core.envelope import DeadLetter, Pulled
 from shared.core.errors import AlertBridgeError, ConfigError, Permanent, Transient
 from shared.flows.replay import (
     EXHAUSTED,
     MAX_CONSECUTIVE_FAILURES,
-    DeadLetter,
-    Pulled,
     Selection,
     count_by_reason,
     peek,
