@@ -45,8 +45,9 @@ test-reliability: venv java  ## The fault-injection suite alone (crashes, outage
 test-python: venv java  ## Python unit, integration and reliability tests (starts and stops its own emulators)
 	$(PY) -m pytest --ignore=tests/terraform --ignore=tests/ci
 
-lint: venv  ## ruff, and mypy on shared/ and functions/
+lint: venv  ## ruff, mypy on shared/ and functions/, and the architecture's import contracts (.importlinter)
 	$(VENV)/bin/ruff check shared functions scripts tests
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy shared functions/ingest/main.py scripts
 	$(VENV)/bin/mypy functions/worker/main.py
 	$(VENV)/bin/mypy functions/reconcile/main.py
