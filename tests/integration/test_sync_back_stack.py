@@ -238,7 +238,7 @@ def test_operators_list_register_and_delete_webhooks(
 @pytest.fixture(params=["memory", "firestore"])
 def hooks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> object:
     if request.param == "memory":
-        from tests.unit.test_asana_webhooks import MemoryHooks
+        from tests.unit.sources.asana.test_asana_webhooks import MemoryHooks
 
         return MemoryHooks()
     stack: Stack = request.getfixturevalue("sync_stack")

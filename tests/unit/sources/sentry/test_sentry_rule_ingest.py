@@ -26,7 +26,7 @@ from tests.fakes.sentry_platform import (
 )
 from tests.unit.test_ingest import NOW, SENTRY_SECRET, FakeTopic, secrets
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 CONFIG = load_teams(str(REPO / "teams.yaml"))
 WORKSPACE = CONFIG.workspace_gid
 TODAY = date(2026, 11, 25)

@@ -15,7 +15,7 @@ from shared.flows.ingest import IngestDeps, Webhook, handle_webhook
 from shared.sources.asana import webhooks as asana_webhooks
 from shared.sources.asana.registration import Registrar, Workspaces, ours
 from shared.sources.asana.webhooks import Hook
-from tests.unit.test_asana_webhooks import NOW, MemoryHooks
+from tests.unit.sources.asana.test_asana_webhooks import NOW, MemoryHooks
 from tests.unit.test_ingest import FakeTopic, secrets
 
 BASE = "https://ingest.example"

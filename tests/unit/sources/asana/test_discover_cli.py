@@ -13,7 +13,7 @@ from shared.sources.asana.discover_cli import main
 from tests.fakes.asana_server import FakeAsana
 
 TOKEN = "discover-pat"
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[3] / "data"
 WS = "1300000000000001"
 OTHER_WS = "1300000000000002"
 

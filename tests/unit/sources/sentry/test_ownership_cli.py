@@ -12,7 +12,7 @@ from shared.sources.sentry.ownership_cli import main
 from tests.fakes.link_target_servers import FakeSentryApi
 
 TOKEN = "sentry-ownership-token"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 LEGACY = str(ROOT / "tests" / "data" / "teams_legacy_observability.yaml")
 TEAMS = str(ROOT / "teams.yaml")
 

@@ -9,7 +9,7 @@ import pytest
 from shared.routing.teams_file import load_teams, parse_matcher, parse_teams
 from shared.sources.sentry.ownership import ownership_rules, raw_rules, regex_globs, rule_lines
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[3] / "data"
 
 
 @pytest.mark.parametrize(

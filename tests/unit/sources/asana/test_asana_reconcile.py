@@ -19,8 +19,8 @@ from shared.sources.asana import webhooks as asana_webhooks
 from shared.sources.asana.reconcile import SyncCheckDeps
 from shared.sources.asana.registration import Registrar
 from shared.sources.drift import Reconciler
-from tests.unit.test_asana_registration import BASE, PROJECT, WORKSPACE, Webhooks
-from tests.unit.test_asana_webhooks import NOW, MemoryHooks
+from tests.unit.sources.asana.test_asana_registration import BASE, PROJECT, WORKSPACE, Webhooks
+from tests.unit.sources.asana.test_asana_webhooks import NOW, MemoryHooks
 from tests.unit.test_ingest import FakeTopic
 
 TEAMS = f"""settings:
