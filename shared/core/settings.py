@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from shared.core.errors import ConfigError
@@ -228,8 +228,7 @@ def _https(env: Mapping[str, str], key: str, problems: list[str]) -> str | None:
 Reader = Callable[[Mapping[str, str], str, list[str], Mapping[str, Any]], Any]
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One environment variable: the Settings field it fills, how it is read, what it is for."""
 
     name: str  # the environment variable

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from shared.sources.base import Answer, IngestContext, Source, Webhook
 from shared.sources.sentry import ingest, keys
-from shared.sources.sentry.rule_schema import PATH_PREFIX
 
 if TYPE_CHECKING:
     from shared.core.alert import Alert
@@ -69,7 +68,7 @@ SOURCE = Source(
     claim_header="Sentry-Hook-Signature",
     # ASANA_PAT: the alert-rule form's check of the board and the people in Asana.
     credentials=("SENTRY_CLIENT_SECRET", "ASANA_PAT"),
-    paths=(PATH_PREFIX,),
+    paths=(ingest.RULE_PATHS,),
     answer=_answer,
     ingest_service=_rule_deps,
     resources=keys.RESOURCES,

@@ -22,6 +22,9 @@ from shared.sources.sentry.verify import verify_sentry
 
 log = logging.getLogger(__name__)
 
+#: Requests under this path are the alert-rule UI's (rule_ingest.py, rule_schema.py), answered
+#: whatever their method and never published.
+RULE_PATHS = "/sentry/"
 #: Longest sender delivery id kept; Sentry's Request-ID is a UUID.
 MAX_DELIVERY_ID_CHARS = 128
 

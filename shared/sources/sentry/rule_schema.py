@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.sources.sentry.ingest import RULE_PATHS
+
 #: Every request under this path is a UI-component request, never a webhook.
-PATH_PREFIX = "/sentry/"
+PATH_PREFIX = RULE_PATHS
 #: Sentry POSTs the saved form here when a rule is saved; a 4xx's ``message`` is shown.
 ACTION_PATH = "/sentry/alert-rule-action"
 #: Sentry GETs the team select's options here (answered from teams.yaml).
