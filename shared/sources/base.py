@@ -118,7 +118,8 @@ class Source:
     claim_header: str | None = None
     #: The credentials its ingest part reads (shared/core/settings.py SECRET_READERS).
     credentials: tuple[str, ...] = ()
-    #: URL path prefixes this source answers itself, whatever the method (Sentry's UI forms).
+    #: URL path prefixes this source answers itself, whatever the method (Sentry's UI forms),
+    #: and the function that answers them; nothing under them is published.
     paths: tuple[str, ...] = ()
     answer: Callable[[Webhook, IngestContext], Answer] | None = None
     #: Build, on the first request that needs it, what ``accept`` / ``answer`` reach through
@@ -138,7 +139,8 @@ class Source:
     #: Give a new alert's key the task reconciliation opened for the same object, if any;
     #: (alert, records of the same object, store, now) -> whether it did.
     join: Callable[[Alert, Callable[[Alert], list[Record]], Store, datetime], bool] | None = None
-    #: (alert, task gid, task url, team) -> the request that links a new task back.
+    #: (alert, task gid, task url, team) -> the request that links a new task back; the
+    #: sender of its requests (link-back and two-way sync) is built from the settings.
     link_request: Callable[[Alert, str, str, str], LinkRequest | None] | None = None
     link_sender: Callable[[Build], LinkSender] | None = None
     # -- two-way sync (a task completed or reopened in Asana)
@@ -204,7 +206,7 @@ class Sources:
                      and any(path.startswith(prefix) for prefix in s.paths)), None)
 
     def claiming(self, hook: Webhook) -> Source | None:
-        """Return the first source that claims a request."""
+        """Return the first source, in the table's order, that claims a request."""
         return next((s for s in self._sources if s.claims is not None and s.claims(hook)), None)
 
     def claim_headers(self) -> tuple[str, ...]:
