@@ -84,10 +84,13 @@ class Deployment:
     ingest: Service
     session: requests.Session = field(default_factory=requests.Session)
 
-    def send(self, body: bytes, resource: str, timeout: float = 10) -> int:
-        """Post a signed Sentry webhook to ingest; return the HTTP status."""
+    def send(self, body: bytes, resource: str, timeout: float = 10,
+             request_id: str | None = None) -> int:
+        """Post a signed Sentry webhook to ingest (a new delivery, unless ``request_id`` names
+        an earlier one: then it is that delivery again); return the HTTP status."""
         response = self.session.post(self.ingest.url, data=body, timeout=timeout,
-                                     headers=sentry_headers(body, resource))
+                                     headers=sentry_headers(body, resource,
+                                                            request_id=request_id))
         return response.status_code
 
     def send_datadog(self, payload: dict[str, Any], timeout: float = 10) -> int:

@@ -61,10 +61,11 @@ def count(deployment: Deployment, issues: list[int]) -> tuple[int, int, int]:
     return sum(per_issue), per_issue.count(0), sum(n - 1 for n in per_issue if n > 1)
 
 
-def send_all(deployment: Deployment, bodies: list[bytes], threads: int = 8) -> list[int]:
+def send_all(deployment: Deployment, bodies: list[bytes], threads: int = 8,
+             request_id: str | None = None) -> list[int]:
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda body: deployment.send(body, "event_alert", timeout=30),
-                             bodies))
+        return list(pool.map(lambda body: deployment.send(body, "event_alert", timeout=30,
+                                                          request_id=request_id), bodies))
 
 
 def test_asana_failing_30_percent_and_rate_limiting_over_1000_alerts(
@@ -142,7 +143,9 @@ def test_one_webhook_delivered_50_times_at_once_is_one_task(rig: Rig, ledger: An
     deployment = rig.deploy("identical")
     [issue] = issues_of(1)
     body = sentry_firing(deployment.tag, issue)
-    assert send_all(deployment, [body] * 50, threads=50).count(202) == 50
+    # One delivery, sent 50 times (its Request-ID too): what a sender's retries look like.
+    assert send_all(deployment, [body] * 50, threads=50,
+                    request_id=str(uuid.uuid4())).count(202) == 50
     eventually(lambda: count(deployment, [issue])[0] >= 1, 60, what="task created")
     time.sleep(5)  # every other delivery lands meanwhile
     tasks, lost, duplicated = count(deployment, [issue])
