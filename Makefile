@@ -45,26 +45,27 @@ test-reliability: venv java  ## The fault-injection suite alone (crashes, outage
 test-python: venv java  ## Python unit, integration and reliability tests (starts and stops its own emulators; needs Java)
 	$(PY) -m pytest --ignore=tests/terraform --ignore=tests/ci
 
-lint: venv  ## ruff, and mypy on shared/ and functions/
+lint: venv  ## ruff, mypy on shared/ and functions/, and the architecture's import contracts (.importlinter)
 	$(VENV)/bin/ruff check shared functions scripts tests
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy shared functions/ingest/main.py scripts
 	$(VENV)/bin/mypy functions/worker/main.py
 	$(VENV)/bin/mypy functions/reconcile/main.py
 
 check-teams: venv  ## Validate teams.yaml (or TEAMS_FILE) and say which team is the default and why
-	$(PY) -m shared.route_cli check
+	$(PY) -m shared.cli.route check
 
 asana-discover: venv  ## Print a teams.yaml with the workspace's Asana gids (ASANA_PAT); ARGS="--check teams.yaml" verifies one
-	$(PY) -m shared.discover_cli $(ARGS)
+	$(PY) -m shared.sources.asana.discover_cli $(ARGS)
 
 sentry-ownership: venv  ## Print teams.yaml matchers as Sentry ownership rules per project; ARGS="--org ORG --apply" writes them
-	$(PY) -m shared.ownership_cli $(ARGS)
+	$(PY) -m shared.sources.sentry.ownership_cli $(ARGS)
 
 sentry-integration: venv  ## Print the Sentry integration's alert-rule action schema; ARGS="--app SLUG --apply" writes it (SENTRY_AUTH_TOKEN, org:write)
-	$(PY) -m shared.sentry_integration_cli $(ARGS)
+	$(PY) -m shared.sources.sentry.integration_cli $(ARGS)
 
 explain-route: venv  ## Show team, board and priority for ARGS="key=value ..." or ARGS="--payload FILE"
-	$(PY) -m shared.route_cli explain $(ARGS)
+	$(PY) -m shared.cli.route explain $(ARGS)
 
 check-terraform: venv  ## Offline Terraform checks: fmt, provider schema, structure, checkov
 	bash scripts/check-terraform.sh
@@ -82,10 +83,10 @@ bench: venv java  ## Print figures on the emulators: ingest vs a publish-only ba
 	$(PY) -m scripts.bench_reconcile
 
 asana-webhooks: venv  ## Asana webhooks of the two-way sync and their health: ARGS="list", ARGS="register [--renew] [--project GID]", ARGS="delete GID"
-	$(PY) -m shared.asana_webhooks_cli $(ARGS)
+	$(PY) -m shared.sources.asana.webhooks_cli $(ARGS)
 
 replay-dead-letters: venv  ## List or replay dead letters: ARGS="list" or ARGS="replay --reason asana_http_400"
-	$(PY) -m shared.replay_cli $(ARGS)
+	$(PY) -m shared.cli.replay $(ARGS)
 
 reconcile: venv  ## Reconcile once from this machine: publish alerts whose webhook never arrived (ARGS="--dry-run" only shows them)
-	$(PY) -m shared.reconcile_cli $(ARGS)
+	$(PY) -m shared.cli.reconcile $(ARGS)

@@ -27,7 +27,7 @@ from scripts.localstack import (
     sentry_headers,
     start_stack,
 )
-from shared.teams_file import load_teams
+from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana
 
 TEMPLATE = json.loads((REPO / "tests" / "data" / "sentry_event_alert.json").read_text())

@@ -28,10 +28,11 @@ from shared.adapters.firestore_ledger import document_id
 from shared.adapters.ledger_queries import LedgerQueries
 from shared.adapters.pubsub import Publisher
 from shared.adapters.reconcile_cursor import FirestoreCursors
-from shared.adapters.reconcile_sources import SentryReader
-from shared.ledger import RETENTION, Record, State, to_document
-from shared.reconcile import ReconcileDeps, reconcile
-from shared.reconcile_drift import RECORDS_PER_RUN
+from shared.core.ledger import RETENTION, Record, State, to_document
+from shared.flows.reconcile import ReconcileDeps, reconcile
+from shared.sources.drift import RECORDS_PER_RUN
+from shared.sources.sentry.reconcile import reconciler
+from shared.sources.sentry.reconcile_reader import SentryReader
 from tests.fakes.link_target_servers import FakeSentryApi
 
 PROJECT = "bench-reconcile"
@@ -82,9 +83,9 @@ def _bench(sentry: FakeSentryApi, records: int, resolved: int, per_run: int) -> 
         ledger=LedgerQueries(PROJECT, COLLECTION, client),
         publish=Publisher(PROJECT, TOPIC, publisher).publish,
         now=lambda: datetime.now(UTC), lookback_minutes=60, grace_minutes=5,
-        sentry=SentryReader(sentry.url, "acme", lambda: TOKEN, [], []), sentry_org="acme",
-        sentry_api_url=sentry.url, cursors=FirestoreCursors(PROJECT, f"{COLLECTION}_reconcile",
-                                                            client),
+        reconcilers=[reconciler(SentryReader(sentry.url, "acme", lambda: TOKEN, [], []),
+                                org="acme", api_url=sentry.url)],
+        cursors=FirestoreCursors(PROJECT, f"{COLLECTION}_reconcile", client),
         records_per_run=per_run)
     runs: list[dict[str, Any]] = []
     while True:

@@ -18,7 +18,7 @@ from typing import Any
 
 from scripts import localstack, preflight
 from scripts.send_sample import sample_body, signed_headers
-from shared.teams_file import load_teams
+from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana, seed_teams
 
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one

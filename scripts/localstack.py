@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from scripts import preflight
-from shared.signatures import sentry_signature
+from shared.sources.sentry.verify import sentry_signature
 
 REPO = Path(__file__).resolve().parent.parent
 JVM_FLAGS = ["-Xmx512m", "-XX:+UseSerialGC"]

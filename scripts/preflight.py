@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.adapters.secrets import split_values
-from shared.errors import ConfigError
-from shared.settings import Settings, load_settings
-from shared.teams_file import load_teams
+from shared.core.errors import ConfigError
+from shared.core.settings import Settings, load_settings
+from shared.routing.teams_file import load_teams
 
 #: The variable that sets each port of the local stack, and its default.
 PORTS = {"ingest": ("INGEST_PORT", 8080), "worker": ("WORKER_PORT", 8081),

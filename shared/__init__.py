@@ -1,1 +1,1 @@
-"""alert-bridge: turn Sentry and Datadog alerts into owned Asana tasks."""
+"""alert-bridge: turn alerts into owned Asana tasks. The map of its packages is .importlinter."""

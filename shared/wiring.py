@@ -7,30 +7,32 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared import logs, observability
 from shared.adapters.secrets import SecretSource
-from shared.errors import AlertBridgeError, ConfigError
-from shared.ingest import Answer, Handler, Incoming, IngestDeps, misconfigured, receive
-from shared.settings import SECRET_READERS, Settings, load_settings
+from shared.core import logs, observability
+from shared.core.errors import AlertBridgeError, ConfigError
+from shared.core.settings import SECRET_READERS, Settings, load_settings
+from shared.flows.ingest import Answer, Handler, Incoming, IngestDeps, misconfigured, receive
+from shared.sources import SOURCES
 
 # The worker's modules are imported lazily: the ingest function's cold start counts
 # against Sentry's one-second budget and must not pay for them.
 if TYPE_CHECKING:
     from shared.adapters.asana import TaskTracker
-    from shared.adapters.asana_hooks import FirestoreHooks
     from shared.adapters.firestore_ledger import FirestoreLedger
-    from shared.alerts import Alert
-    from shared.envelope import PushMessage
-    from shared.ledger import Decision, Record
-    from shared.linkback import LinkBack, LinkSender
-    from shared.reconcile import ReconcileDeps
-    from shared.sentry_rule_ingest import RuleDeps
-    from shared.teams import TeamsConfig
-    from shared.worker import WorkerDeps
+    from shared.core.alert import Alert
+    from shared.core.envelope import PushMessage
+    from shared.core.ledger import Decision, Record
+    from shared.core.links import LinkSender
+    from shared.flows.linkback import LinkBack
+    from shared.flows.reconcile import ReconcileDeps
+    from shared.flows.worker import WorkerDeps
+    from shared.routing.teams import TeamsConfig
+    from shared.sources.build import Build
+    from shared.sources.drift import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def build(function: str = "worker") -> Build:
+    """Return what the sources build their adapters from, for ``function``."""
+    from shared.sources.build import Build
+
+    return Build(settings(function), secrets(function), utc_now)
+
+
 @functools.cache
 def ingest_deps() -> IngestDeps:
     """Return the ingest function's dependencies, its credentials already read."""
@@ -97,38 +106,17 @@ def ingest_deps() -> IngestDeps:
             source.get(name)
     publisher = Publisher(s.project, s.events_topic)
     return IngestDeps(secret=source.get, publish=publisher.publish, now=utc_now,
-                      max_body_bytes=s.max_body_bytes, asana_hooks=asana_hooks,
-                      sentry_rules=sentry_rule_deps)
+                      max_body_bytes=s.max_body_bytes, services=ingest_services())
 
 
-@functools.cache
-def sentry_rule_deps() -> RuleDeps:
-    """Return what checking a Sentry alert rule's settings needs, built on its first request
-    (a failure is not remembered: the next request tries again)."""
-    from shared.adapters.asana import AsanaClient
-    from shared.adapters.asana_lookups import AsanaLookups
-    from shared.sentry_rule_ingest import RuleDeps
-    from shared.teams_file import load_teams
+def ingest_services() -> dict[str, Callable[[], Any]]:
+    """Return, per source, what its ingest part builds on the first request that needs it
+    (kept once built; a failure is not remembered: the next request tries again)."""
+    def built(make: Callable[[Build], Any]) -> Callable[[], Any]:
+        return functools.cache(lambda: make(build("ingest")))
 
-    s = settings("ingest")
-    config = load_teams(s.teams_file, s.default_team)
-    pat = secrets("ingest").optional("ASANA_PAT")
-    if not pat and s.environment != "dev":
-        raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); ingest "
-                          "checks Sentry alert-rule settings in Asana outside ENVIRONMENT=dev")
-    # Few attempts, short timeouts: a person is waiting for Sentry to save the rule.
-    lookups = AsanaLookups(AsanaClient(s.asana_api_url, pat, max_attempts=2,
-                                       timeout=(3.05, 5))) if pat else None
-    return RuleDeps(teams=lambda: config, lookups=lookups, today=lambda: utc_now().date())
-
-
-@functools.cache
-def asana_hooks() -> FirestoreHooks:
-    """Return the Asana webhooks' secrets, built on the first Asana request."""
-    from shared.adapters.asana_hooks import FirestoreHooks
-
-    s = settings("ingest")
-    return FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
+    return {source.name: built(source.ingest_service) for source in SOURCES
+            if source.ingest_service is not None}
 
 
 def ingest_handler() -> Handler:
@@ -156,7 +144,7 @@ def ingest_handler() -> Handler:
 @functools.cache
 def teams_loader() -> Callable[[], TeamsConfig]:
     """Return a loader of teams.yaml that reads the file once and remembers a failure too."""
-    from shared.teams_file import load_teams
+    from shared.routing.teams_file import load_teams
 
     try:
         config = load_teams(settings().teams_file, settings().default_team)
@@ -191,41 +179,33 @@ def tracker() -> TaskTracker:
 
 
 def link_back(dry_run: bool) -> LinkBack:
-    """Return the link-back to Sentry and Datadog; in dry-run it records instead of sending."""
+    """Return the link-back to each alert's source; in dry-run it records instead of sending."""
     from shared.adapters.link_targets import DryRunLinks
-    from shared.linkback import LinkBack
+    from shared.flows.linkback import LinkBack
 
-    s = settings()
     if dry_run:
-        recorder = DryRunLinks(s.dry_run_file)
-        return LinkBack({"sentry": recorder, "datadog": recorder})
+        recorder = DryRunLinks(settings().dry_run_file)
+        return LinkBack({source.name: recorder for source in SOURCES
+                         if source.link_sender is not None})
     return LinkBack(link_senders())
 
 
 def link_senders() -> dict[str, LinkSender]:
-    """Return the HTTP senders to Sentry and Datadog (link-back and two-way sync)."""
-    from shared.adapters.link_targets import LinkClient, datadog_auth, sentry_auth
-
-    s = settings()
-    source = secrets()
-    # Read on each request: the secret cache keeps this cheap and picks up a rotated token.
-    sentry = LinkClient("sentry", s.sentry_api_url,
-                        sentry_auth(lambda: source.optional("SENTRY_AUTH_TOKEN")))
-    datadog = LinkClient("datadog", s.datadog_api_url,
-                         datadog_auth(lambda: source.optional("DATADOG_API_KEY")))
-    return {"sentry": sentry, "datadog": datadog}
+    """Return each source's HTTP sender (link-back and two-way sync), built by its slice."""
+    return {source.name: source.link_sender(build()) for source in SOURCES
+            if source.link_sender is not None}
 
 
 @functools.cache
 def worker_deps() -> WorkerDeps:
     """Return the worker function's dependencies."""
-    from shared import failpoints
     from shared.adapters.asana import DryRunAsana
     from shared.adapters.firestore_ledger import FirestoreLedger
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
-    from shared.ledger import from_document
-    from shared.worker import PortfolioCache, WorkerDeps
+    from shared.core import failpoints
+    from shared.core.ledger import from_document
+    from shared.flows.worker import PortfolioCache, WorkerDeps
 
     s = settings()
     asana = tracker()
@@ -235,10 +215,11 @@ def worker_deps() -> WorkerDeps:
     queries = LedgerQueries(s.project, s.ledger_collection)
 
     def reconciled_twins(alert: Alert) -> list[Record]:
-        # Only Datadog alerts have twins (shared/twins.py): no query for anything else.
-        if alert.source != "datadog" or not alert.external_id:
+        # Asked only by a source that joins twins (Source.join), for alerts that name an object.
+        if not alert.external_id:
             return []
-        return [from_document(d) for d in queries.by_external_id("datadog", alert.external_id)]
+        return [from_document(d) for d in queries.by_external_id(alert.source,
+                                                                 alert.external_id)]
 
     return WorkerDeps(config=teams_loader(), environment=s.environment, tracker=asana,
                       ledger=store, sync_back=sync[0] if sync else None,
@@ -271,71 +252,31 @@ def reconcile_deps() -> ReconcileDeps:
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
     from shared.adapters.reconcile_cursor import FirestoreCursors
-    from shared.adapters.reconcile_sources import DatadogReader, SentryReader
-    from shared.reconcile import ReconcileDeps, datadog_app_url
+    from shared.flows.reconcile import ReconcileDeps
+    from shared.sources.build import ReconcileParts
 
     s = settings("reconcile")
-    source = secrets("reconcile")
-    sentry = None
-    if s.sentry_org and (s.reconcile_sentry_rules or s.reconcile_sentry_projects):
-        sentry = SentryReader(s.sentry_api_url, s.sentry_org,
-                              lambda: source.optional("SENTRY_AUTH_TOKEN"),
-                              s.reconcile_sentry_rules, s.reconcile_sentry_projects)
-    monitors = None
-    if s.reconcile_datadog_webhook:
-        monitors = DatadogReader(s.datadog_api_url, lambda: source.optional("DATADOG_API_KEY"),
-                                 lambda: source.optional("DATADOG_APP_KEY"),
-                                 s.reconcile_datadog_monitor_tags).monitors
     client = firestore.Client(project=s.project)
     ledger = LedgerQueries(s.project, s.ledger_collection, client)
-    publish = Publisher(s.project, s.events_topic).publish
+    parts = ReconcileParts(ledger=ledger, publish=Publisher(s.project, s.events_topic).publish,
+                           records_by_task=ledger.by_task_gids)
+    reconcilers: list[Reconciler] = []
+    off: list[tuple[str, str]] = []
+    for source in SOURCES:
+        if source.reconciler is None:
+            continue
+        reconciler = source.reconciler(build("reconcile"), parts)
+        if reconciler is None:
+            off.append((source.name, source.reconcile_settings))
+        else:
+            reconcilers.append(reconciler)
     return ReconcileDeps(
         ledger=ledger,
         # Beside the ledger, not in it: the ledger's collection holds only alert records.
         cursors=FirestoreCursors(s.project, cursor_collection(s.ledger_collection), client),
-        publish=publish, now=utc_now,
+        publish=parts.publish, now=utc_now,
         lookback_minutes=s.reconcile_lookback_minutes, grace_minutes=s.reconcile_grace_minutes,
-        sentry=sentry, sentry_org=s.sentry_org or "", sentry_api_url=s.sentry_api_url,
-        monitors=monitors, datadog_webhook=s.reconcile_datadog_webhook or "",
-        datadog_app_url=datadog_app_url(s.datadog_api_url),
-        asana=sync_check(s, source, ledger.by_task_gids, publish))
-
-
-def sync_check(s: Settings, source: SecretSource,
-               records_by_task: Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]],
-               publish: Callable[[bytes, Mapping[str, str]], str]
-               ) -> Callable[[str, bool], Mapping[str, int]]:
-    """Return reconciliation's check of the two-way sync; teams.yaml and ASANA_PAT are read on
-    every run, so a team that opts in or out counts from the next run."""
-    from shared import asana_reconcile
-    from shared.adapters.asana_hooks import FirestoreHooks
-    from shared.adapters.asana_sync import AsanaSyncClient
-    from shared.asana_registration import Registrar, Workspaces
-    from shared.teams_file import load_teams
-
-    hooks = FirestoreHooks(s.project, s.asana_webhook_collection, s.asana_hooks_database)
-    workspace_of: dict[str, str] = {}  # by project, for this instance's runs
-
-    def run(request_id: str, dry_run: bool) -> Mapping[str, int]:
-        config = load_teams(s.teams_file, s.default_team)
-        if not any(team.sync_back for team in config.teams):
-            return {}
-        pat = source.optional("ASANA_PAT")
-        if not pat:
-            raise ConfigError(f"ASANA_PAT: not set (secret {s.secret_prefix}asana-pat); "
-                              "reconciliation needs it to check the two-way sync's webhooks")
-        client = AsanaSyncClient(s.asana_api_url, pat, max_attempts=s.asana_max_attempts)
-        workspaces = Workspaces(lambda: config.workspace_gid, client.project_workspace,
-                                workspace_of)
-        registrar = Registrar(hooks, client, s.asana_webhook_target_url, workspaces,
-                              lambda team: True, utc_now)
-        deps = asana_reconcile.SyncCheckDeps(
-            config=lambda: config, hooks=hooks, asana=client, registrar=registrar,
-            workspace_of=workspaces, records_by_task=records_by_task, publish=publish,
-            now=utc_now, target_base_url=s.asana_webhook_target_url)
-        return asana_reconcile.run(deps, request_id, dry_run)
-
-    return run
+        reconcilers=reconcilers, off=off)
 
 
 def cursor_collection(ledger_collection: str) -> str:
@@ -346,31 +287,21 @@ def cursor_collection(ledger_collection: str) -> str:
 def sync_back(store: FirestoreLedger, dry_run: bool) -> tuple[
         Callable[[PushMessage], Decision], Callable[[str, str], None]] | None:
     """Return the two-way sync's message handler and project watcher (None in dry-run)."""
-    if dry_run:
+    tracker = next((source for source in SOURCES if source.task_sync is not None), None)
+    if dry_run or tracker is None or tracker.task_sync is None:
         return None
-    from shared import sync_back as sync
-    from shared.adapters.asana_hooks import FirestoreHooks
-    from shared.adapters.asana_sync import AsanaSyncClient
     from shared.adapters.ledger_queries import LedgerQueries
-    from shared.asana_registration import Registrar, Workspaces
+    from shared.flows import sync_back as sync
 
     s = settings()
-    client = AsanaSyncClient(s.asana_api_url, secrets().get("ASANA_PAT")[0],
-                             max_attempts=s.asana_max_attempts)
-    senders = link_senders()
     config = teams_loader()
 
     def opted_in(team: str) -> bool:
         teams: TeamsConfig = config()
         return any(t.name == team and t.sync_back for t in teams.teams)
 
-    deps = sync.SyncDeps(asana=client, find_by_task=LedgerQueries(
-        s.project, s.ledger_collection).find_by_task, ledger=store, senders=senders,
-        sentry_org=s.sentry_org, now=utc_now, opted_in=opted_in)
-
-    registrar = Registrar(FirestoreHooks(s.project, s.asana_webhook_collection,
-                                         s.asana_hooks_database), client,
-                          s.asana_webhook_target_url,
-                          Workspaces(lambda: config().workspace_gid, client.project_workspace),
-                          opted_in, utc_now)
-    return (lambda message: sync.process(message, deps)), registrar
+    parts = tracker.task_sync(build(), config, opted_in)
+    deps = sync.SyncDeps(asana=parts.reads, find_by_task=LedgerQueries(
+        s.project, s.ledger_collection).find_by_task, ledger=store, senders=link_senders(),
+        settings=s, now=utc_now, opted_in=opted_in)
+    return (lambda message: sync.process(message, deps)), parts.watch

@@ -12,7 +12,7 @@ locals {
     reconcile = "Publishes Sentry and Datadog alerts whose webhook never arrived, and heals the two-way sync's Asana webhooks, every few minutes."
   }
 
-  # Which function reads which credential (see shared/settings.py SECRET_NAMES); each gets
+  # Which function reads which credential (see shared/core/settings.py SECRET_NAMES); each gets
   # accessor on its own secrets only. Only reconcile reads monitors, so only it has the
   # Datadog application key; it reads Asana's webhooks and tasks (two-way sync) with ASANA_PAT.
   # Ingest reads ASANA_PAT only to check a Sentry alert rule's settings (board, people) in

@@ -100,7 +100,7 @@ variable "worker_timeout_seconds" {
   default     = 60
 
   validation {
-    # A delivery may wait up to 25 s in-process for another one's lease (shared/worker.py
+    # A delivery may wait up to 25 s in-process for another one's lease (shared/flows/worker.py
     # WAIT_SECONDS) and then still do its work before the ack deadline.
     condition     = var.worker_timeout_seconds >= 40 && var.worker_timeout_seconds <= 600
     error_message = "worker_timeout_seconds must be between 40 (a delivery may wait 25 s for another's lease, then work) and 600 (the Pub/Sub ack deadline limit)."

@@ -5,8 +5,9 @@ import uuid
 import flask
 import functions_framework
 
-from shared import logs, wiring
-from shared.ingest import Answer, Incoming
+from shared import wiring
+from shared.core import logs
+from shared.flows.ingest import Answer, Incoming
 
 # Built at import, before functions-framework opens the port, so no webhook waits for it.
 HANDLE = wiring.ingest_handler()

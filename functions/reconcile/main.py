@@ -6,7 +6,7 @@ import flask
 import functions_framework
 
 from shared import wiring
-from shared.reconcile import handle_run
+from shared.flows.reconcile import handle_run
 
 
 @functions_framework.http

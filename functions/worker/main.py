@@ -3,9 +3,10 @@
 import flask
 import functions_framework
 
-from shared import logs, wiring
-from shared.errors import ConfigError
-from shared.worker import handle_request
+from shared import wiring
+from shared.core import logs
+from shared.core.errors import ConfigError
+from shared.flows.worker import handle_request
 
 
 @functions_framework.http

@@ -14,10 +14,10 @@ import requests
 
 from shared.adapters import dry_run
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
-from shared.boards import PORTFOLIO_ITEM_FIELDS
-from shared.errors import Permanent, Transient
-from shared.observability import scrub_text
-from shared.tasks import TaskDraft
+from shared.core.errors import Permanent, Transient
+from shared.core.observability import scrub_text
+from shared.routing.boards import PORTFOLIO_ITEM_FIELDS
+from shared.routing.tasks import TaskDraft
 
 log = logging.getLogger(__name__)
 

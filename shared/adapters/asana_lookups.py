@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shared.adapters.asana import AsanaClient, AsanaRejected
-from shared.asana_people import PeopleCache
+from shared.routing.people import PeopleCache
 
 USER_FIELDS = "name,email,workspaces"
 PROJECT_FIELDS = "name,archived"

@@ -13,8 +13,8 @@ from google.cloud.pubsub_v1 import SubscriberClient
 
 from shared.adapters.google_errors import no_credentials
 from shared.adapters.pubsub import pubsub_host
-from shared.errors import AlertBridgeError, ConfigError, Transient
-from shared.replay import DeadLetter, Pulled
+from shared.core.envelope import DeadLetter, Pulled
+from shared.core.errors import AlertBridgeError, ConfigError, Transient
 
 #: How long one pull waits for messages; an empty or timed-out pull means the subscription is
 #: drained. The server holds an empty pull until about this deadline, so every run ends with
@@ -45,7 +45,7 @@ class Unreachable(Transient):
 
 
 class DeadLetterSubscription:
-    """Pull, ack and release messages of one pull subscription (the Inbox of shared.replay)."""
+    """Pull, ack and release messages of one pull subscription (replay's Inbox)."""
 
     def __init__(self, project: str, subscription: str,
                  client: SubscriberClient | None = None) -> None:

@@ -11,8 +11,8 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core.retry import Retry, if_exception_type
 
 from shared.adapters.google_errors import describe
-from shared.errors import Transient
-from shared.ledger import Record, from_document, to_document
+from shared.core.errors import Transient
+from shared.core.ledger import Record, from_document, to_document
 
 Version = Any  # the document's update_time; opaque to callers
 T = TypeVar("T")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from google.api_core import exceptions as api_exceptions
 
-from shared.errors import ConfigError
+from shared.core.errors import ConfigError
 
 #: Application Default Credentials in the cloud and on a laptop, the emulators for local runs.
 CREDENTIALS_HINT = (

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from shared.adapters.firestore_ledger import bounded, call
-from shared.ledger import Record, from_document
+from shared.core.ledger import Record, from_document
 
 # Firestore allows at most 30 values in one "in" filter.
 IN_LIMIT = 30

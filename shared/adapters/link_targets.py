@@ -1,4 +1,4 @@
-"""Send link-back requests to Sentry and Datadog over HTTP, or record them in dry-run."""
+"""Send a source's link-back and sync requests over HTTP, or record them in dry-run."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import requests
 
 from shared.adapters import dry_run
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
-from shared.errors import Permanent, Transient
-from shared.linkback import LinkRequest, Sent
-from shared.observability import scrub_text
+from shared.core.errors import Permanent, Transient
+from shared.core.links import LinkRequest, Sent
+from shared.core.observability import scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +46,6 @@ class LinkUnavailable(Transient):
     def __init__(self, message: str, *, status: int | None) -> None:
         super().__init__(message, reason="link_unavailable")
         self.status = status
-
-
-def sentry_auth(token: Callable[[], str | None]) -> AuthHeaders:
-    """Return Sentry's bearer auth headers for an integration token (read on every call)."""
-
-    def headers() -> Mapping[str, str] | None:
-        value = token()
-        return {"Authorization": f"Bearer {value}"} if value else None
-
-    return headers
-
-
-def datadog_auth(api_key: Callable[[], str | None]) -> AuthHeaders:
-    """Return Datadog's API-key header; posting an event needs no application key."""
-
-    def headers() -> Mapping[str, str] | None:
-        value = api_key()
-        return {"DD-API-KEY": value} if value else None
-
-    return headers
 
 
 class LinkClient:

@@ -12,8 +12,8 @@ from google.cloud.pubsub_v1 import PublisherClient
 from google.cloud.pubsub_v1.types import BatchSettings
 
 from shared.adapters.google_errors import describe, no_credentials
-from shared.errors import Transient
-from shared.pubsub_attributes import pubsub_attributes
+from shared.core.errors import Transient
+from shared.core.pubsub_attributes import pubsub_attributes
 
 # A webhook waits for the publish: give up early enough to answer 503 and let the sender
 # retry, rather than outlive the sender's own timeout.

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from shared.errors import ConfigError, Transient
+from shared.core.errors import ConfigError, Transient
 
 log = logging.getLogger(__name__)
 

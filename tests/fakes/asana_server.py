@@ -33,8 +33,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 from requests import Response
 
-from shared.tasks import validate_rich_text
-from shared.teams import TeamsConfig
+from shared.routing.tasks import validate_rich_text
+from shared.routing.teams import TeamsConfig
 from tests.fakes.json_server import InjectedFailures, LocalServer, ServedFake, handler_for
 
 API_PREFIX = "/api/1.0"
@@ -884,7 +884,7 @@ def main() -> None:
     for gid in args.project:
         fake.add_project(gid)
     if args.teams:
-        from shared.teams_file import load_teams
+        from shared.routing.teams_file import load_teams
 
         seed_teams(fake, load_teams(args.teams), date.today())
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(fake.handle))

@@ -6,8 +6,8 @@ import itertools
 import threading
 from typing import Any
 
-from shared.errors import Transient
-from shared.ledger import Record
+from shared.core.errors import Transient
+from shared.core.ledger import Record
 
 
 class MemoryLedger:

@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from shared.ingest import IngestDeps, Webhook, handle_webhook
+from shared.flows.ingest import IngestDeps, Webhook, handle_webhook
 from tests.fakes.link_target_servers import ApiError, Query, _FakeApi
 
 INSTALLATION = "7a485448-a9e2-4c85-8a3c-4f44175783c9"

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.adapters.asana import AsanaRejected
-from shared.errors import AlertBridgeError
-from shared.tasks import TaskDraft
+from shared.core.errors import AlertBridgeError
+from shared.routing.tasks import TaskDraft
 
 
 class MemoryTracker:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scripts.localstack import LOCAL_DEFAULTS, REPO, Stack, Topology, free_port, start_stack
-from shared.teams_file import load_teams
+from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from scripts.localstack import Stack, sentry_headers
-from shared.alerts import Action
-from shared.alerts_parse import parse_alert
-from shared.ledger import RETENTION, Delivery, Step, after, claim
+from shared.core.alert import Action
+from shared.core.ledger import RETENTION, Delivery, Step, after, claim
+from shared.sources import parse_alert
 from tests.fakes.asana_server import FakeAsana
 from tests.polling import eventually
 

@@ -17,9 +17,9 @@ import requests
 
 from scripts.localstack import Stack, free_port, start_function
 from shared.adapters.firestore_ledger import FirestoreLedger
-from shared.alerts_parse import parse_alert
-from shared.failpoints import VARIABLE
-from shared.ledger import State
+from shared.core.failpoints import VARIABLE
+from shared.core.ledger import State
+from shared.sources import parse_alert
 
 from .test_worker_stack import DATA
 

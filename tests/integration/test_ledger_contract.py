@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from scripts.localstack import Stack
-from shared.alerts import Action
-from shared.ledger import RETENTION, Delivery, Step, after, claim, renew
+from shared.core.alert import Action
+from shared.core.ledger import RETENTION, Delivery, Step, after, claim, renew
 from tests.fakes.ledger import MemoryLedger
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -24,8 +24,11 @@ from shared.adapters.firestore_ledger import document_id
 from shared.adapters.ledger_queries import LedgerQueries
 from shared.adapters.pubsub import Publisher
 from shared.adapters.reconcile_cursor import FirestoreCursors
-from shared.adapters.reconcile_sources import DatadogReader, SentryReader
-from shared.reconcile import ReconcileDeps, reconcile
+from shared.flows.reconcile import ReconcileDeps, reconcile
+from shared.sources.datadog.reconcile import reconciler as datadog_reconciler
+from shared.sources.datadog.reconcile_reader import DatadogReader
+from shared.sources.sentry.reconcile import reconciler as sentry_reconciler
+from shared.sources.sentry.reconcile_reader import SentryReader
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 
@@ -71,14 +74,19 @@ def run_deps(stack: Stack, client: Any, sentry: SentryReader | None,
                                f"cursors-{uuid.uuid4().hex[:8]}", client)
     # No grace: instead of waiting five minutes, a test waits until the worker is done with
     # the records it compares (settled()).
+    reads = {"issues_per_read": more.pop("issues_per_read")} if "issues_per_read" in more else {}
+    reconcilers = []
+    if sentry is not None:
+        reconcilers.append(sentry_reconciler(sentry, org="acme",
+                                             api_url=stack.env["SENTRY_API_URL"], **reads))
+    if datadog is not None:
+        reconcilers.append(datadog_reconciler(datadog.monitors, webhook="alert-bridge",
+                                              app_url="https://app.datadoghq.com"))
     return ReconcileDeps(
         ledger=LedgerQueries(stack.env["GOOGLE_CLOUD_PROJECT"], collection(stack), client),
         publish=Publisher(stack.env["GOOGLE_CLOUD_PROJECT"], stack.env["EVENTS_TOPIC"]).publish,
         now=lambda: datetime.now(UTC), lookback_minutes=60, grace_minutes=0,
-        sentry=sentry, sentry_org="acme", sentry_api_url=stack.env["SENTRY_API_URL"],
-        monitors=None if datadog is None else datadog.monitors,
-        datadog_webhook="alert-bridge", datadog_app_url="https://app.datadoghq.com",
-        cursors=cursors, **more)
+        reconcilers=reconcilers, cursors=cursors, **more)
 
 
 def reconciled(subscriber: Any, subscription: str, want: int) -> list[str]:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from scripts.localstack import REPO, Stack, free_port
-from shared.alerts import alert_key
-from shared.replay_cli import EXIT_UNREACHABLE, main
+from shared.cli.replay import EXIT_UNREACHABLE, main
+from shared.sources import alert_key
 from tests.fakes.asana_server import FakeAsana
 
 from .pubsub_helpers import pull, tap
@@ -160,7 +160,7 @@ def test_an_unreachable_emulator_is_one_line_fast_and_a_non_zero_exit() -> None:
     env = {**os.environ, "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{free_port()}",
            "GOOGLE_CLOUD_PROJECT": "alert-bridge-local"}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "shared.replay_cli", "replay", "--yes"],
+    done = subprocess.run([sys.executable, "-m", "shared.cli.replay", "replay", "--yes"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     elapsed = time.monotonic() - started
     print(f"unreachable emulator: exit {done.returncode} after {elapsed:.1f} s")

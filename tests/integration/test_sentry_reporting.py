@@ -25,7 +25,7 @@ from scripts.localstack import (
     sentry_headers,
     start_stack,
 )
-from shared.logs import TRACE_FIELD
+from shared.core.logs import TRACE_FIELD
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.sentry_server import FakeSentry
 from tests.polling import eventually
@@ -52,9 +52,10 @@ SCENARIO = textwrap.dedent("""
     import functions_framework
     import sentry_sdk
 
-    from shared import observability, wiring
-    from shared.envelope import PushMessage
-    from shared.worker import PortfolioCache, WorkerDeps, handle_push
+    from shared.core import observability
+    from shared import wiring
+    from shared.core.envelope import PushMessage
+    from shared.flows.worker import PortfolioCache, WorkerDeps, handle_push
 
     pat = os.environ["ASANA_PAT"]
     settings = wiring.settings()
@@ -75,7 +76,7 @@ SCENARIO = textwrap.dedent("""
     outcome = handle_push(PushMessage("m-1", b"{}", {"source": "bogus-" + pat}), deps)
     assert outcome.body["status"] == "dead-lettered", outcome
 
-    from shared.settings import SECRET_NAMES
+    from shared.core.settings import SECRET_NAMES
     log.error("credentials in use: %s", " ".join(os.environ[n] for n in SECRET_NAMES),
               extra={"event": "credential_dump"})
 
@@ -166,7 +167,7 @@ def test_dead_lettered_messages_become_events(reported: FakeSentry) -> None:
     event = _event(reported.events(), "dead-lettered: %s")
     assert event["extra"]["event"] == "dead_lettered"
     assert event["extra"]["reason"] == "bad_payload"
-    assert event["logger"] == "shared.worker"
+    assert event["logger"] == "shared.flows.worker"
 
 
 def test_warnings_are_breadcrumbs_not_events(reported: FakeSentry) -> None:
@@ -358,7 +359,7 @@ def test_logs_follow_the_alert_from_webhook_to_dead_letter(
     assert published[TRACE_FIELD] == f"projects/{PROJECT}/traces/{TRACE_ID}"
     request_id = published["request_id"]
     worker = [line for line in _log_lines(stack, "worker")
-              if line.get("logger", "").startswith("shared.worker")]
+              if line.get("logger", "").startswith("shared.flows.worker")]
     assert {line["event"] for line in worker} >= {"decision", "dead_lettered"}
     assert {line["request_id"] for line in worker} == {request_id}
 

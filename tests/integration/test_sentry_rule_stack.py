@@ -23,8 +23,8 @@ from scripts.localstack import (
     free_port,
     start_function,
 )
-from shared.sentry_rule_schema import ACTION_PATH, schema
-from shared.teams_file import load_teams
+from shared.routing.teams_file import load_teams
+from shared.sources.sentry.rule_schema import ACTION_PATH, schema
 from tests.fakes.asana_server import FakeAsana, seed_teams
 from tests.fakes.sentry_platform import FakeSentry, SentryRefused, http_transport, sign
 from tests.polling import eventually

@@ -27,11 +27,11 @@ from scripts.localstack import (
     sentry_headers,
     start_stack,
 )
-from shared.adapters.asana_hooks import FirestoreHooks
-from shared.adapters.asana_sync import AsanaSyncClient
-from shared.asana_registration import Registrar
-from shared.asana_webhooks import Hook
-from shared.settings import load_settings
+from shared.core.settings import load_settings
+from shared.sources.asana.hooks_store import FirestoreHooks
+from shared.sources.asana.registration import Registrar
+from shared.sources.asana.sync_client import AsanaSyncClient
+from shared.sources.asana.webhooks import Hook
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeSentryApi
 
@@ -196,7 +196,7 @@ def test_heartbeat_forged_and_unsolicited_requests(
 def test_operators_list_register_and_delete_webhooks(
         sync_stack: Stack, sync_asana: FakeAsana, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from shared import asana_webhooks_cli
+    from shared.sources.asana import webhooks_cli as asana_webhooks_cli
 
     for name in ("GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "ASANA_API_URL",
                  "ASANA_PAT", "TEAMS_FILE", "ASANA_WEBHOOK_TARGET_URL"):
@@ -238,7 +238,7 @@ def test_operators_list_register_and_delete_webhooks(
 @pytest.fixture(params=["memory", "firestore"])
 def hooks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> object:
     if request.param == "memory":
-        from tests.unit.test_asana_webhooks import MemoryHooks
+        from tests.unit.sources.asana.test_asana_webhooks import MemoryHooks
 
         return MemoryHooks()
     stack: Stack = request.getfixturevalue("sync_stack")
@@ -281,7 +281,7 @@ def test_ledger_index_finds_the_alert_of_a_task(sync_stack: Stack,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.adapters.firestore_ledger import FirestoreLedger
     from shared.adapters.ledger_queries import LedgerQueries
-    from shared.ledger import Action, Delivery, Step, after, claim
+    from shared.core.ledger import Action, Delivery, Step, after, claim
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", sync_stack.env["FIRESTORE_EMULATOR_HOST"])
     collection = f"ledger-{uuid.uuid4().hex[:8]}"
@@ -342,21 +342,23 @@ def test_an_attacker_in_the_pending_window_is_refused_and_the_real_handshake_suc
 
 def run_reconcile(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """One reconciliation run in this process, wired like the reconcile function."""
-    from shared import wiring
     from shared.adapters.ledger_queries import LedgerQueries
     from shared.adapters.pubsub import Publisher
     from shared.adapters.secrets import SecretSource
-    from shared.reconcile import ReconcileDeps, reconcile
+    from shared.flows.reconcile import ReconcileDeps, reconcile
+    from shared.sources.asana.build import reconciler
+    from shared.sources.build import Build, ReconcileParts
 
     for name in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"):
         monkeypatch.setenv(name, stack.env[name])
     settings = load_settings(stack.env)
     ledger = LedgerQueries(PROJECT, settings.ledger_collection)
     publish = Publisher(PROJECT, stack.env["EVENTS_TOPIC"]).publish
-    check = wiring.sync_check(settings, SecretSource(stack.env, PROJECT, "x-", 60),
-                              ledger.by_task_gids, publish)
+    check = reconciler(Build(settings, SecretSource(stack.env, PROJECT, "x-", 60),
+                             lambda: datetime.now(UTC)),
+                       ReconcileParts(ledger, publish, ledger.by_task_gids))
     deps = ReconcileDeps(ledger=ledger, publish=publish, now=lambda: datetime.now(UTC),
-                         lookback_minutes=60, grace_minutes=5, asana=check)
+                         lookback_minutes=60, grace_minutes=5, reconcilers=[check])
     return reconcile(deps, f"it-{uuid.uuid4().hex[:8]}").counts()
 
 

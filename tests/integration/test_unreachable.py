@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from scripts.localstack import LOCAL_DEFAULTS, REPO, free_port, sentry_headers, start_function
-from shared.errors import Transient
+from shared.core.errors import Transient
 from tests.fakes.asana_server import FakeAsana
 from tests.fakes.link_target_servers import FakeSentryApi
 
@@ -139,10 +139,10 @@ def test_a_function_answers_503_in_seconds(
 
 
 COMMANDS: list[tuple[str, list[str], str]] = [
-    ("reconcile", ["shared.reconcile_cli"], "firestore at "),
-    ("asana-webhooks-register", ["shared.asana_webhooks_cli", "--workspace", "1", "register",
-                                 "--project", BACKLOG], "firestore at "),
-    ("replay-list", ["shared.replay_cli", "list"], "cannot reach Pub/Sub at "),
+    ("reconcile", ["shared.cli.reconcile"], "firestore at "),
+    ("asana-webhooks-register", ["shared.sources.asana.webhooks_cli", "--workspace", "1",
+                                 "register", "--project", BACKLOG], "firestore at "),
+    ("replay-list", ["shared.cli.replay", "list"], "cannot reach Pub/Sub at "),
 ]
 COMMAND_CASES = [pytest.param(how, *c[1:], id=f"{c[0]}-{how}")
                  for how in ("refused", "black-hole") for c in COMMANDS]

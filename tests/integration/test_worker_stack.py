@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from scripts.localstack import LOCAL_DEFAULTS, Stack, sentry_headers
-from shared.alerts import SENTRY_CONTAINERS
-from shared.teams_file import load_teams
+from shared.routing.teams_file import load_teams
+from shared.sources.sentry.keys import CONTAINERS as SENTRY_CONTAINERS
 from tests.fakes.asana_server import FakeAsana
 from tests.polling import eventually
 

@@ -30,7 +30,7 @@ from scripts.localstack import (
     sentry_headers,
     start_function,
 )
-from shared.teams_file import load_teams
+from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana
 
 DATA = REPO / "tests" / "data"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import failpoints
+from shared.core import failpoints
 from tests.polling import eventually
 from tests.reliability import summary
 from tests.reliability.rig import (

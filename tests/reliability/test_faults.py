@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from shared.ledger import Record
+from shared.core.ledger import Record
 from tests.polling import eventually
 from tests.reliability import summary
 from tests.reliability.rig import (
@@ -175,7 +175,7 @@ def test_dead_letters_replayed_twice_make_one_task_each(rig: Rig, subscriber: An
         rig.asana.projects[growth] = saved
     for subscription in (deployment.topology.dead_letter_subscription, second.split("/")[-1]):
         replay = subprocess.run(
-            [sys.executable, "-m", "shared.replay_cli", "replay", "--subscription", subscription],
+            [sys.executable, "-m", "shared.cli.replay", "replay", "--subscription", subscription],
             env={**deployment.env, "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True,
             text=True, timeout=120)
         assert replay.returncode == 0, replay.stderr

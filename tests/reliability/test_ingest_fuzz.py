@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 
 from scripts.bench_ingest_memory import IngestEdge, ingest_on_emulator
 from scripts.localstack import LOCAL_DEFAULTS
-from shared.signatures import sentry_signature
+from shared.sources.sentry.verify import sentry_signature
 from tests.integration.pubsub_helpers import pull, tap
 from tests.reliability import summary
 

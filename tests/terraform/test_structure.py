@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import SECRET_NAMES, SECRET_READERS
+from shared.core.settings import SECRET_NAMES, SECRET_READERS, SETTINGS
 from tests.terraform.tfmodel import (
     FUNCTIONS,
     ROOT,
@@ -16,7 +16,6 @@ from tests.terraform.tfmodel import (
     block,
     function,
     load_tfvars,
-    settings_env_keys,
 )
 
 TFVARS = sorted((TERRAFORM / "environments").glob("*.tfvars"))
@@ -72,7 +71,7 @@ def test_pubsub_service_agent_can_dead_letter(module: Module) -> None:
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_gets_every_setting_the_code_reads(module: Module, name: str) -> None:
-    read = settings_env_keys((ROOT / "shared" / "settings.py").read_text())
+    read = {setting.name for setting in SETTINGS}
     assert read >= {"GOOGLE_CLOUD_PROJECT", "EVENTS_TOPIC", "LEDGER_COLLECTION"}
     service = block(function(module, name), "service_config")
     assert service["environment_variables"] == "${local.function_env}"

@@ -96,8 +96,3 @@ def block(body: dict[str, Any], name: str) -> dict[str, Any]:
     blocks = body.get(name)
     assert isinstance(blocks, list) and len(blocks) == 1, f"expected one '{name}' block"
     return dict(blocks[0])
-
-
-def settings_env_keys(source: str) -> set[str]:
-    """Return the environment variable names read in shared/settings.py source."""
-    return set(re.findall(r'env(?:\.get\(|, )"([A-Z][A-Z0-9_]*)"', source))

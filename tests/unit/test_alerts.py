@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert, alert_key, parse_time
-from shared.alerts_datadog import parse_tags
-from shared.alerts_parse import parse_alert
-from shared.errors import Permanent
+from shared.core.alert import Action, Alert
+from shared.core.errors import Permanent
+from shared.core.payload import parse_time
+from shared.sources import alert_key, parse_alert
+from shared.sources.datadog.parse import parse_tags
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 RECEIVED_AT = "2026-11-22T08:00:00Z"

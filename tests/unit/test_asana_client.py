@@ -14,9 +14,9 @@ import pytest
 import requests
 
 from shared.adapters.asana import AsanaClient, AsanaRejected, DryRunAsana
-from shared.errors import Permanent, Transient, is_retryable
-from shared.markers import mark_comment, mark_task
-from shared.tasks import TaskDraft
+from shared.core.errors import Permanent, Transient, is_retryable
+from shared.routing.markers import mark_comment, mark_task
+from shared.routing.tasks import TaskDraft
 from tests.fakes.asana_server import FakeAsana
 
 TOKEN = "secret-pat-0123456789"

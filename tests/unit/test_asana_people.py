@@ -9,8 +9,8 @@ import pytest
 
 from shared.adapters.asana import AsanaClient, AsanaRejected
 from shared.adapters.asana_lookups import AsanaLookups
-from shared.asana_people import PeopleCache
-from shared.errors import Transient
+from shared.core.errors import Transient
+from shared.routing.people import PeopleCache
 from tests.fakes.asana_server import FakeAsana
 
 WORKSPACE = "1209000000000001"

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from shared.boards import (
+from shared.routing.boards import (
     BoardKind,
     board_kind,
     board_reason,
@@ -16,7 +16,7 @@ from shared.boards import (
     pick_sandbox,
     pick_sprint,
 )
-from shared.teams import Team
+from shared.routing.teams import Team
 
 TODAY = date(2026, 11, 25)
 TEAM = Team(name="Payments", backlog_project_gid="100", sprint_portfolio_gid="200",

@@ -1,4 +1,4 @@
-"""shared.cli: an error ends a command with one line on stderr; a bug keeps its traceback."""
+"""adapters/cli.py: an error ends a command with one line on stderr; a bug keeps its traceback."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
-from shared import cli
-from shared.errors import AlertBridgeError, ConfigError, Transient
-from shared.replay_cli import EXIT_CONFIG, EXIT_UNREACHABLE, exit_status
+from shared.adapters import cli
+from shared.cli.replay import EXIT_CONFIG, EXIT_UNREACHABLE, exit_status
+from shared.core.errors import AlertBridgeError, ConfigError, Transient
 
 CASES: list[tuple[str, Exception, str, int]] = [
     ("ours", ConfigError("GOOGLE_CLOUD_PROJECT: not set"), "GOOGLE_CLOUD_PROJECT: not set",

@@ -6,7 +6,8 @@ import json
 
 from scripts.demo import RULE_PEOPLE, STORY, routing_note
 from scripts.send_sample import sample_body
-from shared.sentry_rule_settings import from_payload, parse_settings
+from shared.routing.rule_settings import parse_settings
+from shared.sources.sentry.rule_payload import from_payload
 
 
 def test_the_story_ends_with_the_rule_sample_whose_people_the_fake_asana_knows() -> None:

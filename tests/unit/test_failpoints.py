@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import failpoints
-from shared.errors import ConfigError
+from shared.core import failpoints
+from shared.core.errors import ConfigError
 
 POINT = "after_asana_create"
 
@@ -40,7 +40,7 @@ def test_a_failpoint_is_refused_in_prod_and_when_unknown(
 
 def _hit(environ: dict[str, str], point: str) -> subprocess.CompletedProcess[str]:
     """Run the chosen failpoint's hit(point) in a child process, which it may kill."""
-    script = ("import sys; from shared import failpoints; "
+    script = ("import sys; from shared.core import failpoints; "
               f"failpoints.from_environment({environ!r}, 'staging')({point!r}); "
               "print('survived')")
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

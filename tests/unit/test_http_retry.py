@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from shared.adapters.http_retry import RetryPolicy, send_with_retries
-from shared.errors import Permanent, Transient
+from shared.core.errors import Permanent, Transient
 
 
 class Clock:

@@ -10,19 +10,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.errors import ConfigError, Transient
-from shared.ingest import (
+from shared.core.errors import ConfigError, Transient
+from shared.flows.ingest import (
     Incoming,
     IngestDeps,
     Webhook,
-    delivery_attributes,
     drain,
     handle_webhook,
     misconfigured,
     read_body,
     receive,
 )
-from shared.signatures import sentry_signature
+from shared.sources.sentry.ingest import delivery_attributes
+from shared.sources.sentry.verify import sentry_signature
 
 SENTRY_SECRET = "sentry-secret"
 DATADOG_TOKEN = "dd-token"
@@ -292,7 +292,7 @@ def test_receive_reads_in_bounded_chunks_and_drains_an_oversized_body(
 
 def test_body_beyond_the_drain_limit_is_left_unread_and_logged(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr("shared.ingest.DRAIN_LIMIT_BYTES", 1_000_000)
+    monkeypatch.setattr("shared.flows.ingest.DRAIN_LIMIT_BYTES", 1_000_000)
     code, stream, _ = receive_body(BIG, None)
     assert code == 413
     assert len(stream.read()) == len(BIG) - 4097 - 1_000_000 - 1

@@ -7,8 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.lease import Lease
-from shared.ledger import LEASE_SECONDS, Record, claim
+from shared.core.lease import Lease
+from shared.core.ledger import LEASE_SECONDS, Record, claim
 from tests.fakes.ledger import MemoryLedger
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -1,12 +1,12 @@
-"""Ledger decisions: one case per row of the decision table in shared/ledger.py."""
+"""Ledger decisions: one case per row of the decision table in shared/core/ledger.py."""
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.alerts import Action
-from shared.ledger import (
+from shared.core.alert import Action
+from shared.core.ledger import (
     LEASE_SECONDS,
     RECURRENCE_COMMENT_INTERVAL,
     REMEMBERED_DIGESTS,

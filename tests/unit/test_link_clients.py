@@ -11,16 +11,11 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.link_targets import (
-    DryRunLinks,
-    LinkClient,
-    LinkRejected,
-    LinkUnavailable,
-    datadog_auth,
-    sentry_auth,
-)
-from shared.errors import is_retryable
-from shared.linkback import LinkRequest
+from shared.adapters.link_targets import DryRunLinks, LinkClient, LinkRejected, LinkUnavailable
+from shared.core.errors import is_retryable
+from shared.core.links import LinkRequest
+from shared.sources.datadog.build import datadog_auth
+from shared.sources.sentry.build import sentry_auth
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 
 SENTRY_TOKEN = "sntrys-secret-0123456789abcdef"
@@ -174,7 +169,7 @@ def test_no_credential_sends_nothing(sentry: FakeSentryApi, datadog: FakeDatadog
 
 def test_a_sent_request_says_when_the_service_made_it(sentry: FakeSentryApi) -> None:
     sent = sentry_client(sentry, Sleeps()).send(SENTRY_LINK)
-    # The two-way sync keeps the service's own clock of our change (shared/ledger.py).
+    # The two-way sync keeps the service's own clock of our change (shared/core/ledger.py).
     assert sent is not None and sent.at is not None
     assert abs((sent.at - datetime.now(UTC)).total_seconds()) < 5
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert
-from shared.alerts_parse import parse_alert
-from shared.errors import AlertBridgeError, Permanent, Transient
-from shared.linkback import LinkBack, LinkRequest, link_request, task_url
+from shared.core.alert import Action, Alert
+from shared.core.errors import AlertBridgeError, Permanent, Transient
+from shared.core.links import LinkRequest, task_url
+from shared.flows.linkback import LinkBack, link_request
+from shared.sources import parse_alert
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 INSTALLATION = "7a485448-a9e2-4c85-8a3c-4f44175783c9"  # installation.uuid of the fixtures
@@ -174,7 +175,7 @@ class Sender:
 
 def events(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
     return [(r.levelno, getattr(r, "event", "")) for r in caplog.records
-            if r.name == "shared.linkback"]
+            if r.name == "shared.flows.linkback"]
 
 
 def test_link_back_sends_to_the_alert_source(caplog: pytest.LogCaptureFixture) -> None:

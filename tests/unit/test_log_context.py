@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import logs
 from shared.adapters.asana import AsanaRejected
-from shared.worker import handle_request
+from shared.core import logs
+from shared.flows.worker import handle_request
 from tests.unit.test_worker import DATA, World
 
 PROJECT = "alert-bridge-prod"

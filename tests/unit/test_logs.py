@@ -4,8 +4,8 @@ import io
 import json
 import logging
 
-from shared import logs
-from shared.observability import secret_redactor
+from shared.core import logs
+from shared.core.observability import secret_redactor
 
 
 def emit(formatter: logs.JsonFormatter, message: str, **extra: object) -> dict[str, object]:

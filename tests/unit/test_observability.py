@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared import observability
-from shared.errors import ConfigError
-from shared.observability import FILTERED, live_secrets, scrub, scrub_breadcrumb
-from shared.settings import load_settings
+from shared.core import observability
+from shared.core.errors import ConfigError
+from shared.core.observability import FILTERED, live_secrets, scrub, scrub_breadcrumb
+from shared.core.settings import load_settings
 
 PAT = "2/1201234567890/1209876543210:0a1b2c3d4e5f"
 CLIENT_SECRET = "sentry-client-secret-for-tests"
@@ -241,7 +241,7 @@ def test_an_event_that_cannot_be_cleaned_is_dropped(call: Callable[[], object]) 
 
 
 BREADCRUMBS: list[tuple[str, dict[str, Any], str]] = [
-    ("log-message", {"category": "shared.worker", "message": f"retry with {PAT}"}, PAT),
+    ("log-message", {"category": "shared.flows.worker", "message": f"retry with {PAT}"}, PAT),
     ("http-url", {"type": "http", "data": {"url": "https://app.asana.com/x?opt=secretish"}},
      "secretish"),
     ("http-query", {"type": "http", "data": {"http.query": "limit=5&workspace=77"}}, "workspace"),
@@ -258,7 +258,7 @@ def test_breadcrumbs_are_scrubbed(crumb: dict[str, Any], leak: str) -> None:
 
 
 def test_breadcrumb_keeps_its_shape() -> None:
-    crumb = {"type": "log", "category": "shared.worker", "level": "warning",
+    crumb = {"type": "log", "category": "shared.flows.worker", "level": "warning",
              "message": "will retry: asana 503", "data": {"event": "retry"}}
     assert scrub_breadcrumb(crumb, {}, SECRETS) == crumb
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.observability import scrub_text
+from shared.core.observability import scrub_text
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = (REPO / "docs" / "observability.md").read_text()

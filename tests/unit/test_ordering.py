@@ -1,4 +1,4 @@
-"""The ordering rule of shared/ledger.py: one test per rule, then the stories it must get right.
+"""The ordering rule of shared/core/ledger.py: one test per rule, then the stories to get right.
 
 Clocks are deliberately far apart: Sentry's and Asana's clocks never agree with ours, and the
 rule must not need them to.
@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.alerts import Action
-from shared.ledger import (
+from shared.core.alert import Action
+from shared.core.ledger import (
     ASANA,
     Delivery,
     Record,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert
-from shared.ownership import route
-from shared.teams_file import load_teams, parse_teams
+from shared.core.alert import Action, Alert
+from shared.routing.ownership import route
+from shared.routing.teams_file import load_teams, parse_teams
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 

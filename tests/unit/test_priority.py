@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.alerts import Action, Alert
-from shared.priority import explain_priority, priority_for
-from shared.teams import PriorityMap
-from shared.teams_file import parse_teams
+from shared.core.alert import Action, Alert
+from shared.routing.priority import explain_priority, priority_for
+from shared.routing.teams import PriorityMap
+from shared.routing.teams_file import parse_teams
 
 
 def alert(source: str, *, level: str | None = None, priority: str | None = None) -> Alert:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from shared.adapters.pubsub import Publisher
-from shared.errors import Permanent
-from shared.pubsub_attributes import (
+from shared.core.errors import Permanent
+from shared.core.pubsub_attributes import (
     MAX_KEY_BYTES,
     MAX_VALUE_BYTES,
     InvalidAttributes,
@@ -115,7 +115,7 @@ def test_publisher_without_google_credentials_is_a_config_error(
     from google.auth import exceptions as auth_exceptions
 
     from shared.adapters import pubsub
-    from shared.errors import ConfigError
+    from shared.core.errors import ConfigError
 
     def no_credentials(**_: object) -> None:
         raise auth_exceptions.DefaultCredentialsError("no ADC")

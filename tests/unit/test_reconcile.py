@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -10,27 +11,23 @@ from typing import Any
 
 import pytest
 
-from shared import reconcile_cli
-from shared.alerts import Action
-from shared.alerts_parse import parse_alert
-from shared.errors import ConfigError, Transient
-from shared.reconcile import (
-    Publication,
-    ReconcileDeps,
+from shared.cli import reconcile as reconcile_cli
+from shared.core.alert import Action
+from shared.core.errors import ConfigError, Transient
+from shared.core.settings import load_settings
+from shared.flows.reconcile import ReconcileDeps, handle_run, reconcile
+from shared.routing.teams import DEFAULT_CREATE_TASKS_FROM
+from shared.sources import parse_alert
+from shared.sources.datadog.reconcile import alerting_monitors, datadog_app_url, missing_datadog
+from shared.sources.datadog.reconcile import reconciler as datadog_reconciler
+from shared.sources.drift import Publication, Window, window
+from shared.sources.sentry.reconcile import (
+    Observed,
     SentryFinding,
-    Window,
-    alerting_monitors,
-    datadog_app_url,
     fired_in_window,
-    handle_run,
-    missing_datadog,
     missing_sentry,
-    reconcile,
-    window,
 )
-from shared.reconcile_drift import Observed
-from shared.settings import load_settings
-from shared.teams import DEFAULT_CREATE_TASKS_FROM
+from shared.sources.sentry.reconcile import reconciler as sentry_reconciler
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 WIN = window(NOW, lookback_minutes=60, grace_minutes=5)
@@ -257,12 +254,17 @@ class Topic:
 
 
 def deps(topic: Topic, ledger: Ledger, sentry: Sentry | None = None,
-         monitors: list[Any] | None = None, **more: Any) -> ReconcileDeps:
+         monitors: list[Any] | None = None, issues_per_read: int | None = None,
+         **more: Any) -> ReconcileDeps:
+    reads = {} if issues_per_read is None else {"issues_per_read": issues_per_read}
+    reconcilers = []
+    if sentry is not None:
+        reconcilers.append(sentry_reconciler(sentry, org="acme", api_url=API, **reads))
+    if monitors is not None:
+        reconcilers.append(datadog_reconciler(lambda: monitors, webhook="alert-bridge",
+                                              app_url=APP))
     return ReconcileDeps(ledger=ledger, publish=topic.publish, now=lambda: NOW,
-                         lookback_minutes=60, grace_minutes=5, sentry=sentry, sentry_org="acme",
-                         sentry_api_url=API,
-                         monitors=None if monitors is None else (lambda: monitors),
-                         datadog_webhook="alert-bridge", datadog_app_url=APP, **more)
+                         lookback_minutes=60, grace_minutes=5, reconcilers=reconcilers, **more)
 
 
 def scenario() -> tuple[Ledger, Sentry, list[Any]]:
@@ -314,8 +316,10 @@ def test_a_failed_monitor_list_is_counted_and_sentry_still_reconciled() -> None:
         raise Transient("datadog: 503")
 
     run = ReconcileDeps(ledger=ledger, publish=topic.publish, now=lambda: NOW,
-                        lookback_minutes=60, grace_minutes=5, sentry=sentry, sentry_org="acme",
-                        sentry_api_url=API, monitors=monitors, datadog_webhook="alert-bridge")
+                        lookback_minutes=60, grace_minutes=5,
+                        reconcilers=[sentry_reconciler(sentry, org="acme", api_url=API),
+                                     datadog_reconciler(monitors, webhook="alert-bridge",
+                                                        app_url="")])
     report = reconcile(run, "req-1")
     assert (report.read_failures, len(topic.messages)) == (1, 2)
 
@@ -394,6 +398,36 @@ def test_the_cli_dry_run_prints_what_it_would_publish(capsys: pytest.CaptureFixt
     assert [json.loads(line)["action"] for line in lines[:-1]] == ["would publish"] * 3
     assert lines[-1].startswith("would publish: planned 3, published 0, records_visited 2")
     assert topic.messages == []
+
+
+def test_a_dry_run_says_which_sources_it_read_and_what_to_set_for_the_others(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    topic = Topic()
+    ledger, sentry, _ = scenario()
+
+    def run() -> ReconcileDeps:
+        return dataclasses.replace(
+            deps(topic, ledger, sentry),
+            off=[("datadog", "RECONCILE_DATADOG_WEBHOOK (the webhook's name in Datadog)")])
+
+    assert reconcile_cli.main(["--dry-run"], run) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["sentry: reconciled: configured",
+                   "datadog: not reconciled: set RECONCILE_DATADOG_WEBHOOK (the webhook's name "
+                   "in Datadog)"]
+
+
+def test_a_dry_run_with_nothing_configured_names_what_to_set(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def run() -> ReconcileDeps:
+        return dataclasses.replace(deps(Topic(), Ledger()), off=[("sentry", "SENTRY_ORG")])
+
+    assert reconcile_cli.main(["--dry-run"], run) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "sentry: not reconciled: set SENTRY_ORG",
+        "no source's lost alerts are looked for: set the settings named above"]
+    assert captured.out.startswith("would publish: planned 0, published 0")
 
 
 # --- settings ---------------------------------------------------------------------------------

@@ -8,19 +8,12 @@ from typing import Any
 
 import pytest
 
-from shared.alerts import Action
-from shared.alerts_parse import parse_alert
-from shared.errors import Permanent, Transient
-from shared.reconcile_drift import (
-    Observed,
-    check_datadog,
-    check_sentry,
-    datadog_recovered,
-    sentry_drift,
-    settled,
-    visit,
-)
-from shared.reconcile_messages import Publication
+from shared.core.alert import Action
+from shared.core.errors import Permanent, Transient
+from shared.sources import parse_alert
+from shared.sources.datadog.reconcile import check_datadog, datadog_recovered
+from shared.sources.drift import Publication, settled, visit
+from shared.sources.sentry.reconcile import Observed, check_sentry, sentry_drift
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=5)

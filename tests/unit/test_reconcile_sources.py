@@ -7,13 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.reconcile_sources import (
-    DatadogReader,
-    ReadRejected,
-    ReadUnavailable,
-    SentryReader,
-)
-from shared.errors import ConfigError, Permanent, is_retryable
+from shared.adapters.api_reads import ReadRejected, ReadUnavailable
+from shared.core.errors import ConfigError, Permanent, is_retryable
+from shared.sources.datadog.reconcile_reader import DatadogReader
+from shared.sources.sentry.reconcile_reader import SentryReader
 from tests.fakes.link_target_servers import FakeDatadogApi, FakeSentryApi
 
 TOKEN = "sntrys-reconcile-token"

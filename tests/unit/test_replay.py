@@ -9,12 +9,18 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.adapters.dead_letters import Unreachable
-from shared.errors import AlertBridgeError, ConfigError, Permanent, Transient
-from shared.replay import (
+from shared.cli.replay import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_UNREACHABLE,
+    exit_status,
+    subscription_name,
+)
+from shared.core.envelope import DeadLetter, Pulled
+from shared.core.errors import AlertBridgeError, ConfigError, Permanent, Transient
+from shared.flows.replay import (
     EXHAUSTED,
     MAX_CONSECUTIVE_FAILURES,
-    DeadLetter,
-    Pulled,
     Selection,
     count_by_reason,
     peek,
@@ -22,13 +28,6 @@ from shared.replay import (
     reason_of,
     replay,
     summary,
-)
-from shared.replay_cli import (
-    EXIT_CONFIG,
-    EXIT_FAILED,
-    EXIT_UNREACHABLE,
-    exit_status,
-    subscription_name,
 )
 
 NOW = datetime(2026, 11, 22, 9, 30, 0, tzinfo=UTC)

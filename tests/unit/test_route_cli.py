@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.route_cli import alert_from_pairs, guess_source, main
+from shared.cli.route import alert_from_pairs, guess_source, main
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAMS = str(ROOT / "teams.yaml")
@@ -227,3 +227,37 @@ def test_alert_from_pairs_sets_fields_and_tags() -> None:
         "sentry", "error", "prod", "Boom")
     assert alert.tags == (("url", "https://x.example/a=b"), ("équipe", "paiements"))
     assert alert_from_pairs(["priority=p2"]).source == "datadog"
+
+
+# Sentry's documented bodies (docs.sentry.io, Integration Platform → Webhooks).
+SENTRY_INSTALLATION = {
+    "action": "created", "actor": {"type": "user", "id": 1, "name": "Meredith"},
+    "data": {"installation": {"app": {"uuid": "64bf2cf4-37ca-4365-8dd3-6b6e56d741b8",
+                                      "slug": "app"},
+                              "organization": {"slug": "example"},
+                              "uuid": "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"}},
+    "installation": {"uuid": "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"}}
+SENTRY_COMMENT = {
+    "action": "created",
+    "data": {"comment": "adding a comment", "project_slug": "sentry", "comment_id": 1234,
+             "issue_id": 100, "timestamp": "2022-03-02T21:51:44.118160Z"},
+    "installation": {"uuid": "eac5a0ae-60ec-418f-9318-46dc5e7e52ec"},
+    "actor": {"type": "user", "id": 1, "name": "colleen"}}
+
+
+@pytest.mark.parametrize(("payload", "resource", "why"), [
+    (SENTRY_INSTALLATION, "installation", "the integration is installed or uninstalled"),
+    (SENTRY_COMMENT, "comment", "someone comments on an issue"),
+], ids=["installation", "comment"])
+def test_a_sentry_body_that_carries_no_alert_is_named_as_ignored(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, payload: dict[str, object],
+        resource: str, why: str) -> None:
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    status, out, err = run(capsys, "explain", "--teams", TEAMS, "--payload", str(path))
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        f"source:    sentry {resource} webhook",
+        f"task:      none: ingest answers it 200 and publishes nothing (Sentry sends it when "
+        f"{why}; it carries no alert)"]
+    assert guess_source(payload) == ("sentry", resource)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.route_cli import main
+from shared.cli.route import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"

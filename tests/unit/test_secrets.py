@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.secrets import SecretDenied, SecretSource, secret_id, split_values
-from shared.errors import ConfigError
+from shared.core.errors import ConfigError
 
 
 class Clock:

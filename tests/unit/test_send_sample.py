@@ -5,8 +5,7 @@ import json
 import pytest
 
 from scripts.send_sample import SAMPLES, ingest_url, sample_body
-from shared.alerts import alert_key
-from shared.alerts_parse import parse_alert
+from shared.sources import alert_key, parse_alert
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

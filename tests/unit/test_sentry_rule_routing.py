@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.alerts import Action, Alert
-from shared.boards import BoardKind
-from shared.sentry_rule_routing import may_create, route_alert, with_people
-from shared.teams_file import load_teams
+from shared.core.alert import Action, Alert
+from shared.routing.boards import BoardKind
+from shared.routing.rules import may_create, route_alert, with_people
+from shared.routing.teams_file import load_teams
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = load_teams(str(REPO / "teams.yaml"))

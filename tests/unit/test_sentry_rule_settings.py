@@ -8,14 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.sentry_rule_settings import (
-    MAX_FOLLOWERS,
-    InvalidSetting,
-    RuleSettings,
-    from_payload,
-    parse_settings,
-    setting_pairs,
-)
+from shared.routing.rule_settings import MAX_FOLLOWERS, InvalidSetting, RuleSettings, parse_settings
+from shared.sources.sentry.rule_payload import from_payload, setting_pairs
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GOOD = [("team", "Payments")]

@@ -1,9 +1,21 @@
 """Settings: defaults, validation, every problem reported at once."""
 
+from dataclasses import fields
+
 import pytest
 
-from shared.errors import ConfigError
-from shared.settings import DEFAULT_ASANA_API_URL, load_settings
+from shared.core.errors import ConfigError
+from shared.core.settings import (
+    CREDENTIALS,
+    DEFAULT_ASANA_API_URL,
+    FUNCTIONS,
+    SECRET_NAMES,
+    SETTINGS,
+    Settings,
+    configuration_rows,
+    credential_rows,
+    load_settings,
+)
 
 
 def test_defaults() -> None:
@@ -119,3 +131,27 @@ def test_the_hooks_database_is_a_named_one(value: str | None, problem: str | Non
         return
     with pytest.raises(ConfigError, match=problem):
         load_settings(env)
+
+
+def test_every_setting_is_one_row_of_the_table() -> None:
+    names = [setting.name for setting in SETTINGS]
+    assert len(names) == len(set(names))
+    assert {f.name for f in fields(Settings)} == {setting.field for setting in SETTINGS}
+    for setting in SETTINGS:
+        assert setting.description.endswith(".") and setting.readers, setting.name
+        assert set(setting.readers) <= set(FUNCTIONS), setting.name
+
+
+def test_the_configuration_table_has_a_row_per_setting_with_its_default() -> None:
+    rows = {name: (default, description) for name, default, description in configuration_rows()}
+    assert list(rows) == [setting.name for setting in SETTINGS]
+    assert rows["EVENTS_TOPIC"][0] == load_settings({"GOOGLE_CLOUD_PROJECT": "p"}).events_topic
+    assert rows["MAX_BODY_BYTES"][0] == str(load_settings({"GOOGLE_CLOUD_PROJECT": "p"})
+                                            .max_body_bytes)
+
+
+def test_every_credential_is_described_and_read_by_some_function() -> None:
+    assert set(CREDENTIALS) == set(SECRET_NAMES)
+    readers = {name: functions for name, functions, _ in credential_rows()}
+    assert readers["DATADOG_APP_KEY"] == "reconcile"
+    assert readers["ASANA_PAT"] == "ingest, worker, reconcile"

@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 
-from shared import ledger, sync_back
 from shared.adapters.asana import AsanaRejected
-from shared.envelope import PushMessage
-from shared.errors import Transient
-from shared.ledger import Record, State, Step
-from shared.linkback import LinkRequest, Sent
-from shared.sync_back import SyncDeps
-from shared.teams_file import parse_teams
+from shared.core import ledger
+from shared.core.envelope import PushMessage
+from shared.core.errors import Transient
+from shared.core.ledger import Record, State, Step
+from shared.core.links import LinkRequest, Sent
+from shared.core.settings import Settings, load_settings
+from shared.flows import sync_back
+from shared.flows.sync_back import SyncDeps
+from shared.routing.teams_file import parse_teams
 from tests.fakes.ledger import MemoryLedger
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -101,6 +103,11 @@ def message(user: str = PERSON) -> PushMessage:
                        {"source": "asana", "task_gid": TASK})
 
 
+def settings(org: str | None) -> Settings:
+    """Return a deployment's settings with SENTRY_ORG set to ``org`` (None: not set)."""
+    return load_settings({"GOOGLE_CLOUD_PROJECT": "p", **({"SENTRY_ORG": org} if org else {})})
+
+
 def setup(rec: Record | None, asana: FakeAsana, sender: Sender | None = None,
           opted_in: tuple[str, ...] = ("Payments",)) -> tuple[SyncDeps, MemoryLedger, Sender]:
     store, sender = MemoryLedger(), sender or Sender()
@@ -108,7 +115,8 @@ def setup(rec: Record | None, asana: FakeAsana, sender: Sender | None = None,
         store.create(rec)
     deps = SyncDeps(asana=asana, ledger=store, senders={"sentry": sender, "datadog": sender},
                     find_by_task=lambda gid: rec if rec and rec.task_gid == gid else None,
-                    sentry_org="acme", now=lambda: NOW, opted_in=lambda team: team in opted_in)
+                    settings=settings("acme"), now=lambda: NOW,
+                    opted_in=lambda team: team in opted_in)
     return deps, store, sender
 
 
@@ -195,7 +203,7 @@ def test_source_failure_releases_the_lease_and_keeps_the_state() -> None:
 def test_a_source_that_cannot_be_told_keeps_the_record_as_it_was(sender: Sender,
                                                                   org: str | None) -> None:
     deps, store, _ = setup(record(), FakeAsana(completed=True), sender)
-    deps = replace(deps, sentry_org=org)
+    deps = replace(deps, settings=settings(org))
     assert sync_back.process(message(), deps).step is Step.SKIP
     stored = store.records["sentry:issue:4711"]
     # Sentry still says unresolved: a record saying resolved would have reconciliation reopen
@@ -219,12 +227,12 @@ def test_a_kind_without_an_api_still_follows_the_task() -> None:
                  id="datadog-without-cycle"),
 ])
 def test_nothing_to_tell(rec: Record, org: str | None, expected: None) -> None:
-    assert sync_back.source_request(rec, Step.RESOLVE, TASK, org) is expected
+    assert sync_back.source_request(rec, Step.RESOLVE, TASK, settings(org)) is expected
 
 
 def test_datadog_event_goes_on_the_monitor_stream() -> None:
     rec = record(key="datadog:cycle:abc", external_id="5566")
-    request = sync_back.source_request(rec, Step.RESOLVE, TASK, None)
+    request = sync_back.source_request(rec, Step.RESOLVE, TASK, settings(None))
     assert request is not None and (request.service, request.method, request.path) == (
         "datadog", "POST", "/api/v1/events")
     assert request.body["tags"] == ["monitor_id:5566", "alert_cycle_key:abc",
@@ -253,5 +261,5 @@ def test_datadog_event_is_one_the_datadog_api_accepts(step: Step) -> None:
     from tests.fakes.link_target_servers import _datadog_problem
 
     request = sync_back.source_request(record(key="datadog:cycle:" + "c" * 150), step, TASK,
-                                       None)
+                                       settings(None))
     assert request is not None and _datadog_problem(dict(request.body)) is None

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared.alerts import Action, Alert
-from shared.tasks import (
+from shared.core.alert import Action, Alert
+from shared.routing.tasks import (
     MAX_NAME_CHARS,
     TaskDraft,
     fill_template,
@@ -17,7 +17,7 @@ from shared.tasks import (
     render_task,
     validate_rich_text,
 )
-from shared.teams import CustomFields, TaskTemplate, Team, TeamsConfig
+from shared.routing.teams import CustomFields, TaskTemplate, Team, TeamsConfig
 
 WHEN = datetime(2024, 3, 5, 14, 7, 9, tzinfo=UTC)
 

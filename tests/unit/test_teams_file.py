@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import ConfigError
-from shared.teams import DEFAULT_CREATE_TASKS_FROM, PriorityMap
-from shared.teams_file import load_teams, parse_matcher, parse_teams
+from shared.core.errors import ConfigError
+from shared.routing.teams import DEFAULT_CREATE_TASKS_FROM, PriorityMap
+from shared.routing.teams_file import load_teams, parse_matcher, parse_teams
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared import alerts_datadog, signatures
-from shared.alerts import Action
-from shared.alerts_parse import parse_alert
+from shared.core.alert import Action
+from shared.sources import parse_alert
+from shared.sources.datadog import parse as alerts_datadog
+from shared.sources.sentry import verify as signatures
 from tests.fakes.datadog_world import DatadogWorld
 from tests.fakes.sentry_world import Person, SentryWorld
 from tests.fakes.vendor_world import Webhook, WorldClock

@@ -3,15 +3,18 @@ wired from settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from shared.adapters.secrets import SecretSource
-from shared.errors import ConfigError
-from shared.settings import load_settings
-from shared.wiring import config_keys, sync_check
+from shared.core.errors import ConfigError
+from shared.core.settings import load_settings
+from shared.sources.asana.build import reconciler
+from shared.sources.build import Build, ReconcileParts
+from shared.wiring import config_keys, utc_now
 
 
 @pytest.mark.parametrize("message, keys", [
@@ -30,6 +33,19 @@ def test_config_keys(message: str, keys: list[str]) -> None:
 
 
 
+class Ledger:
+    """A ledger the sync check never reads (no team reaches the comparison)."""
+
+    def by_keys(self, keys: Iterable[str]) -> Mapping[str, Any]:
+        return {}
+
+    def by_external_id(self, source: str, external_id: str) -> Sequence[Any]:
+        return []
+
+    def page(self, prefix: str, after: str | None, limit: int) -> Sequence[Any]:
+        return []
+
+
 def _sync_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync_back: bool
                 ) -> Callable[[str, bool], Mapping[str, int]]:
     teams = tmp_path / "teams.yaml"
@@ -39,7 +55,10 @@ def _sync_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync_back: bool
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")
     settings = load_settings({"GOOGLE_CLOUD_PROJECT": "p", "TEAMS_FILE": str(teams)})
     source = SecretSource({}, "p", "alert-bridge-", 60, fetch=lambda name: None)
-    return sync_check(settings, source, lambda gids: {}, lambda body, attributes: "1")
+    check = reconciler(Build(settings, source, utc_now),
+                       ReconcileParts(Ledger(), lambda body, attributes: "1", lambda gids: {}))
+    assert check.after is not None
+    return check.after
 
 
 def test_the_sync_check_does_nothing_without_an_opted_in_team(

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from shared.adapters.asana import AsanaRejected
-from shared.alerts import Alert
-from shared.errors import ConfigError, Transient
-from shared.ledger import LEASE_SECONDS, RECURRENCE_COMMENT_INTERVAL, State
-from shared.teams_file import load_teams
-from shared.worker import Outcome, PortfolioCache, WorkerDeps, handle_request
+from shared.core.alert import Alert
+from shared.core.errors import ConfigError, Transient
+from shared.core.ledger import LEASE_SECONDS, RECURRENCE_COMMENT_INTERVAL, State
+from shared.flows.worker import Outcome, PortfolioCache, WorkerDeps, handle_request
+from shared.routing.teams_file import load_teams
 from tests.fakes.ledger import MemoryLedger
 from tests.fakes.tracker import MemoryTracker
 

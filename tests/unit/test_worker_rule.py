@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.ledger import RECURRENCE_COMMENT_INTERVAL
+from shared.core.ledger import RECURRENCE_COMMENT_INTERVAL
 from tests.unit.test_worker import CONFIG, World
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -91,7 +91,7 @@ def test_a_rule_not_followed_in_full_says_so_on_the_task_and_in_the_log(
         settings: list[dict[str, str]], reason: str, note: str,
         caplog: pytest.LogCaptureFixture) -> None:
     world = _world()
-    with caplog.at_level(logging.WARNING, logger="shared.worker"):
+    with caplog.at_level(logging.WARNING, logger="shared.flows.worker"):
         world.push("", "event_alert", body=_with_settings(settings))
     task = world.tracker.tasks[world.only_task()]
     assert note in task.notes

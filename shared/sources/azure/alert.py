@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.errors import Rejected
+from shared.core.errors import Rejected
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 

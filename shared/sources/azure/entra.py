@@ -41,7 +41,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from shared.errors import ConfigError, Unauthorized
+from shared.core.errors import ConfigError, Unauthorized
 
 #: The application Azure Monitor action groups request Secure Webhook tokens as.
 ACTION_GROUPS_APP_ID = "461e8683-5575-4561-ac7f-899cc907d62a"

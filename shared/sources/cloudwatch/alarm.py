@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from shared.errors import Rejected
+from shared.core.errors import Rejected
 from shared.sources.cloudwatch.trust import REGION
 
 

@@ -32,7 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from shared.errors import ConfigError, Rejected, Unauthorized
+from shared.core.errors import ConfigError, Rejected, Unauthorized
 from shared.sources.cloudwatch.trust import SigningCertificates, Trust, certificate_url, vet_url
 
 NOTIFICATION = "Notification"

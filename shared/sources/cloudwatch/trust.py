@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from shared.errors import ConfigError, Unauthorized
+from shared.core.errors import ConfigError, Unauthorized
 
 #: An AWS Region code as AWS's own ARN patterns spell it: us-east-2, us-gov-west-1, cn-north-1.
 REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"

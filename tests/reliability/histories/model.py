@@ -24,7 +24,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.failpoints import POINTS
+from shared.core.failpoints import POINTS
 
 #: The chance that a fault follows a step (a history has 0.4 of them on average).
 FAULT_CHANCE = 0.06

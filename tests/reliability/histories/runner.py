@@ -285,7 +285,7 @@ class Harness:
         """Replay every dead letter to the events topic (what an operator does)."""
         from shared.adapters.dead_letters import DeadLetterSubscription
         from shared.adapters.pubsub import Publisher
-        from shared.replay import Selection, replay
+        from shared.flows.replay import Selection, replay
 
         with self._replay_lock:
             topology = self.d.topology
@@ -401,10 +401,10 @@ class Harness:
 
     def _outwait_grace(self) -> float:
         """Wait until the last change is older than what reconciliation leaves alone (a ledger
-        record changed within its grace, a task changed within shared/asana_health.py's
+        record changed within its grace, a task changed within shared/sources/asana/health.py's
         COMPARE_GRACE on Asana's clock), as it is when the scheduled run comes minutes later;
         return the seconds waited."""
-        from shared.asana_health import COMPARE_GRACE
+        from shared.sources.asana.health import COMPARE_GRACE
 
         grace = timedelta(minutes=RECONCILE_GRACE_MINUTES)
         due = [d["updated_at"] + grace for d in self._ledger()

@@ -29,7 +29,7 @@ from typing import Any
 import requests
 
 from scripts.localstack import Service, Topology, free_port, start_function
-from shared import failpoints
+from shared.core import failpoints
 from tests.fakes.asana_people import PeopleAsana
 from tests.fakes.datadog_world import DatadogWorld
 from tests.fakes.sentry_world import SentryWorld
@@ -252,7 +252,7 @@ class WorkerInstance:
     """One worker process, which kills itself at ``point`` once armed."""
 
     point: str
-    once: Path  # exists: disarmed (shared/failpoints.py crashes only while it is absent)
+    once: Path  # exists: disarmed (shared/core/failpoints.py crashes only while it is absent)
     service: Service | None = None
 
     def arm(self) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import Rejected
+from shared.core.errors import Rejected
 from shared.sources.azure.alert import AzureAction, parse_alert
 
 VENDOR = Path(__file__).resolve().parents[3] / "data" / "vendor" / "azure"

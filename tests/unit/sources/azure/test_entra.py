@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import RSAAlgorithm
 
-from shared.errors import ConfigError, Transient, Unauthorized
+from shared.core.errors import ConfigError, Transient, Unauthorized
 from shared.sources.azure.entra import (
     ACTION_GROUPS_APP_ID,
     MAX_KEYS_AGE,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import Rejected
+from shared.core.errors import Rejected
 from shared.sources.cloudwatch.alarm import AlarmAction, console_url, parse_alarm
 from tests.unit.sources.cloudwatch.signer import ALARM
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import ConfigError, Rejected, Transient, Unauthorized
+from shared.core.errors import ConfigError, Rejected, Transient, Unauthorized
 from shared.sources.cloudwatch.alarm import AlarmAction, parse_alarm
 from shared.sources.cloudwatch.sns import (
     MAX_AGE,

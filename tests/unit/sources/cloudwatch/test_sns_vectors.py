@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import Rejected, Unauthorized
+from shared.core.errors import Rejected, Unauthorized
 from shared.sources.cloudwatch.sns import (
     SIGNED_FIELDS,
     Deliver,

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from shared.errors import ConfigError, Unauthorized
+from shared.core.errors import ConfigError, Unauthorized
 from shared.sources.cloudwatch.sns import SnsVerifier
 from shared.sources.cloudwatch.trust import (
     AWS,

@@ -1,0 +1,1 @@
+"""The generic commands: check and explain-route, replay dead letters, reconcile once."""

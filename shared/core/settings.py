@@ -1,0 +1,410 @@
+"""Deployment settings, read once from the environment and validated.
+
+Every setting is one row of ``SETTINGS`` (its variable, default, reader, description and the
+functions that read it) and every credential one entry of ``CREDENTIALS``: the configuration
+table of the docs is generated from them (``configuration_rows()``, ``credential_rows()``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from shared.core.errors import ConfigError
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+DEFAULT_ASANA_API_URL = "https://app.asana.com/api/1.0"
+DEFAULT_SENTRY_API_URL = "https://sentry.io/api/0"
+DEFAULT_DATADOG_API_URL = "https://api.datadoghq.com"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+#: Credentials: read from the environment variable of the same name when set,
+#: otherwise from Secret Manager (secret id = SECRET_PREFIX + lower-case, dashed name).
+#: Each function reads from Secret Manager only its own, the ones Terraform lets it access
+#: (terraform/main.tf, local.secret_readers).
+SECRET_READERS: dict[str, tuple[str, ...]] = {
+    # ingest reads ASANA_PAT only to check a Sentry alert rule's settings when it is saved.
+    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"),
+    "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
+    "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"),
+}
+SECRET_NAMES = tuple(dict.fromkeys(name for names in SECRET_READERS.values() for name in names))
+#: What each credential is, as an operator finds it (a 401's log line names the one it checked).
+CREDENTIALS: dict[str, str] = {
+    "SENTRY_CLIENT_SECRET": "the Sentry integration's Client Secret",
+    "DATADOG_SECRET_TOKEN": "the webhook's datadog-secret-token header value",
+    "ASANA_PAT": "a personal access token of the Asana user the service acts as",
+    "SENTRY_AUTH_TOKEN": "the Sentry integration's token: link-back, two-way sync and "
+                         "reconciliation call Sentry's API with it",
+    "DATADOG_API_KEY": "a Datadog API key: link-back and two-way sync post events with it",
+    "DATADOG_APP_KEY": "a Datadog application key: reconciliation reads monitors with it",
+}
+FUNCTIONS = ("ingest", "worker", "reconcile")
+
+
+def checked_against(name: str) -> str:
+    """Name a credential and what it is, for the log line of a request it did not verify."""
+    return f"{name} ({CREDENTIALS[name]})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the functions read; each field is one row of SETTINGS below."""
+
+    project: str
+    events_topic: str
+    dead_letter_topic: str
+    environment: str
+    teams_file: str
+    asana_api_url: str
+    sentry_api_url: str
+    datadog_api_url: str
+    log_level: str
+    secret_prefix: str
+    secret_cache_ttl_seconds: float
+    max_body_bytes: int
+    ledger_collection: str
+    sentry_dsn: str | None
+    dry_run_file: str
+    asana_max_attempts: int
+    sentry_environment: str
+    sentry_release: str | None
+    sentry_traces_sample_rate: float
+    sentry_profiles_sample_rate: float
+    asana_webhook_target_url: str | None
+    asana_webhook_collection: str
+    asana_hooks_database: str = "alert-bridge-hooks"
+    default_team: str | None = None
+    # Reconciliation (functions/reconcile only); defaults keep it off for both sources.
+    sentry_org: str | None = None
+    reconcile_sentry_rules: tuple[tuple[str, str], ...] = ()  # (project slug, rule id)
+    reconcile_sentry_projects: tuple[str, ...] = ()
+    reconcile_datadog_webhook: str | None = None
+    reconcile_datadog_monitor_tags: str | None = None
+    reconcile_interval_minutes: int = 10
+    reconcile_lookback_minutes: int = 60
+    reconcile_grace_minutes: int = 5
+
+
+def _int(env: Mapping[str, str], key: str, default: int, problems: list[str]) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{key}: expected a whole number, got {raw!r}")
+        return default
+    if value <= 0:
+        problems.append(f"{key}: must be positive, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, ...],
+            problems: list[str], *, upper: bool = False) -> str:
+    raw = env.get(key, "").strip() or default
+    value = raw.upper() if upper else raw.lower()
+    if value not in choices:
+        problems.append(f"{key}: expected one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
+def _rate(env: Mapping[str, str], key: str, default: float, problems: list[str]) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # also false for NaN
+        problems.append(f"{key}: expected a number from 0.0 to 1.0, got {raw!r}")
+        return default
+    return value
+
+
+# Sentry refuses environments with whitespace or slashes, longer than 64 characters, or "None",
+# and releases with newlines, tabs or slashes, longer than 200, or just "." or "..".
+_SENTRY_NAME_LIMITS = {"SENTRY_ENVIRONMENT": (64, re.compile(r"[\s/\\]")),
+                       "SENTRY_RELEASE": (200, re.compile(r"[\r\n\t/\\]"))}
+_SENTRY_RESERVED = {"SENTRY_ENVIRONMENT": {"None"}, "SENTRY_RELEASE": {".", ".."}}
+
+
+def _sentry_name(env: Mapping[str, str], key: str, problems: list[str]) -> str | None:
+    value = env.get(key, "").strip()
+    if not value:
+        return None
+    longest, forbidden = _SENTRY_NAME_LIMITS[key]
+    if len(value) > longest or forbidden.search(value) or value in _SENTRY_RESERVED[key]:
+        problems.append(f"{key}: at most {longest} characters, no slashes, tabs or newlines"
+                        f"{', no spaces' if key == 'SENTRY_ENVIRONMENT' else ''}, got {value!r}")
+    return value
+
+
+def _dsn(env: Mapping[str, str], problems: list[str]) -> str | None:
+    value = env.get("SENTRY_DSN", "").strip()
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        valid = (parts.scheme in ("http", "https") and bool(parts.username)
+                 and bool(parts.hostname) and parts.path.rstrip("/").rpartition("/")[2].isdigit())
+    except ValueError:
+        valid = False
+    if not valid:
+        # The value itself is never repeated: its key is a credential of sorts.
+        problems.append("SENTRY_DSN: expected https://<public key>@<host>/<project id>")
+    return value
+
+
+def _url(env: Mapping[str, str], key: str, default: str) -> str:
+    return (env.get(key, "").strip() or default).rstrip("/")
+
+
+def default_team(env: Mapping[str, str]) -> str | None:
+    """Return DEFAULT_TEAM: the team of a teams.yaml that names none (also read by the CLIs)."""
+    return env.get("DEFAULT_TEAM", "").strip() or None
+def _list(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(key, "").split(",") if item.strip())
+
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# Firestore's database ids: 4-63 of a-z, 0-9 and -, starting with a letter, not ending with -;
+# UUID-like ids are reserved.
+_DATABASE_ID = re.compile(r"[a-z][a-z0-9-]{2,61}[a-z0-9]")
+_UUID_LIKE = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+
+
+def _hooks_database(env: Mapping[str, str], problems: list[str]) -> str:
+    value = env.get("ASANA_HOOKS_DATABASE", "").strip() or "alert-bridge-hooks"
+    if not _DATABASE_ID.fullmatch(value) or _UUID_LIKE.fullmatch(value):
+        # Not "(default)" either: the ledger's database is the one ingest must not reach.
+        problems.append("ASANA_HOOKS_DATABASE: expected a named Firestore database id (4-63 "
+                        f"of a-z, 0-9 and -, starting with a letter), got {value!r}")
+    return value
+
+
+def _sentry_rules(env: Mapping[str, str], problems: list[str]) -> tuple[tuple[str, str], ...]:
+    rules = []
+    for item in _list(env, "RECONCILE_SENTRY_RULES"):
+        project, _, rule_id = item.partition(":")
+        if not _SLUG.fullmatch(project.strip()) or not rule_id.strip().isdigit():
+            problems.append(f"RECONCILE_SENTRY_RULES: expected project-slug:rule_id, got {item!r}")
+            continue
+        rules.append((project.strip(), rule_id.strip()))
+    return tuple(rules)
+
+
+def _reconcile_problems(settings: Settings) -> list[str]:
+    problems = [f"RECONCILE_SENTRY_PROJECTS: {slug!r} is not a project slug"
+                for slug in settings.reconcile_sentry_projects if not _SLUG.fullmatch(slug)]
+    if (settings.reconcile_sentry_rules or settings.reconcile_sentry_projects) \
+            and not settings.sentry_org:
+        problems.append("SENTRY_ORG: required when RECONCILE_SENTRY_RULES or "
+                        "RECONCILE_SENTRY_PROJECTS is set")
+    # A run must look back over the whole gap since the previous one, or alerts fall through.
+    needed = settings.reconcile_interval_minutes + settings.reconcile_grace_minutes
+    if settings.reconcile_lookback_minutes < needed:
+        problems.append(f"RECONCILE_LOOKBACK_MINUTES: must be at least RECONCILE_INTERVAL_MINUTES"
+                        f" + RECONCILE_GRACE_MINUTES ({needed}), got "
+                        f"{settings.reconcile_lookback_minutes}")
+    return problems
+
+
+def _https(env: Mapping[str, str], key: str, problems: list[str]) -> str | None:
+    raw = env.get(key, "").strip()
+    if raw and not raw.startswith(("https://", "http://")):
+        problems.append(f"{key}: expected an http(s) URL, got {raw!r}")
+    return raw.rstrip("/") or None
+
+
+#: Reads one variable: (environment, its name, the problems so far, the values so far).
+Reader = Callable[[Mapping[str, str], str, list[str], Mapping[str, Any]], Any]
+
+
+class Setting(NamedTuple):
+    """One environment variable: the Settings field it fills, how it is read, what it is for."""
+
+    name: str  # the environment variable
+    field: str  # the Settings attribute
+    default: str  # as the docs show it; "" when unset means off or required
+    read: Reader
+    description: str
+    readers: tuple[str, ...] = FUNCTIONS  # the functions that use it
+    source: str | None = None  # the alert source it configures; None: the service itself
+
+
+def _text(default: str) -> Reader:
+    return lambda env, key, problems, values: env.get(key, "").strip() or default
+
+
+def _optional(env: Mapping[str, str], key: str, problems: list[str],
+              values: Mapping[str, Any]) -> str | None:
+    return env.get(key, "").strip() or None
+
+
+def _whole(default: int) -> Reader:
+    return lambda env, key, problems, values: _int(env, key, default, problems)
+
+
+def _one_of(default: str, choices: tuple[str, ...], *, upper: bool = False) -> Reader:
+    return lambda env, key, problems, values: _choice(env, key, default, choices, problems,
+                                                      upper=upper)
+
+
+def _base_url(default: str) -> Reader:
+    return lambda env, key, problems, values: _url(env, key, default)
+
+
+def _fraction(default: float) -> Reader:
+    return lambda env, key, problems, values: _rate(env, key, default, problems)
+
+
+def _project(env: Mapping[str, str], key: str, problems: list[str],
+             values: Mapping[str, Any]) -> str:
+    project = env.get(key, "").strip()
+    if not project:
+        problems.append(f"{key}: required (the project that holds the topics)")
+    return project
+
+
+_SERVICE = ("ingest", "worker", "reconcile")
+_ALERTS = ("worker", "reconcile")
+
+#: Every variable the functions read, in the order their problems are reported.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("GOOGLE_CLOUD_PROJECT", "project", "", _project,
+            "The Google Cloud project that holds the topics, the ledger and the secrets "
+            "(required)."),
+    Setting("ENVIRONMENT", "environment", "prod", _one_of("prod", ENVIRONMENTS),
+            "dev, staging or prod: dev allows a dry run without ASANA_PAT and sends every task "
+            "to a sandbox board."),
+    Setting("EVENTS_TOPIC", "events_topic", "alert-events", _text("alert-events"),
+            "The Pub/Sub topic ingest and reconciliation publish alerts to.",
+            ("ingest", "reconcile")),
+    Setting("DEAD_LETTER_TOPIC", "dead_letter_topic", "alert-events-dead-letter",
+            _text("alert-events-dead-letter"),
+            "The Pub/Sub topic the worker moves a message it can never process to.",
+            ("worker",)),
+    Setting("TEAMS_FILE", "teams_file", "teams.yaml", _text("teams.yaml"),
+            "The teams file: who owns which alerts, and their Asana places."),
+    Setting("ASANA_API_URL", "asana_api_url", DEFAULT_ASANA_API_URL,
+            _base_url(DEFAULT_ASANA_API_URL), "Asana's API base URL (a local fake in tests)."),
+    Setting("SENTRY_API_URL", "sentry_api_url", DEFAULT_SENTRY_API_URL,
+            _base_url(DEFAULT_SENTRY_API_URL),
+            "Sentry's API base URL (self-hosted Sentry, or a region such as "
+            "https://de.sentry.io/api/0).", _ALERTS, "sentry"),
+    Setting("DATADOG_API_URL", "datadog_api_url", DEFAULT_DATADOG_API_URL,
+            _base_url(DEFAULT_DATADOG_API_URL),
+            "Datadog's API base URL for your site (e.g. https://api.datadoghq.eu).", _ALERTS,
+            "datadog"),
+    Setting("LOG_LEVEL", "log_level", "INFO", _one_of("INFO", LOG_LEVELS, upper=True),
+            "DEBUG, INFO, WARNING or ERROR."),
+    Setting("SECRET_PREFIX", "secret_prefix", "alert-bridge-", _text("alert-bridge-"),
+            "The prefix of the credentials' Secret Manager secret ids."),
+    Setting("SECRET_CACHE_TTL_SECONDS", "secret_cache_ttl_seconds", "300",
+            lambda env, key, problems, values: float(_int(env, key, 300, problems)),
+            "How long a credential read from Secret Manager is kept before it is read again."),
+    Setting("MAX_BODY_BYTES", "max_body_bytes", str(DEFAULT_MAX_BODY_BYTES),
+            _whole(DEFAULT_MAX_BODY_BYTES),
+            "The largest webhook body ingest accepts; a larger one is answered 413.",
+            ("ingest",)),
+    Setting("LEDGER_COLLECTION", "ledger_collection", "alert_ledger", _text("alert_ledger"),
+            "The Firestore collection of the ledger (one record per alert).", _ALERTS),
+    Setting("SENTRY_DSN", "sentry_dsn", "",
+            lambda env, key, problems, values: _dsn(env, problems),
+            "The DSN the service reports its own errors to (a Sentry project of yours); unset: "
+            "no error reporting."),
+    Setting("DRY_RUN_FILE", "dry_run_file", "/tmp/alert-bridge-dry-run.jsonl",
+            _text("/tmp/alert-bridge-dry-run.jsonl"),
+            "Where a dry run (no ASANA_PAT, ENVIRONMENT=dev) writes the requests it would "
+            "send.", ("worker",)),
+    Setting("ASANA_MAX_ATTEMPTS", "asana_max_attempts", "5", _whole(5),
+            "Attempts of one Asana request before the message is retried later.", _ALERTS),
+    Setting("DEFAULT_TEAM", "default_team", "",
+            lambda env, key, problems, values: default_team(env),
+            "The team of the alerts no matcher claims, when teams.yaml names none."),
+    Setting("SENTRY_ORG", "sentry_org", "", _optional,
+            "The Sentry organization slug: two-way sync resolves its issues, reconciliation "
+            "reads them.", _ALERTS, "sentry"),
+    Setting("RECONCILE_SENTRY_RULES", "reconcile_sentry_rules", "",
+            lambda env, key, problems, values: _sentry_rules(env, problems),
+            "Comma-separated project-slug:rule-id of the alert rules whose lost alerts "
+            "reconciliation looks for.", ("reconcile",), "sentry"),
+    Setting("RECONCILE_SENTRY_PROJECTS", "reconcile_sentry_projects", "",
+            lambda env, key, problems, values: _list(env, key),
+            "Comma-separated project slugs whose new and regressed issues reconciliation "
+            "looks for (projects without a rule above).", ("reconcile",), "sentry"),
+    Setting("RECONCILE_DATADOG_WEBHOOK", "reconcile_datadog_webhook", "",
+            lambda env, key, problems, values: env.get(key, "").strip()
+            .removeprefix("@webhook-") or None,
+            "The name of the service's webhook in Datadog: reconciliation looks at the "
+            "monitors that notify it.", ("reconcile",), "datadog"),
+    Setting("RECONCILE_DATADOG_MONITOR_TAGS", "reconcile_datadog_monitor_tags", "", _optional,
+            "Comma-separated monitor tags that narrow the monitors reconciliation reads.",
+            ("reconcile",), "datadog"),
+    Setting("RECONCILE_INTERVAL_MINUTES", "reconcile_interval_minutes", "10", _whole(10),
+            "Minutes between two reconciliation runs (Cloud Scheduler's interval).",
+            ("reconcile",)),
+    Setting("RECONCILE_LOOKBACK_MINUTES", "reconcile_lookback_minutes", "60", _whole(60),
+            "How far back a run looks for lost alerts; at least the interval plus the grace.",
+            ("reconcile",)),
+    Setting("RECONCILE_GRACE_MINUTES", "reconcile_grace_minutes", "5", _whole(5),
+            "How recent an alert or change may be and still be left to its own webhook.",
+            ("reconcile",)),
+    Setting("SENTRY_ENVIRONMENT", "sentry_environment", "the value of ENVIRONMENT",
+            lambda env, key, problems, values: _sentry_name(env, key, problems)
+            or values["environment"],
+            "The environment the service's own error reports carry."),
+    Setting("SENTRY_RELEASE", "sentry_release", "",
+            lambda env, key, problems, values: _sentry_name(env, key, problems),
+            "The release the service's own error reports carry (Terraform: the source hash)."),
+    Setting("SENTRY_TRACES_SAMPLE_RATE", "sentry_traces_sample_rate", "0.1", _fraction(0.1),
+            "The share of requests traced in the service's own error reporting, 0.0 to 1.0."),
+    Setting("SENTRY_PROFILES_SAMPLE_RATE", "sentry_profiles_sample_rate", "0.1",
+            _fraction(0.1),
+            "The share of traced requests profiled in the service's own error reporting, 0.0 "
+            "to 1.0."),
+    Setting("ASANA_WEBHOOK_TARGET_URL", "asana_webhook_target_url", "",
+            lambda env, key, problems, values: _https(env, key, problems),
+            "The ingest function's URL, which Asana's webhooks post to; unset: no two-way "
+            "sync.", _ALERTS, "asana"),
+    Setting("ASANA_WEBHOOK_COLLECTION", "asana_webhook_collection", "asana_webhooks",
+            _text("asana_webhooks"),
+            "The Firestore collection of the Asana webhooks' secrets.", source="asana"),
+    Setting("ASANA_HOOKS_DATABASE", "asana_hooks_database", "alert-bridge-hooks",
+            lambda env, key, problems, values: _hooks_database(env, problems),
+            "The named Firestore database that holds the Asana webhooks' secrets (not the "
+            "ledger's, which ingest may not reach).", source="asana"),
+)
+
+
+def configuration_rows() -> list[tuple[str, str, str]]:
+    """Return (variable, default, description) of every setting, for the docs' table."""
+    return [(s.name, s.default, s.description) for s in SETTINGS]
+
+
+def credential_rows() -> list[tuple[str, str, str]]:
+    """Return (credential, the functions that read it, what it is) of every credential."""
+    return [(name, ", ".join(f for f in FUNCTIONS if name in SECRET_READERS[f]), what)
+            for name, what in CREDENTIALS.items()]
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: os.environ); report every problem at once."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        values[setting.field] = setting.read(env, setting.name, problems, values)
+    settings = Settings(**values)
+    problems += _reconcile_problems(settings)
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return settings
