@@ -157,6 +157,7 @@ class Record:
     project_gid: str | None = None  # where the task is (being) created: where to look it up
     source: str | None = None
     external_id: str | None = None  # Sentry issue / incident id, Datadog monitor id
+    group: str | None = None  # the alert's group within that object (Datadog's scope)
     lease_expires_at: datetime | None = None
     lease_started_at: datetime | None = None
     last_commented_at: datetime | None = None
@@ -324,7 +325,7 @@ def noted(record: Record, delivery: Delivery) -> Record | None:
 
 
 def claim(key: str, now: datetime, *, project_gid: str | None, source: str | None = None,
-          external_id: str | None = None, resolved: bool = False,
+          external_id: str | None = None, group: str | None = None, resolved: bool = False,
           remembered: Record | None = None) -> Record:
     """Return the record that marks ``key`` as being created by this delivery.
 
@@ -333,7 +334,7 @@ def claim(key: str, now: datetime, *, project_gid: str | None, source: str | Non
     """
     return Record(key=key, state=State.CREATING, updated_at=now, created_at=now,
                   expires_at=now + RETENTION, project_gid=project_gid, source=source,
-                  external_id=external_id, lease_started_at=now,
+                  external_id=external_id, group=group, lease_started_at=now,
                   lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
                   claim_projects=(project_gid,) if project_gid else (),
                   born_resolved=resolved,
@@ -428,7 +429,8 @@ def _stamp(moment: datetime) -> str:
 
 _TIMES = ("created_at", "updated_at", "expires_at", "lease_expires_at", "lease_started_at",
           "last_commented_at", "state_received_at")
-_TEXTS = ("task_gid", "team", "project_gid", "source", "external_id", "state_origin")
+_TEXTS = ("task_gid", "team", "project_gid", "source", "external_id", "group",
+          "state_origin")
 
 
 def to_document(record: Record) -> dict[str, object]:

@@ -302,8 +302,8 @@ def _create(alert: Alert, delivery: Delivery, record: Record | None, version: An
     else:
         remembered = record if record is not None and not record.expired(now) else None
         claim = ledger.claim(alert.key, now, project_gid=plan.project_gid, source=alert.source,
-                             external_id=alert.external_id, resolved=resolved,
-                             remembered=remembered)
+                             external_id=alert.external_id, group=alert.scope,
+                             resolved=resolved, remembered=remembered)
         # A remembered resolve is replaced on its version; create() also replaces an
         # expired record that Firestore's TTL has not purged yet.
         claimed = (deps.ledger.update(claim, version) if remembered is not None

@@ -11,7 +11,7 @@ import pytest
 from shared.core.alert import Action
 from shared.core.errors import Permanent, Transient
 from shared.sources import parse_alert
-from shared.sources.datadog.reconcile import check_datadog, datadog_recovered
+from shared.sources.datadog.reconcile import check_datadog, datadog_recovered, superseded
 from shared.sources.drift import Publication, settled, visit
 from shared.sources.sentry.reconcile import Observed, check_sentry, sentry_drift
 
@@ -250,3 +250,33 @@ def test_datadog_records_being_changed_are_left_to_their_webhook() -> None:
                record(RECONCILED, external_id="9001", lease=NOW + timedelta(seconds=9))]
     check = check_datadog(records, {"9001": monitor()}, now=NOW, grace=GRACE, app_url=APP)
     assert (check.planned, check.skipped) == ([], 2)
+
+
+def cycle(key: str, said: datetime, group: str | None = "host:web-1", state: str = "open",
+          task: str | None = "1201", monitor_id: str = "9001") -> dict[str, Any]:
+    return record(f"datadog:cycle:{key}", state, external_id=monitor_id, group=group,
+                  task_gid=task, clocks={"datadog": said})
+
+
+@pytest.mark.parametrize(("others", "recovered"), [
+    pytest.param([cycle("new", NOW - timedelta(minutes=20))], True,
+                 id="a-newer-cycle-of-the-group-is-open"),
+    pytest.param([cycle("new", NOW - timedelta(minutes=20), group="host:web-2")], False,
+                 id="another-group-of-a-multi-alert-monitor"),
+    pytest.param([cycle("new", NOW - timedelta(minutes=20), state="resolved")], False,
+                 id="the-newer-cycle-is-over-too"),
+    pytest.param([cycle("older", NOW - timedelta(hours=2))], False, id="only-older-cycles"),
+    pytest.param([], False, id="alone"),
+])
+def test_an_earlier_cycle_recovered_when_a_newer_one_of_its_group_opened(
+        others: list[dict[str, Any]], recovered: bool) -> None:
+    earlier = cycle("old", NOW - timedelta(minutes=50))
+    planned = superseded([earlier], lambda monitor: [earlier, *others],
+                         {"9001": monitor(state="Alert")}, app_url=APP)
+    assert [p.alert_key for p in planned] == (["datadog:cycle:old"] if recovered else [])
+    if recovered:
+        [correction] = planned
+        assert (correction.action, correction.correction) == ("Recovered", True)
+        assert correction.source_time == NOW - timedelta(minutes=20)  # the newer cycle's word
+        assert parse_alert(correction.body, correction.attributes(NOW, "run")).action \
+            is Action.RESOLVED

@@ -55,9 +55,12 @@ def plan(monitors: Callable[[], Sequence[Json]], run: Run, *, webhook: str,
     planned.planned += missing_datadog(alerting, by_monitor, records, run.now, app_url=app_url)
     visited, after = run.visit(DATADOG_CYCLE_PREFIX)
     planned.visited = len(visited)
-    check = check_datadog(visited, {str(m.get("id")): m for m in listed}, now=run.now,
-                          grace=run.grace, app_url=app_url)
+    by_id = {str(m.get("id")): m for m in listed}
+    check = check_datadog(visited, by_id, now=run.now, grace=run.grace, app_url=app_url)
     planned.planned += check.planned
+    planned.planned += superseded(_still_alerting(visited, by_id, run.now, run.grace),
+                                  lambda monitor: run.ledger.by_external_id("datadog", monitor),
+                                  by_id, app_url=app_url)
     planned.skipped += check.skipped
     planned.read_failures += check.read_failures
     planned.cursors["datadog"] = after
@@ -178,6 +181,58 @@ def datadog_recovered(records: Iterable[Json], monitors: Mapping[str, Json], now
         planned.append(Publication("datadog", "datadog", "Recovered", key, "recovered", body,
                                    changed, True))
     return planned
+
+
+def _still_alerting(records: Sequence[Json], monitors: Mapping[str, Json], now: datetime,
+                    grace: timedelta) -> list[Json]:
+    """Return the settled open cycles (with a task) whose monitor is not back to OK."""
+    return [r for r in records
+            if r.get("state") == "open" and r.get("task_gid") and is_live(r, now)
+            and settled(r, now, grace)
+            and (monitors.get(str(r.get("external_id"))) or {}).get("overall_state") != "OK"]
+
+
+def superseded(records: Sequence[Json], siblings: Callable[[str], Sequence[Json]],
+               monitors: Mapping[str, Json], *, app_url: str) -> list[Publication]:
+    """Return a ``Recovered`` for each open cycle a newer open cycle of its group followed.
+
+    A monitor's group is in one alert cycle at a time: when a later cycle of the same monitor
+    and group is open, the earlier one recovered, though its Recovered webhook was lost (the
+    monitor back in Alert, datadog_recovered() cannot see it). ``siblings`` is read once per
+    monitor; the correction says "recovered" as of the newer cycle's first word.
+    """
+    planned: list[Publication] = []
+    seen: dict[str, Sequence[Json]] = {}
+    for record in records:
+        monitor_id = str(record.get("external_id"))
+        monitor = monitors.get(monitor_id)
+        if monitor is None:
+            continue
+        if monitor_id not in seen:
+            seen[monitor_id] = siblings(monitor_id)
+        newer = [_clock(s) for s in seen[monitor_id]
+                 if s.get("key") != record.get("key") and s.get("state") == "open"
+                 and s.get("task_gid") and s.get("group") == record.get("group")
+                 and _clock(s) is not None and _later(_clock(s), _clock(record))]
+        if not newer:
+            continue
+        key = str(record.get("key", ""))
+        body = datadog_webhook(monitor, key.removeprefix(DATADOG_CYCLE_PREFIX),
+                               transition="Recovered", app_url=app_url)
+        planned.append(Publication("datadog", "datadog", "Recovered", key, "recovered", body,
+                                   min(t for t in newer if t is not None), True))
+    return planned
+
+
+def _clock(record: Json) -> datetime | None:
+    """Return the latest time Datadog said anything of this cycle (on Datadog's clock)."""
+    clocks = record.get("clocks")
+    value = clocks.get("datadog") if isinstance(clocks, Mapping) else None
+    return value if isinstance(value, datetime) else None
+
+
+def _later(first: datetime | None, second: datetime | None) -> bool:
+    return first is not None and (second is None or first > second)
 
 
 def check_datadog(records: Sequence[Json], monitors: Mapping[str, Json], *, now: datetime,
