@@ -10,7 +10,8 @@ user sees in Asana. What recovers each point:
 - ``after_ledger_open``: the record holds the task; the redelivery's digest is known: skip.
 - ``after_update_lease``: the lease lapses; the redelivery applies the update.
 - ``after_asana_update``: the redelivery completes again (harmless) and finds its comment's
-  marker on the task, so it does not comment twice.
+  marker on the task, so it does not comment twice; if a later word of the source overtook it
+  (the redelivery is then stale), the next delivery puts the task back to the ledger's state.
 - ``after_ledger_update``: the redelivery's digest is known: skip.
 """
 

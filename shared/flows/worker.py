@@ -244,6 +244,9 @@ def delivery_of(alert: Alert, message: PushMessage, *, may_create: bool) -> Deli
 def _apply(decision: Decision, alert: Alert, delivery: Delivery, record: Record | None,
            version: Any, deps: WorkerDeps) -> Decision:
     if decision.step is Step.SKIP:
+        if record is not None and interrupted(record) and not record.expired(deps.now()) \
+                and record.state is not State.CREATING:
+            return _update(alert, delivery, record, version, decision, deps)
         _note(record, version, delivery, deps)
         return decision
     if decision.step is Step.WAIT:
@@ -315,9 +318,10 @@ def _create(alert: Alert, delivery: Delivery, record: Record | None, version: An
         try:
             task_gid, adopted = _find_or_create(plan, lapsed, deps)
         except BaseException as error:
-            # Asana refused it: nothing exists, forget the claim. Otherwise it may exist:
-            # the next delivery looks it up before creating.
-            held.give_up(forget=isinstance(error, Permanent))
+            # Asana refused the create: nothing exists, forget the claim. Otherwise it may
+            # exist, as may the task of the lapsed claim a recovery took over: the next
+            # delivery looks it up before creating.
+            held.give_up(forget=isinstance(error, Permanent) and lapsed is None)
             raise
         deps.failpoint("after_asana_create")
         opened = ledger.after(held.record, Step.CREATE, delivery, deps.now(),
@@ -403,7 +407,7 @@ _COMMENTS = {Action.TRIGGERED: "Fired again", Action.REOPENED: "Regressed",
 def _update(alert: Alert, delivery: Delivery, record: Record, version: Any,
             decision: Decision, deps: WorkerDeps) -> Decision:
     step = decision.step
-    if step is Step.COUNT:
+    if step is Step.COUNT and not interrupted(record):
         if deps.ledger.update(ledger.after(record, step, delivery, deps.now()), version) is None:
             raise _Changed
         return decision
@@ -430,6 +434,16 @@ def _update(alert: Alert, delivery: Delivery, record: Record, version: Any,
     return decision
 
 
+def interrupted(record: Record) -> bool:
+    """Tell whether the record's last update held a lease it never wrote back.
+
+    That update may have changed the task before its worker died (after Asana, before the
+    ledger): the task can be ahead of the record. The next update puts the task back to the
+    record's state first, as the late redelivery of the interrupted change may now be stale.
+    """
+    return record.lease_expires_at is not None and record.task_gid is not None
+
+
 def _change_task(alert: Alert, record: Record, step: Step, delivery: Delivery,
                  deps: WorkerDeps) -> None:
     """Apply the step to the task; each effect is safe to repeat after a crash."""
@@ -439,9 +453,13 @@ def _change_task(alert: Alert, record: Record, step: Step, delivery: Delivery,
         what = f"Fired again ({record.occurrences + 1} times since the task was created)"
     if step is Step.RESOLVE:
         deps.tracker.set_completed(task, True)
-    if step is Step.REOPEN:
+    elif step is Step.REOPEN:
         deps.tracker.set_completed(task, False)
         what = "Fired again after it was resolved: reopened"
+    elif interrupted(record):
+        deps.tracker.set_completed(task, record.state is State.RESOLVED)
+    if step in (Step.COUNT, Step.SKIP):
+        return
     marker = comment_marker(delivery.digest)
     if not deps.tracker.has_comment(task, marker):
         deps.tracker.add_comment(task, mark_comment(render_comment(alert, what), marker))

@@ -570,3 +570,51 @@ def test_a_late_firing_takes_the_state_the_source_said_last() -> None:
     world.push("", "event_alert", body=_event_alert_for_issue(issue), delivery_id="a",
                source_time="2026-11-25T12:00:30+00:00")
     assert world.tracker.completed[world.only_task()] is False  # Sentry says unresolved
+
+
+@pytest.mark.parametrize("then", ["regression", "stale-resolve-only"])
+def test_a_change_interrupted_after_asana_is_undone_when_a_later_word_overtakes_it(
+        then: str) -> None:
+    world = World()
+    world.push("", "event_alert", body=_event_alert_for_issue("5123456789"), delivery_id="a",
+               source_time="2026-11-25T12:00:00+00:00")
+    gid = world.only_task()
+    crash_at(world, "after_asana_update")  # the task is completed, the ledger never hears of it
+    with pytest.raises(Crash):
+        world.push("sentry_issue_resolved.json", "issue", delivery_id="r",
+                   source_time="2026-11-25T12:01:00+00:00")
+    recovered(world)
+    assert world.tracker.completed[gid] is True
+    if then == "regression":  # Sentry says unresolved after the resolve; the resolve comes last
+        world.push("sentry_issue_unresolved_regressed.json", "issue", delivery_id="u",
+                   source_time="2026-11-25T12:02:00+00:00")
+    else:  # a Sentry word newer than the resolve was heard, and only a skip follows
+        record, version = world.ledger.get("sentry:issue:5123456789")
+        assert record is not None
+        world.ledger.update(dataclasses.replace(record, clocks={
+            "sentry": datetime(2026, 11, 25, 12, 2, tzinfo=UTC)}), version)
+    world.push("sentry_issue_resolved.json", "issue", delivery_id="r",
+               source_time="2026-11-25T12:01:00+00:00")  # the interrupted one, redelivered
+    assert world.tracker.completed[gid] is False  # the task tells what Sentry last said
+
+
+def test_a_recovery_refused_by_asana_keeps_the_claim_so_no_second_task_follows() -> None:
+    world = World()
+    crash_at(world, "after_asana_create")  # the first attempt created its task, then died
+    with pytest.raises(Crash):
+        world.push("sentry_event_alert.json", "event_alert", message_id="m1")
+    recovered(world)
+    world.tracker.failures.append(AsanaRejected("asana GET /tasks: 400 refused", status=400))
+    real_find = world.tracker.find_task
+
+    def refused_once(*args: Any) -> str | None:
+        if world.tracker.failures:
+            raise world.tracker.failures.pop(0)
+        return real_find(*args)
+
+    world.tracker.find_task = refused_once  # type: ignore[method-assign]
+    assert world.push("sentry_event_alert.json", "event_alert", message_id="m1").body[
+        "status"] == "dead-lettered"
+    world.now += timedelta(seconds=LEASE_SECONDS + 1)
+    world.push("sentry_event_alert.json", "event_alert", message_id="m1")  # the replay
+    assert len(world.tracker.tasks) == 1  # adopted, not created twice
