@@ -42,8 +42,8 @@ test: venv java check-terraform check-workflows test-python  ## The whole suite,
 test-reliability: venv java  ## The fault-injection suite alone (crashes, outages, replays, fuzz), with its summary table
 	$(PY) -m pytest tests/reliability
 
-test-python: venv java  ## Python unit, integration and reliability tests (starts and stops its own emulators; needs Java)
-	$(PY) -m pytest --ignore=tests/terraform --ignore=tests/ci
+test-python: venv java  ## Python unit, integration and reliability tests (starts and stops its own emulators; needs Java); the randomized histories run alongside the rest
+	PY=$(PY) bash scripts/test_python.sh
 
 lint: venv  ## ruff, mypy on shared/ and functions/, and the architecture's import contracts (.importlinter)
 	$(VENV)/bin/ruff check shared functions scripts tests
