@@ -16,7 +16,7 @@ import requests
 
 from scripts.localstack import Stack, sentry_headers
 from shared.core.alert import Action
-from shared.core.ledger import RETENTION, Delivery, Step, after, claim
+from shared.core.ledger import RETENTION, Delivery, Record, Step, after, claim
 from shared.sources import parse_alert
 from tests.fakes.asana_server import FakeAsana
 from tests.polling import eventually
@@ -46,5 +46,10 @@ def test_an_alert_whose_record_expired_gets_a_new_task(stack: Stack, asana: Fake
                            headers=sentry_headers(body, "event_alert"))
     assert answer.status_code == 202, answer.text
     [task] = eventually(lambda: tasks_named(asana, f"#{issue_id}"), what="a new task")
-    record, _ = ledger.get(key)
-    assert record is not None and record.task_gid == task["gid"]
+    # The ledger is written after Asana answers: wait for the worker to record the new task.
+    record = eventually(lambda: _with_task(ledger.get(key)[0]), what="the ledger names the new task")
+    assert record.task_gid == task["gid"]
+
+
+def _with_task(record: Record | None) -> Record | None:
+    return record if record is not None and record.task_gid else None
