@@ -45,6 +45,17 @@ CREDENTIALS: dict[str, str] = {
     "DATADOG_API_KEY": "a Datadog API key: link-back and two-way sync post events with it",
     "DATADOG_APP_KEY": "a Datadog application key: reconciliation reads monitors with it",
 }
+#: What the configuration page adds to a credential's line: scopes, and who reads it why.
+CREDENTIAL_NOTES: dict[str, str] = {
+    "SENTRY_CLIENT_SECRET": "it signs every webhook and alert-rule request",
+    "ASANA_PAT": "see [asana.md](asana.md); the worker creates and updates tasks with it, "
+                 "reconciliation checks the two-way sync's webhooks and tasks, and ingest reads "
+                 "it only to check a Sentry alert rule's board and people when the rule is saved "
+                 "([sentry-alert-rules.md](sentry-alert-rules.md))",
+    "SENTRY_AUTH_TOKEN": "link-back and two-way sync need `event:write`; reconciliation "
+                         "`event:read`, `project:read`, `org:read`",
+    "DATADOG_APP_KEY": "scoped keys need `monitors_read`",
+}
 FUNCTIONS = ("ingest", "worker", "reconcile")
 
 
@@ -233,11 +244,16 @@ class Setting(NamedTuple):
 
     name: str  # the environment variable
     field: str  # the Settings attribute
-    default: str  # as the docs show it; "" when unset means off or required
+    default: str  # what the code uses when the variable is unset; "" means off or required
     read: Reader
-    description: str
+    description: str  # the docs' "meaning" cell (Markdown)
     readers: tuple[str, ...] = FUNCTIONS  # the functions that use it
     source: str | None = None  # the alert source it configures; None: the service itself
+    shown_default: str = ""  # the docs' "default" cell when not simply `default`
+
+    def default_cell(self) -> str:
+        """Return the docs' "default" cell of this setting."""
+        return self.shown_default or (f"`{self.default}`" if self.default else "*(unset)*")
 
 
 def _text(default: str) -> Reader:
@@ -280,119 +296,168 @@ _ALERTS = ("worker", "reconcile")
 #: Every variable the functions read, in the order their problems are reported.
 SETTINGS: tuple[Setting, ...] = (
     Setting("GOOGLE_CLOUD_PROJECT", "project", "", _project,
-            "The Google Cloud project that holds the topics, the ledger and the secrets "
-            "(required)."),
+            "project holding the topics, Firestore and the secrets",
+            shown_default="*(required)*"),
     Setting("ENVIRONMENT", "environment", "prod", _one_of("prod", ENVIRONMENTS),
-            "dev, staging or prod: dev allows a dry run without ASANA_PAT and sends every task "
-            "to a sandbox board."),
+            "`dev`, `staging` or `prod`; `dev` sends every task to the team's sandbox board "
+            "and allows dry-run"),
     Setting("EVENTS_TOPIC", "events_topic", "alert-events", _text("alert-events"),
-            "The Pub/Sub topic ingest and reconciliation publish alerts to.",
+            "topic ingest and reconciliation publish to, and the replay command publishes "
+            "back to (short name)",
             ("ingest", "reconcile")),
     Setting("DEAD_LETTER_TOPIC", "dead_letter_topic", "alert-events-dead-letter",
             _text("alert-events-dead-letter"),
-            "The Pub/Sub topic the worker moves a message it can never process to.",
+            "topic the worker dead-letters to",
             ("worker",)),
     Setting("TEAMS_FILE", "teams_file", "teams.yaml", _text("teams.yaml"),
-            "The teams file: who owns which alerts, and their Asana places."),
+            "ownership and task configuration ([teams.md](teams.md))"),
     Setting("ASANA_API_URL", "asana_api_url", DEFAULT_ASANA_API_URL,
-            _base_url(DEFAULT_ASANA_API_URL), "Asana's API base URL (a local fake in tests)."),
+            _base_url(DEFAULT_ASANA_API_URL), "Asana base URL (tests point it at a local fake)"),
     Setting("SENTRY_API_URL", "sentry_api_url", DEFAULT_SENTRY_API_URL,
             _base_url(DEFAULT_SENTRY_API_URL),
-            "Sentry's API base URL (self-hosted Sentry, or a region such as "
-            "https://de.sentry.io/api/0).", _ALERTS, "sentry"),
+            "Sentry API base URL", _ALERTS, "sentry"),
     Setting("DATADOG_API_URL", "datadog_api_url", DEFAULT_DATADOG_API_URL,
             _base_url(DEFAULT_DATADOG_API_URL),
-            "Datadog's API base URL for your site (e.g. https://api.datadoghq.eu).", _ALERTS,
+            "Datadog API base URL: set your site's, e.g. `https://api.datadoghq.eu`", _ALERTS,
             "datadog"),
     Setting("LOG_LEVEL", "log_level", "INFO", _one_of("INFO", LOG_LEVELS, upper=True),
-            "DEBUG, INFO, WARNING or ERROR."),
+            "`DEBUG`, `INFO`, `WARNING` or `ERROR`"),
     Setting("SECRET_PREFIX", "secret_prefix", "alert-bridge-", _text("alert-bridge-"),
-            "The prefix of the credentials' Secret Manager secret ids."),
+            "Secret Manager secret id = this prefix + the credential's name in lower case "
+            "with dashes"),
     Setting("SECRET_CACHE_TTL_SECONDS", "secret_cache_ttl_seconds", "300",
             lambda env, key, problems, values: float(_int(env, key, 300, problems)),
-            "How long a credential read from Secret Manager is kept before it is read again."),
+            "how long a secret read from Secret Manager is reused (a rotation needs no "
+            "redeploy)"),
     Setting("MAX_BODY_BYTES", "max_body_bytes", str(DEFAULT_MAX_BODY_BYTES),
             _whole(DEFAULT_MAX_BODY_BYTES),
-            "The largest webhook body ingest accepts; a larger one is answered 413.",
+            "largest webhook body accepted (413 above)",
             ("ingest",)),
     Setting("LEDGER_COLLECTION", "ledger_collection", "alert_ledger", _text("alert_ledger"),
-            "The Firestore collection of the ledger (one record per alert).", _ALERTS),
+            "Firestore collection of the de-duplication ledger in the `(default)` database "
+            "(TTL on `expires_at`); reconciliation keeps its cursors in "
+            "`<LEDGER_COLLECTION>_reconcile`", _ALERTS),
     Setting("SENTRY_DSN", "sentry_dsn", "",
             lambda env, key, problems, values: _dsn(env, problems),
-            "The DSN the service reports its own errors to (a Sentry project of yours); unset: "
-            "no error reporting."),
+            "report the service's own errors to Sentry, scrubbed "
+            "([observability.md](observability.md)); Terraform passes it to all three "
+            "functions from the secret `<SECRET_PREFIX>sentry-dsn` when `sentry_reporting = "
+            "true`",
+            shown_default="*(unset: off)*"),
     Setting("DRY_RUN_FILE", "dry_run_file", "/tmp/alert-bridge-dry-run.jsonl",
             _text("/tmp/alert-bridge-dry-run.jsonl"),
-            "Where a dry run (no ASANA_PAT, ENVIRONMENT=dev) writes the requests it would "
-            "send.", ("worker",)),
+            "where dry-run appends the Asana and link-back requests it would send (`make "
+            "run`: `.run/asana-dry-run.jsonl`)", ("worker",)),
     Setting("ASANA_MAX_ATTEMPTS", "asana_max_attempts", "5", _whole(5),
-            "Attempts of one Asana request before the message is retried later.", _ALERTS),
+            "attempts of one Asana call in all (the first and up to 4 retries, none "
+            "starting later than 40 s after the first) before the message goes back to "
+            "Pub/Sub", _ALERTS),
     Setting("DEFAULT_TEAM", "default_team", "",
             lambda env, key, problems, values: default_team(env),
-            "The team of the alerts no matcher claims, when teams.yaml names none."),
+            "the team that gets the alerts no matcher claims when teams.yaml names none "
+            "(`settings.default_team`, else a team called `Observability and Performance` "
+            "or `Default`)"),
     Setting("SENTRY_ORG", "sentry_org", "", _optional,
-            "The Sentry organization slug: two-way sync resolves its issues, reconciliation "
-            "reads them.", _ALERTS, "sentry"),
+            "the Sentry organization slug: the two-way sync resolves and unresolves its "
+            "issues, reconciliation reads them (required when `RECONCILE_SENTRY_RULES` or "
+            "`RECONCILE_SENTRY_PROJECTS` is set), and `make sentry-ownership` takes it as "
+            "its default `--org`", _ALERTS, "sentry"),
     Setting("RECONCILE_SENTRY_RULES", "reconcile_sentry_rules", "",
             lambda env, key, problems, values: _sentry_rules(env, problems),
-            "Comma-separated project-slug:rule-id of the alert rules whose lost alerts "
-            "reconciliation looks for.", ("reconcile",), "sentry"),
+            "reconcile: issue alert rules to check, `project-slug:rule_id,...`",
+            ("reconcile",), "sentry"),
     Setting("RECONCILE_SENTRY_PROJECTS", "reconcile_sentry_projects", "",
             lambda env, key, problems, values: _list(env, key),
-            "Comma-separated project slugs whose new and regressed issues reconciliation "
-            "looks for (projects without a rule above).", ("reconcile",), "sentry"),
+            "reconcile: projects whose new or regressed unresolved issues should all have a "
+            "task, `slug,...`", ("reconcile",), "sentry"),
     Setting("RECONCILE_DATADOG_WEBHOOK", "reconcile_datadog_webhook", "",
             lambda env, key, problems, values: env.get(key, "").strip()
             .removeprefix("@webhook-") or None,
-            "The name of the service's webhook in Datadog: reconciliation looks at the "
-            "monitors that notify it.", ("reconcile",), "datadog"),
+            "reconcile: the webhook name monitors mention (`alert_bridge` for "
+            "`@webhook-alert_bridge`; a leading `@webhook-` is dropped)", ("reconcile",), "datadog",
+            shown_default="*(unset: Datadog not reconciled)*"),
     Setting("RECONCILE_DATADOG_MONITOR_TAGS", "reconcile_datadog_monitor_tags", "", _optional,
-            "Comma-separated monitor tags that narrow the monitors reconciliation reads.",
+            "reconcile: only list monitors with these tags (Datadog's `monitor_tags`, "
+            "comma-separated, e.g. `team:payments`)",
             ("reconcile",), "datadog"),
     Setting("RECONCILE_INTERVAL_MINUTES", "reconcile_interval_minutes", "10", _whole(10),
-            "Minutes between two reconciliation runs (Cloud Scheduler's interval).",
+            "reconcile: minutes between runs (Terraform's schedule uses the same value)",
             ("reconcile",)),
     Setting("RECONCILE_LOOKBACK_MINUTES", "reconcile_lookback_minutes", "60", _whole(60),
-            "How far back a run looks for lost alerts; at least the interval plus the grace.",
+            "reconcile: how far back a run looks; at least interval + grace",
             ("reconcile",)),
     Setting("RECONCILE_GRACE_MINUTES", "reconcile_grace_minutes", "5", _whole(5),
-            "How recent an alert or change may be and still be left to its own webhook.",
+            "reconcile: alerts younger than this are left to their webhook, still on its "
+            "way",
             ("reconcile",)),
     Setting("SENTRY_ENVIRONMENT", "sentry_environment", "the value of ENVIRONMENT",
             lambda env, key, problems, values: _sentry_name(env, key, problems)
             or values["environment"],
-            "The environment the service's own error reports carry."),
+            "environment of the service's own Sentry events (at most 64 characters, no "
+            "spaces or slashes)",
+            shown_default="*(`ENVIRONMENT`)*"),
     Setting("SENTRY_RELEASE", "sentry_release", "",
             lambda env, key, problems, values: _sentry_name(env, key, problems),
-            "The release the service's own error reports carry (Terraform: the source hash)."),
+            "release of the service's own Sentry events; unset, the SDK uses the git SHA, "
+            "then `K_REVISION`",
+            shown_default="*(unset; Terraform: `alert-bridge@<source hash>`)*"),
     Setting("SENTRY_TRACES_SAMPLE_RATE", "sentry_traces_sample_rate", "0.1", _fraction(0.1),
-            "The share of requests traced in the service's own error reporting, 0.0 to 1.0."),
+            "share of webhooks and pushed messages sent to Sentry as transactions, `0.0` to "
+            "`1.0`"),
     Setting("SENTRY_PROFILES_SAMPLE_RATE", "sentry_profiles_sample_rate", "0.1",
             _fraction(0.1),
-            "The share of traced requests profiled in the service's own error reporting, 0.0 "
-            "to 1.0."),
+            "share of those transactions also profiled, `0.0` to `1.0`"),
     Setting("ASANA_WEBHOOK_TARGET_URL", "asana_webhook_target_url", "",
             lambda env, key, problems, values: _https(env, key, problems),
-            "The ingest function's URL, which Asana's webhooks post to; unset: no two-way "
-            "sync.", _ALERTS, "asana"),
+            "worker, reconcile and `make asana-webhooks`: the public ingest URL Asana posts "
+            "task changes to ([two-way sync](two-way-sync.md)); Terraform sets it to "
+            "ingest's `cloudfunctions.net` URL", _ALERTS, "asana",
+            shown_default="*(unset: no webhooks registered)*"),
     Setting("ASANA_WEBHOOK_COLLECTION", "asana_webhook_collection", "asana_webhooks",
             _text("asana_webhooks"),
-            "The Firestore collection of the Asana webhooks' secrets.", source="asana"),
+            "Firestore collection of the Asana webhooks (token hash, handshake secret, last "
+            "verified delivery), one document per project", source="asana"),
     Setting("ASANA_HOOKS_DATABASE", "asana_hooks_database", "alert-bridge-hooks",
             lambda env, key, problems, values: _hooks_database(env, problems),
-            "The named Firestore database that holds the Asana webhooks' secrets (not the "
-            "ledger's, which ingest may not reach).", source="asana"),
+            "the Firestore database of that collection: a named one (4 to 63 of `a-z`, "
+            "`0-9`, `-`, starting with a letter), never the ledger's `(default)`, so ingest "
+            "needs no access to the ledger; Terraform creates it (`asana_hooks_database`)",
+            source="asana"),
+)
+
+
+#: Variables that are not settings of the functions: one command's, the test suites', the
+#: Google client libraries'. (variable, the docs' default cell, meaning)
+OTHER_VARIABLES: tuple[tuple[str, str, str], ...] = (
+    ("DEAD_LETTER_SUBSCRIPTION", "*(`<DEAD_LETTER_TOPIC>-pull`)*",
+     "replay command only: the dead-letter pull subscription (Terraform output "
+     "`dead_letter_subscription`; `<DEAD_LETTER_TOPIC>-pull` is the local stack's name)"),
+    ("SENTRY_APP_SLUG", "*(unset)*",
+     "`make sentry-integration` only: the slug of the internal integration whose schema "
+     "`--apply` writes (or `ARGS=\"--app SLUG\"`)"),
+    ("ALERT_BRIDGE_FAILPOINT", "*(unset)*",
+     "fault-injection suite only: the worker kills itself (SIGKILL) at this named crash point; "
+     "refused with `ENVIRONMENT=prod` (a configuration error)"),
+    ("ALERT_BRIDGE_FAILPOINT_ONCE", "*(unset)*",
+     "with the above: a file path; the worker crashes only while that file does not exist yet, "
+     "so only the first time"),
+    ("PUBSUB_EMULATOR_HOST", "*(unset)*",
+     "use the local Pub/Sub emulator (set by `make run` and the tests)"),
+    ("FIRESTORE_EMULATOR_HOST", "*(unset)*",
+     "use the local Firestore emulator (set by `make run` and the tests)"),
 )
 
 
 def configuration_rows() -> list[tuple[str, str, str]]:
-    """Return (variable, default, description) of every setting, for the docs' table."""
-    return [(s.name, s.default, s.description) for s in SETTINGS]
+    """Return (variable, default cell, meaning) of every variable, for the docs' table."""
+    return ([(s.name, s.default_cell(), s.description) for s in SETTINGS]
+            + list(OTHER_VARIABLES))
 
 
 def credential_rows() -> list[tuple[str, str, str]]:
     """Return (credential, the functions that read it, what it is) of every credential."""
-    return [(name, ", ".join(f for f in FUNCTIONS if name in SECRET_READERS[f]), what)
+    return [(name, ", ".join(f for f in FUNCTIONS if name in SECRET_READERS[f]),
+             "; ".join(filter(None, (what, CREDENTIAL_NOTES.get(name, "")))))
             for name, what in CREDENTIALS.items()]
 
 

@@ -24,7 +24,7 @@ from types import ModuleType
 
 import pytest
 
-from scripts import make_docs
+from scripts import config_docs, make_docs
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("shared", "functions", "scripts")
@@ -433,6 +433,13 @@ def test_the_make_target_table_is_generated_from_the_makefile() -> None:
     CHECKED["make target table row"] += len(make_docs.targets(make_docs.MAKEFILE.read_text()))
     assert make_docs.replace_table(doc, make_docs.render(make_docs.MAKEFILE.read_text())) == doc, (
         "run: python -m scripts.make_docs --write")
+
+
+def test_the_configuration_tables_are_generated_from_the_settings() -> None:
+    doc = config_docs.DOC.read_text()
+    tables = config_docs.TABLES.values()
+    CHECKED["generated configuration row"] += sum(len(rows()) for _, rows in tables)
+    assert config_docs.wanted(doc) == doc, "run: python -m scripts.config_docs --write"
 
 
 def _terraform_references() -> Iterator[tuple[str, str, str]]:
