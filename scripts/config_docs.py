@@ -9,10 +9,10 @@ and this puts it on the page.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from scripts.generated_docs import between, check_or_write
 from shared.core.settings import configuration_rows, credential_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,35 +32,17 @@ def render(header: tuple[str, ...], rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def replace_table(doc: str, marker: str, rendered: str) -> str:
-    """Put ``rendered`` between the ``marker`` begin/end comments of ``doc``."""
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    head, rest = doc.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{begin}\n{rendered}\n{end}{tail}"
-
-
 def wanted(doc: str) -> str:
     """Return ``doc`` with every generated table up to date."""
     for marker, (header, rows) in TABLES.items():
-        doc = replace_table(doc, marker, render(header, rows()))
+        doc = between(doc, f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->",
+                      render(header, rows()))
     return doc
 
 
 def main(argv: list[str] | None = None) -> int:
     """Check or rewrite the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="rewrite the tables in place")
-    args = parser.parse_args(argv)
-    current = DOC.read_text()
-    if args.write:
-        DOC.write_text(wanted(current))
-        return 0
-    if current != wanted(current):
-        print(f"{DOC}: a configuration table is out of date; run "
-              "python -m scripts.config_docs --write", file=sys.stderr)
-        return 1
-    return 0
+    return check_or_write(DOC, wanted, "scripts.config_docs", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,11 @@ The Makefile stays the one source: `make help` prints the same lines.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
+
+from scripts.generated_docs import between, check_or_write
 
 ROOT = Path(__file__).resolve().parents[1]
 MAKEFILE = ROOT / "Makefile"
@@ -42,26 +43,13 @@ def render(makefile: str) -> str:
 
 def replace_table(doc: str, rendered: str) -> str:
     """Put ``rendered`` between the BEGIN/END markers of ``doc``."""
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{rendered}\n{END}{tail}"
+    return between(doc, BEGIN, END, rendered)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Check or rewrite the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="rewrite the table in place")
-    args = parser.parse_args(argv)
-    current = DOC.read_text()
-    wanted = replace_table(current, render(MAKEFILE.read_text()))
-    if args.write:
-        DOC.write_text(wanted)
-        return 0
-    if current != wanted:
-        print(f"{DOC}: the make-target table is out of date; run "
-              "python -m scripts.make_docs --write", file=sys.stderr)
-        return 1
-    return 0
+    return check_or_write(DOC, lambda doc: replace_table(doc, render(MAKEFILE.read_text())),
+                          "scripts.make_docs", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scripts.generated_docs import between, check_or_write
 from scripts.provider_schema import ROOT, parse_hcl
 
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
@@ -60,27 +60,13 @@ def tables(directory: Path = TERRAFORM) -> str:
 
 def replace_tables(readme: str, rendered: str) -> str:
     """Put ``rendered`` between the BEGIN/END markers of ``readme``."""
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{rendered}\n{END}{tail}"
+    return between(readme, BEGIN, END, rendered)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Check or rewrite the README tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args(argv)
-    path = TERRAFORM / "README.md"
-    current = path.read_text()
-    wanted = replace_tables(current, tables())
-    if args.write:
-        path.write_text(wanted)
-        return 0
-    if current != wanted:
-        print(f"{path}: input/output tables are out of date; run "
-              "python -m scripts.terraform_docs --write", file=sys.stderr)
-        return 1
-    return 0
+    return check_or_write(TERRAFORM / "README.md", lambda readme: replace_tables(readme, tables()),
+                          "scripts.terraform_docs", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,11 @@
-"""Sentry's project ownership API over HTTP: read and replace a project's ownership rules."""
+"""Sentry's API over HTTP for the operator tools: ownership rules and the custom integration.
+
+Ownership: ``GET`` / ``PUT /api/0/projects/{org}/{project}/ownership/``. The custom
+integration: ``GET`` and ``PUT /api/0/sentry-apps/{slug}/`` (docs.sentry.io, API → Integration
+Platform → "Retrieve a custom integration" / "Update an existing custom integration"; the ``PUT``
+needs ``org:write`` or ``org:admin``: ``SentryAppPermission`` in
+``src/sentry/sentry_apps/api/bases/sentryapps.py``).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ class SentryRejected(Permanent):
 
 
 class SentryApi:
-    """The two ownership calls, with bearer auth, timeouts and retries on 5xx, 429, no answer."""
+    """The tools' calls, with bearer auth, timeouts and retries on 5xx, 429 and no answer."""
 
     def __init__(self, base_url: str, token: str, *, session: requests.Session | None = None,
                  timeout: tuple[float, float] = (3.05, 10), max_attempts: int = 3,
@@ -43,6 +50,14 @@ class SentryApi:
     def put_ownership(self, org: str, project: str, raw: str) -> dict[str, Any]:
         """Replace a project's ownership rules with ``raw``; other settings stay as they are."""
         return self._send("PUT", _path(org, project), {"raw": raw})
+
+    def app(self, slug: str) -> dict[str, Any]:
+        """Return a custom integration: name, scopes, webhookUrl, isAlertable, schema, ..."""
+        return self._send("GET", _app_path(slug), None)
+
+    def update_app(self, slug: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Update a custom integration with ``fields``; the others stay as they are."""
+        return self._send("PUT", _app_path(slug), fields)
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         response = send_with_retries(
@@ -62,3 +77,7 @@ class SentryApi:
 
 def _path(org: str, project: str) -> str:
     return f"/projects/{quote(org, safe='')}/{quote(project, safe='')}/ownership/"
+
+
+def _app_path(slug: str) -> str:
+    return f"/sentry-apps/{quote(slug, safe='')}/"

@@ -21,8 +21,7 @@ from urllib.parse import urlsplit
 
 from shared.core.errors import AlertBridgeError
 from shared.core.settings import DEFAULT_SENTRY_API_URL
-from shared.sources.sentry.api import SentryRejected
-from shared.sources.sentry.app_api import SentryAppsApi
+from shared.sources.sentry.api import SentryApi, SentryRejected
 from shared.sources.sentry.rule_schema import ACTION_PATH, schema
 
 
@@ -38,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"error: --apply needs {', '.join(missing)}", file=sys.stderr)
         return 2
-    api = SentryAppsApi(os.environ.get("SENTRY_API_URL", "").strip() or DEFAULT_SENTRY_API_URL,
+    api = SentryApi(os.environ.get("SENTRY_API_URL", "").strip() or DEFAULT_SENTRY_API_URL,
                         token)
     return _apply(api, args.app)
 
@@ -55,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _apply(api: SentryAppsApi, slug: str) -> int:
+def _apply(api: SentryApi, slug: str) -> int:
     wanted = schema()
     try:
         app = api.app(slug)
