@@ -221,16 +221,18 @@ def module_file(module: str) -> Path | None:
     return path if path.exists() else None
 
 
+_FLAG = re.compile(r"add_argument\(\s*[\"'](--[a-z][a-z0-9-]*)")
+
+
 def flags_of(path: Path) -> frozenset[str]:
     """Return the --flags a command line declares with argparse, itself or in a module of the
     repository it imports (e.g. the generators' shared --write)."""
     text = path.read_text()
-    flags = set(re.findall(r"add_argument\(\s*[\"'](--[a-z][a-z0-9-]*)", text))
+    flags = set(_FLAG.findall(text))
     for module in re.findall(r"^from ((?:scripts|shared)\.[\w.]+) import", text, re.M):
         imported = ROOT / (module.replace(".", "/") + ".py")
         if imported.is_file():
-            flags |= set(re.findall(r"add_argument\(\s*[\"'](--[a-z][a-z0-9-]*)",
-                                    imported.read_text()))
+            flags |= set(_FLAG.findall(imported.read_text()))
     return frozenset(flags)
 
 
