@@ -393,15 +393,15 @@ def test_azure_monitor_is_one_switch(module: Module) -> None:
     # Off by default; its URL token's secret (and grant) exists only when on with url_token.
     variable = module.variables["azure_monitor"]
     assert variable["default"] == {}
-    assert "enabled   = optional(bool, false)" in variable["type"] or \
-        "optional(bool, false)" in variable["type"]
+    assert "enabled = optional(bool, false)" in variable["type"].replace("   =", " =")
     assert module.locals["secrets_off"] == (
         '${concat(var.azure_monitor.enabled && var.azure_monitor.url_token ? [] : '
         '["AZURE_WEBHOOK_TOKEN"])}')
     assert "!contains(local.secrets_off, name)" in module.locals["secret_reader"]
     assert "!contains(local.secrets_off, name)" in module.locals["secret_grants"]
     env = module.locals["function_env"]
-    assert env["AZURE_TENANT_ID"] == '${var.azure_monitor.enabled ? var.azure_monitor.tenant_id : ""}'
+    assert env["AZURE_TENANT_ID"] == (
+        '${var.azure_monitor.enabled ? var.azure_monitor.tenant_id : ""}')
     assert "AZURE_ENTRA_KEYS_URL" not in env  # test-only: never deployed
     url = module.outputs["azure_monitor_webhook_url"]["value"]
     assert url.startswith("${var.azure_monitor.enabled ? ")
