@@ -118,3 +118,17 @@ def test_secure_webhook_tokens_are_checked_against_the_tenant_s_keys(
                 and line.get("source") == "azure"]  # not the readiness probe's GET
     assert len(rejected) == 4, rejected
     assert any(line.get("event") == "publish_failed" for line in lines)  # the 503, logged
+
+
+def test_pubsub_unreachable_answers_503_which_azure_retries(stack: Stack,
+                                                           tmp_path: Path) -> None:
+    # Azure retries a webhook only on 408, 429, 503 and 504: nothing stored must be a 503.
+    env = {**stack.env, "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{free_port()}"}  # nobody listens
+    ingest = start_function("ingest", "ingest", free_port(), env, tmp_path)
+    try:
+        response = post(ingest.url, alert_body("metric_fired.json", str(uuid.uuid4()), "down"),
+                        params={"token": TOKEN})
+    finally:
+        ingest.stop()
+    assert response.status_code == 503
+    assert response.json() == {"error": "temporarily unavailable, retry later"}

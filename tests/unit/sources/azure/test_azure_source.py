@@ -467,3 +467,15 @@ def test_a_token_of_the_fake_tenant_opens_the_built_service(entra: Any) -> None:
     entra.status = 503  # Entra down: an unknown kid cannot be checked now, Azure retries
     assert ingest(headers=bearer(entra.token(kid=entra.rotate())), secure=built.secure,
                   now=later + timedelta(minutes=6))[0] == 503
+
+
+def test_make_explain_route_reads_a_saved_azure_body(capsys: pytest.CaptureFixture[str]) -> None:
+    from shared.cli.route import main
+
+    assert main(["explain", "--teams", str(REPO / "teams.yaml"),
+                 "--payload", str(DATA / "metric_fired.json")]) == 0
+    assert "priority:  High (Azure severity Sev1 → High)" in capsys.readouterr().out
+    assert main(["explain", "--teams", str(REPO / "teams.yaml"), "source=azure",
+                 "priority=sev3", "service=payments-api"]) == 0
+    out = capsys.readouterr().out
+    assert "team:      Payments" in out and "Low (Azure severity Sev3 → Low)" in out
