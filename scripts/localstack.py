@@ -362,6 +362,7 @@ LOCAL_DEFAULTS = {
     "LOG_LEVEL": "INFO",
     "SENTRY_CLIENT_SECRET": "local-sentry-client-secret",
     "DATADOG_SECRET_TOKEN": "local-datadog-token",
+    "AZURE_WEBHOOK_TOKEN": "local-azure-token",
     "DRY_RUN_FILE": str(REPO / ".run" / "asana-dry-run.jsonl"),
 }
 

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlencode
 
 from scripts.localstack import LOCAL_DEFAULTS, REPO, sentry_headers
 
@@ -26,7 +27,12 @@ SAMPLES = {
     "sentry-rule-metric": ("tests/data/sentry_rule_metric_alert.json", "metric_alert"),
     "datadog": ("tests/data/datadog_triggered.json", None),
     "datadog-recovered": ("tests/data/datadog_recovered.json", None),
+    # One Azure Monitor alert (an action group's webhook, common alert schema): fired, resolved.
+    "azure": ("tests/data/azure/metric_fired.json", "azure"),
+    "azure-resolved": ("tests/data/azure/metric_resolved.json", "azure"),
 }
+#: Samples posted to their source's own path with a token in the URL, as Azure's webhook action.
+URL_TOKEN_SAMPLES = {"azure": ("/azure", "AZURE_WEBHOOK_TOKEN")}
 
 
 def sample_body(name: str) -> bytes:
@@ -43,12 +49,24 @@ def ingest_url(env: Mapping[str, str]) -> str:
 def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, str]:
     """Return the headers Sentry or Datadog would send ``body`` of sample ``name`` with."""
     resource = SAMPLES[name][1]
+    if resource in URL_TOKEN_SAMPLES:
+        return {"Content-Type": "application/json"}  # the credential is in the URL
     if resource is None:
         token = env.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
         return {"Content-Type": "application/json",
                 "datadog-secret-token": token.splitlines()[0]}
     secret = env.get("SENTRY_CLIENT_SECRET") or LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
     return sentry_headers(body, resource, secret.splitlines()[0])
+
+
+def sample_url(name: str, url: str, env: Mapping[str, str]) -> str:
+    """Return where sample ``name`` is posted: ``url``, or its source's path with the token."""
+    resource = SAMPLES[name][1]
+    if resource not in URL_TOKEN_SAMPLES:
+        return url
+    path, credential = URL_TOKEN_SAMPLES[resource]
+    token = (env.get(credential) or LOCAL_DEFAULTS[credential]).splitlines()[0]
+    return f"{url.rstrip('/')}{path}?{urlencode({'token': token})}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="send this payload file instead")
     args = parser.parse_args(argv)
     body = args.file.read_bytes() if args.file else sample_body(args.sample)
-    request = urllib.request.Request(args.url, data=body, method="POST",
+    request = urllib.request.Request(sample_url(args.sample, args.url, os.environ), data=body,
+                                     method="POST",
                                      headers=signed_headers(args.sample, body, os.environ))
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -18,18 +18,24 @@ locals {
   # Ingest reads ASANA_PAT only to check a Sentry alert rule's settings (board, people) in
   # Asana when the rule is saved.
   secret_readers = {
-    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"]
+    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT", "AZURE_WEBHOOK_TOKEN"]
     worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
     reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"]
   }
+  # Credentials of the alert sources switched off: no secret is created, no grant given (the
+  # code then finds them unset, and refuses what would need them).
+  secrets_off = concat(
+    var.azure_monitor.enabled && var.azure_monitor.url_token ? [] : ["AZURE_WEBHOOK_TOKEN"],
+  )
   # credential -> the functions that read it, and one grant per (function, credential).
   secret_reader = {
     for name in distinct(flatten(values(local.secret_readers))) :
     name => sort([for reader, names in local.secret_readers : reader if contains(names, name)])
+    if !contains(local.secrets_off, name)
   }
   secret_grants = merge([
     for reader, names in local.secret_readers :
-    { for name in names : "${reader}/${name}" => { reader = reader, name = name } }
+    { for name in names : "${reader}/${name}" => { reader = reader, name = name } if !contains(local.secrets_off, name) }
   ]...)
 
   # The environment-variable contract of the code's settings; the three functions read the
@@ -70,6 +76,9 @@ locals {
     ASANA_WEBHOOK_TARGET_URL = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-ingest"
     ASANA_WEBHOOK_COLLECTION = var.asana_webhook_collection
     ASANA_HOOKS_DATABASE     = google_firestore_database.hooks.name
+    # Azure Monitor's Secure Webhook (ingest); empty: off. AZURE_ENTRA_KEYS_URL is test-only.
+    AZURE_TENANT_ID = var.azure_monitor.enabled ? var.azure_monitor.tenant_id : ""
+    AZURE_AUDIENCES = var.azure_monitor.enabled ? join(",", var.azure_monitor.audiences) : ""
   }
 
   # One release per deployed source: the hash of the three functions' archives, so Sentry's

@@ -13,6 +13,11 @@ output "datadog_webhook_url" {
   value       = google_cloudfunctions2_function.function["ingest"].service_config[0].uri
 }
 
+output "azure_monitor_webhook_url" {
+  description = "URL to paste into the Azure action group's Webhook (replace <AZURE_WEBHOOK_TOKEN> with the secret's value) or Secure Webhook action; null when azure_monitor is off."
+  value       = var.azure_monitor.enabled ? "${google_cloudfunctions2_function.function["ingest"].service_config[0].uri}/azure${var.azure_monitor.url_token ? "?token=<AZURE_WEBHOOK_TOKEN>" : ""}" : null
+}
+
 output "worker_url" {
   description = "Internal URL of the worker; only the events push subscription may call it."
   value       = google_cloudfunctions2_function.function["worker"].service_config[0].uri

@@ -427,3 +427,29 @@ variable "reconcile" {
     error_message = "reconcile.datadog_webhook is the webhook's name as in @webhook-<name>, without the @webhook- prefix."
   }
 }
+
+variable "azure_monitor" {
+  description = "Azure Monitor alerts from action groups (docs/azure-monitor.md): enabled turns the source on; url_token creates the secret <secret_prefix>azure-webhook-token for the Webhook action's ?token=; tenant_id (the Entra tenant) and audiences (your Entra application's client id, and its Application ID URI if tokens name it) turn on Secure Webhook."
+  type = object({
+    enabled   = optional(bool, false)
+    url_token = optional(bool, true)
+    tenant_id = optional(string, "")
+    audiences = optional(list(string), [])
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$", var.azure_monitor.tenant_id))
+    error_message = "azure_monitor.tenant_id must be the Entra tenant id, a lower-case GUID (or empty: no Secure Webhook)."
+  }
+
+  validation {
+    condition     = var.azure_monitor.tenant_id == "" || length(var.azure_monitor.audiences) > 0
+    error_message = "azure_monitor.audiences is required with tenant_id: the Entra application's client id (and Application ID URI)."
+  }
+
+  validation {
+    condition     = !var.azure_monitor.enabled || var.azure_monitor.url_token || var.azure_monitor.tenant_id != ""
+    error_message = "azure_monitor is enabled with no way in: set url_token = true, or tenant_id and audiences for Secure Webhook."
+  }
+}

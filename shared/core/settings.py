@@ -30,7 +30,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: (terraform/main.tf, local.secret_readers).
 SECRET_READERS: dict[str, tuple[str, ...]] = {
     # ingest reads ASANA_PAT only to check a Sentry alert rule's settings when it is saved.
-    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"),
+    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT",
+               "AZURE_WEBHOOK_TOKEN"),
     "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
     "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"),
 }
@@ -44,6 +45,8 @@ CREDENTIALS: dict[str, str] = {
                          "reconciliation call Sentry's API with it",
     "DATADOG_API_KEY": "a Datadog API key: link-back and two-way sync post events with it",
     "DATADOG_APP_KEY": "a Datadog application key: reconciliation reads monitors with it",
+    "AZURE_WEBHOOK_TOKEN": "the token in the Azure action group's webhook URL (?token=); "
+                           "unset with Secure Webhook alone",
 }
 #: What the configuration page adds to a credential's line: scopes, and who reads it why.
 CREDENTIAL_NOTES: dict[str, str] = {
@@ -55,6 +58,8 @@ CREDENTIAL_NOTES: dict[str, str] = {
     "SENTRY_AUTH_TOKEN": "link-back and two-way sync need `event:write`; reconciliation "
                          "`event:read`, `project:read`, `org:read`",
     "DATADOG_APP_KEY": "scoped keys need `monitors_read`",
+    "AZURE_WEBHOOK_TOKEN": "in the URL `<ingest URL>/azure?token=…` "
+                           "([azure-monitor.md](azure-monitor.md))",
 }
 FUNCTIONS = ("ingest", "worker", "reconcile")
 
@@ -101,6 +106,10 @@ class Settings:
     reconcile_interval_minutes: int = 10
     reconcile_lookback_minutes: int = 60
     reconcile_grace_minutes: int = 5
+    # Azure Monitor's Secure Webhook (ingest only); no tenant: URL tokens only.
+    azure_tenant_id: str | None = None
+    azure_audiences: tuple[str, ...] = ()
+    azure_entra_keys_url: str | None = None  # test-only, ENVIRONMENT=dev
 
 
 def _int(env: Mapping[str, str], key: str, default: int, problems: list[str]) -> int:
@@ -445,6 +454,54 @@ OTHER_VARIABLES: tuple[tuple[str, str, str], ...] = (
      "use the local Pub/Sub emulator (set by `make run` and the tests)"),
     ("FIRESTORE_EMULATOR_HOST", "*(unset)*",
      "use the local Firestore emulator (set by `make run` and the tests)"),
+)
+
+
+_TENANT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _azure_tenant(env: Mapping[str, str], key: str, problems: list[str],
+                  values: Mapping[str, Any]) -> str | None:
+    value = env.get(key, "").strip().lower() or None
+    if value is not None and not _TENANT.fullmatch(value):
+        problems.append(f"{key}: expected the Entra tenant id (a GUID), got {value[:40]!r}")
+    return value
+
+
+def _azure_audiences(env: Mapping[str, str], key: str, problems: list[str],
+                     values: Mapping[str, Any]) -> tuple[str, ...]:
+    audiences = _list(env, key)
+    if values.get("azure_tenant_id") and not audiences:
+        problems.append(f"{key}: required when AZURE_TENANT_ID is set (the Entra application's "
+                        "client id, and its Application ID URI if tokens name that)")
+    return audiences
+
+
+def _azure_keys_url(env: Mapping[str, str], key: str, problems: list[str],
+                    values: Mapping[str, Any]) -> str | None:
+    value = _https(env, key, problems)
+    if value is not None and values.get("environment") != "dev":
+        # Whoever sets it chooses the keys Secure Webhook tokens are believed with.
+        problems.append(f"{key}: test-only (a local fake of Entra's keys); refused unless "
+                        "ENVIRONMENT=dev")
+    return value
+
+
+SETTINGS += (
+    Setting("AZURE_TENANT_ID", "azure_tenant_id", "", _azure_tenant,
+            "ingest: the Entra ID tenant (a GUID) whose Secure Webhook tokens Azure Monitor's "
+            "action groups send; unset, only URL tokens (`AZURE_WEBHOOK_TOKEN`) are accepted "
+            "([azure-monitor.md](azure-monitor.md))", ("ingest",), "azure",
+            shown_default="*(unset: Secure Webhook off)*"),
+    Setting("AZURE_AUDIENCES", "azure_audiences", "", _azure_audiences,
+            "ingest: the audiences a Secure Webhook token may name, comma-separated: your Entra "
+            "application's client id and, if tokens name it, its Application ID URI",
+            ("ingest",), "azure", shown_default="*(unset; required with `AZURE_TENANT_ID`)*"),
+    Setting("AZURE_ENTRA_KEYS_URL", "azure_entra_keys_url", "", _azure_keys_url,
+            "test-only: where ingest reads the tenant's signing keys (the tests' local fake, "
+            "`tests/fakes/entra_keys.py`); refused unless `ENVIRONMENT=dev`", ("ingest",), "azure",
+            shown_default="*(unset: `https://login.microsoftonline.com/<tenant>/discovery/v2.0"
+                          "/keys`)*"),
 )
 
 

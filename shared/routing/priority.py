@@ -1,4 +1,4 @@
-"""Map a Sentry level or a Datadog priority to High / Medium / Low."""
+"""Map a Sentry level, a Datadog priority or an Azure severity to High / Medium / Low."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def _decide(alert: Alert, priorities: PriorityMap) -> tuple[str, str]:
             priority = priorities.datadog[severity]
             return priority, f"Datadog priority {severity} → {priority}"
         what = f"unknown Datadog priority {severity!r}" if severity else "no Datadog priority"
+        return priorities.default, f"{what} → {priorities.default} (default)"
+    if alert.source == "azure":
+        severity = (alert.priority or "").strip().capitalize()
+        if severity in priorities.azure:
+            priority = priorities.azure[severity]
+            return priority, f"Azure severity {severity} → {priority}"
+        what = f"unknown Azure severity {severity!r}" if severity else "no Azure severity"
         return priorities.default, f"{what} → {priorities.default} (default)"
     level = (alert.level or "").strip().lower()
     if level in priorities.sentry:

@@ -16,8 +16,8 @@ PRIORITIES = ("High", "Medium", "Low")
 #: (tests/unit/test_architecture.py holds this to the source table). Sentry's `issue` and `error`
 #: webhooks fire for every new issue / every error event, so by default they only update tasks
 #: that alert rules opened.
-CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog")
-DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog")
+CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog", "azure")
+DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog", "azure")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,17 @@ class PriorityMap:
         }
     )
     default: str = "High"  # no level / no Datadog priority
+    # Azure Monitor's severities, named as Azure does: Critical, Error, Warning, Informational,
+    # Verbose (read like Sentry's levels).
+    azure: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "Sev0": "High",
+            "Sev1": "High",
+            "Sev2": "Medium",
+            "Sev3": "Low",
+            "Sev4": "Low",
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from shared.sources import asana, datadog, sentry
+from shared.sources import asana, azure, datadog, sentry
 from shared.sources.base import Sources
 
 if TYPE_CHECKING:
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 SOURCES = Sources(
     sentry.SOURCE,
+    # Before Datadog: explain-route asks each source's sniff in this order, and Datadog's
+    # takes any body (its webhook's body is the service's own template).
+    azure.SOURCE,
     datadog.SOURCE,
     asana.SOURCE,
 )

@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from scripts.bench_ingest_memory import IngestEdge, ingest_on_emulator
 from scripts.localstack import LOCAL_DEFAULTS
 from shared.sources.sentry.verify import sentry_signature
+from tests.fakes.entra_keys import AUDIENCE, EntraKeys
 from tests.integration.pubsub_helpers import pull, tap
 from tests.reliability import summary
 
@@ -31,6 +32,9 @@ THREADS = 8
 SEED = 20261201
 VALID_SENTRY = 60
 VALID_DATADOG = 40
+VALID_AZURE = 40  # half with the URL token, half with a Secure Webhook token
+AZURE_TOKEN = LOCAL_DEFAULTS["AZURE_WEBHOOK_TOKEN"]
+AZURE_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "azure" / "metric_fired.json"
 FUZZED = 10_000
 OVERSIZED = 40  # each moves a megabyte: enough to cover both framings, few enough to be quick
 RESOURCES = ("event_alert", "issue", "metric_alert", "error", "installation", "comment", "",
@@ -67,6 +71,20 @@ def datadog_body(cycle: str, **extra: object) -> bytes:
                        "title": "[P1] fuzz", **extra}).encode()
 
 
+def azure_body(alert: str, **essentials: object) -> bytes:
+    payload = json.loads(AZURE_SAMPLE.read_bytes())
+    payload["data"]["essentials"]["alertId"] = (
+        f"/subscriptions/5f4e3d2c-1b0a-4f9e-8d7c-6b5a49382716/providers/"
+        f"Microsoft.AlertsManagement/alerts/{alert}")
+    payload["data"]["essentials"].update(essentials)
+    return json.dumps(payload).encode()
+
+
+def azure_key(alert: str) -> str:
+    return ("azure:alert:/subscriptions/5f4e3d2c-1b0a-4f9e-8d7c-6b5a49382716/providers/"
+            f"Microsoft.AlertsManagement/alerts/{alert}")
+
+
 def signed(body: bytes, resource: str = "event_alert", secret: str = SECRET) -> dict[str, Any]:
     return {"Content-Type": "application/json", "Sentry-Hook-Resource": resource,
             "Sentry-Hook-Signature": sentry_signature(secret, body)}
@@ -82,7 +100,88 @@ def valid_cases() -> list[Case]:
         body = datadog_body(f"fuzz-valid-{i}")
         cases.append(Case("valid-datadog", "POST", {"datadog-secret-token": TOKEN}, body,
                           chunked=i % 5 == 0, valid_key=f"datadog:cycle:fuzz-valid-{i}"))
+    for i in range(VALID_AZURE):
+        body = azure_body(f"fuzz-valid-{i}")
+        json_type = {"Content-Type": "application/json"}
+        if i % 2:
+            cases.append(Case("valid-azure", "POST", json_type, body, chunked=i % 7 == 0,
+                              valid_key=azure_key(f"fuzz-valid-{i}"),
+                              query=f"/azure?token={AZURE_TOKEN}"))
+        else:
+            cases.append(Case("valid-azure", "POST", {**json_type, "Authorization":
+                                                      f"Bearer {ENTRA.token()}"}, body,
+                              valid_key=azure_key(f"fuzz-valid-{i}"), query="/azure"))
     return cases
+
+
+#: The fuzz's Entra tenant: a local fake serving the keys ingest checks Secure Webhook tokens
+#: with (AZURE_ENTRA_KEYS_URL, dev only); started with the ingest under test.
+ENTRA = EntraKeys()
+_STRANGER = EntraKeys()  # same tenant id, other keys: its tokens are forgeries
+
+
+def _forged_bearer(rng: random.Random) -> str:
+    """An Authorization header no Secure Webhook may pass."""
+    from tests.unit.sources.azure.test_entra import handmade
+
+    now = time.time()
+    return rng.choice([
+        lambda: f"Bearer {_STRANGER.token()}",  # signed by another key, same kid
+        lambda: f"Bearer {ENTRA.token(audience='api://someone-else')}",
+        lambda: f"Bearer {ENTRA.token(roles=['Reader'])}",
+        lambda: f"Bearer {ENTRA.token(roles=None)}",
+        lambda: f"Bearer {ENTRA.token(azp='00000000-0000-0000-0000-000000000000')}",
+        lambda: f"Bearer {ENTRA.token(iss='https://login.microsoftonline.com/common/v2.0')}",
+        lambda: f"Bearer {ENTRA.token(tid='00000000-0000-0000-0000-000000000000')}",
+        lambda: f"Bearer {ENTRA.token(version='1.0', ver='2.0')}",
+        lambda: f"Bearer {ENTRA.token(now=now - 7200)}",  # expired an hour ago
+        lambda: f"Bearer {ENTRA.token(now=now + 3600)}",  # not valid yet
+        lambda: "Bearer " + handmade({"alg": "none", "kid": "fake-key-1"},
+                                     {"aud": AUDIENCE, "roles": ["ActionGroupsSecureWebhook"]}),
+        lambda: "Bearer " + handmade({"alg": "HS256", "kid": "fake-key-1"},
+                                     {"aud": AUDIENCE}, b"x" * 32),
+        lambda: "Bearer " + ENTRA.token()[:-4] + "AAAA",  # signature changed
+        lambda: "Bearer " + ENTRA.token().replace(".", ".e30.", 1),
+        lambda: "Bearer " + handmade({"alg": "RS256", "kid": f"kid-{rng.randint(0, 10**9)}"},
+                                     {"aud": AUDIENCE}),
+        lambda: "Bearer " + "a" * rng.randint(0, 20_000),
+        lambda: "Basic " + ENTRA.token(),
+        lambda: ENTRA.token(),  # no scheme
+        lambda: "Bearer",
+        lambda: "",
+    ])()
+
+
+def _forged_azure_query(rng: random.Random) -> str:
+    return rng.choice([
+        "/azure", "/azure?token=", f"/azure?token={AZURE_TOKEN}x",
+        f"/azure?token={AZURE_TOKEN[:-1]}", f"/azure?token={AZURE_TOKEN.upper()}",
+        f"/azure?Token={AZURE_TOKEN}", f"/azure?tok={AZURE_TOKEN}",
+        f"/azure?token=%00{AZURE_TOKEN}", f"/azure?token={AZURE_TOKEN}%0a",
+        "/azure?token=" + "x" * rng.randint(1, 4000), f"/?token={AZURE_TOKEN}",
+        f"/azur?token={AZURE_TOKEN}", f"/AZURE?token={AZURE_TOKEN}",
+        "/azure?token=%ff%fe", "/azure/../azure?token=null",
+    ])
+
+
+def _bad_azure_body(rng: random.Random, forged_id: int) -> bytes:
+    """A body that is not a publishable Azure alert, sent with the right URL token."""
+    return rng.choice([
+        lambda: _bad_body(rng, forged_id),
+        lambda: azure_body(f"bad-{forged_id}", monitorCondition="Acknowledged"),
+        lambda: azure_body(f"bad-{forged_id}", monitorCondition=None),
+        lambda: azure_body(f"bad-{forged_id}", alertId=None),
+        lambda: azure_body(f"bad-{forged_id}", alertId=123),
+        lambda: azure_body(f"bad-{forged_id}", alertId="a" * 2000),
+        lambda: azure_body(f"bad-{forged_id}", alertId="\ud800"),
+        lambda: azure_body(f"bad-{forged_id}", firedDateTime="yesterday"),
+        lambda: azure_body(f"bad-{forged_id}", firedDateTime="2026-11-25T11:58:03"),
+        lambda: azure_body(f"bad-{forged_id}", firedDateTime="9" * 5000),
+        lambda: azure_body(f"bad-{forged_id}").replace(b"azureMonitorCommonAlertSchema",
+                                                       b"Microsoft.Insights/activityLogs"),
+        lambda: b'{"schemaId": "azureMonitorCommonAlertSchema", "data": []}',
+        lambda: b'{"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": 1}}',
+    ])()
 
 
 def _junk(rng: random.Random, size: int) -> bytes:
@@ -151,7 +250,8 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
         body = sentry_body(forged_id) if rng.random() < 0.6 else datadog_body(f"forged-{i}")
         kind = rng.choice(["forged-sentry", "unsigned-sentry", "forged-datadog", "no-credentials",
                            "signed-bad-body", "token-bad-body", "wrong-method", "bad-body",
-                           "header-soup", "ignored-resource", "forged-asana"])
+                           "header-soup", "ignored-resource", "forged-asana",
+                           "forged-azure-token", "forged-azure-bearer", "azure-bad-body"])
         headers: dict[str, str | bytes] = {"Content-Type": rng.choice(CONTENT_TYPES)}
         method, chunked = "POST", False
         if kind == "forged-sentry":
@@ -186,12 +286,32 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
             headers[rng.choice(["X-Hook-Secret", "X-Hook-Signature"])] = _forged_token(rng)
             cases.append(Case(kind, method, headers, body, query=query))
             continue
+        elif kind == "forged-azure-token":
+            body = azure_body(f"forged-{i}")
+            cases.append(Case(kind, method, headers, body, query=_forged_azure_query(rng)))
+            continue
+        elif kind == "forged-azure-bearer":
+            body = azure_body(f"forged-{i}")
+            headers["Authorization"] = _forged_bearer(rng)
+            query = rng.choice(["/azure", f"/azure?token={AZURE_TOKEN}"])  # the header decides
+            cases.append(Case(kind, method, headers, body, query=query))
+            continue
+        elif kind == "azure-bad-body":
+            body = _bad_azure_body(rng, forged_id)
+            cases.append(Case(kind, method, headers, body, chunked=rng.random() < 0.1,
+                              query=f"/azure?token={AZURE_TOKEN}"))
+            continue
         chunked = rng.random() < 0.1
         cases.append(Case(kind, method, headers, body, chunked=chunked))
     for i in range(OVERSIZED):
         body = b" " * (MAX_BODY - 20) + sentry_body(2_000_000 + i)
         headers = signed(body) if i % 2 else {"datadog-secret-token": TOKEN}
         cases.append(Case("oversized", "POST", headers, body, chunked=i % 4 < 2))
+    for i in range(OVERSIZED // 4):  # Azure's: the URL token, and a valid Secure Webhook token
+        body = b" " * (MAX_BODY - 20) + azure_body(f"oversized-{i}")
+        headers = {"Authorization": f"Bearer {ENTRA.token()}"} if i % 2 else {}
+        cases.append(Case("oversized-azure", "POST", headers, body, chunked=i % 4 < 2,
+                          query="/azure" if i % 2 else f"/azure?token={AZURE_TOKEN}"))
     return cases
 
 
@@ -211,9 +331,15 @@ def send(session: requests.Session, url: str, case: Case) -> int:
 
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestEdge]:
-    with ingest_on_emulator(Path(tmp_path_factory.mktemp("ingest-fuzz")),
-                            firestore=True) as started:
-        yield started
+    ENTRA.start()
+    azure = {"AZURE_TENANT_ID": ENTRA.tenant, "AZURE_AUDIENCES": AUDIENCE,
+             "AZURE_ENTRA_KEYS_URL": ENTRA.keys_url}  # LOCAL_DEFAULTS: ENVIRONMENT=dev
+    try:
+        with ingest_on_emulator(Path(tmp_path_factory.mktemp("ingest-fuzz")),
+                                firestore=True, **azure) as started:
+            yield started
+    finally:
+        ENTRA.stop()
 
 
 @pytest.fixture(scope="session")
@@ -253,6 +379,8 @@ def test_fuzz_publishes_only_authenticated_alerts_and_never_answers_5xx(
                    tasks=len(published), lost=lost, duplicated=unauthenticated,
                    seconds=seconds)
 
+    azure = {key: n for key, n in sorted(answers.items()) if "azure" in key[0]}
+    print(f"\nazure cases (kind, status): count: {azure}")
     server_errors = {key: n for key, n in answers.items() if key[1] >= 500}
     assert server_errors == {}, server_errors
     assert unauthenticated == 0, [m.attributes for m in messages]

@@ -24,6 +24,7 @@ TFVARS = sorted((TERRAFORM / "environments").glob("*.tfvars"))
 NOT_DEPLOYED = {
     "DRY_RUN_FILE": "dry-run is for `make run` and dev without a token; the default path works",
     "SENTRY_DSN": "a secret environment variable from Secret Manager, not a plain one",
+    "AZURE_ENTRA_KEYS_URL": "test-only (a local fake of Entra's keys); refused outside dev",
 }
 
 
@@ -179,7 +180,8 @@ def test_scheduler_calls_reconcile_every_interval_with_oidc(module: Module) -> N
 def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
     readers = module.locals["secret_readers"]
     assert readers == {
-        "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"],
+        "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT",
+                   "AZURE_WEBHOOK_TOKEN"],
         "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"],
         "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"],
     }
@@ -385,3 +387,22 @@ def test_every_checkov_skip_has_a_reason() -> None:
     for skip in skips:
         match = re.fullmatch(r"#checkov:skip=CKV_\w+:(.*)", skip)
         assert match and len(match.group(1)) >= 30, f"skip without a written reason: {skip}"
+
+
+def test_azure_monitor_is_one_switch(module: Module) -> None:
+    # Off by default; its URL token's secret (and grant) exists only when on with url_token.
+    variable = module.variables["azure_monitor"]
+    assert variable["default"] == {}
+    assert "enabled = optional(bool, false)" in variable["type"].replace("   =", " =")
+    assert module.locals["secrets_off"] == (
+        '${concat(var.azure_monitor.enabled && var.azure_monitor.url_token ? [] : '
+        '["AZURE_WEBHOOK_TOKEN"])}')
+    assert "!contains(local.secrets_off, name)" in module.locals["secret_reader"]
+    assert "!contains(local.secrets_off, name)" in module.locals["secret_grants"]
+    env = module.locals["function_env"]
+    assert env["AZURE_TENANT_ID"] == (
+        '${var.azure_monitor.enabled ? var.azure_monitor.tenant_id : ""}')
+    assert "AZURE_ENTRA_KEYS_URL" not in env  # test-only: never deployed
+    url = module.outputs["azure_monitor_webhook_url"]["value"]
+    assert url.startswith("${var.azure_monitor.enabled ? ")
+    assert "/azure" in url and "?token=<AZURE_WEBHOOK_TOKEN>" in url

@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from scripts.send_sample import SAMPLES, ingest_url, sample_body
+from scripts.send_sample import SAMPLES, ingest_url, sample_body, sample_url, signed_headers
 from shared.sources import alert_key, parse_alert
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_every_sample_parses(name: str) -> None:
     resource = SAMPLES[name][1] or "datadog"
-    source = "datadog" if resource == "datadog" else "sentry"
+    source = resource if resource in ("datadog", "azure") else "sentry"
     alert = parse_alert(sample_body(name), {"source": source, "resource": resource})
     assert alert.key == alert_key(source, resource, json.loads(sample_body(name)))
 
@@ -52,3 +52,15 @@ def test_the_again_sample_is_a_new_firing_of_the_same_issue() -> None:
     assert first != again  # an identical body would be recognised as a replay and skipped
     assert alert_key("sentry", "event_alert", json.loads(again)) == alert_key(
         "sentry", "event_alert", json.loads(first))
+
+
+def test_azure_samples_are_one_alert_posted_with_the_url_token() -> None:
+    keys = {alert_key("azure", "azure", json.loads(sample_body(name)))
+            for name in ("azure", "azure-resolved")}
+    assert len(keys) == 1
+    assert sample_url("azure", "http://127.0.0.1:8080/", {}) == (
+        "http://127.0.0.1:8080/azure?token=local-azure-token")
+    assert sample_url("azure", "http://h/", {"AZURE_WEBHOOK_TOKEN": "new\nold"}) == (
+        "http://h/azure?token=new")
+    assert sample_url("datadog", "http://h/", {}) == "http://h/"
+    assert signed_headers("azure", b"{}", {}) == {"Content-Type": "application/json"}
