@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from shared.sources import asana, datadog, sentry
+from shared.sources import alertmanager, asana, datadog, sentry
 from shared.sources.base import Sources
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 SOURCES = Sources(
     sentry.SOURCE,
+    # Before Datadog, whose sniff takes any body (explain-route asks the table in order).
+    alertmanager.SOURCE,
     datadog.SOURCE,
     asana.SOURCE,
 )
