@@ -362,6 +362,7 @@ LOCAL_DEFAULTS = {
     "LOG_LEVEL": "INFO",
     "SENTRY_CLIENT_SECRET": "local-sentry-client-secret",
     "DATADOG_SECRET_TOKEN": "local-datadog-token",
+    "ALERTMANAGER_TOKEN": "local-alertmanager-token",
     "DRY_RUN_FILE": str(REPO / ".run" / "asana-dry-run.jsonl"),
 }
 
