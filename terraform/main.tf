@@ -18,18 +18,28 @@ locals {
   # Ingest reads ASANA_PAT only to check a Sentry alert rule's settings (board, people) in
   # Asana when the rule is saved.
   secret_readers = {
-    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"]
+    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT", "ALERTMANAGER_TOKEN"]
     worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
     reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"]
+  }
+  # The credentials of the sources a deployment switches on: off, their secret and its grants
+  # do not exist (the code reads them only for a request to that source, which then fails 503
+  # naming the credential).
+  source_switches = {
+    ALERTMANAGER_TOKEN = var.alertmanager.enabled
   }
   # credential -> the functions that read it, and one grant per (function, credential).
   secret_reader = {
     for name in distinct(flatten(values(local.secret_readers))) :
     name => sort([for reader, names in local.secret_readers : reader if contains(names, name)])
+    if lookup(local.source_switches, name, true)
   }
   secret_grants = merge([
     for reader, names in local.secret_readers :
-    { for name in names : "${reader}/${name}" => { reader = reader, name = name } }
+    {
+      for name in names : "${reader}/${name}" => { reader = reader, name = name }
+      if lookup(local.source_switches, name, true)
+    }
   ]...)
 
   # The environment-variable contract of the code's settings; the three functions read the

@@ -427,3 +427,11 @@ variable "reconcile" {
     error_message = "reconcile.datadog_webhook is the webhook's name as in @webhook-<name>, without the @webhook- prefix."
   }
 }
+
+variable "alertmanager" {
+  description = "Prometheus Alertmanager's webhook receiver (docs/alertmanager.md): enabled creates the ALERTMANAGER_TOKEN secret ingest checks the receiver's bearer token or basic-auth password against; the alertmanager_webhook_url output is the receiver's url."
+  type = object({
+    enabled = optional(bool, false)
+  })
+  default = {}
+}
