@@ -17,15 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from scripts import localstack, preflight
-from scripts.send_sample import sample_body, signed_headers
+from scripts.send_sample import sample_body, sample_url, signed_headers
 from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana, seed_teams
 
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one
-#: Datadog alert cycle; then an alert whose Sentry alert rule says where its task goes.
-STORY = (("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
-         ("regress", "sentry-regressed"), ("trigger", "datadog"),
-         ("recover", "datadog-recovered"), ("rule", "sentry-rule"))
+#: Datadog alert cycle; then an alert whose Sentry alert rule says where its task goes; then
+#: an Alertmanager group of two alerts (the demo follows the first) and its resolve.
+STORY: tuple[tuple[str, str], ...] = (
+    ("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
+    ("regress", "sentry-regressed"), ("trigger", "datadog"),
+    ("recover", "datadog-recovered"), ("rule", "sentry-rule"))
+STORY += (("fire", "alertmanager"), ("resolve", "alertmanager-resolved"))
 #: The Asana users the rule sample names as assignee and follower.
 RULE_PEOPLE = (("9101", "Ana Silva", "ana.silva@example.com"),
                ("9102", "Li Wei", "li.wei@example.com"))
@@ -117,7 +120,7 @@ def table(rows: Sequence[Row]) -> str:
 def send(url: str, sample: str, env: Mapping[str, str]) -> str:
     """Post one signed sample to ingest; return the Pub/Sub message id it answered with."""
     body = sample_body(sample)
-    request = urllib.request.Request(url, data=body, method="POST",
+    request = urllib.request.Request(sample_url(sample, url), data=body, method="POST",
                                      headers=signed_headers(sample, body, env))
     with urllib.request.urlopen(request, timeout=10) as response:
         return str(json.loads(response.read())["id"])

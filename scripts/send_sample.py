@@ -26,7 +26,13 @@ SAMPLES = {
     "sentry-rule-metric": ("tests/data/sentry_rule_metric_alert.json", "metric_alert"),
     "datadog": ("tests/data/datadog_triggered.json", None),
     "datadog-recovered": ("tests/data/datadog_recovered.json", None),
+    # One Alertmanager notification of two crash-looping pods, then the first one resolved
+    # (posted to the source's path, with the credentials Alertmanager sends).
+    "alertmanager": ("tests/data/alertmanager/firing.json", "alertmanager"),
+    "alertmanager-resolved": ("tests/data/alertmanager/resolved.json", "alertmanager"),
 }
+#: The path of the sources that post to a path of their own (docs/<source>.md).
+PATHS = {"alertmanager": "alertmanager"}
 
 
 def sample_body(name: str) -> bytes:
@@ -43,12 +49,22 @@ def ingest_url(env: Mapping[str, str]) -> str:
 def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, str]:
     """Return the headers Sentry or Datadog would send ``body`` of sample ``name`` with."""
     resource = SAMPLES[name][1]
+    if resource == "alertmanager":
+        token = env.get("ALERTMANAGER_TOKEN") or LOCAL_DEFAULTS["ALERTMANAGER_TOKEN"]
+        return {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.27.0",
+                "Authorization": f"Bearer {token.splitlines()[0]}"}
     if resource is None:
         token = env.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
         return {"Content-Type": "application/json",
                 "datadog-secret-token": token.splitlines()[0]}
     secret = env.get("SENTRY_CLIENT_SECRET") or LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
     return sentry_headers(body, resource, secret.splitlines()[0])
+
+
+def sample_url(name: str, url: str) -> str:
+    """Return where sample ``name`` is posted: ``url``, or its source's path under it."""
+    path = PATHS.get(SAMPLES[name][1] or "")
+    return f"{url.rstrip('/')}/{path}" if path else url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="send this payload file instead")
     args = parser.parse_args(argv)
     body = args.file.read_bytes() if args.file else sample_body(args.sample)
-    request = urllib.request.Request(args.url, data=body, method="POST",
+    request = urllib.request.Request(sample_url(args.sample, args.url), data=body, method="POST",
                                      headers=signed_headers(args.sample, body, os.environ))
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

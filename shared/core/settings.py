@@ -57,6 +57,8 @@ CREDENTIAL_NOTES: dict[str, str] = {
     "SENTRY_AUTH_TOKEN": "link-back and two-way sync need `event:write`; reconciliation "
                          "`event:read`, `project:read`, `org:read`",
     "DATADOG_APP_KEY": "scoped keys need `monitors_read`",
+    "ALERTMANAGER_TOKEN": "see [alertmanager.md](alertmanager.md); Terraform creates its "
+                          "secret only with `alertmanager.enabled`",
 }
 FUNCTIONS = ("ingest", "worker", "reconcile")
 

@@ -5,13 +5,13 @@ import json
 import pytest
 
 from scripts.send_sample import SAMPLES, ingest_url, sample_body
-from shared.sources import alert_key, parse_alert
+from shared.sources import SOURCES, alert_key, parse_alert
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_every_sample_parses(name: str) -> None:
     resource = SAMPLES[name][1] or "datadog"
-    source = "datadog" if resource == "datadog" else "sentry"
+    source = next(s.name for s in SOURCES if resource in s.resources)
     alert = parse_alert(sample_body(name), {"source": source, "resource": resource})
     assert alert.key == alert_key(source, resource, json.loads(sample_body(name)))
 
@@ -52,3 +52,17 @@ def test_the_again_sample_is_a_new_firing_of_the_same_issue() -> None:
     assert first != again  # an identical body would be recognised as a replay and skipped
     assert alert_key("sentry", "event_alert", json.loads(again)) == alert_key(
         "sentry", "event_alert", json.loads(first))
+
+
+def test_alertmanager_samples_are_one_alert_firing_and_resolved() -> None:
+    keys = {alert_key("alertmanager", "alertmanager", json.loads(sample_body(name)))
+            for name in ("alertmanager", "alertmanager-resolved")}
+    assert len(keys) == 1
+
+
+def test_path_samples_go_to_their_source_path() -> None:
+    from scripts.send_sample import sample_url
+
+    assert sample_url("alertmanager", "http://127.0.0.1:8080/") \
+        == "http://127.0.0.1:8080/alertmanager"
+    assert sample_url("datadog", "http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
