@@ -22,13 +22,14 @@ from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana, seed_teams
 
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one
-#: Datadog alert cycle; then an alert whose Sentry alert rule says where its task goes; then
-#: an Alertmanager group of two alerts (the demo follows the first) and its resolve.
+#: Datadog alert cycle; then an Alertmanager group of two alerts (the demo follows the first)
+#: and its resolve; then an alert whose Sentry alert rule says where its task goes.
 STORY: tuple[tuple[str, str], ...] = (
     ("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
     ("regress", "sentry-regressed"), ("trigger", "datadog"),
-    ("recover", "datadog-recovered"), ("rule", "sentry-rule"))
-STORY += (("fire", "alertmanager"), ("resolve", "alertmanager-resolved"))
+    ("recover", "datadog-recovered"),
+    ("fire", "alertmanager"), ("resolve", "alertmanager-resolved"),
+    ("rule", "sentry-rule"))
 #: The Asana users the rule sample names as assignee and follower.
 RULE_PEOPLE = (("9101", "Ana Silva", "ana.silva@example.com"),
                ("9102", "Li Wei", "li.wei@example.com"))
