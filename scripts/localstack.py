@@ -363,6 +363,7 @@ LOCAL_DEFAULTS = {
     "SENTRY_CLIENT_SECRET": "local-sentry-client-secret",
     "DATADOG_SECRET_TOKEN": "local-datadog-token",
     "ALERTMANAGER_TOKEN": "local-alertmanager-token",
+    "GRAFANA_WEBHOOK_SECRET": "local-grafana-secret",
     "DRY_RUN_FILE": str(REPO / ".run" / "asana-dry-run.jsonl"),
 }
 

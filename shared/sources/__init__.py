@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from shared.sources import alertmanager, asana, datadog, sentry
+from shared.sources import alertmanager, asana, datadog, grafana, sentry
 from shared.sources.base import Sources
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ SOURCES = Sources(
     sentry.SOURCE,
     # Before Datadog, whose sniff takes any body (explain-route asks the table in order).
     alertmanager.SOURCE,
+    grafana.SOURCE,
     datadog.SOURCE,
     asana.SOURCE,
 )
