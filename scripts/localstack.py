@@ -364,6 +364,7 @@ LOCAL_DEFAULTS = {
     "DATADOG_SECRET_TOKEN": "local-datadog-token",
     "ALERTMANAGER_TOKEN": "local-alertmanager-token",
     "GRAFANA_WEBHOOK_SECRET": "local-grafana-secret",
+    "GRAFANA_TIMESTAMP_HEADER": "X-Grafana-Alerting-Timestamp",
     "DRY_RUN_FILE": str(REPO / ".run" / "asana-dry-run.jsonl"),
 }
 
