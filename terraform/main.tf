@@ -18,7 +18,7 @@ locals {
   # Ingest reads ASANA_PAT only to check a Sentry alert rule's settings (board, people) in
   # Asana when the rule is saved.
   secret_readers = {
-    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT", "ALERTMANAGER_TOKEN"]
+    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT", "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET"]
     worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
     reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"]
   }
@@ -26,7 +26,8 @@ locals {
   # do not exist (the code reads them only for a request to that source, which then fails 503
   # naming the credential).
   source_switches = {
-    ALERTMANAGER_TOKEN = var.alertmanager.enabled
+    ALERTMANAGER_TOKEN     = var.alertmanager.enabled
+    GRAFANA_WEBHOOK_SECRET = var.grafana.enabled
   }
   # credential -> the functions that read it, and one grant per (function, credential).
   secret_reader = {
@@ -80,6 +81,10 @@ locals {
     ASANA_WEBHOOK_TARGET_URL = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-ingest"
     ASANA_WEBHOOK_COLLECTION = var.asana_webhook_collection
     ASANA_HOOKS_DATABASE     = google_firestore_database.hooks.name
+    # Grafana's webhook contact point: how it signs (read by ingest only).
+    GRAFANA_SIGNATURE_HEADER      = var.grafana.signature_header
+    GRAFANA_TIMESTAMP_HEADER      = var.grafana.timestamp_header
+    GRAFANA_REPLAY_WINDOW_SECONDS = tostring(var.grafana.replay_window_seconds)
   }
 
   # One release per deployed source: the hash of the three functions' archives, so Sentry's

@@ -77,3 +77,8 @@ output "alertmanager_webhook_url" {
   description = "The url of Alertmanager's webhook_config (docs/alertmanager.md); null while alertmanager.enabled is false."
   value       = var.alertmanager.enabled ? "${google_cloudfunctions2_function.function["ingest"].service_config[0].uri}/alertmanager" : null
 }
+
+output "grafana_webhook_url" {
+  description = "The URL of Grafana's webhook contact point (docs/grafana.md); null while grafana.enabled is false."
+  value       = var.grafana.enabled ? "${google_cloudfunctions2_function.function["ingest"].service_config[0].uri}/grafana" : null
+}

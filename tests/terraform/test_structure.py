@@ -180,7 +180,7 @@ def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
     readers = module.locals["secret_readers"]
     assert readers == {
         "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT",
-                   "ALERTMANAGER_TOKEN"],
+                   "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET"],
         "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"],
         "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"],
     }
