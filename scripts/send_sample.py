@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -30,9 +31,12 @@ SAMPLES = {
     # (posted to the source's path, with the credentials Alertmanager sends).
     "alertmanager": ("tests/data/alertmanager/firing.json", "alertmanager"),
     "alertmanager-resolved": ("tests/data/alertmanager/resolved.json", "alertmanager"),
+    # One Grafana alert firing, then resolved (HMAC-signed over the current time).
+    "grafana": ("tests/data/grafana/firing.json", "grafana"),
+    "grafana-resolved": ("tests/data/grafana/resolved.json", "grafana"),
 }
 #: The path of the sources that post to a path of their own (docs/<source>.md).
-PATHS = {"alertmanager": "alertmanager"}
+PATHS = {"alertmanager": "alertmanager", "grafana": "grafana"}
 
 
 def sample_body(name: str) -> bytes:
@@ -53,12 +57,31 @@ def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, 
         token = env.get("ALERTMANAGER_TOKEN") or LOCAL_DEFAULTS["ALERTMANAGER_TOKEN"]
         return {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.27.0",
                 "Authorization": f"Bearer {token.splitlines()[0]}"}
+    if resource == "grafana":
+        return grafana_headers(body, env)
     if resource is None:
         token = env.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
         return {"Content-Type": "application/json",
                 "datadog-secret-token": token.splitlines()[0]}
     secret = env.get("SENTRY_CLIENT_SECRET") or LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
     return sentry_headers(body, resource, secret.splitlines()[0])
+
+
+def grafana_headers(body: bytes, env: Mapping[str, str]) -> dict[str, str]:
+    """Return the headers of Grafana's contact point: its HMAC signature, over the current
+    time when a timestamp header is configured."""
+    from shared.sources.grafana.verify import signature
+
+    secret = (env.get("GRAFANA_WEBHOOK_SECRET")
+              or LOCAL_DEFAULTS["GRAFANA_WEBHOOK_SECRET"]).splitlines()[0]
+    stamp_header = env.get("GRAFANA_TIMESTAMP_HEADER", LOCAL_DEFAULTS["GRAFANA_TIMESTAMP_HEADER"])
+    headers = {"Content-Type": "application/json", "User-Agent": "Grafana"}
+    stamp = str(int(time.time())) if stamp_header.strip() else None
+    if stamp is not None:
+        headers[stamp_header.strip()] = stamp
+    header = env.get("GRAFANA_SIGNATURE_HEADER", "").strip() or "X-Grafana-Alerting-Signature"
+    headers[header] = signature(secret, body, stamp)
+    return headers
 
 
 def sample_url(name: str, url: str) -> str:

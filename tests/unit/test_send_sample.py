@@ -66,3 +66,19 @@ def test_path_samples_go_to_their_source_path() -> None:
     assert sample_url("alertmanager", "http://127.0.0.1:8080/") \
         == "http://127.0.0.1:8080/alertmanager"
     assert sample_url("datadog", "http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
+
+
+def test_grafana_samples_are_one_alert_signed_as_grafana_signs() -> None:
+    from scripts.send_sample import grafana_headers
+    from shared.sources.grafana.verify import Signing, why_refused
+
+    keys = {alert_key("grafana", "grafana", json.loads(sample_body(name)))
+            for name in ("grafana", "grafana-resolved")}
+    assert len(keys) == 1
+    body = sample_body("grafana")
+    headers = {k.lower(): v for k, v in grafana_headers(body, {}).items()}
+    signing = Signing(timestamp_header="X-Grafana-Alerting-Timestamp")
+    from datetime import UTC, datetime
+
+    assert why_refused(body, headers, ("local-grafana-secret",), signing,
+                       datetime.now(UTC)) is None
