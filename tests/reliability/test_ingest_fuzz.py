@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 
 from scripts.bench_ingest_memory import IngestEdge, ingest_on_emulator
 from scripts.localstack import LOCAL_DEFAULTS
+from shared.sources.grafana.verify import signature as grafana_signature
 from shared.sources.sentry.verify import sentry_signature
 from tests.integration.pubsub_helpers import pull, tap
 from tests.reliability import summary
@@ -28,12 +29,15 @@ from tests.reliability import summary
 SECRET = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
 TOKEN = LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
 AM_TOKEN = LOCAL_DEFAULTS["ALERTMANAGER_TOKEN"]
+GF_SECRET = LOCAL_DEFAULTS["GRAFANA_WEBHOOK_SECRET"]
+GF_STAMP = LOCAL_DEFAULTS["GRAFANA_TIMESTAMP_HEADER"]
 MAX_BODY = 1024 * 1024
 THREADS = 8
 SEED = 20261201
 VALID_SENTRY = 60
 VALID_DATADOG = 40
 VALID_ALERTMANAGER = 30
+VALID_GRAFANA = 30
 FUZZED = 10_000
 OVERSIZED = 40  # each moves a megabyte: enough to cover both framings, few enough to be quick
 RESOURCES = ("event_alert", "issue", "metric_alert", "error", "installation", "comment", "",
@@ -100,7 +104,50 @@ def valid_cases() -> list[Case]:
                           chunked=i % 4 == 0, valid_key=f"alertmanager:{fingerprints[0]}",
                           path="alertmanager",
                           more_keys=tuple(f"alertmanager:{f}" for f in fingerprints[1:])))
+    for i in range(VALID_GRAFANA):
+        fingerprints = [f"gf{i:04d}a", f"gf{i:04d}b"][: 1 + i % 2]
+        body = grafana_body(fingerprints)
+        cases.append(Case("valid-grafana", "POST", grafana_signed(body), body,
+                          chunked=i % 4 == 1, valid_key=f"grafana:1:{fingerprints[0]}",
+                          path="grafana" if i % 2 else "",
+                          more_keys=tuple(f"grafana:1:{f}" for f in fingerprints[1:])))
     return cases
+
+
+def grafana_body(fingerprints: list[str]) -> bytes:
+    payload = json.loads(alertmanager_body(fingerprints))
+    for alert in payload["alerts"]:
+        alert.update(orgId=1, silenceURL="http://grafana/alerting/silence/new", panelURL="")
+    payload.update(version="1", orgId=1, state="alerting")
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def grafana_signed(body: bytes, secret: str = GF_SECRET, stamp: int | None = None,
+                   signed_stamp: int | None = None) -> dict[str, Any]:
+    """Return Grafana's headers: the signature over ``signed_stamp:body`` (``stamp`` by
+    default, the current time unless given)."""
+    stamp = int(time.time()) if stamp is None else stamp
+    over = str(stamp if signed_stamp is None else signed_stamp)
+    return {"Content-Type": "application/json", GF_STAMP: str(stamp),
+            "X-Grafana-Alerting-Signature": grafana_signature(secret, body, over)}
+
+
+def _forged_grafana(rng: random.Random, body: bytes) -> dict[str, Any]:
+    now = int(time.time())
+    return rng.choice([
+        lambda: grafana_signed(body, "not-the-secret"),
+        lambda: grafana_signed(body + b" ")
+        | {"X-Grafana-Alerting-Signature": grafana_signature(GF_SECRET, body + b" ")},
+        lambda: grafana_signed(body, stamp=now - 3600),  # a replay, an hour later
+        lambda: grafana_signed(body, stamp=now + 3600),
+        lambda: grafana_signed(body, signed_stamp=now - 1),  # the timestamp is signed
+        lambda: {"X-Grafana-Alerting-Signature": grafana_signature(GF_SECRET, body)},  # no stamp
+        lambda: {GF_STAMP: str(now), "X-Grafana-Alerting-Signature": ""},
+        lambda: {GF_STAMP: "soon", "X-Grafana-Alerting-Signature":
+                 grafana_signature(GF_SECRET, body, "soon")},
+        lambda: {GF_STAMP: str(now), "X-Grafana-Alerting-Signature":
+                 "".join(rng.choice("0123456789abcdef") for _ in range(64))},
+    ])()
 
 
 def alertmanager_body(fingerprints: list[str], **extra: object) -> bytes:
@@ -205,7 +252,8 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
         kind = rng.choice(["forged-sentry", "unsigned-sentry", "forged-datadog", "no-credentials",
                            "signed-bad-body", "token-bad-body", "wrong-method", "bad-body",
                            "header-soup", "ignored-resource", "forged-asana",
-                           "forged-alertmanager", "token-bad-body-alertmanager"])
+                           "forged-alertmanager", "token-bad-body-alertmanager",
+                           "forged-grafana", "signed-bad-body-grafana"])
         headers: dict[str, str | bytes] = {"Content-Type": rng.choice(CONTENT_TYPES)}
         method, chunked = "POST", False
         if kind == "forged-sentry":
@@ -247,6 +295,17 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
                 cases.append(Case(kind, method, headers, body, path="alertmanager"))
                 continue
             headers["User-Agent"] = "Alertmanager/0.27.0"
+        elif kind == "forged-grafana":  # its path, or its signature header on the root
+            body = grafana_body([f"gf-forged-{i}"])
+            headers.update(_forged_grafana(rng, body))
+            cases.append(Case(kind, method, headers, body,
+                              path="grafana" if rng.random() < 0.5 else ""))
+            continue
+        elif kind == "signed-bad-body-grafana":
+            body = _bad_alertmanager_body(rng, forged_id)
+            headers.update(grafana_signed(body))
+            cases.append(Case(kind, method, headers, body, path="grafana"))
+            continue
         elif kind == "token-bad-body-alertmanager":
             body = _bad_alertmanager_body(rng, forged_id)
             headers["Authorization"] = f"Bearer {AM_TOKEN}"
