@@ -277,3 +277,29 @@ def test_explain_route_recognises_a_saved_notification() -> None:
     assert source.sniff({"version": "1", "alerts": [], "groupKey": "x"}) is None
     assert SOURCES.alert_key("alertmanager", "alertmanager", json.loads(FIRING)) \
         == "alertmanager:4c1f3a9e2b7d8c60"
+
+
+@pytest.mark.parametrize(("truncated", "noted"), [(3, True), (0, False), (-1, False),
+                                                  (True, False), ("3", False), (None, False)])
+def test_only_a_positive_count_of_left_out_alerts_is_noted(truncated: object,
+                                                           noted: bool) -> None:
+    payload = json.loads(RESOLVED)
+    payload["truncatedAlerts"] = truncated
+    alert = parse_alert(json.dumps(payload).encode(), {"source": "alertmanager"})
+    assert bool(alert.facts) is noted
+
+
+def test_odd_but_harmless_alert_fields() -> None:
+    payload = json.loads(RESOLVED)
+    alert = payload["alerts"][0]
+    alert["status"] = "RESOLVED"  # read case-insensitively
+    alert["endsAt"] = "0001-01-01T00:00:00Z"  # unknown: no source time, the receipt instead
+    alert["labels"] |= {"nested": {"a": 1}, "list": [1], "number": 5, " ": "blank name"}
+    topic = Topic()
+    assert handle_webhook(hook(json.dumps(payload).encode()), deps(topic)).status == 202
+    [(body, attributes)] = topic.messages
+    assert "source_time" not in attributes and attributes["action"] == "resolved"
+    parsed = parse_alert(body, attributes)
+    assert parsed.action is Action.RESOLVED and parsed.occurred_at == NOW
+    assert dict(parsed.tags)["number"] == "5"
+    assert not {"nested", "list", " ", ""} & set(dict(parsed.tags))
