@@ -22,12 +22,17 @@ from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana, seed_teams
 
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one
-#: Datadog alert cycle; then one Azure Monitor alert fired and resolved; then an alert whose
-#: Sentry alert rule says where its task goes.
-STORY = (("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
-         ("regress", "sentry-regressed"), ("trigger", "datadog"),
-         ("recover", "datadog-recovered"), ("fire", "azure"), ("clear", "azure-resolved"),
-         ("rule", "sentry-rule"))
+#: Datadog alert cycle; then one Azure Monitor alert fired and resolved, an Alertmanager group
+#: of two alerts (the demo follows the first) and its resolve, a Grafana alert and its resolve;
+#: then an alert whose Sentry alert rule says where its task goes.
+STORY: tuple[tuple[str, str], ...] = (
+    ("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
+    ("regress", "sentry-regressed"), ("trigger", "datadog"),
+    ("recover", "datadog-recovered"),
+    ("fire", "azure"), ("clear", "azure-resolved"),
+    ("fire", "alertmanager"), ("resolve", "alertmanager-resolved"),
+    ("fire", "grafana"), ("resolve", "grafana-resolved"),
+    ("rule", "sentry-rule"))
 #: The Asana users the rule sample names as assignee and follower.
 RULE_PEOPLE = (("9101", "Ana Silva", "ana.silva@example.com"),
                ("9102", "Li Wei", "li.wei@example.com"))

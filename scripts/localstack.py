@@ -363,6 +363,9 @@ LOCAL_DEFAULTS = {
     "SENTRY_CLIENT_SECRET": "local-sentry-client-secret",
     "DATADOG_SECRET_TOKEN": "local-datadog-token",
     "AZURE_WEBHOOK_TOKEN": "local-azure-token",
+    "ALERTMANAGER_TOKEN": "local-alertmanager-token",
+    "GRAFANA_WEBHOOK_SECRET": "local-grafana-secret",
+    "GRAFANA_TIMESTAMP_HEADER": "X-Grafana-Alerting-Timestamp",
     "DRY_RUN_FILE": str(REPO / ".run" / "asana-dry-run.jsonl"),
 }
 

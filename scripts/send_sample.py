@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -30,9 +31,21 @@ SAMPLES = {
     # One Azure Monitor alert (an action group's webhook, common alert schema): fired, resolved.
     "azure": ("tests/data/azure/metric_fired.json", "azure"),
     "azure-resolved": ("tests/data/azure/metric_resolved.json", "azure"),
+    # One Alertmanager notification of two crash-looping pods, then the first one resolved
+    # (posted to the source's path, with the credentials Alertmanager sends).
+    "alertmanager": ("tests/data/alertmanager/firing.json", "alertmanager"),
+    "alertmanager-resolved": ("tests/data/alertmanager/resolved.json", "alertmanager"),
+    # One Grafana alert firing, then resolved (HMAC-signed over the current time).
+    "grafana": ("tests/data/grafana/firing.json", "grafana"),
+    "grafana-resolved": ("tests/data/grafana/resolved.json", "grafana"),
 }
-#: Samples posted to their source's own path with a token in the URL, as Azure's webhook action.
-URL_TOKEN_SAMPLES = {"azure": ("/azure", "AZURE_WEBHOOK_TOKEN")}
+#: The sources that post to a path of their own (docs/<source>.md): resource -> (path, the
+#: credential sent as ``?token=`` in the URL, as Azure's webhook action does, or None).
+PATHS: dict[str, tuple[str, str | None]] = {
+    "alertmanager": ("alertmanager", None),
+    "grafana": ("grafana", None),
+    "azure": ("azure", "AZURE_WEBHOOK_TOKEN"),
+}
 
 
 def sample_body(name: str) -> bytes:
@@ -49,8 +62,14 @@ def ingest_url(env: Mapping[str, str]) -> str:
 def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, str]:
     """Return the headers Sentry or Datadog would send ``body`` of sample ``name`` with."""
     resource = SAMPLES[name][1]
-    if resource in URL_TOKEN_SAMPLES:
+    if resource in PATHS and PATHS[resource][1]:
         return {"Content-Type": "application/json"}  # the credential is in the URL
+    if resource == "alertmanager":
+        token = env.get("ALERTMANAGER_TOKEN") or LOCAL_DEFAULTS["ALERTMANAGER_TOKEN"]
+        return {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.27.0",
+                "Authorization": f"Bearer {token.splitlines()[0]}"}
+    if resource == "grafana":
+        return grafana_headers(body, env)
     if resource is None:
         token = env.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
         return {"Content-Type": "application/json",
@@ -59,14 +78,35 @@ def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, 
     return sentry_headers(body, resource, secret.splitlines()[0])
 
 
+def grafana_headers(body: bytes, env: Mapping[str, str]) -> dict[str, str]:
+    """Return the headers of Grafana's contact point: its HMAC signature, over the current
+    time when a timestamp header is configured."""
+    from shared.sources.grafana.verify import signature
+
+    secret = (env.get("GRAFANA_WEBHOOK_SECRET")
+              or LOCAL_DEFAULTS["GRAFANA_WEBHOOK_SECRET"]).splitlines()[0]
+    stamp_header = env.get("GRAFANA_TIMESTAMP_HEADER", LOCAL_DEFAULTS["GRAFANA_TIMESTAMP_HEADER"])
+    headers = {"Content-Type": "application/json", "User-Agent": "Grafana"}
+    stamp = str(int(time.time())) if stamp_header.strip() else None
+    if stamp is not None:
+        headers[stamp_header.strip()] = stamp
+    header = env.get("GRAFANA_SIGNATURE_HEADER", "").strip() or "X-Grafana-Alerting-Signature"
+    headers[header] = signature(secret, body, stamp)
+    return headers
+
+
 def sample_url(name: str, url: str, env: Mapping[str, str]) -> str:
-    """Return where sample ``name`` is posted: ``url``, or its source's path with the token."""
-    resource = SAMPLES[name][1]
-    if resource not in URL_TOKEN_SAMPLES:
+    """Return where sample ``name`` is posted: ``url``, or its source's path under it (with
+    the token, for a source that takes it in the URL)."""
+    resource = SAMPLES[name][1] or ""
+    if resource not in PATHS:
         return url
-    path, credential = URL_TOKEN_SAMPLES[resource]
+    path, credential = PATHS[resource]
+    target = f"{url.rstrip('/')}/{path}"
+    if credential is None:
+        return target
     token = (env.get(credential) or LOCAL_DEFAULTS[credential]).splitlines()[0]
-    return f"{url.rstrip('/')}{path}?{urlencode({'token': token})}"
+    return f"{target}?{urlencode({'token': token})}"
 
 
 def main(argv: list[str] | None = None) -> int:

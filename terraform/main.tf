@@ -18,24 +18,30 @@ locals {
   # Ingest reads ASANA_PAT only to check a Sentry alert rule's settings (board, people) in
   # Asana when the rule is saved.
   secret_readers = {
-    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT", "AZURE_WEBHOOK_TOKEN"]
+    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT", "AZURE_WEBHOOK_TOKEN", "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET"]
     worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
     reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"]
   }
-  # Credentials of the alert sources switched off: no secret is created, no grant given (the
-  # code then finds them unset, and refuses what would need them).
-  secrets_off = concat(
-    var.azure_monitor.enabled && var.azure_monitor.url_token ? [] : ["AZURE_WEBHOOK_TOKEN"],
-  )
+  # The credentials of the sources a deployment switches on: off, their secret and its grants
+  # do not exist (the code reads them only for a request to that source, which then fails
+  # naming the credential).
+  source_switches = {
+    AZURE_WEBHOOK_TOKEN    = var.azure_monitor.enabled && var.azure_monitor.url_token
+    ALERTMANAGER_TOKEN     = var.alertmanager.enabled
+    GRAFANA_WEBHOOK_SECRET = var.grafana.enabled
+  }
   # credential -> the functions that read it, and one grant per (function, credential).
   secret_reader = {
     for name in distinct(flatten(values(local.secret_readers))) :
     name => sort([for reader, names in local.secret_readers : reader if contains(names, name)])
-    if !contains(local.secrets_off, name)
+    if lookup(local.source_switches, name, true)
   }
   secret_grants = merge([
     for reader, names in local.secret_readers :
-    { for name in names : "${reader}/${name}" => { reader = reader, name = name } if !contains(local.secrets_off, name) }
+    {
+      for name in names : "${reader}/${name}" => { reader = reader, name = name }
+      if lookup(local.source_switches, name, true)
+    }
   ]...)
 
   # The environment-variable contract of the code's settings; the three functions read the
@@ -79,6 +85,10 @@ locals {
     # Azure Monitor's Secure Webhook (ingest); empty: off. AZURE_ENTRA_KEYS_URL is test-only.
     AZURE_TENANT_ID = var.azure_monitor.enabled ? var.azure_monitor.tenant_id : ""
     AZURE_AUDIENCES = var.azure_monitor.enabled ? join(",", var.azure_monitor.audiences) : ""
+    # Grafana's webhook contact point: how it signs (read by ingest only).
+    GRAFANA_SIGNATURE_HEADER      = var.grafana.signature_header
+    GRAFANA_TIMESTAMP_HEADER      = var.grafana.timestamp_header
+    GRAFANA_REPLAY_WINDOW_SECONDS = tostring(var.grafana.replay_window_seconds)
   }
 
   # One release per deployed source: the hash of the three functions' archives, so Sentry's

@@ -77,3 +77,13 @@ output "dashboard_url" {
   description = "Cloud Monitoring dashboard of tasks created, unrouted alerts, rejected webhooks and backlog."
   value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.main.id), 3)}?project=${var.project_id}"
 }
+
+output "alertmanager_webhook_url" {
+  description = "The url of Alertmanager's webhook_config (docs/alertmanager.md); null while alertmanager.enabled is false."
+  value       = var.alertmanager.enabled ? "${google_cloudfunctions2_function.function["ingest"].service_config[0].uri}/alertmanager" : null
+}
+
+output "grafana_webhook_url" {
+  description = "The URL of Grafana's webhook contact point (docs/grafana.md); null while grafana.enabled is false."
+  value       = var.grafana.enabled ? "${google_cloudfunctions2_function.function["ingest"].service_config[0].uri}/grafana" : null
+}

@@ -453,3 +453,32 @@ variable "azure_monitor" {
     error_message = "azure_monitor is enabled with no way in: set url_token = true, or tenant_id and audiences for Secure Webhook."
   }
 }
+
+variable "alertmanager" {
+  description = "Prometheus Alertmanager's webhook receiver (docs/alertmanager.md): enabled creates the ALERTMANAGER_TOKEN secret ingest checks the receiver's bearer token or basic-auth password against; the alertmanager_webhook_url output is the receiver's url."
+  type = object({
+    enabled = optional(bool, false)
+  })
+  default = {}
+}
+
+variable "grafana" {
+  description = "Grafana Alerting's webhook contact point (docs/grafana.md): enabled creates the GRAFANA_WEBHOOK_SECRET secret (the contact point's HMAC secret); signature_header and timestamp_header are the contact point's HMAC header names (an empty timestamp_header: only the body is signed), replay_window_seconds how far a signed timestamp may be from ingest's clock. The grafana_webhook_url output is the contact point's URL."
+  type = object({
+    enabled               = optional(bool, false)
+    signature_header      = optional(string, "X-Grafana-Alerting-Signature")
+    timestamp_header      = optional(string, "X-Grafana-Alerting-Timestamp")
+    replay_window_seconds = optional(number, 300)
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", var.grafana.signature_header)) && can(regex("^[A-Za-z0-9!#$%&'*+.^_`|~-]*$", var.grafana.timestamp_header))
+    error_message = "grafana.signature_header and grafana.timestamp_header must be HTTP header names (timestamp_header may be empty)."
+  }
+
+  validation {
+    condition     = var.grafana.replay_window_seconds >= 30 && var.grafana.replay_window_seconds <= 3600
+    error_message = "grafana.replay_window_seconds must be between 30 and 3600."
+  }
+}

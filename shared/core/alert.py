@@ -59,6 +59,11 @@ class Alert:
     # (name, value) settings the alert rule's action saved (Sentry's "Create an Asana task";
     # shared/routing/rule_settings.py); empty when the rule sent none.
     rule_settings: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # (label, URL) pages the source itself links to (Alertmanager, Grafana's dashboard / panel /
+    # silence), shown among the task's links.
+    links: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # (label, text) facts the source adds to the task (alerts a grouped body left out).
+    facts: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def match_fields(self) -> dict[str, str]:
         """Return the key/value pairs teams.yaml matchers look at: tags plus derived keys."""

@@ -31,7 +31,7 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 SECRET_READERS: dict[str, tuple[str, ...]] = {
     # ingest reads ASANA_PAT only to check a Sentry alert rule's settings when it is saved.
     "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT",
-               "AZURE_WEBHOOK_TOKEN"),
+               "AZURE_WEBHOOK_TOKEN", "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET"),
     "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
     "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"),
 }
@@ -47,6 +47,8 @@ CREDENTIALS: dict[str, str] = {
     "DATADOG_APP_KEY": "a Datadog application key: reconciliation reads monitors with it",
     "AZURE_WEBHOOK_TOKEN": "the token in the Azure action group's webhook URL (?token=); "
                            "unset with Secure Webhook alone",
+    "ALERTMANAGER_TOKEN": "the Alertmanager receiver's bearer token or basic-auth password",
+    "GRAFANA_WEBHOOK_SECRET": "the HMAC secret of the Grafana webhook contact point",
 }
 #: What the configuration page adds to a credential's line: scopes, and who reads it why.
 CREDENTIAL_NOTES: dict[str, str] = {
@@ -60,6 +62,10 @@ CREDENTIAL_NOTES: dict[str, str] = {
     "DATADOG_APP_KEY": "scoped keys need `monitors_read`",
     "AZURE_WEBHOOK_TOKEN": "in the URL `<ingest URL>/azure?token=…` "
                            "([azure-monitor.md](azure-monitor.md))",
+    "ALERTMANAGER_TOKEN": "see [alertmanager.md](alertmanager.md); Terraform creates its "
+                          "secret only with `alertmanager.enabled`",
+    "GRAFANA_WEBHOOK_SECRET": "see [grafana.md](grafana.md); Terraform creates its secret "
+                              "only with `grafana.enabled`",
 }
 FUNCTIONS = ("ingest", "worker", "reconcile")
 
@@ -110,6 +116,10 @@ class Settings:
     azure_tenant_id: str | None = None
     azure_audiences: tuple[str, ...] = ()
     azure_entra_keys_url: str | None = None  # test-only, ENVIRONMENT=dev
+    # Grafana's webhook contact point (ingest only): how it signs.
+    grafana_signature_header: str = "X-Grafana-Alerting-Signature"
+    grafana_timestamp_header: str | None = None
+    grafana_replay_window_seconds: int = 300
 
 
 def _int(env: Mapping[str, str], key: str, default: int, problems: list[str]) -> int:
@@ -219,6 +229,17 @@ def _sentry_rules(env: Mapping[str, str], problems: list[str]) -> tuple[tuple[st
             continue
         rules.append((project.strip(), rule_id.strip()))
     return tuple(rules)
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+def _header_name(env: Mapping[str, str], key: str, problems: list[str]) -> str | None:
+    name = env.get(key, "").strip()
+    if name and not _HEADER_NAME.fullmatch(name):
+        problems.append(f"{key}: {name!r} is not an HTTP header name")
+        return None
+    return name or None
 
 
 def _reconcile_problems(settings: Settings) -> list[str]:
@@ -432,6 +453,22 @@ SETTINGS: tuple[Setting, ...] = (
             "`0-9`, `-`, starting with a letter), never the ledger's `(default)`, so ingest "
             "needs no access to the ledger; Terraform creates it (`asana_hooks_database`)",
             source="asana"),
+    Setting("GRAFANA_SIGNATURE_HEADER", "grafana_signature_header",
+            "X-Grafana-Alerting-Signature",
+            lambda env, key, problems, values: _header_name(env, key, problems)
+            or "X-Grafana-Alerting-Signature",
+            "ingest: the header of the Grafana contact point's HMAC signature "
+            "([grafana.md](grafana.md))", ("ingest",), "grafana"),
+    Setting("GRAFANA_TIMESTAMP_HEADER", "grafana_timestamp_header", "",
+            lambda env, key, problems, values: _header_name(env, key, problems),
+            "ingest: the contact point's *Timestamp Header*; set, every Grafana request must "
+            "carry it, signed as `timestamp:body`", ("ingest",), "grafana",
+            shown_default="*(unset: only the body is signed; Terraform: "
+                          "`X-Grafana-Alerting-Timestamp`)*"),
+    Setting("GRAFANA_REPLAY_WINDOW_SECONDS", "grafana_replay_window_seconds", "300",
+            _whole(300),
+            "ingest: how far that timestamp may be from ingest's clock, either way",
+            ("ingest",), "grafana"),
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from shared.core.alert import Alert
 from shared.routing.teams import PriorityMap
 
@@ -16,7 +18,19 @@ def explain_priority(alert: Alert, priorities: PriorityMap) -> str:
     return _decide(alert, priorities)[1]
 
 
+#: Sources whose severity is their alert's ``severity`` label (Alert.level, lower-case).
+_SEVERITY_LABEL = {"alertmanager": "Alertmanager", "grafana": "Grafana"}
+
+
 def _decide(alert: Alert, priorities: PriorityMap) -> tuple[str, str]:
+    if alert.source in _SEVERITY_LABEL:
+        vendor = _SEVERITY_LABEL[alert.source]
+        table: Mapping[str, str] = getattr(priorities, alert.source)
+        label = (alert.level or "").strip().lower()
+        if label in table:
+            return table[label], f"{vendor} severity label '{label}' → {table[label]}"
+        what = f"unknown {vendor} severity {label!r}" if label else f"no {vendor} severity label"
+        return priorities.default, f"{what} → {priorities.default} (default)"
     if alert.source == "datadog":
         severity = (alert.priority or "").strip().upper()
         if severity in priorities.datadog:

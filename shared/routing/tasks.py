@@ -53,6 +53,7 @@ _LISTS = frozenset({"ol", "ul"})  # whitespace is the only text a list takes
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _SOURCE_LABELS = {"sentry": "Sentry", "datadog": "Datadog"}
+_SOURCE_LABELS |= {"alertmanager": "Alertmanager", "grafana": "Grafana"}
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,7 @@ def _facts(alert: Alert, priority: str) -> list[tuple[str, str, bool]]:
         ("Scope", alert.scope, True),
         ("Monitor", alert.monitor_id, False),
         ("Transition", alert.transition, False),
+        *((label, value, False) for label, value in alert.facts),
     ]
     return [(label, value, mono) for label, value, mono in rows if value]
 
@@ -227,7 +229,7 @@ def _links(alert: Alert, config: TeamsConfig) -> list[tuple[str, str]]:
     candidates = list(template.links)
     if template.runbook_url:
         candidates.insert(0, ("Runbook", template.runbook_url))
-    links = []
+    links = [(label, url) for label, url in alert.links if _is_web_url(url)]
     for label, url_template in candidates:
         url = fill_template(url_template, fields)
         if url:

@@ -16,8 +16,10 @@ PRIORITIES = ("High", "Medium", "Low")
 #: (tests/unit/test_architecture.py holds this to the source table). Sentry's `issue` and `error`
 #: webhooks fire for every new issue / every error event, so by default they only update tasks
 #: that alert rules opened.
-CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog", "azure")
-DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog", "azure")
+CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog", "azure",
+                      "alertmanager", "grafana")
+DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog", "azure", "alertmanager",
+                             "grafana")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,12 @@ class CustomFields:
     fixed: Mapping[str, str] = field(default_factory=dict)
 
 
+#: The usual values of the ``severity`` label of Prometheus and Grafana alert rules.
+SEVERITY_LABELS = (("critical", "High"), ("page", "High"), ("high", "High"), ("error", "High"),
+                   ("warning", "Medium"), ("medium", "Medium"), ("info", "Low"),
+                   ("low", "Low"), ("none", "Low"))
+
+
 @dataclass(frozen=True)
 class PriorityMap:
     """How source severities become High / Medium / Low."""
@@ -81,6 +89,9 @@ class PriorityMap:
             "P5": "Low",
         }
     )
+    # A Prometheus / Grafana alert rule's ``severity`` label (free-form; lower-case here).
+    alertmanager: Mapping[str, str] = field(default_factory=lambda: dict(SEVERITY_LABELS))
+    grafana: Mapping[str, str] = field(default_factory=lambda: dict(SEVERITY_LABELS))
     default: str = "High"  # no level / no Datadog priority
     # Azure Monitor's severities, named as Azure does: Critical, Error, Warning, Informational,
     # Verbose (read like Sentry's levels).

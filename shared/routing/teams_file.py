@@ -327,9 +327,11 @@ def _parse_priority(raw: object, problems: _Problems) -> PriorityMap:
         return PriorityMap()
     where = "settings: priority"
     if not isinstance(raw, dict):
-        problems.add(where, "expected a mapping with sentry, datadog, azure, default")
+        problems.add(where, "expected a mapping with sentry, datadog, azure, alertmanager, "
+                            "grafana, default")
         return PriorityMap()
-    _reject_unknown(raw, ("sentry", "datadog", "default", "azure"), where, problems)
+    _reject_unknown(raw, ("sentry", "datadog", "azure", *_LABEL_TABLES, "default"), where,
+                    problems)
     base = PriorityMap()
     sentry = _priority_table(raw.get("sentry"), SENTRY_LEVELS, str.lower, f"{where}: sentry",
                              problems)
@@ -340,21 +342,30 @@ def _parse_priority(raw: object, problems: _Problems) -> PriorityMap:
         default = _priority_value(raw["default"], f"{where}: default", problems) or default
     azure = _priority_table(raw.get("azure"), AZURE_SEVERITIES, str.capitalize,
                             f"{where}: azure", problems)
+    labels = {name: {**getattr(base, name),
+                     **_priority_table(raw.get(name), None, str.lower, f"{where}: {name}",
+                                       problems)} for name in _LABEL_TABLES}
     return PriorityMap(sentry={**base.sentry, **sentry}, datadog={**base.datadog, **datadog},
-                       default=default, azure={**base.azure, **azure})
+                       default=default, azure={**base.azure, **azure}, **labels)
 
 
-def _priority_table(raw: object, levels: tuple[str, ...], normalize: Callable[[str], str],
-                    where: str, problems: _Problems) -> dict[str, str]:
+#: Sources whose severity is a free-form label value (``severity: critical``).
+_LABEL_TABLES = ("alertmanager", "grafana")
+
+
+def _priority_table(raw: object, levels: tuple[str, ...] | None,
+                    normalize: Callable[[str], str], where: str,
+                    problems: _Problems) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        problems.add(where, f"expected a mapping of {', '.join(levels)} to High/Medium/Low")
+        problems.add(where, f"expected a mapping of {', '.join(levels or ('label values',))} "
+                            "to High/Medium/Low")
         return {}
     table: dict[str, str] = {}
     for level, value in raw.items():
         key = normalize(str(level))
-        if key not in levels:
+        if levels is not None and key not in levels:
             problems.add(where, f"unknown priority level {level!r} (expected {', '.join(levels)})")
             continue
         priority = _priority_value(value, f"{where}: {level}", problems)

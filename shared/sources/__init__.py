@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from shared.sources import asana, azure, datadog, sentry
+from shared.sources import alertmanager, asana, azure, datadog, grafana, sentry
 from shared.sources.base import Sources
 
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ SOURCES = Sources(
     # Before Datadog: explain-route asks each source's sniff in this order, and Datadog's
     # takes any body (its webhook's body is the service's own template).
     azure.SOURCE,
+    alertmanager.SOURCE,
+    grafana.SOURCE,
     datadog.SOURCE,
     asana.SOURCE,
 )

@@ -3,6 +3,7 @@ published, nothing valid is lost, and no request gets a 5xx."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -20,6 +21,7 @@ from requests.adapters import HTTPAdapter
 
 from scripts.bench_ingest_memory import IngestEdge, ingest_on_emulator
 from scripts.localstack import LOCAL_DEFAULTS
+from shared.sources.grafana.verify import signature as grafana_signature
 from shared.sources.sentry.verify import sentry_signature
 from tests.fakes.entra_keys import AUDIENCE, EntraKeys
 from tests.integration.pubsub_helpers import pull, tap
@@ -27,6 +29,9 @@ from tests.reliability import summary
 
 SECRET = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
 TOKEN = LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
+AM_TOKEN = LOCAL_DEFAULTS["ALERTMANAGER_TOKEN"]
+GF_SECRET = LOCAL_DEFAULTS["GRAFANA_WEBHOOK_SECRET"]
+GF_STAMP = LOCAL_DEFAULTS["GRAFANA_TIMESTAMP_HEADER"]
 MAX_BODY = 1024 * 1024
 THREADS = 8
 SEED = 20261201
@@ -35,6 +40,8 @@ VALID_DATADOG = 40
 VALID_AZURE = 40  # half with the URL token, half with a Secure Webhook token
 AZURE_TOKEN = LOCAL_DEFAULTS["AZURE_WEBHOOK_TOKEN"]
 AZURE_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "azure" / "metric_fired.json"
+VALID_ALERTMANAGER = 30
+VALID_GRAFANA = 30
 FUZZED = 10_000
 OVERSIZED = 40  # each moves a megabyte: enough to cover both framings, few enough to be quick
 RESOURCES = ("event_alert", "issue", "metric_alert", "error", "installation", "comment", "",
@@ -56,6 +63,12 @@ class Case:
     chunked: bool = False
     valid_key: str | None = None
     query: str = ""
+    path: str = ""  # a source's own path (Alertmanager's /alertmanager)
+    more_keys: tuple[str, ...] = ()  # the other alerts of a grouped body, each published
+
+    def alert_keys(self) -> tuple[str, ...]:
+        """Return the alert keys this request must publish."""
+        return (self.valid_key, *self.more_keys) if self.valid_key else ()
 
 
 def sentry_body(issue_id: int, **extra: object) -> bytes:
@@ -111,6 +124,22 @@ def valid_cases() -> list[Case]:
             cases.append(Case("valid-azure", "POST", {**json_type, "Authorization":
                                                       f"Bearer {ENTRA.token()}"}, body,
                               valid_key=azure_key(f"fuzz-valid-{i}"), query="/azure"))
+    for i in range(VALID_ALERTMANAGER):
+        fingerprints = [f"fz{i:04d}a", f"fz{i:04d}b"][: 1 + i % 2]
+        body = alertmanager_body(fingerprints)
+        auth = (f"Bearer {AM_TOKEN}" if i % 3 else
+                "Basic " + base64.b64encode(f"am:{AM_TOKEN}".encode()).decode())
+        cases.append(Case("valid-alertmanager", "POST", {"Authorization": auth}, body,
+                          chunked=i % 4 == 0, valid_key=f"alertmanager:{fingerprints[0]}",
+                          path="alertmanager",
+                          more_keys=tuple(f"alertmanager:{f}" for f in fingerprints[1:])))
+    for i in range(VALID_GRAFANA):
+        fingerprints = [f"gf{i:04d}a", f"gf{i:04d}b"][: 1 + i % 2]
+        body = grafana_body(fingerprints)
+        cases.append(Case("valid-grafana", "POST", grafana_signed(body), body,
+                          chunked=i % 4 == 1, valid_key=f"grafana:1:{fingerprints[0]}",
+                          path="grafana" if i % 2 else "",
+                          more_keys=tuple(f"grafana:1:{f}" for f in fingerprints[1:])))
     return cases
 
 
@@ -184,6 +213,77 @@ def _bad_azure_body(rng: random.Random, forged_id: int) -> bytes:
     ])()
 
 
+def grafana_body(fingerprints: list[str]) -> bytes:
+    payload = json.loads(alertmanager_body(fingerprints))
+    for alert in payload["alerts"]:
+        alert.update(orgId=1, silenceURL="http://grafana/alerting/silence/new", panelURL="")
+    payload.update(version="1", orgId=1, state="alerting")
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def grafana_signed(body: bytes, secret: str = GF_SECRET, stamp: int | None = None,
+                   signed_stamp: int | None = None) -> dict[str, Any]:
+    """Return Grafana's headers: the signature over ``signed_stamp:body`` (``stamp`` by
+    default, the current time unless given)."""
+    stamp = int(time.time()) if stamp is None else stamp
+    over = str(stamp if signed_stamp is None else signed_stamp)
+    return {"Content-Type": "application/json", GF_STAMP: str(stamp),
+            "X-Grafana-Alerting-Signature": grafana_signature(secret, body, over)}
+
+
+def _forged_grafana(rng: random.Random, body: bytes) -> dict[str, Any]:
+    now = int(time.time())
+    return rng.choice([
+        lambda: grafana_signed(body, "not-the-secret"),
+        lambda: grafana_signed(body + b" ")
+        | {"X-Grafana-Alerting-Signature": grafana_signature(GF_SECRET, body + b" ")},
+        lambda: grafana_signed(body, stamp=now - 3600),  # a replay, an hour later
+        lambda: grafana_signed(body, stamp=now + 3600),
+        lambda: grafana_signed(body, signed_stamp=now - 1),  # the timestamp is signed
+        lambda: {"X-Grafana-Alerting-Signature": grafana_signature(GF_SECRET, body)},  # no stamp
+        lambda: {GF_STAMP: str(now), "X-Grafana-Alerting-Signature": ""},
+        lambda: {GF_STAMP: "soon", "X-Grafana-Alerting-Signature":
+                 grafana_signature(GF_SECRET, body, "soon")},
+        lambda: {GF_STAMP: str(now), "X-Grafana-Alerting-Signature":
+                 "".join(rng.choice("0123456789abcdef") for _ in range(64))},
+    ])()
+
+
+def alertmanager_body(fingerprints: list[str], **extra: object) -> bytes:
+    alerts = [{"status": "firing", "labels": {"alertname": "Fuzz", "severity": "critical"},
+               "annotations": {"summary": "fuzz é 支払い"}, "startsAt": "2026-11-25T11:00:00Z",
+               "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom/graph",
+               "fingerprint": f} for f in fingerprints]
+    return json.dumps({"version": "4", "status": "firing", "receiver": "alert-bridge",
+                       "groupKey": "{}:{}", "alerts": alerts, **extra},
+                      ensure_ascii=False).encode()
+
+
+def _forged_authorization(rng: random.Random) -> str:
+    return rng.choice([
+        f"Bearer {AM_TOKEN}x", f"Bearer {AM_TOKEN[:-1]}", "Bearer " + AM_TOKEN.upper(),
+        AM_TOKEN, f"Token {AM_TOKEN}", "Bearer", "Basic", "Basic !!!",
+        "Basic " + base64.b64encode(AM_TOKEN.encode()).decode(),  # no user:password colon
+        "Basic " + base64.b64encode(f"am:{AM_TOKEN}x".encode()).decode(),
+        f"Bearer {TOKEN}", "", "null"])
+
+
+def _bad_alertmanager_body(rng: random.Random, forged_id: int) -> bytes:
+    """An Alertmanager-shaped body that cannot be published, whatever the credentials."""
+    return rng.choice([
+        lambda: _bad_body(rng, forged_id),
+        lambda: b'{"version": "4"}',
+        lambda: b'{"alerts": {"fingerprint": "x"}}',
+        lambda: b'{"alerts": ["x"]}',
+        lambda: json.dumps({"alerts": [{"status": "firing"}]}).encode(),
+        lambda: json.dumps({"alerts": [{"fingerprint": "x", "status": "pending"}]}).encode(),
+        lambda: b'{"alerts": [{"fingerprint": "\\ud800", "status": "firing"}]}',
+        lambda: json.dumps({"alerts": [{"fingerprint": "f" * 2000, "status": "firing"}]})
+        .encode(),
+        lambda: alertmanager_body([f"fz-ok-{forged_id}", ""]),  # one alert without a key
+    ])()
+
+
 def _junk(rng: random.Random, size: int) -> bytes:
     return bytes(rng.getrandbits(8) for _ in range(size))
 
@@ -251,7 +351,9 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
         kind = rng.choice(["forged-sentry", "unsigned-sentry", "forged-datadog", "no-credentials",
                            "signed-bad-body", "token-bad-body", "wrong-method", "bad-body",
                            "header-soup", "ignored-resource", "forged-asana",
-                           "forged-azure-token", "forged-azure-bearer", "azure-bad-body"])
+                           "forged-azure-token", "forged-azure-bearer", "azure-bad-body",
+                           "forged-alertmanager", "token-bad-body-alertmanager",
+                           "forged-grafana", "signed-bad-body-grafana"])
         headers: dict[str, str | bytes] = {"Content-Type": rng.choice(CONTENT_TYPES)}
         method, chunked = "POST", False
         if kind == "forged-sentry":
@@ -301,6 +403,29 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
             cases.append(Case(kind, method, headers, body, chunked=rng.random() < 0.1,
                               query=f"/azure?token={AZURE_TOKEN}"))
             continue
+        elif kind == "forged-alertmanager":  # its path, or its User-Agent on the root
+            body = alertmanager_body([f"fz-forged-{i}"])
+            headers["Authorization"] = _forged_authorization(rng)
+            if rng.random() < 0.5:
+                cases.append(Case(kind, method, headers, body, path="alertmanager"))
+                continue
+            headers["User-Agent"] = "Alertmanager/0.27.0"
+        elif kind == "forged-grafana":  # its path, or its signature header on the root
+            body = grafana_body([f"gf-forged-{i}"])
+            headers.update(_forged_grafana(rng, body))
+            cases.append(Case(kind, method, headers, body,
+                              path="grafana" if rng.random() < 0.5 else ""))
+            continue
+        elif kind == "signed-bad-body-grafana":
+            body = _bad_alertmanager_body(rng, forged_id)
+            headers.update(grafana_signed(body))
+            cases.append(Case(kind, method, headers, body, path="grafana"))
+            continue
+        elif kind == "token-bad-body-alertmanager":
+            body = _bad_alertmanager_body(rng, forged_id)
+            headers["Authorization"] = f"Bearer {AM_TOKEN}"
+            cases.append(Case(kind, method, headers, body, path="alertmanager"))
+            continue
         chunked = rng.random() < 0.1
         cases.append(Case(kind, method, headers, body, chunked=chunked))
     for i in range(OVERSIZED):
@@ -325,6 +450,8 @@ def _chunks(body: bytes) -> Iterator[bytes]:
 
 def send(session: requests.Session, url: str, case: Case) -> int:
     data: bytes | Iterator[bytes] = _chunks(case.body) if case.chunked else case.body
+    if case.path:
+        url = f"{url.rstrip('/')}/{case.path}"
     return session.request(case.method, url + case.query, data=data, headers=case.headers,
                            timeout=60).status_code
 
@@ -365,17 +492,18 @@ def test_fuzz_publishes_only_authenticated_alerts_and_never_answers_5xx(
     with ThreadPoolExecutor(THREADS) as pool:
         statuses = list(pool.map(lambda case: send(session, edge.ingest.url, case), cases))
     answers = Counter((case.kind, status) for case, status in zip(cases, statuses, strict=True))
-    messages = pull(subscriber, events, want=len(valid), timeout=30)
+    expected = {key: case.body for case in valid for key in case.alert_keys()}
+    messages = pull(subscriber, events, want=len(expected), timeout=30)
     messages += pull(subscriber, events, want=1, timeout=2)  # anything beyond the valid ones
     subscriber.close()
     seconds = time.monotonic() - started
 
-    bodies = {case.valid_key: case.body for case in valid}
+    bodies = expected
     published = Counter(message.attributes.get("alert_key") for message in messages
                         if bodies.get(message.attributes.get("alert_key")) == message.data)
     unauthenticated = len(messages) - sum(published.values())
     lost = sum(1 for key in bodies if published[key] == 0)
-    summary.record(f"ingest fuzz ({len(cases)} requests)", alerts=len(valid),
+    summary.record(f"ingest fuzz ({len(cases)} requests)", alerts=len(bodies),
                    tasks=len(published), lost=lost, duplicated=unauthenticated,
                    seconds=seconds)
 

@@ -181,7 +181,8 @@ def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
     readers = module.locals["secret_readers"]
     assert readers == {
         "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT",
-                   "AZURE_WEBHOOK_TOKEN"],
+                   "AZURE_WEBHOOK_TOKEN",
+                   "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET"],
         "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"],
         "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"],
     }
@@ -394,11 +395,10 @@ def test_azure_monitor_is_one_switch(module: Module) -> None:
     variable = module.variables["azure_monitor"]
     assert variable["default"] == {}
     assert "enabled = optional(bool, false)" in variable["type"].replace("   =", " =")
-    assert module.locals["secrets_off"] == (
-        '${concat(var.azure_monitor.enabled && var.azure_monitor.url_token ? [] : '
-        '["AZURE_WEBHOOK_TOKEN"])}')
-    assert "!contains(local.secrets_off, name)" in module.locals["secret_reader"]
-    assert "!contains(local.secrets_off, name)" in module.locals["secret_grants"]
+    assert module.locals["source_switches"]["AZURE_WEBHOOK_TOKEN"] == (
+        "${var.azure_monitor.enabled && var.azure_monitor.url_token}")
+    assert "lookup(local.source_switches, name, true)" in module.locals["secret_reader"]
+    assert "lookup(local.source_switches, name, true)" in module.locals["secret_grants"]
     env = module.locals["function_env"]
     assert env["AZURE_TENANT_ID"] == (
         '${var.azure_monitor.enabled ? var.azure_monitor.tenant_id : ""}')

@@ -5,13 +5,13 @@ import json
 import pytest
 
 from scripts.send_sample import SAMPLES, ingest_url, sample_body, sample_url, signed_headers
-from shared.sources import alert_key, parse_alert
+from shared.sources import SOURCES, alert_key, parse_alert
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_every_sample_parses(name: str) -> None:
     resource = SAMPLES[name][1] or "datadog"
-    source = resource if resource in ("datadog", "azure") else "sentry"
+    source = next(s.name for s in SOURCES if resource in s.resources)
     alert = parse_alert(sample_body(name), {"source": source, "resource": resource})
     assert alert.key == alert_key(source, resource, json.loads(sample_body(name)))
 
@@ -64,3 +64,30 @@ def test_azure_samples_are_one_alert_posted_with_the_url_token() -> None:
         "http://h/azure?token=new")
     assert sample_url("datadog", "http://h/", {}) == "http://h/"
     assert signed_headers("azure", b"{}", {}) == {"Content-Type": "application/json"}
+def test_alertmanager_samples_are_one_alert_firing_and_resolved() -> None:
+    keys = {alert_key("alertmanager", "alertmanager", json.loads(sample_body(name)))
+            for name in ("alertmanager", "alertmanager-resolved")}
+    assert len(keys) == 1
+
+
+def test_path_samples_go_to_their_source_path() -> None:
+
+    assert sample_url("alertmanager", "http://127.0.0.1:8080/", {}) \
+        == "http://127.0.0.1:8080/alertmanager"
+    assert sample_url("datadog", "http://127.0.0.1:8080/", {}) == "http://127.0.0.1:8080/"
+
+
+def test_grafana_samples_are_one_alert_signed_as_grafana_signs() -> None:
+    from scripts.send_sample import grafana_headers
+    from shared.sources.grafana.verify import Signing, why_refused
+
+    keys = {alert_key("grafana", "grafana", json.loads(sample_body(name)))
+            for name in ("grafana", "grafana-resolved")}
+    assert len(keys) == 1
+    body = sample_body("grafana")
+    headers = {k.lower(): v for k, v in grafana_headers(body, {}).items()}
+    signing = Signing(timestamp_header="X-Grafana-Alerting-Timestamp")
+    from datetime import UTC, datetime
+
+    assert why_refused(body, headers, ("local-grafana-secret",), signing,
+                       datetime.now(UTC)) is None
