@@ -100,13 +100,16 @@ def ingest_deps() -> IngestDeps:
 
     s = settings("ingest")
     source = secrets("ingest")
-    for name in SECRET_READERS["ingest"]:
+    enabled = SOURCES.only(s.alert_sources, "ALERT_SOURCES")
+    for name in dict.fromkeys(name for on in enabled for name in on.credentials):
         # Warm the cache now; a credential that cannot be read yet is reported per request.
+        # A switched-off source's secret does not exist: it is never read.
         with contextlib.suppress(AlertBridgeError):
             source.get(name)
     publisher = Publisher(s.project, s.events_topic)
     return IngestDeps(secret=source.get, publish=publisher.publish, now=utc_now,
-                      max_body_bytes=s.max_body_bytes, services=ingest_services())
+                      max_body_bytes=s.max_body_bytes, services=ingest_services(),
+                      sources=enabled)
 
 
 def ingest_services() -> dict[str, Callable[[], Any]]:

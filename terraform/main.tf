@@ -30,6 +30,14 @@ locals {
     ALERTMANAGER_TOKEN     = var.alertmanager.enabled
     GRAFANA_WEBHOOK_SECRET = var.grafana.enabled
   }
+  # The webhook sources ingest takes (ALERT_SOURCES): Sentry, Datadog and Asana's two-way sync
+  # always, the others when switched on. A request for one that is off reads no secret.
+  optional_sources = {
+    azure        = var.azure_monitor.enabled
+    alertmanager = var.alertmanager.enabled
+    grafana      = var.grafana.enabled
+  }
+  alert_sources = concat(["sentry", "datadog", "asana"], [for name, on in local.optional_sources : name if on])
   # credential -> the functions that read it, and one grant per (function, credential).
   secret_reader = {
     for name in distinct(flatten(values(local.secret_readers))) :
@@ -82,6 +90,7 @@ locals {
     ASANA_WEBHOOK_TARGET_URL = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-ingest"
     ASANA_WEBHOOK_COLLECTION = var.asana_webhook_collection
     ASANA_HOOKS_DATABASE     = google_firestore_database.hooks.name
+    ALERT_SOURCES            = join(",", local.alert_sources)
     # Azure Monitor's Secure Webhook (ingest); empty: off. AZURE_ENTRA_KEYS_URL is test-only.
     AZURE_TENANT_ID = var.azure_monitor.enabled ? var.azure_monitor.tenant_id : ""
     AZURE_AUDIENCES = var.azure_monitor.enabled ? join(",", var.azure_monitor.audiences) : ""

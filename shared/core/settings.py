@@ -103,6 +103,7 @@ class Settings:
     asana_webhook_collection: str
     asana_hooks_database: str = "alert-bridge-hooks"
     default_team: str | None = None
+    alert_sources: tuple[str, ...] = ()  # the sources ingest takes webhooks from; (): all
     # Reconciliation (functions/reconcile only); defaults keep it off for both sources.
     sentry_org: str | None = None
     reconcile_sentry_rules: tuple[tuple[str, str], ...] = ()  # (project slug, rule id)
@@ -359,6 +360,13 @@ SETTINGS: tuple[Setting, ...] = (
             lambda env, key, problems, values: float(_int(env, key, 300, problems)),
             "how long a secret read from Secret Manager is reused (a rotation needs no "
             "redeploy)"),
+    Setting("ALERT_SOURCES", "alert_sources", "",
+            lambda env, key, problems, values: _list(env, key),
+            "ingest: the sources this deployment takes webhooks from, comma-separated (e.g. "
+            "`sentry,datadog,asana,alertmanager`); a request for another is refused 401 and "
+            "reads no secret, and only these sources' credentials are read at cold start. "
+            "Terraform sets it from the sources' switches", ("ingest",),
+            shown_default="*(unset: every source)*"),
     Setting("MAX_BODY_BYTES", "max_body_bytes", str(DEFAULT_MAX_BODY_BYTES),
             _whole(DEFAULT_MAX_BODY_BYTES),
             "largest webhook body accepted (413 above)",

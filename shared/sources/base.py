@@ -10,12 +10,13 @@ API clients, verification libraries) inside the functions it registers.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from shared.core.errors import Permanent, Rejected
+from shared.core.errors import ConfigError, Permanent, Rejected
 from shared.core.pubsub_attributes import MAX_VALUE_BYTES, encodable
 
 if TYPE_CHECKING:
@@ -191,6 +192,18 @@ class Sources:
     def names(self) -> tuple[str, ...]:
         """Return every source's name, in order."""
         return tuple(self._by_name)
+
+    def only(self, names: tuple[str, ...], setting: str) -> Sources:
+        """Return the table narrowed to ``names`` (all of it when empty), in the table's order;
+        a ConfigError naming ``setting`` for a name no source has."""
+        unknown = [name for name in names if name not in self._by_name]
+        if unknown:
+            hints = [f"{name!r}" + "".join(f" (did you mean {m!r}?)" for m in
+                                            difflib.get_close_matches(name, self.names(), 1))
+                     for name in unknown]
+            raise ConfigError(f"{setting}: no such source {', '.join(hints)}; the sources are "
+                              f"{', '.join(self.names())}")
+        return Sources(*(s for s in self._sources if not names or s.name in names))
 
     def named(self, name: str | None) -> Source | None:
         """Return the source called ``name``."""

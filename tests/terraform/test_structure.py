@@ -406,3 +406,14 @@ def test_azure_monitor_is_one_switch(module: Module) -> None:
     url = module.outputs["azure_monitor_webhook_url"]["value"]
     assert url.startswith("${var.azure_monitor.enabled ? ")
     assert "/azure" in url and "?token=<AZURE_WEBHOOK_TOKEN>" in url
+
+
+def test_ingest_takes_only_the_sources_switched_on(module: Module) -> None:
+    # ALERT_SOURCES keeps ingest from reading a switched-off source's secret, which Terraform
+    # never created (a secret_denied error on every cold start otherwise).
+    assert module.locals["function_env"]["ALERT_SOURCES"] == '${join(",", local.alert_sources)}'
+    switched = set(module.locals["optional_sources"])
+    from shared.sources import SOURCES
+
+    always = {"sentry", "datadog", "asana"}
+    assert switched | always == set(SOURCES.names()), "every source is on always or by a switch"

@@ -70,3 +70,54 @@ def test_the_sync_check_needs_asana_pat_once_a_team_opted_in(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="ASANA_PAT: not set"):
         _sync_check(tmp_path, monkeypatch, True)("run", False)
+
+
+class RecordingSecrets:
+    """A credential source that says which credentials were asked for."""
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+
+    def get(self, name: str) -> tuple[str, ...]:
+        self.read.append(name)
+        return ("value",)
+
+
+def _ingest_with(monkeypatch: pytest.MonkeyPatch, alert_sources: str | None
+                 ) -> tuple[Any, RecordingSecrets]:
+    from shared import wiring
+
+    for name, value in {"GOOGLE_CLOUD_PROJECT": "p", "PUBSUB_EMULATOR_HOST": "127.0.0.1:9",
+                        "ALERT_SOURCES": alert_sources}.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    recording = RecordingSecrets()
+    monkeypatch.setattr(wiring, "settings", lambda function="worker": load_settings())
+    monkeypatch.setattr(wiring, "secrets", lambda function="worker": recording)
+    return wiring.ingest_deps.__wrapped__(), recording  # the instance keeps its first
+
+
+def test_ingest_reads_only_the_credentials_of_the_sources_switched_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    deps, recording = _ingest_with(monkeypatch, "sentry,datadog,asana")
+    assert deps.sources.names() == ("sentry", "datadog", "asana")
+    # A switched-off source's secret does not exist: reading it would log secret_denied on
+    # every cold start.
+    assert set(recording.read) == {"SENTRY_CLIENT_SECRET", "ASANA_PAT", "DATADOG_SECRET_TOKEN"}
+
+
+def test_ingest_takes_every_source_when_alert_sources_is_unset(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.sources import SOURCES
+
+    deps, _ = _ingest_with(monkeypatch, None)
+    assert deps.sources.names() == SOURCES.names()
+
+
+def test_an_unknown_alert_source_is_a_configuration_error_naming_the_key(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"ALERT_SOURCES: no such source 'grafna' "
+                                          r"\(did you mean 'grafana'\?\)"):
+        _ingest_with(monkeypatch, "sentry,grafna")
