@@ -30,7 +30,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: (terraform/main.tf, local.secret_readers).
 SECRET_READERS: dict[str, tuple[str, ...]] = {
     # ingest reads ASANA_PAT only to check a Sentry alert rule's settings when it is saved.
-    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"),
+    "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT",
+               "GCM_WEBHOOK_TOKEN"),
     "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
     "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"),
 }
@@ -44,6 +45,8 @@ CREDENTIALS: dict[str, str] = {
                          "reconciliation call Sentry's API with it",
     "DATADOG_API_KEY": "a Datadog API key: link-back and two-way sync post events with it",
     "DATADOG_APP_KEY": "a Datadog application key: reconciliation reads monitors with it",
+    "GCM_WEBHOOK_TOKEN": "the Cloud Monitoring webhook channel's auth_token (in its URL) or "
+                         "Basic password; the pubsub channel needs none",
 }
 FUNCTIONS = ("ingest", "worker", "reconcile")
 

@@ -24,6 +24,13 @@ def _decide(alert: Alert, priorities: PriorityMap) -> tuple[str, str]:
             return priority, f"Datadog priority {severity} → {priority}"
         what = f"unknown Datadog priority {severity!r}" if severity else "no Datadog priority"
         return priorities.default, f"{what} → {priorities.default} (default)"
+    if alert.source == "gcm":
+        severity = (alert.level or "").strip().lower()
+        if severity in priorities.gcm:
+            priority = priorities.gcm[severity]
+            return priority, f"Cloud Monitoring severity '{severity}' → {priority}"
+        what = f"unknown severity {severity!r}" if severity else "no Cloud Monitoring severity"
+        return priorities.default, f"{what} → {priorities.default} (default)"
     level = (alert.level or "").strip().lower()
     if level in priorities.sentry:
         priority = priorities.sentry[level]

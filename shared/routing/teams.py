@@ -16,8 +16,9 @@ PRIORITIES = ("High", "Medium", "Low")
 #: (tests/unit/test_architecture.py holds this to the source table). Sentry's `issue` and `error`
 #: webhooks fire for every new issue / every error event, so by default they only update tasks
 #: that alert rules opened.
-CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog")
-DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog")
+CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog",
+                      "gcm_incident")
+DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog", "gcm_incident")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ class PriorityMap:
             "P5": "Low",
         }
     )
+    gcm: Mapping[str, str] = field(
+        default_factory=lambda: {"critical": "High", "error": "High", "warning": "Medium"}
+    )  # Cloud Monitoring incident.severity (or the policy's severity label)
     default: str = "High"  # no level / no Datadog priority
 
 

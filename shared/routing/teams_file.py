@@ -49,6 +49,7 @@ TEMPLATE_KEYS = ("runbook_url", "links", "highlighted_tags")
 LINK_KEYS = ("label", "url")
 SENTRY_LEVELS = ("fatal", "error", "warning", "info", "debug")
 DATADOG_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+GCM_SEVERITIES = ("critical", "error", "warning")
 #: Team names that are the default when neither settings.default_team nor DEFAULT_TEAM names
 #: one: the older service required a team called "Observability and Performance".
 LEGACY_DEFAULT_NAMES = ("Observability and Performance", "Default")
@@ -326,19 +327,20 @@ def _parse_priority(raw: object, problems: _Problems) -> PriorityMap:
         return PriorityMap()
     where = "settings: priority"
     if not isinstance(raw, dict):
-        problems.add(where, "expected a mapping with sentry, datadog, default")
+        problems.add(where, "expected a mapping with sentry, datadog, gcm, default")
         return PriorityMap()
-    _reject_unknown(raw, ("sentry", "datadog", "default"), where, problems)
+    _reject_unknown(raw, ("sentry", "datadog", "gcm", "default"), where, problems)
     base = PriorityMap()
     sentry = _priority_table(raw.get("sentry"), SENTRY_LEVELS, str.lower, f"{where}: sentry",
                              problems)
     datadog = _priority_table(raw.get("datadog"), DATADOG_PRIORITIES, str.upper,
                               f"{where}: datadog", problems)
+    gcm = _priority_table(raw.get("gcm"), GCM_SEVERITIES, str.lower, f"{where}: gcm", problems)
     default = base.default
     if "default" in raw:
         default = _priority_value(raw["default"], f"{where}: default", problems) or default
     return PriorityMap(sentry={**base.sentry, **sentry}, datadog={**base.datadog, **datadog},
-                       default=default)
+                       gcm={**base.gcm, **gcm}, default=default)
 
 
 def _priority_table(raw: object, levels: tuple[str, ...], normalize: Callable[[str], str],
