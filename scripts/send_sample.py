@@ -6,13 +6,15 @@ import argparse
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 from scripts.localstack import LOCAL_DEFAULTS, REPO, sentry_headers
 
-#: Sample name -> (payload file, Sentry-Hook-Resource or None for Datadog). The Sentry samples
+GCM = "gcm_incident"
+#: Sample name -> (payload file, Sentry-Hook-Resource, None for Datadog, or GCM). The Sentry samples
 #: are one issue's story (its resolve and regression name the issue of the first alert), and
 #: the Datadog samples one alert cycle.
 SAMPLES = {
@@ -26,6 +28,13 @@ SAMPLES = {
     "sentry-rule-metric": ("tests/data/sentry_rule_metric_alert.json", "metric_alert"),
     "datadog": ("tests/data/datadog_triggered.json", None),
     "datadog-recovered": ("tests/data/datadog_recovered.json", None),
+    # One Cloud Monitoring incident, opened and closed: through a webhook_tokenauth channel
+    # (ingest, ?source=gcm&auth_token=...), or published to the local pubsub channel's topic
+    # as Google publishes it (needs PUBSUB_EMULATOR_HOST and GOOGLE_CLOUD_PROJECT of make run).
+    "gcm": ("tests/data/gcm/incident_open.json", GCM),
+    "gcm-closed": ("tests/data/gcm/incident_closed.json", GCM),
+    "gcm-pubsub": ("tests/data/gcm/incident_open.json", GCM),
+    "gcm-pubsub-closed": ("tests/data/gcm/incident_closed.json", GCM),
 }
 
 
@@ -43,12 +52,37 @@ def ingest_url(env: Mapping[str, str]) -> str:
 def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, str]:
     """Return the headers Sentry or Datadog would send ``body`` of sample ``name`` with."""
     resource = SAMPLES[name][1]
+    if resource == GCM:  # Cloud Monitoring's webhooks cannot set headers: the token is in the URL
+        return {"Content-Type": "application/json"}
     if resource is None:
         token = env.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
         return {"Content-Type": "application/json",
                 "datadog-secret-token": token.splitlines()[0]}
     secret = env.get("SENTRY_CLIENT_SECRET") or LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
     return sentry_headers(body, resource, secret.splitlines()[0])
+
+
+def sample_url(name: str, url: str, env: Mapping[str, str]) -> str:
+    """Return where sample ``name`` is posted: a Cloud Monitoring channel's URL names its token."""
+    if SAMPLES[name][1] != GCM:
+        return url
+    token = (env.get("GCM_WEBHOOK_TOKEN") or LOCAL_DEFAULTS["GCM_WEBHOOK_TOKEN"]).splitlines()[0]
+    query = urllib.parse.urlencode({"source": "gcm", "auth_token": token})
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def publish_incident(body: bytes, env: Mapping[str, str]) -> str:
+    """Publish ``body`` to the local pubsub channel's topic as Cloud Monitoring does."""
+    from google.cloud.pubsub_v1 import PublisherClient
+
+    from scripts.localstack import Topology, gcm_topic
+
+    events = env.get("EVENTS_TOPIC") or LOCAL_DEFAULTS["EVENTS_TOPIC"]
+    project = env.get("GOOGLE_CLOUD_PROJECT") or LOCAL_DEFAULTS["GOOGLE_CLOUD_PROJECT"]
+    topic = gcm_topic(Topology(project, events, "", "", ""))
+    publisher = PublisherClient()
+    # No attributes: Google's notification service agent sets none.
+    return str(publisher.publish(publisher.topic_path(project, topic), body).result(timeout=10))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="send this payload file instead")
     args = parser.parse_args(argv)
     body = args.file.read_bytes() if args.file else sample_body(args.sample)
-    request = urllib.request.Request(args.url, data=body, method="POST",
+    if args.sample.startswith("gcm-pubsub"):
+        if not os.environ.get("PUBSUB_EMULATOR_HOST"):
+            print("set PUBSUB_EMULATOR_HOST (make run prints it)", file=sys.stderr)
+            return 1
+        print("published", publish_incident(body, os.environ))
+        return 0
+    request = urllib.request.Request(sample_url(args.sample, args.url, os.environ), data=body,
+                                     method="POST",
                                      headers=signed_headers(args.sample, body, os.environ))
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

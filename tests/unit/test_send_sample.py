@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from scripts.send_sample import SAMPLES, ingest_url, sample_body
-from shared.sources import alert_key, parse_alert
+from scripts.send_sample import SAMPLES, ingest_url, sample_body, sample_url, signed_headers
+from shared.sources import SOURCES, alert_key, parse_alert
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_every_sample_parses(name: str) -> None:
     resource = SAMPLES[name][1] or "datadog"
-    source = "datadog" if resource == "datadog" else "sentry"
+    source = next(s.name for s in SOURCES if resource in s.resources)
     alert = parse_alert(sample_body(name), {"source": source, "resource": resource})
     assert alert.key == alert_key(source, resource, json.loads(sample_body(name)))
 
@@ -52,3 +52,13 @@ def test_the_again_sample_is_a_new_firing_of_the_same_issue() -> None:
     assert first != again  # an identical body would be recognised as a replay and skipped
     assert alert_key("sentry", "event_alert", json.loads(again)) == alert_key(
         "sentry", "event_alert", json.loads(first))
+
+
+def test_gcm_samples_are_one_incident_sent_with_the_token_in_the_url() -> None:
+    keys = {alert_key("gcm", "gcm_incident", json.loads(sample_body(name)))
+            for name in ("gcm", "gcm-closed", "gcm-pubsub", "gcm-pubsub-closed")}
+    assert len(keys) == 1
+    url = sample_url("gcm", "http://127.0.0.1:8080/", {"GCM_WEBHOOK_TOKEN": "t1\nt0"})
+    assert url == "http://127.0.0.1:8080/?source=gcm&auth_token=t1"
+    assert sample_url("datadog", "http://x/", {}) == "http://x/"
+    assert "authorization" not in {k.lower() for k in signed_headers("gcm", b"{}", {})}
