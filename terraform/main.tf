@@ -18,18 +18,20 @@ locals {
   # Ingest reads ASANA_PAT only to check a Sentry alert rule's settings (board, people) in
   # Asana when the rule is saved.
   secret_readers = {
-    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT"]
+    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT", "GCM_WEBHOOK_TOKEN"]
     worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
     reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"]
   }
-  # credential -> the functions that read it, and one grant per (function, credential).
+  # credential -> the functions that read it, and one grant per (function, credential); none
+  # for the credentials of sources switched off (local.credentials_off, e.g. gcm.tf).
   secret_reader = {
     for name in distinct(flatten(values(local.secret_readers))) :
     name => sort([for reader, names in local.secret_readers : reader if contains(names, name)])
+    if !contains(local.credentials_off, name)
   }
   secret_grants = merge([
     for reader, names in local.secret_readers :
-    { for name in names : "${reader}/${name}" => { reader = reader, name = name } }
+    { for name in names : "${reader}/${name}" => { reader = reader, name = name } if !contains(local.credentials_off, name) }
   ]...)
 
   # The environment-variable contract of the code's settings; the three functions read the

@@ -72,3 +72,13 @@ output "dashboard_url" {
   description = "Cloud Monitoring dashboard of tasks created, unrouted alerts, rejected webhooks and backlog."
   value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.main.id), 3)}?project=${var.project_id}"
 }
+
+output "cloud_monitoring_notification_channel" {
+  description = "Id of the pubsub notification channel to add to your Cloud Monitoring alert policies (with notification_prompts = [\"OPENED\", \"CLOSED\"]); null unless cloud_monitoring_channel is pubsub or both."
+  value       = one(google_monitoring_notification_channel.gcm_pubsub[*].id)
+}
+
+output "cloud_monitoring_webhook_url" {
+  description = "URL to give a webhook_tokenauth channel, once <GCM_WEBHOOK_TOKEN> is replaced by the secret's value (a webhook_basicauth channel takes it without auth_token and the value as password); null unless cloud_monitoring_channel is webhook or both."
+  value       = local.gcm_webhook ? "${google_cloudfunctions2_function.function["ingest"].service_config[0].uri}/?source=gcm&auth_token=<GCM_WEBHOOK_TOKEN>" : null
+}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from shared.core.errors import Rejected, Unauthorized
+from shared.core.errors import ConfigError, Rejected, Unauthorized
 from shared.core.settings import checked_against
 from shared.core.signatures import verify_token
 from shared.sources.base import (
@@ -36,7 +36,15 @@ def claims(hook: Webhook) -> bool:
 
 def accept(hook: Webhook, context: IngestContext) -> Accepted:
     """Check the URL token or the Basic password and return the incident's message."""
-    if not verify_token(given_secret(hook), context.secret(CREDENTIAL)):
+    try:
+        tokens = context.secret(CREDENTIAL)
+    except ConfigError as error:
+        # The webhook channels are off (Terraform creates the secret only when they are on):
+        # a request naming this source is then refused like a wrong token, never a 503 that
+        # anyone on the internet could cause.
+        raise Unauthorized(f"cloud monitoring webhook channels not configured: {error}") \
+            from error
+    if not verify_token(given_secret(hook), tokens):
         raise Unauthorized("cloud monitoring token missing or wrong (URL auth_token or Basic "
                            "password): checked against " + checked_against(CREDENTIAL))
     payload = json_payload(hook.body)

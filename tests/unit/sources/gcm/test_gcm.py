@@ -15,7 +15,7 @@ import pytest
 
 from shared.core import logs
 from shared.core.alert import Action
-from shared.core.errors import Permanent, Rejected, Unauthorized
+from shared.core.errors import ConfigError, Permanent, Rejected, Unauthorized
 from shared.core.ledger import State
 from shared.flows.ingest import IngestDeps, handle_webhook
 from shared.flows.worker import Outcome, PortfolioCache, WorkerDeps, handle_request
@@ -149,16 +149,20 @@ def test_severity_gives_the_priority(severity: str | None, labels: dict[str, str
 
 # --- the webhook channels through ingest --------------------------------------------------------
 
-def _send(body: bytes, query: Mapping[str, str], headers: Mapping[str, str] | None = None
-          ) -> tuple[int, list[dict[str, str]]]:
+def _send(body: bytes, query: Mapping[str, str], headers: Mapping[str, str] | None = None,
+          tokens: tuple[str, ...] | None = TOKENS) -> tuple[int, list[dict[str, str]]]:
     published: list[dict[str, str]] = []
+
+    def secret(name: str) -> tuple[str, ...]:
+        if tokens is None or name != "GCM_WEBHOOK_TOKEN":
+            raise ConfigError(f"secret {name}: not set in the environment")
+        return tokens
 
     def publish(data: bytes, attributes: Mapping[str, str]) -> str:
         published.append(dict(attributes))
         return f"m-{len(published)}"
 
-    deps = IngestDeps(secret=lambda name: TOKENS if name == "GCM_WEBHOOK_TOKEN" else (),
-                      publish=publish, now=lambda: NOW, max_body_bytes=64 * 1024)
+    deps = IngestDeps(secret=secret, publish=publish, now=lambda: NOW, max_body_bytes=64 * 1024)
     answer = handle_webhook(Webhook("POST", dict(headers or {}), body, "req-1", dict(query)),
                             deps)
     return answer.status, published
@@ -204,6 +208,10 @@ def test_a_webhook_without_an_active_secret_is_401_and_nothing_published(
     [record] = [r for r in caplog.records if getattr(r, "event", "") == "webhook_rejected"]
     assert record.__dict__["source"] == "gcm"
     assert all(token not in caplog.text for token in TOKENS)  # never a secret in the logs
+
+
+def test_with_the_webhook_channels_off_a_request_is_401_not_503() -> None:
+    assert _send(OPEN, {"source": "gcm", "auth_token": "guess"}, tokens=None) == (401, [])
 
 
 @pytest.mark.parametrize(("body", "detail"), [
