@@ -3,10 +3,12 @@ published, nothing valid is lost, and no request gets a 5xx."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,11 +28,13 @@ from tests.reliability import summary
 
 SECRET = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
 TOKEN = LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
+GCM_TOKEN = LOCAL_DEFAULTS["GCM_WEBHOOK_TOKEN"]
 MAX_BODY = 1024 * 1024
 THREADS = 8
 SEED = 20261201
 VALID_SENTRY = 60
 VALID_DATADOG = 40
+VALID_GCM = 30
 FUZZED = 10_000
 OVERSIZED = 40  # each moves a megabyte: enough to cover both framings, few enough to be quick
 RESOURCES = ("event_alert", "issue", "metric_alert", "error", "installation", "comment", "",
@@ -67,6 +71,22 @@ def datadog_body(cycle: str, **extra: object) -> bytes:
                        "title": "[P1] fuzz", **extra}).encode()
 
 
+def gcm_body(incident_id: str, **extra: object) -> bytes:
+    incident = {"incident_id": incident_id, "state": "open", "started_at": 1764765000,
+                "policy_name": "fuzz é 支払い", "severity": "Critical",
+                "url": f"https://console.cloud.google.com/monitoring/alerting/incidents/"
+                       f"{incident_id}?project=p", **extra}
+    return json.dumps({"incident": incident, "version": "1.2"}, ensure_ascii=False).encode()
+
+
+def gcm_query(**params: str) -> str:
+    return "?" + urllib.parse.urlencode({"source": "gcm", **params})
+
+
+def basic(password: str, user: str = "cloud-monitoring") -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 def signed(body: bytes, resource: str = "event_alert", secret: str = SECRET) -> dict[str, Any]:
     return {"Content-Type": "application/json", "Sentry-Hook-Resource": resource,
             "Sentry-Hook-Signature": sentry_signature(secret, body)}
@@ -82,6 +102,13 @@ def valid_cases() -> list[Case]:
         body = datadog_body(f"fuzz-valid-{i}")
         cases.append(Case("valid-datadog", "POST", {"datadog-secret-token": TOKEN}, body,
                           chunked=i % 5 == 0, valid_key=f"datadog:cycle:fuzz-valid-{i}"))
+    for i in range(VALID_GCM):  # the token in the URL (webhook_tokenauth) or Basic (basicauth)
+        body = gcm_body(f"0.fuzzvalid{i}")
+        token_in_url = i % 2 == 0
+        cases.append(Case("valid-gcm", "POST", {} if token_in_url else basic(GCM_TOKEN), body,
+                          chunked=i % 7 == 0, valid_key=f"gcm:incident:0.fuzzvalid{i}",
+                          query=gcm_query(auth_token=GCM_TOKEN) if token_in_url
+                          else gcm_query()))
     return cases
 
 
@@ -114,6 +141,37 @@ def _forged_signature(rng: random.Random, body: bytes) -> str:
 def _forged_token(rng: random.Random) -> str:
     return rng.choice([TOKEN + "x", TOKEN[:-1], TOKEN.upper(), "x" + TOKEN, "", "null",
                        TOKEN[::-1], "Bearer " + TOKEN])
+
+
+def _forged_gcm(rng: random.Random) -> tuple[str, dict[str, str]]:
+    """Return the query and headers of a Cloud Monitoring request with no valid secret."""
+    forged = _forged_token(rng).replace(TOKEN, GCM_TOKEN)
+    return rng.choice([
+        lambda: (gcm_query(), {}),
+        lambda: (gcm_query(auth_token=forged), {}),
+        lambda: (gcm_query(auth_token=forged), basic(GCM_TOKEN)),  # the URL token decides
+        lambda: (gcm_query(), basic(forged)),
+        lambda: (gcm_query(), {"Authorization": "Basic "}),
+        lambda: (gcm_query(), {"Authorization": "Bearer " + GCM_TOKEN}),
+        lambda: (gcm_query(), {"Authorization": "Basic " + GCM_TOKEN}),  # not base64 of u:p
+        lambda: (f"?source=gcm&auth_token={forged}&auth_token={GCM_TOKEN}", {}),  # first wins
+        lambda: ("?" + urllib.parse.urlencode({"source": "GCM", "auth_token": GCM_TOKEN}), {}),
+        lambda: (f"?auth_token={GCM_TOKEN}", {}),  # names no source
+    ])()
+
+
+def _bad_gcm_body(rng: random.Random, forged_id: int) -> bytes:
+    """An incident body that is not a publishable alert, however well authenticated."""
+    return rng.choice([
+        lambda: _bad_body(rng, forged_id),
+        lambda: gcm_body(f"0.bad{forged_id}", state="acknowledged"),
+        lambda: gcm_body(f"0.bad{forged_id}", state=None),
+        lambda: gcm_body("", url="https://example.com/no-id", policy_name=None),  # no key
+        lambda: gcm_body("x" * 2000),
+        lambda: b'{"incident": {"incident_id": "\\udc00", "state": "open"}}',  # lone surrogate
+        lambda: b'{"incident": "open", "version": "1.2"}',
+        lambda: b'{"version": "1.2"}',
+    ])()
 
 
 def _nested(rng: random.Random) -> bytes:
@@ -151,7 +209,8 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
         body = sentry_body(forged_id) if rng.random() < 0.6 else datadog_body(f"forged-{i}")
         kind = rng.choice(["forged-sentry", "unsigned-sentry", "forged-datadog", "no-credentials",
                            "signed-bad-body", "token-bad-body", "wrong-method", "bad-body",
-                           "header-soup", "ignored-resource", "forged-asana"])
+                           "header-soup", "ignored-resource", "forged-asana", "forged-gcm",
+                           "gcm-bad-body"])
         headers: dict[str, str | bytes] = {"Content-Type": rng.choice(CONTENT_TYPES)}
         method, chunked = "POST", False
         if kind == "forged-sentry":
@@ -186,12 +245,30 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
             headers[rng.choice(["X-Hook-Secret", "X-Hook-Signature"])] = _forged_token(rng)
             cases.append(Case(kind, method, headers, body, query=query))
             continue
+        elif kind == "forged-gcm":
+            query, extra = _forged_gcm(rng)
+            headers.update(extra)
+            cases.append(Case(kind, method, headers, gcm_body(f"0.forged{i}"), query=query,
+                              chunked=rng.random() < 0.1))
+            continue
+        elif kind == "gcm-bad-body":
+            authenticated = rng.random() < 0.5
+            if not authenticated:
+                headers.update(basic(GCM_TOKEN))
+            cases.append(Case(kind, method, headers, _bad_gcm_body(rng, forged_id),
+                              query=gcm_query(auth_token=GCM_TOKEN) if authenticated
+                              else gcm_query()))
+            continue
         chunked = rng.random() < 0.1
         cases.append(Case(kind, method, headers, body, chunked=chunked))
     for i in range(OVERSIZED):
         body = b" " * (MAX_BODY - 20) + sentry_body(2_000_000 + i)
         headers = signed(body) if i % 2 else {"datadog-secret-token": TOKEN}
         cases.append(Case("oversized", "POST", headers, body, chunked=i % 4 < 2))
+    for i in range(OVERSIZED // 4):  # a Cloud Monitoring channel's URL, token and all
+        body = b" " * (MAX_BODY - 20) + gcm_body(f"0.big{i}")
+        cases.append(Case("oversized-gcm", "POST", {}, body, chunked=i % 2 == 0,
+                          query=gcm_query(auth_token=GCM_TOKEN)))
     return cases
 
 
@@ -261,3 +338,9 @@ def test_fuzz_publishes_only_authenticated_alerts_and_never_answers_5xx(
     assert {status for case, status in zip(cases, statuses, strict=True)
             if case.valid_key} == {202}
     assert len(cases) >= 10_000
+    # Cloud Monitoring's webhook channels: a wrong or missing secret is a 401, an authenticated
+    # body that is no usable incident a 400, an oversized one a 413, whatever the framing.
+    gcm = {kind: {status for (k, status) in answers if k == kind}
+           for kind in ("forged-gcm", "gcm-bad-body", "oversized-gcm", "valid-gcm")}
+    assert gcm == {"forged-gcm": {401}, "gcm-bad-body": {400}, "oversized-gcm": {413},
+                   "valid-gcm": {202}}
