@@ -73,6 +73,7 @@ def sample_url(name: str, url: str, env: Mapping[str, str]) -> str:
 
 def publish_incident(body: bytes, env: Mapping[str, str]) -> str:
     """Publish ``body`` to the local pubsub channel's topic as Cloud Monitoring does."""
+    os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
     from google.cloud.pubsub_v1 import PublisherClient
 
     from scripts.localstack import Topology, gcm_topic
