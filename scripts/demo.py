@@ -22,12 +22,12 @@ from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana, seed_teams
 
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one
-#: Datadog alert cycle; then an alert whose Sentry alert rule says where its task goes; then
-#: one Cloud Monitoring incident, opened and closed through the pubsub channel.
+#: Datadog alert cycle; one Cloud Monitoring incident, opened and closed through the pubsub
+#: channel; then an alert whose Sentry alert rule says where its task goes.
 STORY = (("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
          ("regress", "sentry-regressed"), ("trigger", "datadog"),
-         ("recover", "datadog-recovered"), ("rule", "sentry-rule"),
-         ("incident", "gcm-pubsub"), ("closed", "gcm-pubsub-closed"))
+         ("recover", "datadog-recovered"), ("incident", "gcm-pubsub"),
+         ("closed", "gcm-pubsub-closed"), ("rule", "sentry-rule"))
 #: The Asana users the rule sample names as assignee and follower.
 RULE_PEOPLE = (("9101", "Ana Silva", "ana.silva@example.com"),
                ("9102", "Li Wei", "li.wei@example.com"))
