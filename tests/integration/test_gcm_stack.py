@@ -74,3 +74,27 @@ def test_the_webhook_channel_checks_its_url_token(stack: Stack, asana: FakeAsana
     assert message.attributes["alert_key"] == f"gcm:incident:{incident_id}"
     assert pull(subscriber, events, timeout=1.0) == []  # the forged one published nothing
     eventually(lambda: named(asana, incident_id), what="a task for the incident")
+
+
+def test_a_channel_message_that_is_no_incident_is_dead_lettered_under_its_source(
+        stack: Stack, subscriber: Any) -> None:
+    dead = tap(subscriber, stack.env["GOOGLE_CLOUD_PROJECT"], stack.env["DEAD_LETTER_TOPIC"])
+    marker = uuid.uuid4().hex
+    publish(stack, f'{{"incident": {{"state": "open", "summary": "{marker}"}}}}'.encode())
+    [letter] = [m for m in pull(subscriber, dead, timeout=20) if marker.encode() in m.data]
+    assert (letter.attributes["source"], letter.attributes["channel"],
+            letter.attributes["dead_letter_reason"]) == ("gcm", "pubsub", "bad_payload")
+
+
+def test_a_vendor_message_replayed_to_the_events_topic_still_becomes_its_task(
+        stack: Stack, asana: FakeAsana) -> None:
+    # Pub/Sub dead-letters the channel's original message, which has no attributes; the replay
+    # command republishes it to the events topic (no ?source=gcm there) with its own attributes.
+    os.environ["PUBSUB_EMULATOR_HOST"] = stack.env["PUBSUB_EMULATOR_HOST"]
+    from google.cloud.pubsub_v1 import PublisherClient
+
+    publisher = PublisherClient()
+    incident_id = f"0.{uuid.uuid4().hex[:12]}"
+    topic = publisher.topic_path(stack.env["GOOGLE_CLOUD_PROJECT"], stack.env["EVENTS_TOPIC"])
+    publisher.publish(topic, incident("open", incident_id), replay_count="1").result(timeout=10)
+    eventually(lambda: named(asana, incident_id), what="a task for the replayed incident")
