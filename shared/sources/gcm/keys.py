@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from shared.core.errors import Permanent
 from shared.core.payload import clean_text
+from shared.core.pubsub_attributes import MAX_VALUE_BYTES, encodable
 
 RESOURCE = "gcm_incident"
 INCIDENT_PREFIX = "gcm:incident:"
@@ -57,6 +58,13 @@ def require_key(payload: Mapping[str, object]) -> str:
     key = alert_key(RESOURCE, dict(payload))
     if key is None:
         raise Permanent(f"{UNIT}: none of {KEY_FIELDS}", reason="bad_payload")
+    # Ingest refuses these (base.alert_attributes); the pubsub channel's messages skip ingest.
+    if encodable(key) != key:
+        raise Permanent(f"{UNIT}: incident id holds a lone UTF-16 surrogate",
+                        reason="bad_payload")
+    if len(key.encode("utf-8")) > MAX_VALUE_BYTES:
+        raise Permanent(f"{UNIT}: incident id longer than {MAX_VALUE_BYTES} bytes",
+                        reason="bad_payload")
     return key
 
 

@@ -126,6 +126,8 @@ def test_a_policy_label_does_not_hide_the_services_own_fields() -> None:
     pytest.param(_incident(incident_id="1", state=None), "incident.state", id="no-state"),
     pytest.param(_incident(), "none of", id="no-key"),
     pytest.param({"version": "1.2"}, "no 'incident'", id="no-incident"),
+    pytest.param(_incident(incident_id="x" * 2000), "longer than", id="id-too-long"),
+    pytest.param(_incident(incident_id="\udc00"), "surrogate", id="lone-surrogate"),
 ])
 def test_what_can_never_be_an_alert_is_permanent(payload: object, problem: str) -> None:
     with pytest.raises(Permanent, match=problem):
