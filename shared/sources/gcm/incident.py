@@ -101,9 +101,7 @@ def severity_of(found: Mapping[str, object]) -> str | None:
 
 def match_tags(found: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
     """Return what teams.yaml matchers see of an incident (docs/cloud-monitoring.md)."""
-    resource = found.get("resource") if isinstance(found.get("resource"), dict) else {}
-    metric = found.get("metric") if isinstance(found.get("metric"), dict) else {}
-    assert isinstance(resource, dict) and isinstance(metric, dict)
+    resource, metric = _object(found.get("resource")), _object(found.get("metric"))
     own = {
         "gcp_project": project_of(found),
         "policy": clean_text(found.get("policy_name")),
@@ -122,6 +120,10 @@ def match_tags(found: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
     if isinstance(metadata, dict):
         pairs += [(f"metadata.{k}", v) for k, v in _labels(metadata.get("user_labels")).items()]
     return tuple(pairs)
+
+
+def _object(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, dict) else {}
 
 
 def _labels(value: object) -> dict[str, str]:

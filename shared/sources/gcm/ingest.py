@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from shared.core.errors import ConfigError, Rejected, Unauthorized
+from shared.core.errors import ConfigError, Permanent, Rejected, Unauthorized
 from shared.core.settings import checked_against
 from shared.core.signatures import verify_token
 from shared.sources.base import (
@@ -69,7 +69,6 @@ def given_secret(hook: Webhook) -> str | None:
 def attributes(hook: Webhook, payload: dict[str, object], context: IngestContext
                ) -> dict[str, str]:
     """Return the message attributes of a verified incident; Rejected (400) when unusable."""
-    from shared.core.errors import Permanent
     from shared.sources.gcm import incident  # off the cold-start path of other webhooks
 
     now = context.now()
