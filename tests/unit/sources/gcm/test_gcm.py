@@ -311,3 +311,29 @@ def test_an_ingest_message_is_not_adopted() -> None:
 
 def test_unauthorized_and_rejected_are_the_ingest_errors() -> None:
     assert issubclass(Unauthorized, Rejected)
+
+
+def test_teams_yaml_overrides_cloud_monitoring_severities() -> None:
+    from shared.core.alert import Alert
+    from shared.core.errors import ConfigError
+    from shared.routing.teams_file import parse_teams
+
+    config = parse_teams("""
+settings:
+  default_team: P
+  priority: {gcm: {warning: Low, Critical: Medium}, default: Low}
+teams: [{name: P, asana_backlog_id: "1"}]
+""")
+
+    def gcm(level: str | None) -> Alert:
+        return Alert(source="gcm", resource="gcm_incident", key="k", action=Action.TRIGGERED,
+                     title="t", level=level)
+
+    assert [priority_for(gcm(level), config.priority)
+            for level in ("warning", "critical", "error", None)] == ["Low", "Medium", "High",
+                                                                     "Low"]
+    with pytest.raises(ConfigError, match="gcm: unknown priority level 'fatal'"):
+        parse_teams("""
+settings: {default_team: P, priority: {gcm: {fatal: High}}}
+teams: [{name: P, asana_backlog_id: "1"}]
+""")
