@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from scripts import localstack, preflight
-from scripts.send_sample import sample_body, sample_url, signed_headers
+from scripts.send_sample import publish_incident, sample_body, sample_url, signed_headers
 from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana, seed_teams
 
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one
 #: Datadog alert cycle; then one Azure Monitor alert fired and resolved, an Alertmanager group
-#: of two alerts (the demo follows the first) and its resolve, a Grafana alert and its resolve;
-#: then an alert whose Sentry alert rule says where its task goes.
+#: of two alerts (the demo follows the first) and its resolve, a Grafana alert and its resolve,
+#: one Cloud Monitoring incident opened and closed through the pubsub channel; then an alert
+#: whose Sentry alert rule says where its task goes.
 STORY: tuple[tuple[str, str], ...] = (
     ("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
     ("regress", "sentry-regressed"), ("trigger", "datadog"),
@@ -32,6 +33,7 @@ STORY: tuple[tuple[str, str], ...] = (
     ("fire", "azure"), ("clear", "azure-resolved"),
     ("fire", "alertmanager"), ("resolve", "alertmanager-resolved"),
     ("fire", "grafana"), ("resolve", "grafana-resolved"),
+    ("incident", "gcm-pubsub"), ("closed", "gcm-pubsub-closed"),
     ("rule", "sentry-rule"))
 #: The Asana users the rule sample names as assignee and follower.
 RULE_PEOPLE = (("9101", "Ana Silva", "ana.silva@example.com"),
@@ -122,8 +124,11 @@ def table(rows: Sequence[Row]) -> str:
 
 
 def send(url: str, sample: str, env: Mapping[str, str]) -> str:
-    """Post one signed sample to ingest; return the Pub/Sub message id it answered with."""
+    """Post one signed sample to ingest, or publish a Cloud Monitoring incident as Google does;
+    return the Pub/Sub message id."""
     body = sample_body(sample)
+    if sample.startswith("gcm-pubsub"):
+        return publish_incident(body, env)
     request = urllib.request.Request(sample_url(sample, url, env), data=body, method="POST",
                                      headers=signed_headers(sample, body, env))
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -186,7 +191,7 @@ def _demo(env: dict[str, str], directory: Path, asana: FakeAsana) -> int:
         print(f"make demo: start-up failed: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1
     try:
-        rows = _tell(stack.url("ingest") + "/", env, log_dir / "worker.log", asana)
+        rows = _tell(stack.url("ingest") + "/", stack.env, log_dir / "worker.log", asana)
     except (OSError, urllib.error.URLError) as error:
         print(f"make demo: sending a sample failed: {error}", file=sys.stderr)
         return 1

@@ -332,7 +332,24 @@ def create_topology(topology: Topology, push_endpoint: str, pubsub_host: str) ->
         "topic": dead,
         "ack_deadline_seconds": 60,
     })
+    # Cloud Monitoring's pubsub channel (Terraform: gcm.tf): Google publishes incidents to a
+    # topic of their own, pushed to the worker with ?source=gcm and the same dead letters.
+    incidents = publisher.topic_path(project, gcm_topic(topology))
+    publisher.create_topic(request={"name": incidents})
+    subscriber.create_subscription(request={
+        "name": subscriber.subscription_path(project, gcm_topic(topology) + "-push"),
+        "topic": incidents,
+        "push_config": {"push_endpoint": push_endpoint.rstrip("/") + "/?source=gcm"},
+        "ack_deadline_seconds": 60,
+        "dead_letter_policy": {"dead_letter_topic": dead,
+                               "max_delivery_attempts": topology.max_delivery_attempts},
+    })
     subscriber.close()
+
+
+def gcm_topic(topology: Topology) -> str:
+    """Return the topic a local Cloud Monitoring pubsub channel publishes incidents to."""
+    return topology.events_topic + "-gcm"
 
 
 @dataclass
@@ -366,6 +383,7 @@ LOCAL_DEFAULTS = {
     "ALERTMANAGER_TOKEN": "local-alertmanager-token",
     "GRAFANA_WEBHOOK_SECRET": "local-grafana-secret",
     "GRAFANA_TIMESTAMP_HEADER": "X-Grafana-Alerting-Timestamp",
+    "GCM_WEBHOOK_TOKEN": "local-gcm-token",
     "DRY_RUN_FILE": str(REPO / ".run" / "asana-dry-run.jsonl"),
 }
 
@@ -519,6 +537,9 @@ alert-bridge is running locally (project {topology.project}, ENVIRONMENT={env['E
 
 Send a signed sample Sentry alert (in another terminal):
   make send-sample INGEST_PORT={stack.url('ingest').rsplit(':', 1)[1]}
+Cloud Monitoring's pubsub channel publishes to topic {gcm_topic(topology)} (make send-sample \
+SAMPLE=gcm-pubsub PUBSUB_EMULATOR_HOST={env['PUBSUB_EMULATOR_HOST']} \
+GOOGLE_CLOUD_PROJECT={topology.project})
 Replay dead letters:
   PUBSUB_EMULATOR_HOST={env['PUBSUB_EMULATOR_HOST']} GOOGLE_CLOUD_PROJECT={topology.project} \
 make replay-dead-letters ARGS=list

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 from scripts.localstack import LOCAL_DEFAULTS, REPO, sentry_headers
 
-#: Sample name -> (payload file, Sentry-Hook-Resource or None for Datadog). The Sentry samples
+GCM = "gcm_incident"
+#: Sample name -> (payload file, Sentry-Hook-Resource, None for Datadog, or GCM). The Sentry samples
 #: are one issue's story (its resolve and regression name the issue of the first alert), and
 #: the Datadog samples one alert cycle.
 SAMPLES = {
@@ -38,6 +39,13 @@ SAMPLES = {
     # One Grafana alert firing, then resolved (HMAC-signed over the current time).
     "grafana": ("tests/data/grafana/firing.json", "grafana"),
     "grafana-resolved": ("tests/data/grafana/resolved.json", "grafana"),
+    # One Cloud Monitoring incident, opened and closed: through a webhook_tokenauth channel
+    # (ingest, ?source=gcm&auth_token=...), or published to the local pubsub channel's topic
+    # as Google publishes it (needs PUBSUB_EMULATOR_HOST and GOOGLE_CLOUD_PROJECT of make run).
+    "gcm": ("tests/data/gcm/incident_open.json", GCM),
+    "gcm-closed": ("tests/data/gcm/incident_closed.json", GCM),
+    "gcm-pubsub": ("tests/data/gcm/incident_open.json", GCM),
+    "gcm-pubsub-closed": ("tests/data/gcm/incident_closed.json", GCM),
 }
 #: The sources that post to a path of their own (docs/<source>.md): resource -> (path, the
 #: credential sent as ``?token=`` in the URL, as Azure's webhook action does, or None).
@@ -62,7 +70,7 @@ def ingest_url(env: Mapping[str, str]) -> str:
 def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, str]:
     """Return the headers Sentry or Datadog would send ``body`` of sample ``name`` with."""
     resource = SAMPLES[name][1]
-    if resource in PATHS and PATHS[resource][1]:
+    if resource == GCM or resource in PATHS and PATHS[resource][1]:
         return {"Content-Type": "application/json"}  # the credential is in the URL
     if resource == "alertmanager":
         token = env.get("ALERTMANAGER_TOKEN") or LOCAL_DEFAULTS["ALERTMANAGER_TOKEN"]
@@ -99,6 +107,11 @@ def sample_url(name: str, url: str, env: Mapping[str, str]) -> str:
     """Return where sample ``name`` is posted: ``url``, or its source's path under it (with
     the token, for a source that takes it in the URL)."""
     resource = SAMPLES[name][1] or ""
+    if resource == GCM:  # a Cloud Monitoring channel's URL names the source and its token
+        token = (env.get("GCM_WEBHOOK_TOKEN")
+                 or LOCAL_DEFAULTS["GCM_WEBHOOK_TOKEN"]).splitlines()[0]
+        query = urlencode({"source": "gcm", "auth_token": token})
+        return f"{url}{'&' if '?' in url else '?'}{query}"
     if resource not in PATHS:
         return url
     path, credential = PATHS[resource]
@@ -107,6 +120,21 @@ def sample_url(name: str, url: str, env: Mapping[str, str]) -> str:
         return target
     token = (env.get(credential) or LOCAL_DEFAULTS[credential]).splitlines()[0]
     return f"{target}?{urlencode({'token': token})}"
+
+
+def publish_incident(body: bytes, env: Mapping[str, str]) -> str:
+    """Publish ``body`` to the local pubsub channel's topic as Cloud Monitoring does."""
+    os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
+    from google.cloud.pubsub_v1 import PublisherClient
+
+    from scripts.localstack import Topology, gcm_topic
+
+    events = env.get("EVENTS_TOPIC") or LOCAL_DEFAULTS["EVENTS_TOPIC"]
+    project = env.get("GOOGLE_CLOUD_PROJECT") or LOCAL_DEFAULTS["GOOGLE_CLOUD_PROJECT"]
+    topic = gcm_topic(Topology(project, events, "", "", ""))
+    publisher = PublisherClient()
+    # No attributes: Google's notification service agent sets none.
+    return str(publisher.publish(publisher.topic_path(project, topic), body).result(timeout=10))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="send this payload file instead")
     args = parser.parse_args(argv)
     body = args.file.read_bytes() if args.file else sample_body(args.sample)
+    if args.sample.startswith("gcm-pubsub"):
+        if not os.environ.get("PUBSUB_EMULATOR_HOST"):
+            print("set PUBSUB_EMULATOR_HOST (make run prints it)", file=sys.stderr)
+            return 1
+        print("published", publish_incident(body, os.environ))
+        return 0
     request = urllib.request.Request(sample_url(args.sample, args.url, os.environ), data=body,
                                      method="POST",
                                      headers=signed_headers(args.sample, body, os.environ))

@@ -18,7 +18,7 @@ locals {
   # Ingest reads ASANA_PAT only to check a Sentry alert rule's settings (board, people) in
   # Asana when the rule is saved.
   secret_readers = {
-    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT", "AZURE_WEBHOOK_TOKEN", "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET"]
+    ingest    = ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT", "AZURE_WEBHOOK_TOKEN", "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET", "GCM_WEBHOOK_TOKEN"]
     worker    = ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"]
     reconcile = ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"]
   }
@@ -29,13 +29,16 @@ locals {
     AZURE_WEBHOOK_TOKEN    = var.azure_monitor.enabled && var.azure_monitor.url_token
     ALERTMANAGER_TOKEN     = var.alertmanager.enabled
     GRAFANA_WEBHOOK_SECRET = var.grafana.enabled
+    GCM_WEBHOOK_TOKEN      = local.gcm_webhook
   }
   # The webhook sources ingest takes (ALERT_SOURCES): Sentry, Datadog and Asana's two-way sync
   # always, the others when switched on. A request for one that is off reads no secret.
+  # (Cloud Monitoring's pubsub channel goes to the worker, not through ingest.)
   optional_sources = {
     azure        = var.azure_monitor.enabled
     alertmanager = var.alertmanager.enabled
     grafana      = var.grafana.enabled
+    gcm          = local.gcm_webhook
   }
   alert_sources = concat(["sentry", "datadog", "asana"], [for name, on in local.optional_sources : name if on])
   # credential -> the functions that read it, and one grant per (function, credential).

@@ -136,6 +136,12 @@ resource "google_monitoring_alert_policy" "dead_lettered" {
     }
   }
 
+  # Closed incidents are notified too: without CLOSED Cloud Monitoring never says an incident
+  # ended (docs/cloud-monitoring.md).
+  alert_strategy {
+    notification_prompts = ["OPENED", "CLOSED"]
+  }
+
   notification_channels = local.notification_channels
 
   documentation {
@@ -165,6 +171,12 @@ resource "google_monitoring_alert_policy" "events_backlog" {
         per_series_aligner = "ALIGN_MAX"
       }
     }
+  }
+
+  # Closed incidents are notified too: without CLOSED Cloud Monitoring never says an incident
+  # ended (docs/cloud-monitoring.md).
+  alert_strategy {
+    notification_prompts = ["OPENED", "CLOSED"]
   }
 
   notification_channels = local.notification_channels
@@ -206,6 +218,12 @@ resource "google_monitoring_alert_policy" "ingest_errors" {
     }
   }
 
+  # Closed incidents are notified too: without CLOSED Cloud Monitoring never says an incident
+  # ended (docs/cloud-monitoring.md).
+  alert_strategy {
+    notification_prompts = ["OPENED", "CLOSED"]
+  }
+
   notification_channels = local.notification_channels
 
   documentation {
@@ -236,6 +254,12 @@ resource "google_monitoring_alert_policy" "ingest_latency" {
         cross_series_reducer = "REDUCE_MAX"
       }
     }
+  }
+
+  # Closed incidents are notified too: without CLOSED Cloud Monitoring never says an incident
+  # ended (docs/cloud-monitoring.md).
+  alert_strategy {
+    notification_prompts = ["OPENED", "CLOSED"]
   }
 
   notification_channels = local.notification_channels
@@ -272,6 +296,12 @@ resource "google_monitoring_alert_policy" "webhooks_unauthorized" {
     }
   }
 
+  # Closed incidents are notified too: without CLOSED Cloud Monitoring never says an incident
+  # ended (docs/cloud-monitoring.md).
+  alert_strategy {
+    notification_prompts = ["OPENED", "CLOSED"]
+  }
+
   notification_channels = local.notification_channels
 
   documentation {
@@ -304,6 +334,12 @@ resource "google_monitoring_alert_policy" "worker_errors" {
         cross_series_reducer = "REDUCE_SUM"
       }
     }
+  }
+
+  # Closed incidents are notified too: without CLOSED Cloud Monitoring never says an incident
+  # ended (docs/cloud-monitoring.md).
+  alert_strategy {
+    notification_prompts = ["OPENED", "CLOSED"]
   }
 
   notification_channels = local.notification_channels
@@ -423,6 +459,12 @@ resource "google_monitoring_alert_policy" "reconcile_failures" {
     }
   }
 
+  # Closed incidents are notified too: without CLOSED Cloud Monitoring never says an incident
+  # ended (docs/cloud-monitoring.md).
+  alert_strategy {
+    notification_prompts = ["OPENED", "CLOSED"]
+  }
+
   notification_channels = local.notification_channels
 
   documentation {
@@ -535,4 +577,42 @@ resource "google_monitoring_dashboard" "main" {
       ]
     }
   })
+}
+
+# Catches: Cloud Monitoring incidents piling up unacknowledged (the worker down or refusing
+# them): the incidents' tasks are not being opened or completed. Notifies the service's own
+# channels, never the pubsub channel of gcm.tf (it would wait on the same worker).
+resource "google_monitoring_alert_policy" "gcm_incidents_backlog" {
+  count = local.gcm_pubsub ? 1 : 0
+
+  display_name = "alert-bridge ${var.environment}: Cloud Monitoring incidents not being processed"
+  combiner     = "OR"
+  severity     = "CRITICAL"
+
+  conditions {
+    display_name = "Oldest unacked message on ${google_pubsub_subscription.gcm_incidents[0].name}"
+
+    condition_threshold {
+      filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.gcm_incidents[0].name}\" AND metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.alert_thresholds.oldest_unacked_seconds
+      duration        = "300s"
+
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+
+  alert_strategy {
+    notification_prompts = ["OPENED", "CLOSED"]
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "Cloud Monitoring incidents are not becoming Asana tasks: the worker is not acknowledging ${google_pubsub_subscription.gcm_incidents[0].name}. Check the worker's logs and the Asana credentials. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
 }

@@ -87,3 +87,13 @@ output "grafana_webhook_url" {
   description = "The URL of Grafana's webhook contact point (docs/grafana.md); null while grafana.enabled is false."
   value       = var.grafana.enabled ? "${google_cloudfunctions2_function.function["ingest"].service_config[0].uri}/grafana" : null
 }
+
+output "cloud_monitoring_notification_channel" {
+  description = "Id of the pubsub notification channel to add to your Cloud Monitoring alert policies (with notification_prompts = [\"OPENED\", \"CLOSED\"]); null unless cloud_monitoring_channel is pubsub or both."
+  value       = one(google_monitoring_notification_channel.gcm_pubsub[*].id)
+}
+
+output "cloud_monitoring_webhook_url" {
+  description = "URL to give a webhook_tokenauth channel, once <GCM_WEBHOOK_TOKEN> is replaced by the secret's value (a webhook_basicauth channel takes it without auth_token and the value as password); null unless cloud_monitoring_channel is webhook or both."
+  value       = local.gcm_webhook ? "${google_cloudfunctions2_function.function["ingest"].service_config[0].uri}/?source=gcm&auth_token=<GCM_WEBHOOK_TOKEN>" : null
+}

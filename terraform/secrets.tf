@@ -1,5 +1,6 @@
-# The six credentials. Terraform creates the secrets but never their versions, so no secret
-# value reaches state or plan output; add values with gcloud (docs/deploy.md, step 5).
+# The credentials of the sources switched on. Terraform creates the secrets but never their
+# versions, so no secret value reaches state or plan output; add values with gcloud
+# (docs/deploy.md, step 5).
 
 resource "google_secret_manager_secret" "credential" {
   for_each = local.secret_reader

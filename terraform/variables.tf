@@ -482,3 +482,14 @@ variable "grafana" {
     error_message = "grafana.replay_window_seconds must be between 30 and 3600."
   }
 }
+
+variable "cloud_monitoring_channel" {
+  description = "Google Cloud Monitoring as an alert source: \"pubsub\" (preferred: a pubsub notification channel, its topic and a push subscription to the worker; nothing public), \"webhook\" (the webhook_tokenauth / webhook_basicauth channels post to ingest; creates the GCM_WEBHOOK_TOKEN secret), \"both\", or \"off\". Alert policies that use the channel need notification_prompts = [\"OPENED\", \"CLOSED\"] (docs/cloud-monitoring.md)."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "pubsub", "webhook", "both"], var.cloud_monitoring_channel)
+    error_message = "cloud_monitoring_channel must be off, pubsub, webhook or both."
+  }
+}

@@ -17,7 +17,8 @@ def worker(request: flask.Request) -> flask.Response:
     except ConfigError as error:
         return _respond(*wiring.config_error_answer(error))
     # Isolated: the request id bound for this message's log lines ends with the request.
-    outcome = logs.isolated(handle_request, request.method, request.get_data(), deps)
+    outcome = logs.isolated(handle_request, request.method, request.get_data(), deps,
+                            request.args.to_dict())
     return _respond(outcome.status, outcome.body)
 
 

@@ -31,7 +31,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 SECRET_READERS: dict[str, tuple[str, ...]] = {
     # ingest reads ASANA_PAT only to check a Sentry alert rule's settings when it is saved.
     "ingest": ("SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT",
-               "AZURE_WEBHOOK_TOKEN", "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET"),
+               "AZURE_WEBHOOK_TOKEN", "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET",
+               "GCM_WEBHOOK_TOKEN"),
     "worker": ("ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"),
     "reconcile": ("SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"),
 }
@@ -49,6 +50,8 @@ CREDENTIALS: dict[str, str] = {
                            "unset with Secure Webhook alone",
     "ALERTMANAGER_TOKEN": "the Alertmanager receiver's bearer token or basic-auth password",
     "GRAFANA_WEBHOOK_SECRET": "the HMAC secret of the Grafana webhook contact point",
+    "GCM_WEBHOOK_TOKEN": "the Cloud Monitoring webhook channel's auth_token (in its URL) or "
+                         "Basic password; the pubsub channel needs none",
 }
 #: What the configuration page adds to a credential's line: scopes, and who reads it why.
 CREDENTIAL_NOTES: dict[str, str] = {
@@ -66,6 +69,8 @@ CREDENTIAL_NOTES: dict[str, str] = {
                           "secret only with `alertmanager.enabled`",
     "GRAFANA_WEBHOOK_SECRET": "see [grafana.md](grafana.md); Terraform creates its secret "
                               "only with `grafana.enabled`",
+    "GCM_WEBHOOK_TOKEN": "see [cloud-monitoring.md](cloud-monitoring.md); Terraform creates its "
+                         "secret only with `cloud_monitoring_channel` `webhook` or `both`",
 }
 FUNCTIONS = ("ingest", "worker", "reconcile")
 

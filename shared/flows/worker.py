@@ -141,8 +141,13 @@ class Outcome:
     body: Mapping[str, object]
 
 
-def handle_request(method: str, body: bytes, deps: WorkerDeps) -> Outcome:
-    """Answer one push request: 400 if it is not a Pub/Sub envelope, else process it."""
+def handle_request(method: str, body: bytes, deps: WorkerDeps,
+                   query: Mapping[str, str] | None = None) -> Outcome:
+    """Answer one push request: 400 if it is not a Pub/Sub envelope, else process it.
+
+    ``query``: the push endpoint's parameters; ``source`` names the source whose vendor
+    publishes the subscription's messages itself (they carry no ingest attributes).
+    """
     if method != "POST":
         return Outcome(405, {"error": "method not allowed: Pub/Sub pushes with POST"})
     try:
@@ -151,7 +156,8 @@ def handle_request(method: str, body: bytes, deps: WorkerDeps) -> Outcome:
         log.warning("push request rejected: %s", error,
                     extra={"event": "push_rejected", "reason": error.reason})
         return Outcome(error.status, {"error": str(error)})
-    return handle_push(message, deps)
+    return handle_push(deps.sources.adopted(message, (query or {}).get("source"), deps.now()),
+                       deps)
 
 
 def handle_push(message: PushMessage, deps: WorkerDeps) -> Outcome:

@@ -1,8 +1,10 @@
-"""Map a Sentry level, a Datadog priority or an Azure severity to High / Medium / Low."""
+"""Map each source's severity (a Sentry level, a Datadog priority, an Azure severity, a
+severity label, ...) to High / Medium / Low, by the teams file's tables."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 from shared.core.alert import Alert
 from shared.routing.teams import PriorityMap
@@ -18,36 +20,39 @@ def explain_priority(alert: Alert, priorities: PriorityMap) -> str:
     return _decide(alert, priorities)[1]
 
 
-#: Sources whose severity is their alert's ``severity`` label (Alert.level, lower-case).
-_SEVERITY_LABEL = {"alertmanager": "Alertmanager", "grafana": "Grafana"}
+class _Scale(NamedTuple):
+    """How one source says severity: the PriorityMap table, the alert's value as that table
+    spells it, and how an explanation names it."""
+
+    table: str
+    read: Callable[[Alert], str]
+    says: str
+    quoted: bool = True  # 'warning' in quotes; P1 and Sev1 read fine without
+
+
+def _level(alert: Alert) -> str:
+    return (alert.level or "").strip().lower()
+
+
+_SENTRY = _Scale("sentry", _level, "Sentry level")
+#: Per source, its severity scale; a source not listed speaks Sentry's levels.
+_SCALES = {
+    "datadog": _Scale("datadog", lambda alert: (alert.priority or "").strip().upper(),
+                      "Datadog priority", quoted=False),
+    "azure": _Scale("azure", lambda alert: (alert.priority or "").strip().capitalize(),
+                    "Azure severity", quoted=False),
+    "alertmanager": _Scale("alertmanager", _level, "Alertmanager severity label"),
+    "grafana": _Scale("grafana", _level, "Grafana severity label"),
+    "gcm": _Scale("gcm", _level, "Cloud Monitoring severity"),
+}
 
 
 def _decide(alert: Alert, priorities: PriorityMap) -> tuple[str, str]:
-    if alert.source in _SEVERITY_LABEL:
-        vendor = _SEVERITY_LABEL[alert.source]
-        table: Mapping[str, str] = getattr(priorities, alert.source)
-        label = (alert.level or "").strip().lower()
-        if label in table:
-            return table[label], f"{vendor} severity label '{label}' → {table[label]}"
-        what = f"unknown {vendor} severity {label!r}" if label else f"no {vendor} severity label"
-        return priorities.default, f"{what} → {priorities.default} (default)"
-    if alert.source == "datadog":
-        severity = (alert.priority or "").strip().upper()
-        if severity in priorities.datadog:
-            priority = priorities.datadog[severity]
-            return priority, f"Datadog priority {severity} → {priority}"
-        what = f"unknown Datadog priority {severity!r}" if severity else "no Datadog priority"
-        return priorities.default, f"{what} → {priorities.default} (default)"
-    if alert.source == "azure":
-        severity = (alert.priority or "").strip().capitalize()
-        if severity in priorities.azure:
-            priority = priorities.azure[severity]
-            return priority, f"Azure severity {severity} → {priority}"
-        what = f"unknown Azure severity {severity!r}" if severity else "no Azure severity"
-        return priorities.default, f"{what} → {priorities.default} (default)"
-    level = (alert.level or "").strip().lower()
-    if level in priorities.sentry:
-        priority = priorities.sentry[level]
-        return priority, f"Sentry level '{level}' → {priority}"
-    what = f"unknown level {level!r}" if level else "no level"
+    scale = _SCALES.get(alert.source, _SENTRY)
+    table: Mapping[str, str] = getattr(priorities, scale.table)
+    value = scale.read(alert)
+    shown = repr(value) if scale.quoted else value
+    if value in table:
+        return table[value], f"{scale.says} {shown} → {table[value]}"
+    what = f"unknown {scale.says} {value!r}" if value else f"no {scale.says}"
     return priorities.default, f"{what} → {priorities.default} (default)"

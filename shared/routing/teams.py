@@ -17,9 +17,9 @@ PRIORITIES = ("High", "Medium", "Low")
 #: webhooks fire for every new issue / every error event, so by default they only update tasks
 #: that alert rules opened.
 CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog", "azure",
-                      "alertmanager", "grafana")
+                      "alertmanager", "grafana", "gcm_incident")
 DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog", "azure", "alertmanager",
-                             "grafana")
+                             "grafana", "gcm_incident")
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,9 @@ class PriorityMap:
     # A Prometheus / Grafana alert rule's ``severity`` label (free-form; lower-case here).
     alertmanager: Mapping[str, str] = field(default_factory=lambda: dict(SEVERITY_LABELS))
     grafana: Mapping[str, str] = field(default_factory=lambda: dict(SEVERITY_LABELS))
+    gcm: Mapping[str, str] = field(
+        default_factory=lambda: {"critical": "High", "error": "High", "warning": "Medium"}
+    )  # Cloud Monitoring incident.severity (or the policy's severity label)
     default: str = "High"  # no level / no Datadog priority
     # Azure Monitor's severities, named as Azure does: Critical, Error, Warning, Informational,
     # Verbose (read like Sentry's levels).

@@ -50,6 +50,7 @@ LINK_KEYS = ("label", "url")
 SENTRY_LEVELS = ("fatal", "error", "warning", "info", "debug")
 DATADOG_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 AZURE_SEVERITIES = ("Sev0", "Sev1", "Sev2", "Sev3", "Sev4")
+GCM_SEVERITIES = ("critical", "error", "warning")
 #: Team names that are the default when neither settings.default_team nor DEFAULT_TEAM names
 #: one: the older service required a team called "Observability and Performance".
 LEGACY_DEFAULT_NAMES = ("Observability and Performance", "Default")
@@ -322,35 +323,35 @@ def _default_team(teams: list[Team], configured: object, env_default: str | None
     return None, ""
 
 
+#: Per source, the severities its priority table may list (None: any value of a free-form
+#: ``severity`` label) and how they are spelled.
+_PRIORITY_TABLES: dict[str, tuple[tuple[str, ...] | None, Callable[[str], str]]] = {
+    "sentry": (SENTRY_LEVELS, str.lower),
+    "datadog": (DATADOG_PRIORITIES, str.upper),
+    "azure": (AZURE_SEVERITIES, str.capitalize),
+    "alertmanager": (None, str.lower),
+    "grafana": (None, str.lower),
+    "gcm": (GCM_SEVERITIES, str.lower),
+}
+
+
 def _parse_priority(raw: object, problems: _Problems) -> PriorityMap:
     if raw is None:
         return PriorityMap()
     where = "settings: priority"
     if not isinstance(raw, dict):
-        problems.add(where, "expected a mapping with sentry, datadog, azure, alertmanager, "
-                            "grafana, default")
+        problems.add(where, f"expected a mapping with {', '.join(_PRIORITY_TABLES)}, default")
         return PriorityMap()
-    _reject_unknown(raw, ("sentry", "datadog", "azure", *_LABEL_TABLES, "default"), where,
-                    problems)
+    _reject_unknown(raw, (*_PRIORITY_TABLES, "default"), where, problems)
     base = PriorityMap()
-    sentry = _priority_table(raw.get("sentry"), SENTRY_LEVELS, str.lower, f"{where}: sentry",
-                             problems)
-    datadog = _priority_table(raw.get("datadog"), DATADOG_PRIORITIES, str.upper,
-                              f"{where}: datadog", problems)
+    tables = {name: {**getattr(base, name),
+                     **_priority_table(raw.get(name), allowed, spell, f"{where}: {name}",
+                                       problems)}
+              for name, (allowed, spell) in _PRIORITY_TABLES.items()}
     default = base.default
     if "default" in raw:
         default = _priority_value(raw["default"], f"{where}: default", problems) or default
-    azure = _priority_table(raw.get("azure"), AZURE_SEVERITIES, str.capitalize,
-                            f"{where}: azure", problems)
-    labels = {name: {**getattr(base, name),
-                     **_priority_table(raw.get(name), None, str.lower, f"{where}: {name}",
-                                       problems)} for name in _LABEL_TABLES}
-    return PriorityMap(sentry={**base.sentry, **sentry}, datadog={**base.datadog, **datadog},
-                       default=default, azure={**base.azure, **azure}, **labels)
-
-
-#: Sources whose severity is a free-form label value (``severity: critical``).
-_LABEL_TABLES = ("alertmanager", "grafana")
+    return PriorityMap(default=default, **tables)
 
 
 def _priority_table(raw: object, levels: tuple[str, ...] | None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from shared.sources import alertmanager, asana, azure, datadog, grafana, sentry
+from shared.sources import alertmanager, asana, azure, datadog, gcm, grafana, sentry
 from shared.sources.base import Sources
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ SOURCES = Sources(
     azure.SOURCE,
     alertmanager.SOURCE,
     grafana.SOURCE,
+    gcm.SOURCE,
     datadog.SOURCE,
     asana.SOURCE,
 )

@@ -21,6 +21,7 @@ from shared.core.pubsub_attributes import MAX_VALUE_BYTES, encodable
 
 if TYPE_CHECKING:
     from shared.core.alert import Alert
+    from shared.core.envelope import PushMessage
     from shared.core.ledger import Record, Step
     from shared.core.links import LinkRequest, LinkSender
     from shared.core.settings import Settings
@@ -127,6 +128,10 @@ class Source:
     #: ``context.service(name)``; a failure is not remembered.
     ingest_service: Callable[[Build], Any] | None = None
     # -- the worker
+    #: Messages the vendor publishes to Pub/Sub itself (no ingest, no attributes): (message,
+    #: now, claimed: the push endpoint's ``?source=`` names this source) -> the message with
+    #: the attributes ingest gives a webhook, None when it is not this source's.
+    adopt: Callable[[PushMessage, datetime, bool], PushMessage | None] | None = None
     #: The webhook resources it publishes; the first is the one a bare ``key=value`` alert is.
     resources: tuple[str, ...] = ()
     #: (resource, payload) -> the alert's dedup key, None when the payload carries no usable id.
@@ -239,6 +244,25 @@ class Sources:
             raise Permanent(f"pubsub message: attribute 'source' is {name!r}, expected "
                             f"{expected}", reason="bad_payload")
         return source.parse(body, attributes)
+
+    def adopted(self, message: PushMessage, named: str | None, now: datetime) -> PushMessage:
+        """Return a message with the attributes of its source when the vendor published it.
+
+        A message with a ``source`` attribute came through ingest or reconciliation and is
+        returned as it is. Otherwise the source ``named`` by the push endpoint adopts it, or,
+        when none is named (a vendor's message replayed from the dead letters), the first
+        source that recognises it.
+        """
+        if message.attributes.get("source"):
+            return message
+        source = self.named(named)
+        candidates = [source] if source is not None else list(self._sources)
+        for candidate in candidates:
+            if candidate.adopt is not None:
+                adopted = candidate.adopt(message, now, candidate is source)
+                if adopted is not None:
+                    return adopted
+        return message
 
     def alert_key(self, name: str, resource: str, payload: object) -> str | None:
         """Return the dedup key a source gives a payload, None when it carries no usable id."""

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ TOKEN = LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
 AM_TOKEN = LOCAL_DEFAULTS["ALERTMANAGER_TOKEN"]
 GF_SECRET = LOCAL_DEFAULTS["GRAFANA_WEBHOOK_SECRET"]
 GF_STAMP = LOCAL_DEFAULTS["GRAFANA_TIMESTAMP_HEADER"]
+GCM_TOKEN = LOCAL_DEFAULTS["GCM_WEBHOOK_TOKEN"]
 MAX_BODY = 1024 * 1024
 THREADS = 8
 SEED = 20261201
@@ -42,6 +44,7 @@ AZURE_TOKEN = LOCAL_DEFAULTS["AZURE_WEBHOOK_TOKEN"]
 AZURE_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "azure" / "metric_fired.json"
 VALID_ALERTMANAGER = 30
 VALID_GRAFANA = 30
+VALID_GCM = 30
 FUZZED = 10_000
 OVERSIZED = 40  # each moves a megabyte: enough to cover both framings, few enough to be quick
 RESOURCES = ("event_alert", "issue", "metric_alert", "error", "installation", "comment", "",
@@ -98,6 +101,22 @@ def azure_key(alert: str) -> str:
             f"Microsoft.AlertsManagement/alerts/{alert}")
 
 
+def gcm_body(incident_id: str, **extra: object) -> bytes:
+    incident = {"incident_id": incident_id, "state": "open", "started_at": 1764765000,
+                "policy_name": "fuzz é 支払い", "severity": "Critical",
+                "url": f"https://console.cloud.google.com/monitoring/alerting/incidents/"
+                       f"{incident_id}?project=p", **extra}
+    return json.dumps({"incident": incident, "version": "1.2"}, ensure_ascii=False).encode()
+
+
+def gcm_query(**params: str) -> str:
+    return "?" + urllib.parse.urlencode({"source": "gcm", **params})
+
+
+def basic(password: str, user: str = "cloud-monitoring") -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 def signed(body: bytes, resource: str = "event_alert", secret: str = SECRET) -> dict[str, Any]:
     return {"Content-Type": "application/json", "Sentry-Hook-Resource": resource,
             "Sentry-Hook-Signature": sentry_signature(secret, body)}
@@ -140,6 +159,13 @@ def valid_cases() -> list[Case]:
                           chunked=i % 4 == 1, valid_key=f"grafana:1:{fingerprints[0]}",
                           path="grafana" if i % 2 else "",
                           more_keys=tuple(f"grafana:1:{f}" for f in fingerprints[1:])))
+    for i in range(VALID_GCM):  # the token in the URL (webhook_tokenauth) or Basic (basicauth)
+        body = gcm_body(f"0.fuzzvalid{i}")
+        token_in_url = i % 2 == 0
+        cases.append(Case("valid-gcm", "POST", {} if token_in_url else basic(GCM_TOKEN), body,
+                          chunked=i % 7 == 0, valid_key=f"gcm:incident:0.fuzzvalid{i}",
+                          query=gcm_query(auth_token=GCM_TOKEN) if token_in_url
+                          else gcm_query()))
     return cases
 
 
@@ -315,6 +341,37 @@ def _forged_token(rng: random.Random) -> str:
                        TOKEN[::-1], "Bearer " + TOKEN])
 
 
+def _forged_gcm(rng: random.Random) -> tuple[str, dict[str, str]]:
+    """Return the query and headers of a Cloud Monitoring request with no valid secret."""
+    forged = _forged_token(rng).replace(TOKEN, GCM_TOKEN)
+    return rng.choice([
+        lambda: (gcm_query(), {}),
+        lambda: (gcm_query(auth_token=forged), {}),
+        lambda: (gcm_query(auth_token=forged), basic(GCM_TOKEN)),  # the URL token decides
+        lambda: (gcm_query(), basic(forged)),
+        lambda: (gcm_query(), {"Authorization": "Basic "}),
+        lambda: (gcm_query(), {"Authorization": "Bearer " + GCM_TOKEN}),
+        lambda: (gcm_query(), {"Authorization": "Basic " + GCM_TOKEN}),  # not base64 of u:p
+        lambda: (f"?source=gcm&auth_token={forged}&auth_token={GCM_TOKEN}", {}),  # first wins
+        lambda: ("?" + urllib.parse.urlencode({"source": "GCM", "auth_token": GCM_TOKEN}), {}),
+        lambda: (f"?auth_token={GCM_TOKEN}", {}),  # names no source
+    ])()
+
+
+def _bad_gcm_body(rng: random.Random, forged_id: int) -> bytes:
+    """An incident body that is not a publishable alert, however well authenticated."""
+    return rng.choice([
+        lambda: _bad_body(rng, forged_id),
+        lambda: gcm_body(f"0.bad{forged_id}", state="acknowledged"),
+        lambda: gcm_body(f"0.bad{forged_id}", state=None),
+        lambda: gcm_body("", url="https://example.com/no-id", policy_name=None),  # no key
+        lambda: gcm_body("x" * 2000),
+        lambda: b'{"incident": {"incident_id": "\\udc00", "state": "open"}}',  # lone surrogate
+        lambda: b'{"incident": "open", "version": "1.2"}',
+        lambda: b'{"version": "1.2"}',
+    ])()
+
+
 def _nested(rng: random.Random) -> bytes:
     depth = rng.randint(2_000, 20_000)
     opener, closer = rng.choice([(b"[", b"]"), (b'{"a":', b"}")])
@@ -353,7 +410,8 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
                            "header-soup", "ignored-resource", "forged-asana",
                            "forged-azure-token", "forged-azure-bearer", "azure-bad-body",
                            "forged-alertmanager", "token-bad-body-alertmanager",
-                           "forged-grafana", "signed-bad-body-grafana"])
+                           "forged-grafana", "signed-bad-body-grafana", "forged-gcm",
+                           "gcm-bad-body"])
         headers: dict[str, str | bytes] = {"Content-Type": rng.choice(CONTENT_TYPES)}
         method, chunked = "POST", False
         if kind == "forged-sentry":
@@ -426,6 +484,20 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
             headers["Authorization"] = f"Bearer {AM_TOKEN}"
             cases.append(Case(kind, method, headers, body, path="alertmanager"))
             continue
+        elif kind == "forged-gcm":
+            query, extra = _forged_gcm(rng)
+            headers.update(extra)
+            cases.append(Case(kind, method, headers, gcm_body(f"0.forged{i}"), query=query,
+                              chunked=rng.random() < 0.1))
+            continue
+        elif kind == "gcm-bad-body":
+            authenticated = rng.random() < 0.5
+            if not authenticated:
+                headers.update(basic(GCM_TOKEN))
+            cases.append(Case(kind, method, headers, _bad_gcm_body(rng, forged_id),
+                              query=gcm_query(auth_token=GCM_TOKEN) if authenticated
+                              else gcm_query()))
+            continue
         chunked = rng.random() < 0.1
         cases.append(Case(kind, method, headers, body, chunked=chunked))
     for i in range(OVERSIZED):
@@ -437,6 +509,10 @@ def fuzz_cases(rng: random.Random) -> list[Case]:
         headers = {"Authorization": f"Bearer {ENTRA.token()}"} if i % 2 else {}
         cases.append(Case("oversized-azure", "POST", headers, body, chunked=i % 4 < 2,
                           query="/azure" if i % 2 else f"/azure?token={AZURE_TOKEN}"))
+    for i in range(OVERSIZED // 4):  # a Cloud Monitoring channel's URL, token and all
+        body = b" " * (MAX_BODY - 20) + gcm_body(f"0.big{i}")
+        cases.append(Case("oversized-gcm", "POST", {}, body, chunked=i % 2 == 0,
+                          query=gcm_query(auth_token=GCM_TOKEN)))
     return cases
 
 
@@ -517,3 +593,9 @@ def test_fuzz_publishes_only_authenticated_alerts_and_never_answers_5xx(
     assert {status for case, status in zip(cases, statuses, strict=True)
             if case.valid_key} == {202}
     assert len(cases) >= 10_000
+    # Cloud Monitoring's webhook channels: a wrong or missing secret is a 401, an authenticated
+    # body that is no usable incident a 400, an oversized one a 413, whatever the framing.
+    gcm = {kind: {status for (k, status) in answers if k == kind}
+           for kind in ("forged-gcm", "gcm-bad-body", "oversized-gcm", "valid-gcm")}
+    assert gcm == {"forged-gcm": {401}, "gcm-bad-body": {400}, "oversized-gcm": {413},
+                   "valid-gcm": {202}}

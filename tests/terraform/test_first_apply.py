@@ -156,7 +156,7 @@ def test_function_builds_wait_for_builder_iam_to_propagate(module: Module) -> No
 
 def test_grants_to_the_pubsub_agent_wait_for_the_agent(module: Module) -> None:
     assert len([b for b in module.resources.values()
-                if b.get("member") == "${local.pubsub_service_agent}"]) == 3
+                if b.get("member") == "${local.pubsub_service_agent}"]) == 4
     assert unwaited_agent_grants(module) == []
     early = mutated(module, "google_pubsub_topic_iam_member.dead_letter_agent_publisher",
                     lambda body: body.pop("depends_on"))

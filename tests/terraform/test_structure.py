@@ -182,7 +182,7 @@ def test_each_function_reads_only_its_own_secrets(module: Module) -> None:
     assert readers == {
         "ingest": ["SENTRY_CLIENT_SECRET", "DATADOG_SECRET_TOKEN", "ASANA_PAT",
                    "AZURE_WEBHOOK_TOKEN",
-                   "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET"],
+                   "ALERTMANAGER_TOKEN", "GRAFANA_WEBHOOK_SECRET", "GCM_WEBHOOK_TOKEN"],
         "worker": ["ASANA_PAT", "SENTRY_AUTH_TOKEN", "DATADOG_API_KEY"],
         "reconcile": ["SENTRY_AUTH_TOKEN", "DATADOG_API_KEY", "DATADOG_APP_KEY", "ASANA_PAT"],
     }
@@ -307,7 +307,7 @@ def test_every_alert_policy_has_runbook_and_channels(module: Module) -> None:
     assert set(policies) == {"dead_lettered", "events_backlog", "ingest_errors",
                              "ingest_latency", "webhooks_unauthorized", "worker_errors",
                              "alerts_reconciled", "reconcile_failures",
-                             "sync_webhook_inactive"}
+                             "sync_webhook_inactive", "gcm_incidents_backlog"}
     for name, policy in policies.items():
         assert policy["notification_channels"] == "${local.notification_channels}", name
         assert "documentation" in policy, name

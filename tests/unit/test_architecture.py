@@ -284,9 +284,9 @@ def test_a_new_source_is_told_of_a_completed_task_and_reconciled() -> None:
 
 
 def test_a_message_of_an_unknown_source_names_the_registered_ones() -> None:
-    named = " or ".join(f"'{name}'" for name in TABLE.parsing())
-    assert named.startswith("'sentry' or ") and named.endswith(" or 'echo'")
-    with pytest.raises(Permanent, match=f"expected {named}$"):
+    expected = " or ".join(repr(name) for name in TABLE.parsing())
+    assert expected.startswith("'sentry' or ") and expected.endswith(" or 'echo'")
+    with pytest.raises(Permanent, match=f"expected {re.escape(expected)}"):
         TABLE.parse_alert(b"{}", {"source": "nope"})
 
 

@@ -10,9 +10,11 @@ from tests.reliability.histories.invariants import (
     LOST,
     UNASKED_SYNC,
     DatadogEnd,
+    GcmEnd,
     SentryEnd,
     TaskSeen,
     check_datadog,
+    check_gcm,
     check_sentry,
 )
 from tests.reliability.histories.model import ENVIRONMENT, KINDS, AlertSpec, generate
@@ -100,6 +102,26 @@ DATADOG_CASES = {
 @pytest.mark.parametrize("tasks, end, kinds", DATADOG_CASES.values(), ids=DATADOG_CASES)
 def test_datadog_verdicts(tasks: list[TaskSeen], end: DatadogEnd, kinds: list[str]) -> None:
     assert [f.kind for f in check_datadog(MONITOR, tasks, end)] == kinds
+
+
+POLICY = AlertSpec("gcm", "h1-a4", "7000000014")
+GCM_CASES = {
+    "incident open, task open": ([OPEN], GcmEnd(1, 1, 1), []),
+    "incident closed, task completed": ([DONE], GcmEnd(1, 0, 1), []),
+    "close came before the open: no task": ([], GcmEnd(1, 0, 1), []),
+    "open lost, close reached the service: no task": ([], GcmEnd(1, 0, 0), []),
+    "open reached the service, no task": ([], GcmEnd(1, 1, 1), [LOST]),
+    "close lost: the task stays open": ([OPEN], GcmEnd(1, 1, 1), []),
+    "closed incident with its task open": ([OPEN], GcmEnd(1, 0, 1), [DISAGREEMENT]),
+    "two incidents, one task each": ([DONE, TaskSeen("2", False)], GcmEnd(2, 1, 2), []),
+    "two tasks for one incident": ([DONE, TaskSeen("2", False)], GcmEnd(1, 1, 1),
+                                   [DUPLICATE]),
+}
+
+
+@pytest.mark.parametrize("tasks, end, kinds", GCM_CASES.values(), ids=GCM_CASES)
+def test_gcm_verdicts(tasks: list[TaskSeen], end: GcmEnd, kinds: list[str]) -> None:
+    assert [f.kind for f in check_gcm(POLICY, tasks, end)] == kinds
 
 
 def test_each_kind_routes_to_a_team_of_the_histories_teams_file() -> None:

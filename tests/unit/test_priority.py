@@ -63,7 +63,7 @@ teams: [{name: P, asana_backlog_id: "1"}]
         (alert("sentry", level="warning"), "Sentry level 'warning' → Medium"),
         (alert("datadog", priority="P4"), "Datadog priority P4 → Low"),
         (alert("datadog"), "no Datadog priority → High (default)"),
-        (alert("sentry"), "no level → High (default)"),
+        (alert("sentry"), "no Sentry level → High (default)"),
     ],
     ids=["sentry", "datadog", "datadog-none", "sentry-none"],
 )

@@ -107,7 +107,7 @@ def test_explain_pairs(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines() == [
         "team:      Investigations",
         "why:       team 'Investigations': matched server_name:panther-alerts-api (group 1 of 2)",
-        "priority:  High (no level → High (default))",
+        "priority:  High (no Sentry level → High (default))",
         "board:     sprint: current sprint of portfolio 1209000000003002",
         "board why: High priority in no environment goes to the current sprint",
     ]
@@ -153,9 +153,8 @@ def test_explain_cases(capsys: pytest.CaptureFixture[str], args: list[str],
         (DATADOG_TRIGGERED, ["--source", "datadog"], ["team:      Payments"]),
         (json.loads((ROOT / "tests" / "data" / "sentry_issue_created.json").read_text()), [],
          ["task:      none opened: 'issue' webhooks do not open tasks (settings."
-          "create_tasks_from: event_alert, metric_alert, datadog, azure, alertmanager, grafana): "
-          "it only updates the task "
-          "an alert rule or monitor opened for it"]),
+          "create_tasks_from: event_alert, metric_alert, datadog, azure, alertmanager, grafana, "
+          "gcm_incident): it only updates the task an alert rule or monitor opened for it"]),
         (json.loads((ROOT / "tests" / "data" / "sentry_issue_resolved.json").read_text()), [],
          ["task:      none opened: a 'resolved' webhook never opens a task: it only updates "
           "the task an earlier alert opened"]),

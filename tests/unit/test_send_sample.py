@@ -64,6 +64,8 @@ def test_azure_samples_are_one_alert_posted_with_the_url_token() -> None:
         "http://h/azure?token=new")
     assert sample_url("datadog", "http://h/", {}) == "http://h/"
     assert signed_headers("azure", b"{}", {}) == {"Content-Type": "application/json"}
+
+
 def test_alertmanager_samples_are_one_alert_firing_and_resolved() -> None:
     keys = {alert_key("alertmanager", "alertmanager", json.loads(sample_body(name)))
             for name in ("alertmanager", "alertmanager-resolved")}
@@ -71,7 +73,6 @@ def test_alertmanager_samples_are_one_alert_firing_and_resolved() -> None:
 
 
 def test_path_samples_go_to_their_source_path() -> None:
-
     assert sample_url("alertmanager", "http://127.0.0.1:8080/", {}) \
         == "http://127.0.0.1:8080/alertmanager"
     assert sample_url("datadog", "http://127.0.0.1:8080/", {}) == "http://127.0.0.1:8080/"
@@ -91,3 +92,13 @@ def test_grafana_samples_are_one_alert_signed_as_grafana_signs() -> None:
 
     assert why_refused(body, headers, ("local-grafana-secret",), signing,
                        datetime.now(UTC)) is None
+
+
+def test_gcm_samples_are_one_incident_sent_with_the_token_in_the_url() -> None:
+    keys = {alert_key("gcm", "gcm_incident", json.loads(sample_body(name)))
+            for name in ("gcm", "gcm-closed", "gcm-pubsub", "gcm-pubsub-closed")}
+    assert len(keys) == 1
+    url = sample_url("gcm", "http://127.0.0.1:8080/", {"GCM_WEBHOOK_TOKEN": "t1\nt0"})
+    assert url == "http://127.0.0.1:8080/?source=gcm&auth_token=t1"
+    assert sample_url("datadog", "http://x/", {}) == "http://x/"
+    assert "authorization" not in {k.lower() for k in signed_headers("gcm", b"{}", {})}

@@ -5,6 +5,8 @@ alert's source, never on the service's ledger.
 - each task's completed state equals its alert's final state at the source: a Sentry issue is
   resolved exactly when its task is completed (teams with ``sync_back``); a Datadog monitor is
   ``OK`` exactly when every task of it is completed (in ``Alert``: exactly one is open);
+- a Cloud Monitoring incident whose open reached the service has at most one task, open
+  exactly while its close has not reached it;
 - the service changes a Sentry issue only for teams that opted in (``sync_back``); a team
   without it keeps Sentry's word, so its task must agree with Sentry unless a person changed
   the task in Asana (then one-way sync lets the two differ).
@@ -48,6 +50,20 @@ class DatadogEnd:
     state: str  # "OK" or "Alert"
     cycles: int  # alert cycles it went through
     accepted: int  # cycles whose Triggered webhook ingest accepted (each has its own task)
+
+
+@dataclass(frozen=True)
+class GcmEnd:
+    """A Cloud Monitoring policy at the end of its history."""
+
+    incidents: int  # incidents it opened
+    #: Incidents whose task must be open: the incident's open reached the service and its
+    #: close did not (still open, or the close was lost: no reconciliation reads Cloud
+    #: Monitoring).
+    must_be_open: int
+    #: Incidents that may have a task: their open reached the service (one whose close came
+    #: first has none: a close never opens a task, and the late open is then stale).
+    may_have_task: int
 
 
 @dataclass(frozen=True)
@@ -102,8 +118,29 @@ def check_datadog(alert: AlertSpec, tasks: Sequence[TaskSeen], end: DatadogEnd) 
     return []
 
 
+def check_gcm(alert: AlertSpec, tasks: Sequence[TaskSeen], end: GcmEnd) -> list[Finding]:
+    """Return what is wrong with a Cloud Monitoring policy's incidents and their tasks.
+
+    One task per incident at most; every incident whose open reached the service and whose
+    close did not has its task, open; every other task is completed.
+    """
+    open_tasks = [t.gid for t in tasks if not t.completed]
+    if len(tasks) < end.must_be_open:
+        return [Finding(LOST, alert.tag, f"{end.must_be_open} open incident(s) reached the "
+                        f"service; {len(tasks)} task(s)")]
+    if len(tasks) > end.may_have_task:
+        return [Finding(DUPLICATE, alert.tag, f"{len(tasks)} tasks for {end.may_have_task} "
+                        f"incident(s) whose open reached the service ({end.incidents} in all)")]
+    if len(open_tasks) != end.must_be_open:
+        return [Finding(DISAGREEMENT, alert.tag, f"{end.must_be_open} incident(s) should have an "
+                        f"open task; open tasks {open_tasks or 'none'} of "
+                        f"{[t.gid for t in tasks]}")]
+    return []
+
+
 CHECKS: dict[str, Callable[..., list[Finding]]] = {"sentry": check_sentry,
-                                                   "datadog": check_datadog}
+                                                   "datadog": check_datadog,
+                                                   "gcm": check_gcm}
 
 
 def _count(alert: AlertSpec, tasks: int, expected: int) -> list[Finding]:

@@ -4,9 +4,9 @@ A history is a few alerts and a schedule of steps over them:
 
 - what happens at the alert's source (a Sentry issue's first event, another event or a
   regression, a person resolving or reopening it in Sentry; a Datadog monitor triggering and
-  recovering), each webhook that results getting a *fate*: delivered, lost (Sentry does not
-  retry), duplicated (the same request twice) or late (held back until after the first
-  reconciliation run);
+  recovering; a Cloud Monitoring policy opening and closing incidents), each webhook that
+  results getting a *fate*: delivered, lost (Sentry does not retry), duplicated (the same
+  request twice) or late (held back until after the first reconciliation run);
 - people completing and reopening the alert's task in Asana;
 - faults in the environment: a dependency of the service refusing, black-holing, slowing or
   resetting its connections (through the fault proxy), an emulator frozen (SIGSTOP), a worker
@@ -80,6 +80,11 @@ _DATADOG_MOVES = {
     "alert": (Transition("recover", "datadog", 1, "ok"),),
     "ok": (Transition("trigger", "datadog", 1, "alert"),),
 }
+#: A Cloud Monitoring policy: each opening is a new incident (closed ones never reopen).
+_GCM_MOVES = {
+    "firing": (Transition("close", "gcm", 1, "quiet"),),
+    "quiet": (Transition("open", "gcm", 1, "firing"),),
+}
 
 KINDS: dict[str, Kind] = {
     "sentry-sync": Kind("sentry-sync", "sentry", "Sync", True, SYNC_PROJECT, "fire",
@@ -88,9 +93,10 @@ KINDS: dict[str, Kind] = {
                          _SENTRY_MOVES),
     "datadog": Kind("datadog", "datadog", "Monitors", True, MONITORS_PROJECT, "trigger",
                     _DATADOG_MOVES),
+    "gcm": Kind("gcm", "gcm", "Monitors", True, MONITORS_PROJECT, "open", _GCM_MOVES),
 }
-KIND_WEIGHTS = {"sentry-sync": 5, "sentry-quiet": 2, "datadog": 3}
-_FIRST_STATE = {"fire": "open", "trigger": "alert"}
+KIND_WEIGHTS = {"sentry-sync": 5, "sentry-quiet": 2, "datadog": 3, "gcm": 2}
+_FIRST_STATE = {"fire": "open", "trigger": "alert", "open": "firing"}
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ class AlertSpec:
 
     kind: str
     tag: str  # unique, in the alert's title and so in its task's name
-    external_id: str  # the Sentry issue id or the Datadog monitor id
+    external_id: str  # the Sentry issue id, the Datadog monitor id or the GCM policy id
 
     @property
     def spec(self) -> Kind:
@@ -125,7 +131,8 @@ class Step:
         if self.actor == "env":
             return _describe_env(self)
         alert = alerts[self.alert if self.alert is not None else 0]
-        who = {"sentry": "in Sentry", "datadog": "in Datadog", "asana": "a person in Asana"}
+        who = {"sentry": "in Sentry", "datadog": "in Datadog", "gcm": "in Cloud Monitoring",
+               "asana": "a person in Asana"}
         fates = f" [fate of each webhook sent: {', '.join(self.fates)}]" if self.fates else ""
         return f"{alert.tag}: {self.action} ({who[self.actor]}){fates}"
 
@@ -167,8 +174,9 @@ class History:
 
 
 def external_id(kind: Kind, seed: int, index: int) -> str:
-    """Return a Sentry issue id or Datadog monitor id unique to (seed, index)."""
-    base = 9_000_000_000 if kind.source == "sentry" else 8_000_000_000
+    """Return a Sentry issue id, Datadog monitor id or Cloud Monitoring policy id unique to
+    (seed, index)."""
+    base = {"sentry": 9_000_000_000, "gcm": 7_000_000_000}.get(kind.source, 8_000_000_000)
     return str(base + seed * 10 + index)
 
 

@@ -34,10 +34,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.gcm_world import GcmWorld
 from tests.fakes.vendor_world import Posted, Webhook, post
 from tests.reliability.histories.invariants import CHECKS, STUCK, Finding, TaskSeen
 from tests.reliability.histories.model import History, Step, generate
-from tests.reliability.histories.sources import DatadogSource, Facts, SentrySource, Source
+from tests.reliability.histories.sources import (
+    DatadogSource,
+    Facts,
+    GcmSource,
+    SentrySource,
+    Source,
+)
 from tests.reliability.histories.stack import (
     MONITOR_TAG,
     RECONCILE_GRACE_MINUTES,
@@ -109,6 +116,9 @@ class Harness:
         self.sources: dict[str, Source] = {
             "sentry": SentrySource(deployment.sentry, SENTRY_RULES),
             "datadog": DatadogSource(deployment.datadog, ["team:monitors", MONITOR_TAG]),
+            # A webhook_tokenauth channel to ingest (the pubsub channel skips ingest's faults).
+            "gcm": GcmSource(GcmWorld(ingest_url=deployment.env["ASANA_WEBHOOK_TARGET_URL"],
+                                      token=deployment.env["GCM_WEBHOOK_TOKEN"])),
         }
         self.running: dict[int, Run] = {}
         self.owners: dict[str, int] = {}
@@ -220,6 +230,13 @@ class Harness:
         if cycle and hook.label == "Triggered" and any(p.status == 202 for p in results):
             facts = run.facts[index]
             facts.accepted_cycles = facts.accepted_cycles | {cycle}
+        incident = _incident_id(hook)
+        if incident and any(p.status == 202 for p in results):
+            facts = run.facts[index]
+            if hook.label == "incident open":
+                facts.accepted_opens = facts.accepted_opens | {incident}
+            else:
+                facts.accepted_closes = facts.accepted_closes | {incident}
         answers = " + ".join(p.describe() for p in results)
         lost = "" if any(p.status == 202 for p in results) else " (not accepted: lost)"
         if lost:
@@ -489,6 +506,9 @@ class Harness:
             return self.owners.get(f"monitor:{monitor}")
         if key.startswith("datadog:cycle:"):
             return self.owners.get(f"cycle:{key.removeprefix('datadog:cycle:')}")
+        if key.startswith("gcm:incident:0."):  # the world's ids: 0.<policy>-<n>
+            policy = key.removeprefix("gcm:incident:0.").rsplit("-", 1)[0]
+            return self.owners.get(f"policy:{policy}")
         task = attributes.get("task_gid") or key.removeprefix("asana:task:")
         return self._task_owner(str(task)) if task else None
 
@@ -580,6 +600,13 @@ def _cycle_key(hook: Webhook) -> str | None:
     return str(key) if key else None
 
 
+def _incident_id(hook: Webhook) -> str | None:
+    if hook.source != "gcm":
+        return None
+    incident = hook.payload().get("incident") or {}
+    return str(incident.get("incident_id") or "") or None
+
+
 def _fingerprint(documents: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return sorted((str(d.get("key")), str(d.get("state")), str(d.get("updated_at")))
                   for d in documents)
@@ -591,6 +618,7 @@ def service_story(run: Run, logs: Iterable[Path], tasks: Iterable[str],
     keys = {f"sentry:issue:{a.external_id}" for a in run.history.alerts}
     keys |= {f"datadog:cycle:{c}" for c in cycles}
     keys |= {f"datadog:cycle:reconcile-{a.external_id}-" for a in run.history.alerts}
+    keys |= {f"gcm:incident:0.{a.external_id}-" for a in run.history.alerts}
     gids = set(tasks)
     lines: list[tuple[str, str]] = []
     for path in logs:

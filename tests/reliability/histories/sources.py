@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tests.fakes.datadog_world import DatadogWorld
+from tests.fakes.gcm_world import GCM_LAG, GcmWorld
 from tests.fakes.sentry_world import Person, SentryWorld
 from tests.fakes.vendor_world import DATADOG_LAG, SENTRY_LAG, Webhook, WorldClock
-from tests.reliability.histories.invariants import DatadogEnd, SentryEnd
+from tests.reliability.histories.invariants import DatadogEnd, GcmEnd, SentryEnd
 from tests.reliability.histories.model import AlertSpec
 
 #: Sentry users who resolve and reopen issues in Sentry's UI.
@@ -27,6 +28,8 @@ def title(alert: AlertSpec) -> str:
     """Return the alert's title: its tag in parentheses lets a test find its tasks by name."""
     if alert.spec.source == "datadog":
         return f"Checkout latency above 2s ({alert.tag})"
+    if alert.spec.source == "gcm":
+        return f"Checkout p99 latency ({alert.tag})"
     return f"KeyError: 'owner' ({alert.tag})"
 
 
@@ -36,6 +39,9 @@ class Facts:
 
     person_changed_task: bool = False
     accepted_cycles: frozenset[str] = frozenset()  # Datadog cycles whose Triggered got a 202
+    #: Cloud Monitoring incidents whose open, and whose close, got a 202.
+    accepted_opens: frozenset[str] = frozenset()
+    accepted_closes: frozenset[str] = frozenset()
     #: What of this alert may not have reached the service (a lost, late or refused webhook,
     #: a person's change no webhook delivered): empty, the sides must agree before any
     #: reconciliation.
@@ -110,3 +116,24 @@ class DatadogSource:
         state = self.world.state(monitor)
         accepted = sum(1 for c in cycles if c.key in facts.accepted_cycles)
         return DatadogEnd(state, len(cycles), accepted)
+
+
+class GcmSource:
+    """Cloud Monitoring policies: opening incidents and closing them (webhook_tokenauth)."""
+
+    def __init__(self, world: GcmWorld) -> None:
+        self.world = world
+
+    def setup(self, alert: AlertSpec, seed: int, own: Callable[[str], None]) -> None:
+        self.world.add_policy(alert.external_id, title(alert), WorldClock(GCM_LAG))
+        own(f"policy:{alert.external_id}")
+
+    def act(self, alert: AlertSpec, action: str, seed: int) -> list[Webhook]:
+        policy = alert.external_id
+        return self.world.open(policy) if action == "open" else self.world.close(policy)
+
+    def end(self, alert: AlertSpec, facts: Facts) -> GcmEnd:
+        incidents = self.world.incidents[alert.external_id]
+        opened = [i.incident_id for i in incidents if i.incident_id in facts.accepted_opens]
+        return GcmEnd(len(incidents),
+                      sum(1 for i in opened if i not in facts.accepted_closes), len(opened))

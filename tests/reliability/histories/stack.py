@@ -47,7 +47,7 @@ RECONCILE_GRACE_MINUTES = 1
 TEAMS = f"""settings:
   workspace_gid: "{WORKSPACE}"
   default_team: Sync
-  create_tasks_from: [event_alert, metric_alert, datadog]
+  create_tasks_from: [event_alert, metric_alert, datadog, gcm_incident]
 teams:
   - name: Sync
     asana_team_id: "1300000000001000"
