@@ -305,7 +305,7 @@ resource "google_monitoring_alert_policy" "webhooks_unauthorized" {
   notification_channels = local.notification_channels
 
   documentation {
-    content   = "Ingest answers 401 to webhooks: the Sentry client secret or the Datadog token in Secret Manager does not match what the sender signs with, and those alerts are lost (Sentry does not retry). The ingest logs (jsonPayload.event=\"webhook_rejected\", reason unauthorized) name the source. Compare the latest version of ${var.secret_prefix}sentry-client-secret or ${var.secret_prefix}datadog-secret-token with Sentry's integration or Datadog's webhook header, add the right value as a new version, then let reconciliation or a Sentry/Datadog test resend. ${local.alert_documentation}"
+    content   = "Ingest answers 401 to webhooks: a source's credential in Secret Manager does not match what the sender signs or authenticates with, and those alerts are lost (Sentry does not retry). The ingest logs (jsonPayload.event=\"webhook_rejected\", reason unauthorized) name the source and the credential checked (checked against ...). Compare the latest version of that secret (${var.secret_prefix}sentry-client-secret, ${var.secret_prefix}datadog-secret-token, or the secret of an optional source: azure-webhook-token, alertmanager-token, grafana-webhook-secret, gcm-webhook-token) with the sender's setting, add the right value as a new version, then let reconciliation or a test notification resend. ${local.alert_documentation}"
     mime_type = "text/markdown"
   }
 }
