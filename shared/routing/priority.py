@@ -1,4 +1,4 @@
-"""Map a Sentry level or a Datadog priority to High / Medium / Low."""
+"""Map a Sentry level, a Datadog priority or a CloudWatch alarm's P1-P5 to High / Medium / Low."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def _decide(alert: Alert, priorities: PriorityMap) -> tuple[str, str]:
             priority = priorities.datadog[severity]
             return priority, f"Datadog priority {severity} → {priority}"
         what = f"unknown Datadog priority {severity!r}" if severity else "no Datadog priority"
+        return priorities.default, f"{what} → {priorities.default} (default)"
+    if alert.source == "cloudwatch":
+        severity = (alert.priority or "").strip().upper()
+        if severity in priorities.cloudwatch:
+            priority = priorities.cloudwatch[severity]
+            return priority, f"CloudWatch alarm priority {severity} → {priority}"
+        what = "no P1-P5 in the alarm's description or name"
         return priorities.default, f"{what} → {priorities.default} (default)"
     level = (alert.level or "").strip().lower()
     if level in priorities.sentry:

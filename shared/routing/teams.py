@@ -16,8 +16,8 @@ PRIORITIES = ("High", "Medium", "Low")
 #: (tests/unit/test_architecture.py holds this to the source table). Sentry's `issue` and `error`
 #: webhooks fire for every new issue / every error event, so by default they only update tasks
 #: that alert rules opened.
-CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog")
-DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog")
+CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog", "cloudwatch")
+DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog", "cloudwatch")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,11 @@ class PriorityMap:
         }
     )
     default: str = "High"  # no level / no Datadog priority
+    # A P1-P5 word in a CloudWatch alarm's description or name (alarms carry no severity).
+    cloudwatch: Mapping[str, str] = field(
+        default_factory=lambda: {"P1": "High", "P2": "High", "P3": "Medium", "P4": "Low",
+                                 "P5": "Low"}
+    )
 
 
 @dataclass(frozen=True)

@@ -326,19 +326,21 @@ def _parse_priority(raw: object, problems: _Problems) -> PriorityMap:
         return PriorityMap()
     where = "settings: priority"
     if not isinstance(raw, dict):
-        problems.add(where, "expected a mapping with sentry, datadog, default")
+        problems.add(where, "expected a mapping with sentry, datadog, cloudwatch, default")
         return PriorityMap()
-    _reject_unknown(raw, ("sentry", "datadog", "default"), where, problems)
+    _reject_unknown(raw, ("sentry", "datadog", "cloudwatch", "default"), where, problems)
     base = PriorityMap()
     sentry = _priority_table(raw.get("sentry"), SENTRY_LEVELS, str.lower, f"{where}: sentry",
                              problems)
     datadog = _priority_table(raw.get("datadog"), DATADOG_PRIORITIES, str.upper,
                               f"{where}: datadog", problems)
+    cloudwatch = _priority_table(raw.get("cloudwatch"), DATADOG_PRIORITIES, str.upper,
+                                 f"{where}: cloudwatch", problems)
     default = base.default
     if "default" in raw:
         default = _priority_value(raw["default"], f"{where}: default", problems) or default
     return PriorityMap(sentry={**base.sentry, **sentry}, datadog={**base.datadog, **datadog},
-                       default=default)
+                       default=default, cloudwatch={**base.cloudwatch, **cloudwatch})
 
 
 def _priority_table(raw: object, levels: tuple[str, ...], normalize: Callable[[str], str],

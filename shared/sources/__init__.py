@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from shared.sources import asana, datadog, sentry
+from shared.sources import asana, cloudwatch, datadog, sentry
 from shared.sources.base import Sources
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 SOURCES = Sources(
     sentry.SOURCE,
+    cloudwatch.SOURCE,  # before Datadog, whose explain-route guess takes any body
     datadog.SOURCE,
     asana.SOURCE,
 )

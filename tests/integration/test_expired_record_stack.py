@@ -47,7 +47,8 @@ def test_an_alert_whose_record_expired_gets_a_new_task(stack: Stack, asana: Fake
     assert answer.status_code == 202, answer.text
     [task] = eventually(lambda: tasks_named(asana, f"#{issue_id}"), what="a new task")
     # The ledger is written after Asana answers: wait for the worker to record the new task.
-    record = eventually(lambda: _with_task(ledger.get(key)[0]), what="the ledger names the new task")
+    record = eventually(lambda: _with_task(ledger.get(key)[0]),
+                        what="the ledger names the new task")
     assert record.task_gid == task["gid"]
 
 

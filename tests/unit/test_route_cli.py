@@ -153,8 +153,8 @@ def test_explain_cases(capsys: pytest.CaptureFixture[str], args: list[str],
         (DATADOG_TRIGGERED, ["--source", "datadog"], ["team:      Payments"]),
         (json.loads((ROOT / "tests" / "data" / "sentry_issue_created.json").read_text()), [],
          ["task:      none opened: 'issue' webhooks do not open tasks (settings."
-          "create_tasks_from: event_alert, metric_alert, datadog): it only updates the task "
-          "an alert rule or monitor opened for it"]),
+          "create_tasks_from: event_alert, metric_alert, datadog, cloudwatch): it only updates "
+          "the task an alert rule or monitor opened for it"]),
         (json.loads((ROOT / "tests" / "data" / "sentry_issue_resolved.json").read_text()), [],
          ["task:      none opened: a 'resolved' webhook never opens a task: it only updates "
           "the task an earlier alert opened"]),
