@@ -70,6 +70,9 @@ locals {
     ASANA_WEBHOOK_TARGET_URL = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-ingest"
     ASANA_WEBHOOK_COLLECTION = var.asana_webhook_collection
     ASANA_HOOKS_DATABASE     = google_firestore_database.hooks.name
+    # CloudWatch alarms through SNS (read by ingest only): off, no topic is allowed.
+    CLOUDWATCH_SNS_TOPIC_ARNS      = var.cloudwatch.enabled ? join(",", var.cloudwatch.sns_topic_arns) : ""
+    CLOUDWATCH_SNS_MAX_AGE_SECONDS = tostring(var.cloudwatch.max_age_seconds)
   }
 
   # One release per deployed source: the hash of the three functions' archives, so Sentry's

@@ -72,3 +72,8 @@ output "dashboard_url" {
   description = "Cloud Monitoring dashboard of tasks created, unrouted alerts, rejected webhooks and backlog."
   value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.main.id), 3)}?project=${var.project_id}"
 }
+
+output "cloudwatch_sns_subscription_url" {
+  description = "Endpoint of the SNS HTTPS subscription of each topic in cloudwatch.sns_topic_arns (protocol https; ingest confirms it); null while cloudwatch.enabled is false."
+  value       = var.cloudwatch.enabled ? google_cloudfunctions2_function.function["ingest"].service_config[0].uri : null
+}

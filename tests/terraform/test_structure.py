@@ -24,6 +24,7 @@ TFVARS = sorted((TERRAFORM / "environments").glob("*.tfvars"))
 NOT_DEPLOYED = {
     "DRY_RUN_FILE": "dry-run is for `make run` and dev without a token; the default path works",
     "SENTRY_DSN": "a secret environment variable from Secret Manager, not a plain one",
+    "CLOUDWATCH_SNS_TEST_TRUST": "a test-only certificate trust, which prod refuses",
 }
 
 
