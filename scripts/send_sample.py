@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import urllib.error
@@ -10,7 +11,11 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from scripts.localstack import LOCAL_DEFAULTS, REPO, sentry_headers
+from scripts import sns_sample
+from scripts.localstack import LOCAL_DEFAULTS, REPO, run_dir, sentry_headers
+
+#: The resource of the CloudWatch samples: an alarm, posted in a Notification SNS signs.
+SNS = "sns"
 
 #: Sample name -> (payload file, Sentry-Hook-Resource or None for Datadog). The Sentry samples
 #: are one issue's story (its resolve and regression name the issue of the first alert), and
@@ -26,12 +31,19 @@ SAMPLES = {
     "sentry-rule-metric": ("tests/data/sentry_rule_metric_alert.json", "metric_alert"),
     "datadog": ("tests/data/datadog_triggered.json", None),
     "datadog-recovered": ("tests/data/datadog_recovered.json", None),
+    # One CloudWatch alarm's story, each signed as SNS would with `make run`'s local key.
+    "cloudwatch": ("tests/data/cloudwatch/alarm.json", SNS),
+    "cloudwatch-insufficient-data": ("tests/data/cloudwatch/alarm-insufficient-data.json", SNS),
+    "cloudwatch-ok": ("tests/data/cloudwatch/alarm-ok.json", SNS),
 }
 
 
-def sample_body(name: str) -> bytes:
-    """Return the body of a named sample, as Sentry or Datadog would send it."""
-    return (REPO / SAMPLES[name][0]).read_bytes()
+def sample_body(name: str, raw: bytes | None = None) -> bytes:
+    """Return the body of a named sample (or ``raw`` in its place), as its sender posts it."""
+    body = (REPO / SAMPLES[name][0]).read_bytes() if raw is None else raw
+    if SAMPLES[name][1] == SNS:
+        return sns_sample.notification(json.loads(body), run_dir(os.environ))
+    return body
 
 
 def ingest_url(env: Mapping[str, str]) -> str:
@@ -43,6 +55,8 @@ def ingest_url(env: Mapping[str, str]) -> str:
 def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, str]:
     """Return the headers Sentry or Datadog would send ``body`` of sample ``name`` with."""
     resource = SAMPLES[name][1]
+    if resource == SNS:
+        return sns_sample.headers(body)
     if resource is None:
         token = env.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
         return {"Content-Type": "application/json",
@@ -59,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="ingest URL (default: $INGEST_URL, else 127.0.0.1:$INGEST_PORT)")
     parser.add_argument("--file", type=Path, help="send this payload file instead")
     args = parser.parse_args(argv)
-    body = args.file.read_bytes() if args.file else sample_body(args.sample)
+    body = sample_body(args.sample, args.file.read_bytes() if args.file else None)
     request = urllib.request.Request(args.url, data=body, method="POST",
                                      headers=signed_headers(args.sample, body, os.environ))
     try:
