@@ -36,7 +36,7 @@ def is_alarm(message: str) -> bool:
     """Tell whether a notification's Message is a CloudWatch alarm (its parser says if valid)."""
     try:
         alarm = json.loads(message)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(alarm, dict) and "AlarmName" in alarm and "NewStateValue" in alarm
 

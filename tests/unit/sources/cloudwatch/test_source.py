@@ -386,3 +386,10 @@ def test_the_key_function_agrees_with_ingest() -> None:
     fields = json.loads(_notification())
     assert SOURCES.alert_key("cloudwatch", "cloudwatch", fields) == f"cloudwatch:{ARN}"
     assert SOURCES.alert_key("cloudwatch", "cloudwatch", {"Message": "hi"}) is None
+
+
+def test_deeply_nested_bodies_and_messages_are_refused_not_crashed() -> None:
+    nested = "[" * 50_000 + "]" * 50_000
+    assert _ingest(nested.encode())[0] == 400
+    body = signer.body(signer.notification(KEY, NOW, message=nested))
+    assert _ingest(body)[:2] == (200, {"status": "ignored"})
