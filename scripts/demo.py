@@ -22,12 +22,13 @@ from shared.routing.teams_file import load_teams
 from tests.fakes.asana_server import FakeAsana, seed_teams
 
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one
-#: Datadog alert cycle; then an alert whose Sentry alert rule says where its task goes; then one
-#: CloudWatch alarm (through SNS) firing, losing its data and back to OK.
+#: Datadog alert cycle; then one CloudWatch alarm (through SNS) firing, losing its data and back
+#: to OK; then an alert whose Sentry alert rule says where its task goes.
 STORY = (("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
          ("regress", "sentry-regressed"), ("trigger", "datadog"),
-         ("recover", "datadog-recovered"), ("rule", "sentry-rule"), ("alarm", "cloudwatch"),
-         ("no data", "cloudwatch-insufficient-data"), ("ok", "cloudwatch-ok"))
+         ("recover", "datadog-recovered"), ("alarm", "cloudwatch"),
+         ("no data", "cloudwatch-insufficient-data"), ("ok", "cloudwatch-ok"),
+         ("rule", "sentry-rule"))
 #: The Asana users the rule sample names as assignee and follower.
 RULE_PEOPLE = (("9101", "Ana Silva", "ana.silva@example.com"),
                ("9102", "Li Wei", "li.wei@example.com"))
