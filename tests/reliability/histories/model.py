@@ -81,6 +81,16 @@ _DATADOG_MOVES = {
     "ok": (Transition("trigger", "datadog", 1, "alert"),),
 }
 
+#: A CloudWatch alarm: its task follows ALARM and OK; INSUFFICIENT_DATA only notes.
+_CLOUDWATCH_MOVES = {
+    "alarm": (Transition("ok", "cloudwatch", 3, "ok"),
+              Transition("no-data", "cloudwatch", 1, "no-data")),
+    "ok": (Transition("alarm", "cloudwatch", 3, "alarm"),
+           Transition("no-data", "cloudwatch", 1, "no-data")),
+    "no-data": (Transition("alarm", "cloudwatch", 1, "alarm"),
+                Transition("ok", "cloudwatch", 1, "ok")),
+}
+
 KINDS: dict[str, Kind] = {
     "sentry-sync": Kind("sentry-sync", "sentry", "Sync", True, SYNC_PROJECT, "fire",
                         _SENTRY_MOVES),
@@ -88,9 +98,11 @@ KINDS: dict[str, Kind] = {
                          _SENTRY_MOVES),
     "datadog": Kind("datadog", "datadog", "Monitors", True, MONITORS_PROJECT, "trigger",
                     _DATADOG_MOVES),
+    "cloudwatch": Kind("cloudwatch", "cloudwatch", "Monitors", False, MONITORS_PROJECT,
+                       "alarm", _CLOUDWATCH_MOVES),
 }
-KIND_WEIGHTS = {"sentry-sync": 5, "sentry-quiet": 2, "datadog": 3}
-_FIRST_STATE = {"fire": "open", "trigger": "alert"}
+KIND_WEIGHTS = {"sentry-sync": 5, "sentry-quiet": 2, "datadog": 3, "cloudwatch": 2}
+_FIRST_STATE = {"fire": "open", "trigger": "alert", "alarm": "alarm"}
 
 
 @dataclass(frozen=True)
@@ -125,7 +137,8 @@ class Step:
         if self.actor == "env":
             return _describe_env(self)
         alert = alerts[self.alert if self.alert is not None else 0]
-        who = {"sentry": "in Sentry", "datadog": "in Datadog", "asana": "a person in Asana"}
+        who = {"sentry": "in Sentry", "datadog": "in Datadog", "asana": "a person in Asana",
+               "cloudwatch": "in CloudWatch"}
         fates = f" [fate of each webhook sent: {', '.join(self.fates)}]" if self.fates else ""
         return f"{alert.tag}: {self.action} ({who[self.actor]}){fates}"
 

@@ -37,7 +37,13 @@ from typing import Any
 from tests.fakes.vendor_world import Posted, Webhook, post
 from tests.reliability.histories.invariants import CHECKS, STUCK, Finding, TaskSeen
 from tests.reliability.histories.model import History, Step, generate
-from tests.reliability.histories.sources import DatadogSource, Facts, SentrySource, Source
+from tests.reliability.histories.sources import (
+    CloudWatchSource,
+    DatadogSource,
+    Facts,
+    SentrySource,
+    Source,
+)
 from tests.reliability.histories.stack import (
     MONITOR_TAG,
     RECONCILE_GRACE_MINUTES,
@@ -109,6 +115,7 @@ class Harness:
         self.sources: dict[str, Source] = {
             "sentry": SentrySource(deployment.sentry, SENTRY_RULES),
             "datadog": DatadogSource(deployment.datadog, ["team:monitors", MONITOR_TAG]),
+            "cloudwatch": CloudWatchSource(deployment.cloudwatch),
         }
         self.running: dict[int, Run] = {}
         self.owners: dict[str, int] = {}
@@ -200,7 +207,7 @@ class Harness:
 
     def _send(self, run: Run, index: int, hook: Webhook, fate: str) -> str:
         """Post a webhook (twice at once when duplicated); Datadog retries a 5xx, Sentry not."""
-        attempts = 3 if hook.source == "datadog" else 1
+        attempts = 3 if hook.source in ("datadog", "cloudwatch") else 1  # SNS retries 5xx too
 
         def once() -> Posted:
             posted = Posted(None)
@@ -489,6 +496,9 @@ class Harness:
             return self.owners.get(f"monitor:{monitor}")
         if key.startswith("datadog:cycle:"):
             return self.owners.get(f"cycle:{key.removeprefix('datadog:cycle:')}")
+        if key.startswith("cloudwatch:"):  # the alarm's name carries its history's tag
+            match = _TAG.search(key)
+            return int(match.group(2)) if match else None
         task = attributes.get("task_gid") or key.removeprefix("asana:task:")
         return self._task_owner(str(task)) if task else None
 
@@ -591,6 +601,7 @@ def service_story(run: Run, logs: Iterable[Path], tasks: Iterable[str],
     keys = {f"sentry:issue:{a.external_id}" for a in run.history.alerts}
     keys |= {f"datadog:cycle:{c}" for c in cycles}
     keys |= {f"datadog:cycle:reconcile-{a.external_id}-" for a in run.history.alerts}
+    keys |= {f"({a.tag})" for a in run.history.alerts if a.spec.source == "cloudwatch"}
     gids = set(tasks)
     lines: list[tuple[str, str]] = []
     for path in logs:

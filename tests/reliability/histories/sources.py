@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tests.fakes.cloudwatch_world import CLOUDWATCH_LAG, CloudWatchWorld
 from tests.fakes.datadog_world import DatadogWorld
 from tests.fakes.sentry_world import Person, SentryWorld
 from tests.fakes.vendor_world import DATADOG_LAG, SENTRY_LAG, Webhook, WorldClock
-from tests.reliability.histories.invariants import DatadogEnd, SentryEnd
+from tests.reliability.histories.invariants import CloudWatchEnd, DatadogEnd, SentryEnd
 from tests.reliability.histories.model import AlertSpec
 
 #: Sentry users who resolve and reopen issues in Sentry's UI.
@@ -27,6 +28,8 @@ def title(alert: AlertSpec) -> str:
     """Return the alert's title: its tag in parentheses lets a test find its tasks by name."""
     if alert.spec.source == "datadog":
         return f"Checkout latency above 2s ({alert.tag})"
+    if alert.spec.source == "cloudwatch":
+        return f"Checkout ALB latency ({alert.tag})"
     return f"KeyError: 'owner' ({alert.tag})"
 
 
@@ -110,3 +113,25 @@ class DatadogSource:
         state = self.world.state(monitor)
         accepted = sum(1 for c in cycles if c.key in facts.accepted_cycles)
         return DatadogEnd(state, len(cycles), accepted)
+
+
+class CloudWatchSource:
+    """CloudWatch alarms: ALARM, OK and INSUFFICIENT_DATA, each sent as an SNS notification."""
+
+    STATES = {"alarm": "ALARM", "ok": "OK", "no-data": "INSUFFICIENT_DATA"}
+
+    def __init__(self, world: CloudWatchWorld) -> None:
+        self.world = world
+
+    def setup(self, alert: AlertSpec, seed: int, own: Callable[[str], None]) -> None:
+        self.world.add_alarm(alert.external_id, title(alert), WorldClock(CLOUDWATCH_LAG))
+        own(f"alarm:{alert.external_id}")
+
+    def act(self, alert: AlertSpec, action: str, seed: int) -> list[Webhook]:
+        return self.world.set_state(alert.external_id, self.STATES[action])
+
+    def end(self, alert: AlertSpec, facts: Facts) -> CloudWatchEnd:
+        alarm = self.world.alarm(alert.external_id)
+        # A late notification is delivered before the end; a lost one never is.
+        judged = all(word.endswith(" late") for word in facts.missed)
+        return CloudWatchEnd(alarm.state, alarm.decisive, judged)
