@@ -549,6 +549,7 @@ class Harness:
             cycles = [c.key for c in self.d.datadog.cycles.get(int(alert.external_id), [])] \
                 if alert.spec.source == "datadog" else []
             if (key == f"sentry:issue:{alert.external_id}" or alert.external_id in key
+                    or f"({alert.tag})" in key  # a CloudWatch alarm's name carries its tag
                     or any(key == f"datadog:cycle:{c}" for c in cycles)
                     or any(t["gid"] == task for t in self.tasks_of(alert.tag))):
                 found.append(index)
