@@ -34,7 +34,7 @@ run: venv java  ## Run ingest and worker locally on the Pub/Sub and Firestore em
 demo: venv java  ## Start the local stack with a fake Asana, send the sample stories, show what became of each, stop
 	@$(PY) -m scripts.demo
 
-send-sample: venv  ## Send a signed sample alert to `make run`: SAMPLE=sentry (default), sentry-again, sentry-resolved, sentry-regressed, sentry-rule, sentry-rule-metric, datadog, datadog-recovered, azure, azure-resolved, alertmanager, alertmanager-resolved, grafana, grafana-resolved, gcm, gcm-closed, gcm-pubsub or gcm-pubsub-closed
+send-sample: venv  ## Send a signed sample alert to `make run`: SAMPLE=sentry (default), sentry-again, sentry-resolved, sentry-regressed, sentry-rule, sentry-rule-metric, datadog, datadog-recovered, azure, azure-resolved, alertmanager, alertmanager-resolved, grafana, grafana-resolved, gcm, gcm-closed, gcm-pubsub, gcm-pubsub-closed, cloudwatch, cloudwatch-insufficient-data or cloudwatch-ok
 	$(PY) -m scripts.send_sample $(SAMPLE)
 
 test: venv java check-terraform check-workflows test-python  ## The whole suite, as CI runs it: check-terraform, check-workflows, then test-python

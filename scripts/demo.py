@@ -24,8 +24,9 @@ from tests.fakes.asana_server import FakeAsana, seed_teams
 #: (step, sample): one Sentry issue opened, firing again, resolved and regressed; then one
 #: Datadog alert cycle; then one Azure Monitor alert fired and resolved, an Alertmanager group
 #: of two alerts (the demo follows the first) and its resolve, a Grafana alert and its resolve,
-#: one Cloud Monitoring incident opened and closed through the pubsub channel; then an alert
-#: whose Sentry alert rule says where its task goes.
+#: one Cloud Monitoring incident opened and closed through the pubsub channel, one CloudWatch
+#: alarm (through SNS) firing, losing its data and back to OK; then an alert whose Sentry alert
+#: rule says where its task goes.
 STORY: tuple[tuple[str, str], ...] = (
     ("open", "sentry"), ("recur", "sentry-again"), ("resolve", "sentry-resolved"),
     ("regress", "sentry-regressed"), ("trigger", "datadog"),
@@ -34,6 +35,8 @@ STORY: tuple[tuple[str, str], ...] = (
     ("fire", "alertmanager"), ("resolve", "alertmanager-resolved"),
     ("fire", "grafana"), ("resolve", "grafana-resolved"),
     ("incident", "gcm-pubsub"), ("closed", "gcm-pubsub-closed"),
+    ("alarm", "cloudwatch"), ("no data", "cloudwatch-insufficient-data"),
+    ("ok", "cloudwatch-ok"),
     ("rule", "sentry-rule"))
 #: The Asana users the rule sample names as assignee and follower.
 RULE_PEOPLE = (("9101", "Ana Silva", "ana.silva@example.com"),

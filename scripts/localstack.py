@@ -434,6 +434,12 @@ def local_env() -> dict[str, str]:
     for key, value in LOCAL_DEFAULTS.items():
         env.setdefault(key, value)
     env.setdefault("CLOUDSDK_CORE_CHECK_GCE_METADATA", "false")
+    if env.get("ENVIRONMENT", "").strip().lower() != "prod":
+        # The CloudWatch samples are signed with a local key that only a local run believes.
+        from scripts import sns_sample
+
+        for key, value in sns_sample.local_settings(run_dir(env)).items():
+            env.setdefault(key, value)
     return env
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -12,7 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlencode
 
-from scripts.localstack import LOCAL_DEFAULTS, REPO, sentry_headers
+from scripts import sns_sample
+from scripts.localstack import LOCAL_DEFAULTS, REPO, run_dir, sentry_headers
+
+#: The resource of the CloudWatch samples: an alarm, posted in a Notification SNS signs.
+SNS = "sns"
 
 GCM = "gcm_incident"
 #: Sample name -> (payload file, Sentry-Hook-Resource, None for Datadog, or GCM). The Sentry samples
@@ -46,6 +51,10 @@ SAMPLES = {
     "gcm-closed": ("tests/data/gcm/incident_closed.json", GCM),
     "gcm-pubsub": ("tests/data/gcm/incident_open.json", GCM),
     "gcm-pubsub-closed": ("tests/data/gcm/incident_closed.json", GCM),
+    # One CloudWatch alarm's story, each signed as SNS would with `make run`'s local key.
+    "cloudwatch": ("tests/data/cloudwatch/alarm.json", SNS),
+    "cloudwatch-insufficient-data": ("tests/data/cloudwatch/alarm-insufficient-data.json", SNS),
+    "cloudwatch-ok": ("tests/data/cloudwatch/alarm-ok.json", SNS),
 }
 #: The sources that post to a path of their own (docs/<source>.md): resource -> (path, the
 #: credential sent as ``?token=`` in the URL, as Azure's webhook action does, or None).
@@ -56,9 +65,12 @@ PATHS: dict[str, tuple[str, str | None]] = {
 }
 
 
-def sample_body(name: str) -> bytes:
-    """Return the body of a named sample, as Sentry or Datadog would send it."""
-    return (REPO / SAMPLES[name][0]).read_bytes()
+def sample_body(name: str, raw: bytes | None = None) -> bytes:
+    """Return the body of a named sample (or ``raw`` in its place), as its sender posts it."""
+    body = (REPO / SAMPLES[name][0]).read_bytes() if raw is None else raw
+    if SAMPLES[name][1] == SNS:
+        return sns_sample.notification(json.loads(body), run_dir(os.environ))
+    return body
 
 
 def ingest_url(env: Mapping[str, str]) -> str:
@@ -70,6 +82,8 @@ def ingest_url(env: Mapping[str, str]) -> str:
 def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, str]:
     """Return the headers Sentry or Datadog would send ``body`` of sample ``name`` with."""
     resource = SAMPLES[name][1]
+    if resource == SNS:
+        return sns_sample.headers(body)
     if resource == GCM or resource in PATHS and PATHS[resource][1]:
         return {"Content-Type": "application/json"}  # the credential is in the URL
     if resource == "alertmanager":
@@ -145,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="ingest URL (default: $INGEST_URL, else 127.0.0.1:$INGEST_PORT)")
     parser.add_argument("--file", type=Path, help="send this payload file instead")
     args = parser.parse_args(argv)
-    body = args.file.read_bytes() if args.file else sample_body(args.sample)
+    body = sample_body(args.sample, args.file.read_bytes() if args.file else None)
     if args.sample.startswith("gcm-pubsub"):
         if not os.environ.get("PUBSUB_EMULATOR_HOST"):
             print("set PUBSUB_EMULATOR_HOST (make run prints it)", file=sys.stderr)

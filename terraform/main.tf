@@ -39,6 +39,7 @@ locals {
     alertmanager = var.alertmanager.enabled
     grafana      = var.grafana.enabled
     gcm          = local.gcm_webhook
+    cloudwatch   = var.cloudwatch.enabled
   }
   alert_sources = concat(["sentry", "datadog", "asana"], [for name, on in local.optional_sources : name if on])
   # credential -> the functions that read it, and one grant per (function, credential).
@@ -101,6 +102,9 @@ locals {
     GRAFANA_SIGNATURE_HEADER      = var.grafana.signature_header
     GRAFANA_TIMESTAMP_HEADER      = var.grafana.timestamp_header
     GRAFANA_REPLAY_WINDOW_SECONDS = tostring(var.grafana.replay_window_seconds)
+    # CloudWatch alarms through SNS (read by ingest only): off, no topic is allowed.
+    CLOUDWATCH_SNS_TOPIC_ARNS      = var.cloudwatch.enabled ? join(",", var.cloudwatch.sns_topic_arns) : ""
+    CLOUDWATCH_SNS_MAX_AGE_SECONDS = tostring(var.cloudwatch.max_age_seconds)
   }
 
   # One release per deployed source: the hash of the three functions' archives, so Sentry's

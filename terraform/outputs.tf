@@ -97,3 +97,8 @@ output "cloud_monitoring_webhook_url" {
   description = "URL to give a webhook_tokenauth channel, once <GCM_WEBHOOK_TOKEN> is replaced by the secret's value (a webhook_basicauth channel takes it without auth_token and the value as password); null unless cloud_monitoring_channel is webhook or both."
   value       = local.gcm_webhook ? "${google_cloudfunctions2_function.function["ingest"].service_config[0].uri}/?source=gcm&auth_token=<GCM_WEBHOOK_TOKEN>" : null
 }
+
+output "cloudwatch_sns_subscription_url" {
+  description = "Endpoint of the SNS HTTPS subscription of each topic in cloudwatch.sns_topic_arns (protocol https; ingest confirms it); null while cloudwatch.enabled is false."
+  value       = var.cloudwatch.enabled ? google_cloudfunctions2_function.function["ingest"].service_config[0].uri : null
+}

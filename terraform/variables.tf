@@ -493,3 +493,28 @@ variable "cloud_monitoring_channel" {
     error_message = "cloud_monitoring_channel must be off, pubsub, webhook or both."
   }
 }
+
+variable "cloudwatch" {
+  description = "AWS CloudWatch alarms through an SNS HTTPS subscription: on, and the SNS topic ARNs whose alarms are taken and whose subscriptions ingest confirms (every other topic is refused), and how old a message may be (at most 3600 s, SNS's retry limit). No secret: each message carries an RSA signature verified against AWS's certificate."
+  type = object({
+    enabled         = optional(bool, false)
+    sns_topic_arns  = optional(list(string), [])
+    max_age_seconds = optional(number, 3600)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for arn in var.cloudwatch.sns_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", arn))])
+    error_message = "cloudwatch.sns_topic_arns must be SNS topic ARNs: arn:aws:sns:<region>:<account>:<topic>."
+  }
+
+  validation {
+    condition     = !var.cloudwatch.enabled || length(var.cloudwatch.sns_topic_arns) > 0
+    error_message = "cloudwatch.enabled needs at least one topic in cloudwatch.sns_topic_arns: ingest refuses every other topic."
+  }
+
+  validation {
+    condition     = var.cloudwatch.max_age_seconds >= 60 && var.cloudwatch.max_age_seconds <= 3600
+    error_message = "cloudwatch.max_age_seconds must be 60 to 3600 (SNS stops retrying a delivery after 3600 s)."
+  }
+}

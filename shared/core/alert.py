@@ -19,6 +19,7 @@ class Action(enum.StrEnum):
     REOPENED = "reopened"  # regression / unresolved / re-triggered after recovery: reopen
     ASSIGNED = "assigned"  # informational: comment only
     IGNORED = "ignored"  # archived/ignored in Sentry: comment only
+    NOTED = "noted"  # informational (CloudWatch INSUFFICIENT_DATA): comment only
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,10 @@ class Settings:
     grafana_signature_header: str = "X-Grafana-Alerting-Signature"
     grafana_timestamp_header: str | None = None
     grafana_replay_window_seconds: int = 300
+    # AWS CloudWatch alarms through SNS (ingest only); no topic: every SNS message is refused.
+    cloudwatch_sns_topic_arns: tuple[str, ...] = ()
+    cloudwatch_sns_max_age_seconds: int = 3600
+    cloudwatch_sns_test_trust: str | None = None  # "pinned:<pem>" / "local-ca:<pem>"; never prod
 
 
 def _int(env: Mapping[str, str], key: str, default: int, problems: list[str]) -> int:
@@ -324,6 +328,42 @@ def _project(env: Mapping[str, str], key: str, problems: list[str],
     if not project:
         problems.append(f"{key}: required (the project that holds the topics)")
     return project
+
+
+#: An SNS topic ARN: arn:<partition>:sns:<region>:<account>:<name>.
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}"
+                        r"(?:\.fifo)?")
+TEST_TRUSTS = ("pinned", "local-ca")
+
+
+def _topic_arns(env: Mapping[str, str], key: str, problems: list[str],
+                values: Mapping[str, Any]) -> tuple[str, ...]:
+    arns = _list(env, key)
+    problems += [f"{key}: {arn!r} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:"
+                 "<topic>)" for arn in arns if not _TOPIC_ARN.fullmatch(arn)]
+    return arns
+
+
+def _sns_max_age(env: Mapping[str, str], key: str, problems: list[str],
+                 values: Mapping[str, Any]) -> int:
+    seconds = _int(env, key, 3600, problems)
+    if seconds > 3600:
+        # SNS gives up on a delivery within 3,600 s: an older message can only be a replay.
+        problems.append(f"{key}: at most 3600 (SNS's retry limit), got {seconds}")
+    return seconds
+
+
+def _test_trust(env: Mapping[str, str], key: str, problems: list[str],
+                values: Mapping[str, Any]) -> str | None:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return None
+    kind, _, path = raw.partition(":")
+    if kind not in TEST_TRUSTS or not path:
+        problems.append(f"{key}: expected pinned:<pem file> or local-ca:<pem file>, got {raw!r}")
+    if values.get("environment") == "prod":
+        problems.append(f"{key}: a test-only certificate trust; refused when ENVIRONMENT=prod")
+    return raw
 
 
 _SERVICE = ("ingest", "worker", "reconcile")
@@ -552,6 +592,19 @@ SETTINGS += (
             "`tests/fakes/entra_keys.py`); refused unless `ENVIRONMENT=dev`", ("ingest",), "azure",
             shown_default="*(unset: `https://login.microsoftonline.com/<tenant>/discovery/v2.0"
                           "/keys`)*"),
+    Setting("CLOUDWATCH_SNS_TOPIC_ARNS", "cloudwatch_sns_topic_arns", "", _topic_arns,
+            "ingest: the ARNs of the SNS topics whose CloudWatch alarms are taken (and whose "
+            "subscriptions are confirmed), comma-separated ([cloudwatch.md](cloudwatch.md))",
+            ("ingest",), "cloudwatch", shown_default="*(unset: every SNS message is refused)*"),
+    Setting("CLOUDWATCH_SNS_MAX_AGE_SECONDS", "cloudwatch_sns_max_age_seconds", "3600",
+            _sns_max_age, "ingest: how old an SNS message's `Timestamp` may be (SNS retries a "
+            "delivery for at most 3600 s): an older one is refused as a replay", ("ingest",),
+            "cloudwatch"),
+    Setting("CLOUDWATCH_SNS_TEST_TRUST", "cloudwatch_sns_test_trust", "", _test_trust,
+            "test-only, refused with `ENVIRONMENT=prod`: `pinned:<pem file>` verifies SNS "
+            "signatures with that certificate, `local-ca:<pem file>` fetches certificates from "
+            "a local fake SNS whose TLS and signing certificates that CA issued", ("ingest",),
+            "cloudwatch"),
 )
 
 

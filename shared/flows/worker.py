@@ -407,7 +407,7 @@ def _plan(alert: Alert, deps: WorkerDeps, *, completed: bool = False) -> _Plan:
 
 _COMMENTS = {Action.TRIGGERED: "Fired again", Action.REOPENED: "Regressed",
              Action.RESOLVED: "Resolved", Action.ASSIGNED: "Assigned",
-             Action.IGNORED: "Ignored / archived"}
+             Action.IGNORED: "Ignored / archived", Action.NOTED: "State changed"}
 
 
 def _update(alert: Alert, delivery: Delivery, record: Record, version: Any,

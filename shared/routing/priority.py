@@ -1,5 +1,6 @@
 """Map each source's severity (a Sentry level, a Datadog priority, an Azure severity, a
-severity label, ...) to High / Medium / Low, by the teams file's tables."""
+CloudWatch alarm's P1-P5, a severity label, ...) to High / Medium / Low, by the teams file's
+tables."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class _Scale(NamedTuple):
     read: Callable[[Alert], str]
     says: str
     quoted: bool = True  # 'warning' in quotes; P1 and Sev1 read fine without
+    missing: str = ""  # what to say when the alert has none; default: "no <says>"
 
 
 def _level(alert: Alert) -> str:
@@ -44,6 +46,9 @@ _SCALES = {
     "alertmanager": _Scale("alertmanager", _level, "Alertmanager severity label"),
     "grafana": _Scale("grafana", _level, "Grafana severity label"),
     "gcm": _Scale("gcm", _level, "Cloud Monitoring severity"),
+    "cloudwatch": _Scale("cloudwatch", lambda alert: (alert.priority or "").strip().upper(),
+                         "CloudWatch alarm priority", quoted=False,
+                         missing="no P1-P5 in the alarm's description or name"),
 }
 
 
@@ -54,5 +59,5 @@ def _decide(alert: Alert, priorities: PriorityMap) -> tuple[str, str]:
     shown = repr(value) if scale.quoted else value
     if value in table:
         return table[value], f"{scale.says} {shown} → {table[value]}"
-    what = f"unknown {scale.says} {value!r}" if value else f"no {scale.says}"
+    what = f"unknown {scale.says} {value!r}" if value else scale.missing or f"no {scale.says}"
     return priorities.default, f"{what} → {priorities.default} (default)"

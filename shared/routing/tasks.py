@@ -52,7 +52,7 @@ _LISTS = frozenset({"ol", "ul"})  # whitespace is the only text a list takes
 # Characters XML 1.0 cannot carry at all (C0 controls, lone surrogates, U+FFFE/FFFF).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-_SOURCE_LABELS = {"sentry": "Sentry", "datadog": "Datadog"}
+_SOURCE_LABELS = {"sentry": "Sentry", "datadog": "Datadog", "cloudwatch": "CloudWatch"}
 _SOURCE_LABELS |= {"alertmanager": "Alertmanager", "grafana": "Grafana"}
 
 
@@ -378,6 +378,8 @@ def render_comment(alert: Alert, what: str) -> str:
     when = _when(alert.occurred_at)
     if alert.action in (Action.ASSIGNED, Action.IGNORED):
         what += _change(alert)
+    if alert.action is Action.NOTED and alert.transition:
+        what += f" to {alert.transition}"
     headline = f"{what} at {when}" if when else what
     if alert.action is Action.IGNORED:
         headline += f", {ignore_condition(alert.status_details)}"

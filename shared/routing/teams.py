@@ -17,9 +17,9 @@ PRIORITIES = ("High", "Medium", "Low")
 #: webhooks fire for every new issue / every error event, so by default they only update tasks
 #: that alert rules opened.
 CREATING_RESOURCES = ("event_alert", "issue", "metric_alert", "error", "datadog", "azure",
-                      "alertmanager", "grafana", "gcm_incident")
+                      "alertmanager", "grafana", "gcm_incident", "cloudwatch")
 DEFAULT_CREATE_TASKS_FROM = ("event_alert", "metric_alert", "datadog", "azure", "alertmanager",
-                             "grafana", "gcm_incident")
+                             "grafana", "gcm_incident", "cloudwatch")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,11 @@ class PriorityMap:
             "Sev3": "Low",
             "Sev4": "Low",
         }
+    )
+    # A P1-P5 word in a CloudWatch alarm's description or name (alarms carry no severity).
+    cloudwatch: Mapping[str, str] = field(
+        default_factory=lambda: {"P1": "High", "P2": "High", "P3": "Medium", "P4": "Low",
+                                 "P5": "Low"}
     )
 
 

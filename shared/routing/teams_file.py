@@ -332,6 +332,7 @@ _PRIORITY_TABLES: dict[str, tuple[tuple[str, ...] | None, Callable[[str], str]]]
     "alertmanager": (None, str.lower),
     "grafana": (None, str.lower),
     "gcm": (GCM_SEVERITIES, str.lower),
+    "cloudwatch": (DATADOG_PRIORITIES, str.upper),  # a P1-P5 word, as Datadog's
 }
 
 

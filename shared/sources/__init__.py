@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from shared.sources import alertmanager, asana, azure, datadog, gcm, grafana, sentry
+from shared.sources import alertmanager, asana, azure, cloudwatch, datadog, gcm, grafana, sentry
 from shared.sources.base import Sources
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ SOURCES = Sources(
     alertmanager.SOURCE,
     grafana.SOURCE,
     gcm.SOURCE,
+    cloudwatch.SOURCE,
     datadog.SOURCE,
     asana.SOURCE,
 )

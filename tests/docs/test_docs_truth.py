@@ -41,6 +41,7 @@ EXTERNAL_NAMES = {
     "DEFAULT_DENYLIST",  # sentry_sdk.scrubber
     "FAILED_PRECONDITION", "PERMISSION_DENIED",  # gRPC status codes in Google's errors
     "ORG_ID", "CUSTOMER_ID",  # placeholders of the Domain Restricted Sharing commands
+    "INSUFFICIENT_DATA",  # a CloudWatch alarm state
 }
 #: Flags of other tools written on their own in prose.
 EXTERNAL_FLAGS = {"--data-file", "--no-invoker-iam-check", "--invoker-iam-check", "--help"}

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from shared.sources.sentry.verify import sentry_signature
 from tests.fakes.entra_keys import AUDIENCE, EntraKeys
 from tests.integration.pubsub_helpers import pull, tap
 from tests.reliability import summary
+from tests.unit.sources.cloudwatch import signer as sns_signer
 
 SECRET = LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
 TOKEN = LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
@@ -537,9 +539,10 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestEdge]:
     ENTRA.start()
     azure = {"AZURE_TENANT_ID": ENTRA.tenant, "AZURE_AUDIENCES": AUDIENCE,
              "AZURE_ENTRA_KEYS_URL": ENTRA.keys_url}  # LOCAL_DEFAULTS: ENVIRONMENT=dev
+    directory = Path(tmp_path_factory.mktemp("ingest-fuzz"))
     try:
-        with ingest_on_emulator(Path(tmp_path_factory.mktemp("ingest-fuzz")),
-                                firestore=True, **azure) as started:
+        with ingest_on_emulator(directory, firestore=True, **azure,
+                                **cloudwatch_settings(directory)) as started:
             yield started
     finally:
         ENTRA.stop()
@@ -561,8 +564,8 @@ def test_fuzz_publishes_only_authenticated_alerts_and_never_answers_5xx(
     subscriber = pubsub_v1.SubscriberClient()
     events = tap(subscriber, edge.project, edge.topic)
     rng = random.Random(SEED)
-    valid = valid_cases()
-    cases = valid + fuzz_cases(rng)
+    valid = valid_cases() + valid_cloudwatch_cases()
+    cases = valid + fuzz_cases(rng) + sns_fuzz_cases(rng)
     rng.shuffle(cases)
     started = time.monotonic()
     with ThreadPoolExecutor(THREADS) as pool:
@@ -599,3 +602,151 @@ def test_fuzz_publishes_only_authenticated_alerts_and_never_answers_5xx(
            for kind in ("forged-gcm", "gcm-bad-body", "oversized-gcm", "valid-gcm")}
     assert gcm == {"forged-gcm": {401}, "gcm-bad-body": {400}, "oversized-gcm": {413},
                    "valid-gcm": {202}}
+    sns_kinds = {case.kind for case in cases if case.kind.startswith(("sns-", "valid-cloud"))}
+    summary.record(f"ingest fuzz, CloudWatch/SNS ({sum(c.kind in sns_kinds for c in cases)} "
+                   "requests)", alerts=VALID_CLOUDWATCH,
+                   tasks=sum(n for key, n in published.items() if key.startswith("cloudwatch:")),
+                   lost=sum(1 for key in bodies if key.startswith("cloudwatch:")
+                            and published[key] == 0),
+                   duplicated=unauthenticated, seconds=seconds)
+
+
+# --- CloudWatch alarms through SNS: signed with a key whose certificate ingest pins -----------
+
+VALID_CLOUDWATCH = 30
+SNS_FUZZED = 2_000
+SNS_KEY = sns_signer.new_key()
+SNS_OTHER_KEY = sns_signer.new_key()
+SNS_TOPIC = sns_signer.TOPIC
+
+
+def cloudwatch_settings(directory: Path) -> dict[str, str]:
+    """Return the settings that allow the fuzz topic and pin the fuzz key's certificate."""
+    cert = directory / "sns-fuzz-cert.pem"
+    cert.write_bytes(sns_signer.pem(sns_signer.certificate(SNS_KEY)))
+    return {"CLOUDWATCH_SNS_TOPIC_ARNS": SNS_TOPIC, "CLOUDWATCH_SNS_TEST_TRUST": f"pinned:{cert}"}
+
+
+def _alarm(name: str, state: str = "ALARM", **changes: object) -> str:
+    alarm = {**sns_signer.ALARM, "AlarmName": name, "NewStateValue": state,
+             "AlarmArn": f"arn:aws:cloudwatch:us-east-2:123456789012:alarm:{name}",
+             "StateChangeTime": sns_signer.stamp(datetime.now(UTC)).replace("Z", "+0000"),
+             **changes}
+    return json.dumps(alarm)
+
+
+def _sns_headers(fields: dict[str, str], rng: random.Random | None = None) -> dict[str, Any]:
+    headers: dict[str, Any] = {"Content-Type": "text/plain; charset=UTF-8",
+                               "x-amz-sns-message-type": fields.get("Type", "Notification")}
+    if rng is not None and rng.random() < 0.3:
+        headers["x-amz-sns-message-id"] = fields.get("MessageId", "")
+    return headers
+
+
+def valid_cloudwatch_cases() -> list[Case]:
+    cases = []
+    for i in range(VALID_CLOUDWATCH):
+        name = f"fuzz-valid-{i}"
+        fields = sns_signer.notification(SNS_KEY, datetime.now(UTC), version="12"[i % 2],
+                                         message=_alarm(name), message_id=f"fuzz-valid-{i}")
+        cases.append(Case("valid-cloudwatch", "POST", _sns_headers(fields),
+                          sns_signer.body(fields), chunked=i % 7 == 0,
+                          valid_key=f"cloudwatch:arn:aws:cloudwatch:us-east-2:123456789012:"
+                                    f"alarm:{name}"))
+    return cases
+
+
+def _forged_notification(rng: random.Random, i: int) -> dict[str, str]:
+    """A Notification that must be refused: changed after signing, or signed wrongly."""
+    now = datetime.now(UTC)
+    name = f"fuzz-forged-{i}"
+    fields = sns_signer.notification(SNS_KEY, now, version=rng.choice("12"),
+                                     message=_alarm(name), message_id=f"forged-{i}")
+    signature = fields["Signature"]
+    return rng.choice([
+        lambda: {**fields, "Message": fields["Message"].replace("ALARM", "OK")},
+        lambda: {**fields, "MessageId": f"forged-{i}x"},
+        lambda: {**fields, "Subject": "added"},
+        lambda: {**fields, "Timestamp": sns_signer.stamp(now + timedelta(seconds=1))},
+        lambda: {**fields, "SignatureVersion": "1" if fields["SignatureVersion"] == "2" else "2"},
+        lambda: {**fields, "SignatureVersion": rng.choice(["3", "", "0", "2 ", "v2"])},
+        lambda: {**fields, "Signature": signature[:-4] + "AAA="},
+        lambda: {**fields, "Signature": signature[::-1]},
+        lambda: {**fields, "Signature": ""},
+        lambda: {**fields, "Signature": "x" * 5000},
+        lambda: {k: v for k, v in fields.items() if k != "Signature"},
+        lambda: sns_signer.notification(SNS_OTHER_KEY, now, message=_alarm(name)),
+        lambda: sns_signer.notification(SNS_KEY, now, message=_alarm(name),
+                                        topic="arn:aws:sns:us-east-2:123456789012:other"),
+        lambda: sns_signer.notification(SNS_KEY, now - timedelta(hours=2), message=_alarm(name)),
+        lambda: sns_signer.notification(SNS_KEY, now + timedelta(hours=1), message=_alarm(name)),
+        lambda: sns_signer.notification(SNS_KEY, now, message=_alarm(name), cert_url=rng.choice([
+            "http://sns.us-east-2.amazonaws.com/SimpleNotificationService-1.pem",
+            "https://sns.us-east-2.amazonaws.com.evil.example/SimpleNotificationService-1.pem",
+            "https://sns.us-east-2.amazonaws.com/SimpleNotificationService-1.cer",
+            "https://sns.us-east-2.amazonaws.com@evil.example/a.pem",
+            "https://sns.cn-north-1.amazonaws.com/SimpleNotificationService-1.pem",
+            "https://127.0.0.1/SimpleNotificationService-1.pem", ""])),
+    ])()
+
+
+def _handshake(rng: random.Random) -> dict[str, str]:
+    """A handshake ingest must never follow: forged, another topic's, or an unsubscribe."""
+    now = datetime.now(UTC)
+    return rng.choice([
+        lambda: sns_signer.confirmation(SNS_OTHER_KEY, now),
+        lambda: sns_signer.confirmation(SNS_KEY, now,
+                                        topic="arn:aws:sns:us-east-2:123456789012:other"),
+        lambda: sns_signer.confirmation(SNS_KEY, now, subscribe_url=(
+            "https://evil.example/?Action=ConfirmSubscription")),
+        lambda: sns_signer.confirmation(SNS_KEY, now, kind="UnsubscribeConfirmation"),
+    ])()
+
+
+def sns_fuzz_cases(rng: random.Random) -> list[Case]:
+    """SNS requests none of which may be published (or confirm anything)."""
+    cases = []
+    for i in range(SNS_FUZZED):
+        kind = rng.choice(["sns-forged", "sns-bad-body", "sns-handshake", "sns-not-alarm",
+                           "sns-bad-alarm", "sns-header-mismatch", "sns-wrong-method"])
+        method = "POST"
+        if kind == "sns-forged":
+            fields = _forged_notification(rng, i)
+            body = sns_signer.body(fields)
+        elif kind == "sns-bad-body":
+            fields = {"Type": rng.choice(["Notification", "SubscriptionConfirmation", "x"])}
+            body = _bad_body(rng, i)
+        elif kind == "sns-handshake":
+            fields = _handshake(rng)
+            body = sns_signer.body(fields)
+        elif kind == "sns-not-alarm":
+            fields = sns_signer.notification(SNS_KEY, datetime.now(UTC), message=rng.choice(
+                ["Hello world", "", "[]", '{"AlarmName": "x"}', "null", "\u0000",
+                 _nested(rng).decode()]))
+            body = sns_signer.body(fields)
+        elif kind == "sns-bad-alarm":
+            fields = sns_signer.notification(SNS_KEY, datetime.now(UTC), message=_alarm(
+                f"bad-{i}", **rng.choice([{"NewStateValue": "PANIC"},
+                                           {"StateChangeTime": "yesterday"},
+                                           {"StateChangeTime": "2026-11-25T12:00:00"},
+                                           {"AlarmArn": None, "AWSAccountId": None,
+                                            "Region": None},
+                                           {"AlarmArn": "c" * 2000}])))
+            body = sns_signer.body(fields)
+        elif kind == "sns-header-mismatch":
+            fields = sns_signer.notification(SNS_KEY, datetime.now(UTC), message=_alarm(
+                f"mismatch-{i}"))
+            body = sns_signer.body(fields)
+            fields = {**fields, "Type": rng.choice(["SubscriptionConfirmation",
+                                                    "UnsubscribeConfirmation"]),
+                      "MessageId": "other"}
+        else:
+            method = rng.choice(METHODS)
+            fields = sns_signer.notification(SNS_KEY, datetime.now(UTC), message=_alarm(
+                f"method-{i}"))
+            body = sns_signer.body(fields)
+        headers = _sns_headers(fields, rng)
+        if kind == "sns-header-mismatch":
+            headers["x-amz-sns-message-id"] = fields["MessageId"]
+        cases.append(Case(kind, method, headers, body, chunked=rng.random() < 0.1))
+    return cases

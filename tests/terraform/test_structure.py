@@ -25,6 +25,7 @@ NOT_DEPLOYED = {
     "DRY_RUN_FILE": "dry-run is for `make run` and dev without a token; the default path works",
     "SENTRY_DSN": "a secret environment variable from Secret Manager, not a plain one",
     "AZURE_ENTRA_KEYS_URL": "test-only (a local fake of Entra's keys); refused outside dev",
+    "CLOUDWATCH_SNS_TEST_TRUST": "a test-only certificate trust, which prod refuses",
 }
 
 

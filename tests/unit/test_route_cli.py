@@ -154,7 +154,8 @@ def test_explain_cases(capsys: pytest.CaptureFixture[str], args: list[str],
         (json.loads((ROOT / "tests" / "data" / "sentry_issue_created.json").read_text()), [],
          ["task:      none opened: 'issue' webhooks do not open tasks (settings."
           "create_tasks_from: event_alert, metric_alert, datadog, azure, alertmanager, grafana, "
-          "gcm_incident): it only updates the task an alert rule or monitor opened for it"]),
+          "gcm_incident, cloudwatch): it only updates the task an alert rule or monitor opened "
+          "for it"]),
         (json.loads((ROOT / "tests" / "data" / "sentry_issue_resolved.json").read_text()), [],
          ["task:      none opened: a 'resolved' webhook never opens a task: it only updates "
           "the task an earlier alert opened"]),

@@ -1,19 +1,46 @@
 """The samples `make send-sample` posts tell one coherent story on the local stack."""
 
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from scripts.send_sample import SAMPLES, ingest_url, sample_body, sample_url, signed_headers
+from scripts.send_sample import SAMPLES, SNS, ingest_url, sample_body, sample_url, signed_headers
+from scripts.sns_sample import local_settings
+from shared.core.settings import load_settings
 from shared.sources import SOURCES, alert_key, parse_alert
+
+
+@pytest.fixture(autouse=True)
+def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The CloudWatch samples are signed with a key made in the run directory.
+    monkeypatch.setenv("RUN_DIR", str(tmp_path))
+    return tmp_path
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_every_sample_parses(name: str) -> None:
-    resource = SAMPLES[name][1] or "datadog"
+    resource = {None: "datadog", SNS: "cloudwatch"}.get(SAMPLES[name][1], SAMPLES[name][1])
     source = next(s.name for s in SOURCES if resource in s.resources)
-    alert = parse_alert(sample_body(name), {"source": source, "resource": resource})
-    assert alert.key == alert_key(source, resource, json.loads(sample_body(name)))
+    body = sample_body(name)
+    alert = parse_alert(body, {"source": source, "resource": resource})
+    assert alert.key == alert_key(source, resource, json.loads(body))
+
+
+def test_cloudwatch_samples_verify_with_the_local_key_and_are_one_alarm(run_dir: Path) -> None:
+    from shared.sources.build import Build
+    from shared.sources.cloudwatch.build import sns_ingest
+
+    env = {"GOOGLE_CLOUD_PROJECT": "p", "ENVIRONMENT": "dev", **local_settings(run_dir)}
+    verifier = sns_ingest(Build(load_settings(env), None, lambda: datetime.now(UTC))).verifier  # type: ignore[arg-type]
+    names = ("cloudwatch", "cloudwatch-insufficient-data", "cloudwatch-ok")
+    bodies = [sample_body(name) for name in names]
+    for body in bodies:
+        verifier.handle(body, signed_headers("cloudwatch", body, {}), datetime.now(UTC))
+    alerts = [parse_alert(body, {"source": "cloudwatch"}) for body in bodies]
+    assert len({alert.key for alert in alerts}) == 1
+    assert [alert.transition for alert in alerts] == ["ALARM", "INSUFFICIENT_DATA", "OK"]
 
 
 @pytest.mark.parametrize("name", ["sentry-resolved", "sentry-regressed"])

@@ -71,6 +71,7 @@ def test_rich_settings_are_read() -> None:
         priority:
           sentry: {warning: high}
           datadog: {p4: Medium}
+          cloudwatch: {p5: Medium}
           default: Low
         custom_fields:
           priority_field_gid: "7"
@@ -96,6 +97,8 @@ def test_rich_settings_are_read() -> None:
     assert config.priority.sentry["warning"] == "High"
     assert config.priority.sentry["error"] == "High"  # untouched default
     assert config.priority.datadog["P4"] == "Medium"
+    assert config.priority.cloudwatch["P5"] == "Medium"
+    assert config.priority.cloudwatch["P1"] == "High"  # untouched default
     assert config.priority.default == "Low"
     assert config.custom_fields.priority_option_gids == {"High": "71", "Medium": "72", "Low": "73"}
     assert config.custom_fields.fixed == {"9": "Alert bridge"}
@@ -277,6 +280,8 @@ def test_default_team_problems(text: str, env_default: str | None, expected: str
          "settings: priority: datadog: unknown priority level 'P6'"),
         (rich(settings="default_team: Platform\npriority: {datadog: {P3: Urgent}}\n"),
          "settings: priority: datadog: P3: expected one of High, Medium, Low, got 'Urgent'"),
+        (rich(settings="default_team: Platform\npriority: {cloudwatch: {Sev1: High}}\n"),
+         "settings: priority: cloudwatch: unknown priority level 'Sev1'"),
         (rich(settings="default_team: Platform\npriority: {default: Critical}\n"),
          "settings: priority: default: expected one of High, Medium, Low"),
         (rich(settings="""\
@@ -326,7 +331,8 @@ def test_default_team_problems(text: str, env_default: str | None, expected: str
         "default-team-not-found", "rich-without-default", "legacy-without-default",
         "gid-not-digits", "gid-bool", "backlog-missing", "both-spellings", "team-without-name",
         "workspace-not-gid", "unknown-sentry-level", "unknown-datadog-priority",
-        "bad-priority-value", "bad-default-priority", "priority-options-incomplete",
+        "bad-priority-value", "unknown-cloudwatch-priority", "bad-default-priority",
+        "priority-options-incomplete",
         "priority-options-without-field", "team-option-without-field", "link-bad-placeholder",
         "link-not-http", "follower-not-gid-or-email", "invalid-yaml", "not-a-list-or-mapping",
     ],

@@ -99,6 +99,8 @@ def parse_alarm(message: str, *, topic_arn: str | None = None) -> CloudWatchAlar
         alarm = json.loads(message)
     except ValueError as error:
         raise Rejected(f"cloudwatch: Message is not JSON: {error}", reason="malformed") from error
+    except RecursionError as error:
+        raise Rejected("cloudwatch: Message is nested too deeply", reason="malformed") from error
     if not isinstance(alarm, dict):
         raise Rejected("cloudwatch: Message is not a JSON object", reason="malformed")
     name = _text(alarm, "AlarmName")

@@ -229,6 +229,8 @@ def _json_fields(body: bytes) -> dict[str, object]:
         fields = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError) as error:
         raise Rejected(f"sns: body is not JSON: {error}", reason="malformed") from error
+    except RecursionError as error:
+        raise Rejected("sns: body is nested too deeply", reason="malformed") from error
     if not isinstance(fields, dict):
         raise Rejected("sns: body is not a JSON object", reason="malformed")
     for value in fields.values():

@@ -156,6 +156,18 @@ class Trust:
 
 #: The production trust.
 AWS = Trust(label="aws")
+#: The test-only trusts a setting may name (each built from a PEM file's bytes).
+TEST_TRUSTS = ("pinned", "local-ca")
+
+
+def test_only_trust(kind: str, pem: bytes, *, production: bool) -> Trust:
+    """Return the test-only trust a setting names; ConfigError in production, or if unknown."""
+    if kind not in TEST_TRUSTS:
+        raise ConfigError(f"aws sns: no test-only trust {kind!r}: {', '.join(TEST_TRUSTS)}")
+    trust = Trust.test_only_pinned(pem) if kind == "pinned" else Trust.test_only_local_ca(pem)
+    if production:
+        trust.require_production()
+    return trust
 
 
 def signing_names(region: str) -> frozenset[str]:

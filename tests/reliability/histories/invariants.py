@@ -67,6 +67,15 @@ class GcmEnd:
 
 
 @dataclass(frozen=True)
+class CloudWatchEnd:
+    """A CloudWatch alarm at the end of its history."""
+
+    state: str  # ALARM, OK or INSUFFICIENT_DATA
+    decisive: str  # the last of ALARM and OK: what its task must show
+    judged: bool  # every notification reached the service (some perhaps late)
+
+
+@dataclass(frozen=True)
 class Finding:
     """One broken promise."""
 
@@ -138,9 +147,31 @@ def check_gcm(alert: AlertSpec, tasks: Sequence[TaskSeen], end: GcmEnd) -> list[
     return []
 
 
+def check_cloudwatch(alert: AlertSpec, tasks: Sequence[TaskSeen],
+                     end: CloudWatchEnd) -> list[Finding]:
+    """Return what is wrong with a CloudWatch alarm and its task.
+
+    One task per alarm (its ARN is the key): never two. With every notification delivered,
+    late ones included (ordered by StateChangeTime), the task exists and is completed exactly
+    when the alarm's last ALARM-or-OK was OK. CloudWatch has no reconciliation: a lost
+    notification may leave the task behind, so only the count is judged then.
+    """
+    if len(tasks) > 1:
+        return [Finding(DUPLICATE, alert.tag, f"{len(tasks)} tasks for one alarm")]
+    if not end.judged:
+        return []
+    if not tasks:
+        return [Finding(LOST, alert.tag, f"the alarm went to ALARM, no task (now {end.state})")]
+    if tasks[0].completed != (end.decisive == "OK"):
+        return [Finding(DISAGREEMENT, alert.tag, f"alarm is {end.state} (last decisive "
+                        f"{end.decisive}), task {tasks[0].gid} is {_state(tasks[0])}")]
+    return []
+
+
 CHECKS: dict[str, Callable[..., list[Finding]]] = {"sentry": check_sentry,
                                                    "datadog": check_datadog,
-                                                   "gcm": check_gcm}
+                                                   "gcm": check_gcm,
+                                                   "cloudwatch": check_cloudwatch}
 
 
 def _count(alert: AlertSpec, tasks: int, expected: int) -> list[Finding]:

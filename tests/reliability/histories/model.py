@@ -86,6 +86,16 @@ _GCM_MOVES = {
     "quiet": (Transition("open", "gcm", 1, "firing"),),
 }
 
+#: A CloudWatch alarm: its task follows ALARM and OK; INSUFFICIENT_DATA only notes.
+_CLOUDWATCH_MOVES = {
+    "alarm": (Transition("ok", "cloudwatch", 3, "ok"),
+              Transition("no-data", "cloudwatch", 1, "no-data")),
+    "ok": (Transition("alarm", "cloudwatch", 3, "alarm"),
+           Transition("no-data", "cloudwatch", 1, "no-data")),
+    "no-data": (Transition("alarm", "cloudwatch", 1, "alarm"),
+                Transition("ok", "cloudwatch", 1, "ok")),
+}
+
 KINDS: dict[str, Kind] = {
     "sentry-sync": Kind("sentry-sync", "sentry", "Sync", True, SYNC_PROJECT, "fire",
                         _SENTRY_MOVES),
@@ -94,9 +104,11 @@ KINDS: dict[str, Kind] = {
     "datadog": Kind("datadog", "datadog", "Monitors", True, MONITORS_PROJECT, "trigger",
                     _DATADOG_MOVES),
     "gcm": Kind("gcm", "gcm", "Monitors", True, MONITORS_PROJECT, "open", _GCM_MOVES),
+    "cloudwatch": Kind("cloudwatch", "cloudwatch", "Monitors", False, MONITORS_PROJECT,
+                       "alarm", _CLOUDWATCH_MOVES),
 }
-KIND_WEIGHTS = {"sentry-sync": 5, "sentry-quiet": 2, "datadog": 3, "gcm": 2}
-_FIRST_STATE = {"fire": "open", "trigger": "alert", "open": "firing"}
+KIND_WEIGHTS = {"sentry-sync": 5, "sentry-quiet": 2, "datadog": 3, "gcm": 2, "cloudwatch": 2}
+_FIRST_STATE = {"fire": "open", "trigger": "alert", "open": "firing", "alarm": "alarm"}
 
 
 @dataclass(frozen=True)
@@ -132,7 +144,7 @@ class Step:
             return _describe_env(self)
         alert = alerts[self.alert if self.alert is not None else 0]
         who = {"sentry": "in Sentry", "datadog": "in Datadog", "gcm": "in Cloud Monitoring",
-               "asana": "a person in Asana"}
+               "cloudwatch": "in CloudWatch", "asana": "a person in Asana"}
         fates = f" [fate of each webhook sent: {', '.join(self.fates)}]" if self.fates else ""
         return f"{alert.tag}: {self.action} ({who[self.actor]}){fates}"
 

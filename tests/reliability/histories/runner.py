@@ -39,6 +39,7 @@ from tests.fakes.vendor_world import Posted, Webhook, post
 from tests.reliability.histories.invariants import CHECKS, STUCK, Finding, TaskSeen
 from tests.reliability.histories.model import History, Step, generate
 from tests.reliability.histories.sources import (
+    CloudWatchSource,
     DatadogSource,
     Facts,
     GcmSource,
@@ -119,6 +120,7 @@ class Harness:
             # A webhook_tokenauth channel to ingest (the pubsub channel skips ingest's faults).
             "gcm": GcmSource(GcmWorld(ingest_url=deployment.env["ASANA_WEBHOOK_TARGET_URL"],
                                       token=deployment.env["GCM_WEBHOOK_TOKEN"])),
+            "cloudwatch": CloudWatchSource(deployment.cloudwatch),
         }
         self.running: dict[int, Run] = {}
         self.owners: dict[str, int] = {}
@@ -210,7 +212,7 @@ class Harness:
 
     def _send(self, run: Run, index: int, hook: Webhook, fate: str) -> str:
         """Post a webhook (twice at once when duplicated); Datadog retries a 5xx, Sentry not."""
-        attempts = 3 if hook.source == "datadog" else 1
+        attempts = 3 if hook.source in ("datadog", "cloudwatch") else 1  # SNS retries 5xx too
 
         def once() -> Posted:
             posted = Posted(None)
@@ -509,6 +511,9 @@ class Harness:
         if key.startswith("gcm:incident:0."):  # the world's ids: 0.<policy>-<n>
             policy = key.removeprefix("gcm:incident:0.").rsplit("-", 1)[0]
             return self.owners.get(f"policy:{policy}")
+        if key.startswith("cloudwatch:"):  # the alarm's name carries its history's tag
+            match = _TAG.search(key)
+            return int(match.group(2)) if match else None
         task = attributes.get("task_gid") or key.removeprefix("asana:task:")
         return self._task_owner(str(task)) if task else None
 
@@ -559,6 +564,7 @@ class Harness:
             cycles = [c.key for c in self.d.datadog.cycles.get(int(alert.external_id), [])] \
                 if alert.spec.source == "datadog" else []
             if (key == f"sentry:issue:{alert.external_id}" or alert.external_id in key
+                    or f"({alert.tag})" in key  # a CloudWatch alarm's name carries its tag
                     or any(key == f"datadog:cycle:{c}" for c in cycles)
                     or any(t["gid"] == task for t in self.tasks_of(alert.tag))):
                 found.append(index)
@@ -619,6 +625,7 @@ def service_story(run: Run, logs: Iterable[Path], tasks: Iterable[str],
     keys |= {f"datadog:cycle:{c}" for c in cycles}
     keys |= {f"datadog:cycle:reconcile-{a.external_id}-" for a in run.history.alerts}
     keys |= {f"gcm:incident:0.{a.external_id}-" for a in run.history.alerts}
+    keys |= {f"({a.tag})" for a in run.history.alerts if a.spec.source == "cloudwatch"}
     gids = set(tasks)
     lines: list[tuple[str, str]] = []
     for path in logs:

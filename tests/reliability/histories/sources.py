@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tests.fakes.cloudwatch_world import CLOUDWATCH_LAG, CloudWatchWorld
 from tests.fakes.datadog_world import DatadogWorld
 from tests.fakes.gcm_world import GCM_LAG, GcmWorld
 from tests.fakes.sentry_world import Person, SentryWorld
 from tests.fakes.vendor_world import DATADOG_LAG, SENTRY_LAG, Webhook, WorldClock
-from tests.reliability.histories.invariants import DatadogEnd, GcmEnd, SentryEnd
+from tests.reliability.histories.invariants import CloudWatchEnd, DatadogEnd, GcmEnd, SentryEnd
 from tests.reliability.histories.model import AlertSpec
 
 #: Sentry users who resolve and reopen issues in Sentry's UI.
@@ -30,6 +31,8 @@ def title(alert: AlertSpec) -> str:
         return f"Checkout latency above 2s ({alert.tag})"
     if alert.spec.source == "gcm":
         return f"Checkout p99 latency ({alert.tag})"
+    if alert.spec.source == "cloudwatch":
+        return f"Checkout ALB latency ({alert.tag})"
     return f"KeyError: 'owner' ({alert.tag})"
 
 
@@ -137,3 +140,25 @@ class GcmSource:
         opened = [i.incident_id for i in incidents if i.incident_id in facts.accepted_opens]
         return GcmEnd(len(incidents),
                       sum(1 for i in opened if i not in facts.accepted_closes), len(opened))
+
+
+class CloudWatchSource:
+    """CloudWatch alarms: ALARM, OK and INSUFFICIENT_DATA, each sent as an SNS notification."""
+
+    STATES = {"alarm": "ALARM", "ok": "OK", "no-data": "INSUFFICIENT_DATA"}
+
+    def __init__(self, world: CloudWatchWorld) -> None:
+        self.world = world
+
+    def setup(self, alert: AlertSpec, seed: int, own: Callable[[str], None]) -> None:
+        self.world.add_alarm(alert.external_id, title(alert), WorldClock(CLOUDWATCH_LAG))
+        own(f"alarm:{alert.external_id}")
+
+    def act(self, alert: AlertSpec, action: str, seed: int) -> list[Webhook]:
+        return self.world.set_state(alert.external_id, self.STATES[action])
+
+    def end(self, alert: AlertSpec, facts: Facts) -> CloudWatchEnd:
+        alarm = self.world.alarm(alert.external_id)
+        # A late notification is delivered before the end; a lost one never is.
+        judged = all(word.endswith(" late") for word in facts.missed)
+        return CloudWatchEnd(alarm.state, alarm.decisive, judged)

@@ -31,6 +31,8 @@ import requests
 from scripts.localstack import Service, Topology, free_port, start_function
 from shared.core import failpoints
 from tests.fakes.asana_people import PeopleAsana
+from tests.fakes.cloudwatch_world import CloudWatchWorld
+from tests.fakes.cloudwatch_world import trust_settings as cloudwatch_trust
 from tests.fakes.datadog_world import DatadogWorld
 from tests.fakes.sentry_world import SentryWorld
 from tests.fakes.vendor_world import ASANA_LAG
@@ -47,7 +49,7 @@ RECONCILE_GRACE_MINUTES = 1
 TEAMS = f"""settings:
   workspace_gid: "{WORKSPACE}"
   default_team: Sync
-  create_tasks_from: [event_alert, metric_alert, datadog, gcm_incident]
+  create_tasks_from: [event_alert, metric_alert, datadog, gcm_incident, cloudwatch]
 teams:
   - name: Sync
     asana_team_id: "1300000000001000"
@@ -66,6 +68,7 @@ teams:
     sync_back: true
     entities:
       - matchers: ["team:monitors"]
+      - matchers: ["source:cloudwatch"]
 """
 #: A fault proxy mode and how much it hurts: the worst active fault of a dependency wins.
 SEVERITY = {"refuse": 5, "refuse-reset": 4, "blackhole": 3, "reset-mid-response": 2,
@@ -381,6 +384,7 @@ class Deployment:
     ingest: Service | None = None
     reconciler: Service | None = None
     pushes: list[Push] = field(default_factory=list)
+    cloudwatch: CloudWatchWorld = field(default_factory=CloudWatchWorld)
 
     @property
     def ingest_url(self) -> str:
@@ -475,14 +479,16 @@ def deploy(base_env: Mapping[str, str], emulators: Mapping[str, Service], log_di
            "RECONCILE_DATADOG_MONITOR_TAGS": MONITOR_TAG,
            # Reconciliation leaves alone what changed within its grace: the shortest it takes.
            "RECONCILE_GRACE_MINUTES": str(RECONCILE_GRACE_MINUTES),
-           "TEAMS_FILE": str(log_dir / "teams.yaml"), "THREADS": "6"}
+           "TEAMS_FILE": str(log_dir / "teams.yaml"), "THREADS": "6",
+           **cloudwatch_trust(log_dir)}
     sentry.ingest_url = datadog.ingest_url = env["ASANA_WEBHOOK_TARGET_URL"]
     sentry.client_secret = env["SENTRY_CLIENT_SECRET"]
     datadog.secret_token = env["DATADOG_SECRET_TOKEN"]
     workers = [WorkerInstance(point, log_dir / f"{point}.once") for point in failpoints.POINTS]
     deployment = Deployment(env, topology, asana, sentry, datadog, proxies,
                             FaultBoard(proxies), Freezer(emulators), tap, workers, messages,
-                            log_dir, pushes=pushes)
+                            log_dir, pushes=pushes,
+                            cloudwatch=CloudWatchWorld(env["ASANA_WEBHOOK_TARGET_URL"]))
     try:
         _start_functions(deployment, ingest_port)
     except BaseException:

@@ -261,3 +261,15 @@ def test_no_production_module_builds_a_test_only_trust() -> None:
             if re.search(r"\btest_only_(pinned|local_ca)\b", path.read_text(encoding="utf-8")):
                 users.append(str(path.relative_to(REPO)))
     assert users == []
+
+
+def test_a_test_only_trust_named_by_a_setting_is_refused_in_production() -> None:
+    from shared.sources.cloudwatch.trust import test_only_trust
+
+    cert = signer.pem(signer.certificate(signer.new_key()))
+    assert test_only_trust("pinned", cert, production=False).test_only
+    assert test_only_trust("local-ca", cert, production=False).fetches
+    with pytest.raises(ConfigError, match="for tests only"):
+        test_only_trust("pinned", cert, production=True)
+    with pytest.raises(ConfigError, match="no test-only trust"):
+        test_only_trust("aws", cert, production=False)
