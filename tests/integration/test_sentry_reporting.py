@@ -40,6 +40,10 @@ SECRETS = {
     "SENTRY_AUTH_TOKEN": "sntrys_auth_token_0001",
     "DATADOG_API_KEY": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
     "DATADOG_APP_KEY": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "AZURE_WEBHOOK_TOKEN": "azure-url-token-1357",
+    "ALERTMANAGER_TOKEN": "am-bearer-token-2468",
+    "GRAFANA_WEBHOOK_SECRET": "grafana-hmac-secret-3579",
+    "GCM_WEBHOOK_TOKEN": "gcm-auth-token-4680",
 }
 CUSTOMER_EMAIL = "ann.customer@example.com"
 
