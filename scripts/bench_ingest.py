@@ -154,8 +154,11 @@ def main() -> None:
     env = {**os.environ, **LOCAL_DEFAULTS, "PUBSUB_EMULATOR_HOST": host,
            "GOOGLE_CLOUD_PROJECT": topology.project, "EVENTS_TOPIC": topology.events_topic,
            "LOG_LEVEL": "WARNING",
-           # Every source on: CloudWatch's verifier is built on its first SNS request only.
-           "CLOUDWATCH_SNS_TOPIC_ARNS": "arn:aws:sns:us-east-2:123456789012:alert-bridge"}
+           # Every source on (LOCAL_DEFAULTS holds their credentials); each source's verifier
+           # (cryptography, jwt) is built on its own first request only.
+           "CLOUDWATCH_SNS_TOPIC_ARNS": "arn:aws:sns:us-east-2:123456789012:alert-bridge",
+           "AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+           "AZURE_AUDIENCES": "api://alert-bridge"}
     def starter(name: str, target: str, source: Path | None) -> Callable[[], Service]:
         return lambda: start_function(name, target, free_port(), env, log_dir, source=source)
 
