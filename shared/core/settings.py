@@ -369,6 +369,36 @@ def _test_trust(env: Mapping[str, str], key: str, problems: list[str],
 _SERVICE = ("ingest", "worker", "reconcile")
 _ALERTS = ("worker", "reconcile")
 
+_TENANT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _azure_tenant(env: Mapping[str, str], key: str, problems: list[str],
+                  values: Mapping[str, Any]) -> str | None:
+    value = env.get(key, "").strip().lower() or None
+    if value is not None and not _TENANT.fullmatch(value):
+        problems.append(f"{key}: expected the Entra tenant id (a GUID), got {value[:40]!r}")
+    return value
+
+
+def _azure_audiences(env: Mapping[str, str], key: str, problems: list[str],
+                     values: Mapping[str, Any]) -> tuple[str, ...]:
+    audiences = _list(env, key)
+    if values.get("azure_tenant_id") and not audiences:
+        problems.append(f"{key}: required when AZURE_TENANT_ID is set (the Entra application's "
+                        "client id, and its Application ID URI if tokens name that)")
+    return audiences
+
+
+def _azure_keys_url(env: Mapping[str, str], key: str, problems: list[str],
+                    values: Mapping[str, Any]) -> str | None:
+    value = _https(env, key, problems)
+    if value is not None and values.get("environment") != "dev":
+        # Whoever sets it chooses the keys Secure Webhook tokens are believed with.
+        problems.append(f"{key}: test-only (a local fake of Entra's keys); refused unless "
+                        "ENVIRONMENT=dev")
+    return value
+
+
 #: Every variable the functions read, in the order their problems are reported.
 SETTINGS: tuple[Setting, ...] = (
     Setting("GOOGLE_CLOUD_PROJECT", "project", "", _project,
@@ -522,62 +552,6 @@ SETTINGS: tuple[Setting, ...] = (
             _whole(300),
             "ingest: how far that timestamp may be from ingest's clock, either way",
             ("ingest",), "grafana"),
-)
-
-
-#: Variables that are not settings of the functions: one command's, the test suites', the
-#: Google client libraries'. (variable, the docs' default cell, meaning)
-OTHER_VARIABLES: tuple[tuple[str, str, str], ...] = (
-    ("DEAD_LETTER_SUBSCRIPTION", "*(`<DEAD_LETTER_TOPIC>-pull`)*",
-     "replay command only: the dead-letter pull subscription (Terraform output "
-     "`dead_letter_subscription`; `<DEAD_LETTER_TOPIC>-pull` is the local stack's name)"),
-    ("SENTRY_APP_SLUG", "*(unset)*",
-     "`make sentry-integration` only: the slug of the internal integration whose schema "
-     "`--apply` writes (or `ARGS=\"--app SLUG\"`)"),
-    ("ALERT_BRIDGE_FAILPOINT", "*(unset)*",
-     "fault-injection suite only: the worker kills itself (SIGKILL) at this named crash point; "
-     "refused with `ENVIRONMENT=prod` (a configuration error)"),
-    ("ALERT_BRIDGE_FAILPOINT_ONCE", "*(unset)*",
-     "with the above: a file path; the worker crashes only while that file does not exist yet, "
-     "so only the first time"),
-    ("PUBSUB_EMULATOR_HOST", "*(unset)*",
-     "use the local Pub/Sub emulator (set by `make run` and the tests)"),
-    ("FIRESTORE_EMULATOR_HOST", "*(unset)*",
-     "use the local Firestore emulator (set by `make run` and the tests)"),
-)
-
-
-_TENANT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _azure_tenant(env: Mapping[str, str], key: str, problems: list[str],
-                  values: Mapping[str, Any]) -> str | None:
-    value = env.get(key, "").strip().lower() or None
-    if value is not None and not _TENANT.fullmatch(value):
-        problems.append(f"{key}: expected the Entra tenant id (a GUID), got {value[:40]!r}")
-    return value
-
-
-def _azure_audiences(env: Mapping[str, str], key: str, problems: list[str],
-                     values: Mapping[str, Any]) -> tuple[str, ...]:
-    audiences = _list(env, key)
-    if values.get("azure_tenant_id") and not audiences:
-        problems.append(f"{key}: required when AZURE_TENANT_ID is set (the Entra application's "
-                        "client id, and its Application ID URI if tokens name that)")
-    return audiences
-
-
-def _azure_keys_url(env: Mapping[str, str], key: str, problems: list[str],
-                    values: Mapping[str, Any]) -> str | None:
-    value = _https(env, key, problems)
-    if value is not None and values.get("environment") != "dev":
-        # Whoever sets it chooses the keys Secure Webhook tokens are believed with.
-        problems.append(f"{key}: test-only (a local fake of Entra's keys); refused unless "
-                        "ENVIRONMENT=dev")
-    return value
-
-
-SETTINGS += (
     Setting("AZURE_TENANT_ID", "azure_tenant_id", "", _azure_tenant,
             "ingest: the Entra ID tenant (a GUID) whose Secure Webhook tokens Azure Monitor's "
             "action groups send; unset, only URL tokens (`AZURE_WEBHOOK_TOKEN`) are accepted "
@@ -605,6 +579,28 @@ SETTINGS += (
             "signatures with that certificate, `local-ca:<pem file>` fetches certificates from "
             "a local fake SNS whose TLS and signing certificates that CA issued", ("ingest",),
             "cloudwatch"),
+)
+
+
+#: Variables that are not settings of the functions: one command's, the test suites', the
+#: Google client libraries'. (variable, the docs' default cell, meaning)
+OTHER_VARIABLES: tuple[tuple[str, str, str], ...] = (
+    ("DEAD_LETTER_SUBSCRIPTION", "*(`<DEAD_LETTER_TOPIC>-pull`)*",
+     "replay command only: the dead-letter pull subscription (Terraform output "
+     "`dead_letter_subscription`; `<DEAD_LETTER_TOPIC>-pull` is the local stack's name)"),
+    ("SENTRY_APP_SLUG", "*(unset)*",
+     "`make sentry-integration` only: the slug of the internal integration whose schema "
+     "`--apply` writes (or `ARGS=\"--app SLUG\"`)"),
+    ("ALERT_BRIDGE_FAILPOINT", "*(unset)*",
+     "fault-injection suite only: the worker kills itself (SIGKILL) at this named crash point; "
+     "refused with `ENVIRONMENT=prod` (a configuration error)"),
+    ("ALERT_BRIDGE_FAILPOINT_ONCE", "*(unset)*",
+     "with the above: a file path; the worker crashes only while that file does not exist yet, "
+     "so only the first time"),
+    ("PUBSUB_EMULATOR_HOST", "*(unset)*",
+     "use the local Pub/Sub emulator (set by `make run` and the tests)"),
+    ("FIRESTORE_EMULATOR_HOST", "*(unset)*",
+     "use the local Firestore emulator (set by `make run` and the tests)"),
 )
 
 
