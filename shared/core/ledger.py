@@ -66,8 +66,11 @@ C      otherwise                                             apply (or SKIP if t
                                                              already in that state)
 =====  ====================================================  ================================
 
-Every delivery moves its origin's clock forward, applied or skipped, so a late echo of a
-change (Sentry's webhook for an issue we resolved) is stale once a later one was heard of.
+Every state change an origin says moves its clock forward, applied or skipped, so a late echo
+of a change (Sentry's webhook for an issue we resolved) is stale once a later one was heard of.
+A word that changes no state (assigned, ignored, CloudWatch's INSUFFICIENT_DATA: a comment)
+does not move it: it says nothing of the state, so a state change it overtook (a redelivery
+of a firing whose ledger write was lost) is still applied.
 decide_sync() applies the same rule to a task completed or reopened in Asana.
 
 RECOVER looks the task up in Asana by its marker before creating, because the lapsed claim's
@@ -100,6 +103,7 @@ LOOKUP_SLACK = timedelta(minutes=5)  # clock skew between us and Asana's modifie
 ASANA = "asana"  # the origin of changes people make to tasks
 
 _CREATING_ACTIONS = (Action.TRIGGERED, Action.REOPENED)
+_STATE_ACTIONS = (*_CREATING_ACTIONS, Action.RESOLVED)  # what the ordering rule orders
 
 
 class State(enum.StrEnum):
@@ -312,13 +316,21 @@ def heard(record: Record, origin: str, moment: datetime | None) -> Record:
     return replace(record, clocks={**record.clocks, origin: moment})
 
 
+def said(record: Record, delivery: Delivery) -> Record:
+    """Return the record with the delivery's origin clock moved forward, when it says a state
+    (a comment-only word orders nothing)."""
+    if delivery.action not in _STATE_ACTIONS:
+        return record
+    return heard(record, delivery.origin, delivery.source_time)
+
+
 def noted(record: Record, delivery: Delivery) -> Record | None:
     """Return the record after a SKIP that taught it something, or None if nothing changed.
 
-    A skipped delivery still moves its origin's clock forward (rule A for the next late one),
-    and is remembered, so its redelivery is recognised at once.
+    A skipped state change still moves its origin's clock forward (rule A for the next late
+    one), and is remembered, so its redelivery is recognised at once.
     """
-    moved = heard(record, delivery.origin, delivery.source_time)
+    moved = said(record, delivery)
     if moved is record:
         return None
     return replace(moved, digests=(*moved.digests, delivery.digest)[-REMEMBERED_DIGESTS:])
@@ -381,7 +393,7 @@ def after(record: Record, step: Step, delivery: Delivery, now: datetime, *,
           task_gid: str | None = None, team: str | None = None) -> Record:
     """Return the record as it stands once ``step`` succeeded for ``delivery``."""
     digests = (*record.digests, delivery.digest)[-REMEMBERED_DIGESTS:]
-    updated = replace(heard(record, delivery.origin, delivery.source_time), updated_at=now,
+    updated = replace(said(record, delivery), updated_at=now,
                       expires_at=now + RETENTION, digests=digests, lease_expires_at=None,
                       lease_started_at=None)
     if step in STATE_CHANGES or step in _CREATES or step is Step.REMEMBER:

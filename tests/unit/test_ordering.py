@@ -167,6 +167,18 @@ def test_a_skipped_webhook_still_moves_its_source_clock() -> None:
     assert story.from_sentry(Action.REOPENED, said=20, received=12) is Step.SKIP  # before 30
 
 
+def test_a_comment_only_word_does_not_make_an_overtaken_state_change_stale() -> None:
+    # A firing applied in Asana whose ledger write was lost (its redelivery comes later), then
+    # a word that changes no state (CloudWatch's INSUFFICIENT_DATA, a Sentry assignment).
+    story = Story()
+    assert story.from_sentry(Action.RESOLVED, said=10, received=10) is Step.RESOLVE
+    assert story.from_sentry(Action.NOTED, said=30, received=31) is Step.COMMENT
+    assert story.record.clocks["sentry"] == sentry(10)
+    # The firing said at 20 is redelivered: still the latest state the source said.
+    assert story.from_sentry(Action.REOPENED, said=20, received=32) is Step.REOPEN
+    assert story.record.state is State.OPEN
+
+
 @pytest.mark.parametrize(("first", "second", "same"), [
     pytest.param("req-1", "req-1", True, id="redelivery-or-replay"),
     pytest.param("req-1", "req-2", False, id="new-webhook-identical-body"),
