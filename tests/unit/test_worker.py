@@ -525,6 +525,22 @@ def test_a_late_datadog_webhook_joins_the_task_reconciliation_opened(transition:
     assert synthetic.state is State.RESOLVED  # retired: the real key speaks for the monitor
 
 
+def test_a_late_firing_of_an_earlier_cycle_gets_its_own_task() -> None:
+    # Reconciliation opened the monitor's current Alert, which began at 1795166067; the late
+    # Triggered of a cycle that began ten minutes before (its Recovered lost) is another alert.
+    world = World()
+    world.deps = dataclasses.replace(world.deps, reconciled_twins=lambda alert: [
+        r for r in world.ledger.records.values() if r.external_id == alert.external_id])
+    world.push("", "datadog", source="datadog", body=_datadog("reconcile-5566-1795166067"),
+               source_reason="reconcile")
+    earlier = json.loads(_datadog("earlier-cycle"))
+    earlier["date"] = str((1795166067 - 600) * 1000)
+    world.push("", "datadog", source="datadog", body=json.dumps(earlier).encode())
+    assert len(world.tracker.tasks) == 2
+    synthetic = world.ledger.records["datadog:cycle:reconcile-5566-1795166067"]
+    assert synthetic.state is State.OPEN  # still speaks for the current cycle
+
+
 def test_a_datadog_webhook_of_another_monitor_joins_nothing() -> None:
     world = World()
     world.deps = dataclasses.replace(world.deps, reconciled_twins=lambda alert: [

@@ -7,6 +7,11 @@ Triggered that was lost), its key has no record. Rather than a second
 task, the real key *joins* the task of the synthetic record: it gets a record of its own that
 holds the same task, and the synthetic record is retired (``resolved`` in the ledger), so that
 reconciliation stops speaking for that monitor and the real webhooks drive the task from then on.
+
+Only a webhook of the cycle reconciliation saw joins: the synthetic key carries the cycle's start
+(the monitor's ``overall_state_modified``). A late Triggered from before it belongs to an earlier
+cycle, whose Recovered was lost: it gets a task of its own, which reconciliation closes as
+superseded by the newer cycle.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from shared.core.alert import Alert
@@ -25,6 +30,11 @@ log = logging.getLogger(__name__)
 
 #: Keys reconciliation gives the Datadog alerts it opens (datadog_cycle()).
 RECONCILED_PREFIX = "datadog:cycle:reconcile-"
+#: How much earlier than the monitor's state change its Triggered event may be dated and still
+#: be that cycle's: the two are stamped by the same evaluation (the state change to the
+#: second), and a monitor evaluates at most once a minute, so an earlier cycle began at least a
+#: minute before.
+SAME_CYCLE_SLACK = timedelta(seconds=30)
 
 
 class Store(Protocol):
@@ -50,12 +60,21 @@ def twin_of(alert: Alert, records: list[Record], now: datetime) -> Record | None
     """
     candidates = [r for r in records
                   if r.key.startswith(RECONCILED_PREFIX) and r.key != alert.key
-                  and not r.expired(now)]
+                  and not r.expired(now) and _same_cycle(alert, r.key)]
     if any(r.state is State.CREATING for r in candidates):
         raise Transient(f"alert {alert.key}: reconciliation is creating the task of monitor "
                         f"{alert.external_id}; will retry")
     opened = [r for r in candidates if r.state is State.OPEN and r.task_gid]
     return max(opened, key=lambda r: r.created_at, default=None)
+
+
+def _same_cycle(alert: Alert, reconciled_key: str) -> bool:
+    """Tell whether ``alert`` may be of the cycle a synthetic key names (not dated before it)."""
+    stamp = reconciled_key.rsplit("-", 1)[-1]
+    if alert.occurred_at is None or not stamp.isdigit() or stamp == "0":
+        return True
+    began = datetime.fromtimestamp(int(stamp), UTC)
+    return alert.occurred_at >= began - SAME_CYCLE_SLACK
 
 
 def joined(alert: Alert, twin: Record, now: datetime) -> Record:

@@ -10,7 +10,8 @@ Faults in the environment hit every history running at that moment, so each is w
 all their logs.
 
 The barrier: faults healed, quiet (no message on its way, no push failing, the ledger holding
-no claim or lease and not changing), dead letters replayed, quiet again. Then the alerts of
+no claim or lease and not changing), dead letters replayed, quiet again (only this second quiet
+is judged: a delivery may be waiting for one that was dead-lettered). Then the alerts of
 which nothing was missed (no webhook lost, late or refused, every change of the task in Asana
 delivered) are judged at once: reconciliation is there for what webhooks lost, and must not be
 what hides a webhook applied wrongly. Then one reconciliation run, once its grace has passed
@@ -372,10 +373,12 @@ class Harness:
         begun = time.monotonic()
         self._heal()
         self._everyone(runs, "— end of the schedule: faults healed, waiting for quiet")
-        self._quiet_or_stuck(runs)
         if any(run.dead_letters for run in runs):
+            # A delivery may wait for one that was dead-lettered (the close of an alert whose
+            # task creation Asana refused): as for an operator, quiet comes after the replay.
+            self.quiet()
             self._everyone(runs, f"[operator] {self.replay()}")
-            self._quiet_or_stuck(runs)
+        self._quiet_or_stuck(runs)
         for run in runs:
             self._check(run, before_reconciliation=True)
         self._reconcile(runs, "1")

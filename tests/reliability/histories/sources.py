@@ -105,7 +105,8 @@ class DatadogSource:
 
     def setup(self, alert: AlertSpec, seed: int, own: Callable[[str], None]) -> None:
         monitor = int(alert.external_id)
-        clock = WorldClock(DATADOG_LAG)
+        # A monitor evaluates at most once a minute: its transitions are 30 s apart at least.
+        clock = WorldClock(DATADOG_LAG, least=30)
         self.world.add_world_monitor(monitor, title(alert), clock, self.tags)
         own(f"monitor:{monitor}")
 
