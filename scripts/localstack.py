@@ -223,6 +223,11 @@ def handle_interrupts() -> None:
 _PORT_TAKEN = ("Address already in use", "BindException", "Connection in use")
 
 
+#: How often a starting service is asked whether it listens: `make bench`'s cold-start figure
+#: is no finer than this (at 0.1 s, a 430 ms start read as 530 ms one time in three).
+READY_POLL_SECONDS = 0.02
+
+
 def _wait_ready(service: Service, ready_body: bytes | None, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -243,7 +248,7 @@ def _wait_ready(service: Service, ready_body: bytes | None, timeout: float) -> N
                 return  # functions-framework answers (an error) once it listens
         except OSError:
             pass
-        time.sleep(0.1)
+        time.sleep(READY_POLL_SECONDS)
     raise RuntimeError(f"{service.name} not ready after {timeout}s; see {service.log_path}")
 
 
