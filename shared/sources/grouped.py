@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from shared.core.errors import Permanent, Rejected
 from shared.core.payload import clean_text, parse_time
-from shared.sources.base import Message, Webhook, alert_attributes
+from shared.sources.base import Message, Webhook, alert_attributes, json_message
 
 if TYPE_CHECKING:
     from shared.core.alert import Action
@@ -51,9 +51,13 @@ class GroupedAlert:
 
         return Action.RESOLVED if self.status == RESOLVED else Action.TRIGGERED
 
-    def said_at(self) -> datetime | None:
-        """Return when the source says this happened: a firing's start, a resolve's end."""
-        return self.ends_at if self.status == RESOLVED else self.starts_at
+    def said_at(self, received_at: datetime | None = None) -> datetime | None:
+        """Return when the source says this happened (a firing's start, a resolve's end),
+        never later than ``received_at``; that when the source does not say."""
+        said = self.ends_at if self.status == RESOLVED else self.starts_at
+        if said is None or received_at is None:
+            return said or received_at
+        return min(said, received_at)
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,14 @@ def messages(hook: Webhook, now: datetime, group: Group, *, source: str, resourc
             attributes["source_time"] = min(said, now).isoformat(timespec="milliseconds")
         published[alert_key] = Message(hook.body, attributes)
     return tuple(published.values())
+
+
+def published_alert(body: bytes, attributes: Mapping[str, str], unit: str,
+                    key: Callable[[GroupedAlert, Group], str]
+                    ) -> tuple[GroupedAlert, Group, datetime | None]:
+    """Return the alert a published message is about, its group and when ingest received it."""
+    group = read_group(json_message(body, unit), unit, permanent)
+    return alert_of(group, attributes, key, unit), group, parse_time(attributes.get("received_at"))
 
 
 def alert_of(group: Group, attributes: Mapping[str, str],

@@ -6,16 +6,13 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from shared.core.alert import Alert
-from shared.core.payload import clean_text, parse_time
-from shared.sources.base import json_message
+from shared.core.payload import clean_text
 from shared.sources.grafana.keys import RESOURCE, UNIT, key_of
 from shared.sources.grouped import (
     Group,
     GroupedAlert,
-    alert_of,
     label,
-    permanent,
-    read_group,
+    published_alert,
     severity,
     truncation_note,
 )
@@ -23,17 +20,12 @@ from shared.sources.grouped import (
 
 def parse_message(body: bytes, attributes: Mapping[str, str]) -> Alert:
     """Normalize the alert of a published notification its ``alert_key`` names."""
-    group = read_group(json_message(body, UNIT), UNIT, permanent)
-    alert = alert_of(group, attributes, key_of, UNIT)
-    return parse(alert, group, parse_time(attributes.get("received_at")))
+    return parse(*published_alert(body, attributes, UNIT, key_of))
 
 
 def parse(alert: GroupedAlert, group: Group, received_at: datetime | None) -> Alert:
     """Return the normalized alert of one alert of a group."""
     name = label(alert.labels, "alertname")
-    said = alert.said_at()
-    if said is not None and received_at is not None:
-        said = min(said, received_at)
     found = links(alert, group)
     return Alert(
         source="grafana",
@@ -47,7 +39,7 @@ def parse(alert: GroupedAlert, group: Group, received_at: datetime | None) -> Al
                  alert.generator_url),
         level=severity(alert.labels),
         environment=label(alert.labels, "environment", "env"),
-        occurred_at=said or received_at,
+        occurred_at=alert.said_at(received_at),
         project=label(alert.labels, "grafana_folder"),
         transition=alert.status,
         rule=name,
