@@ -106,16 +106,19 @@ def test_datadog_verdicts(tasks: list[TaskSeen], end: DatadogEnd, kinds: list[st
 
 POLICY = AlertSpec("gcm", "h1-a4", "7000000014")
 GCM_CASES = {
-    "incident open, task open": ([OPEN], GcmEnd(1, 1, 1), []),
-    "incident closed, task completed": ([DONE], GcmEnd(1, 0, 1), []),
-    "close came before the open: no task": ([], GcmEnd(1, 0, 1), []),
-    "open lost, close reached the service: no task": ([], GcmEnd(1, 0, 0), []),
-    "open reached the service, no task": ([], GcmEnd(1, 1, 1), [LOST]),
-    "close lost: the task stays open": ([OPEN], GcmEnd(1, 1, 1), []),
-    "closed incident with its task open": ([OPEN], GcmEnd(1, 0, 1), [DISAGREEMENT]),
-    "two incidents, one task each": ([DONE, TaskSeen("2", False)], GcmEnd(2, 1, 2), []),
-    "two tasks for one incident": ([DONE, TaskSeen("2", False)], GcmEnd(1, 1, 1),
+    "incident open, task open": ([OPEN], GcmEnd(1, 1, 1, 1), []),
+    "incident closed, task completed": ([DONE], GcmEnd(1, 0, 0, 1), []),
+    "close came before the open: no task": ([], GcmEnd(1, 0, 0, 1), []),
+    "open lost, close reached the service: no task": ([], GcmEnd(1, 0, 0, 0), []),
+    "open reached the service, no task": ([], GcmEnd(1, 1, 1, 1), [LOST]),
+    "close lost: the task stays open": ([OPEN], GcmEnd(1, 1, 1, 1), []),
+    "closed incident with its task open": ([OPEN], GcmEnd(1, 0, 0, 1), [DISAGREEMENT]),
+    "two incidents, one task each": ([DONE, TaskSeen("2", False)], GcmEnd(2, 1, 1, 2), []),
+    "two tasks for one incident": ([DONE, TaskSeen("2", False)], GcmEnd(1, 1, 1, 1),
                                    [DUPLICATE]),
+    # A close answered 503 may have been published before the answer was lost: either way.
+    "close answered 5xx, applied": ([DONE], GcmEnd(1, 0, 1, 1), []),
+    "close answered 5xx, not applied": ([OPEN], GcmEnd(1, 0, 1, 1), []),
 }
 
 

@@ -234,12 +234,8 @@ class Harness:
             facts = run.facts[index]
             facts.accepted_cycles = facts.accepted_cycles | {cycle}
         incident = _incident_id(hook)
-        if incident and any(p.status == 202 for p in results):
-            facts = run.facts[index]
-            if hook.label == "incident open":
-                facts.accepted_opens = facts.accepted_opens | {incident}
-            else:
-                facts.accepted_closes = facts.accepted_closes | {incident}
+        if incident:
+            _note_incident(run.facts[index], incident, hook.label == "incident open", results)
         answers = " + ".join(p.describe() for p in results)
         lost = "" if any(p.status == 202 for p in results) else " (not accepted: lost)"
         if lost:
@@ -644,3 +640,18 @@ def service_story(run: Run, logs: Iterable[Path], tasks: Iterable[str],
                 lines.append((str(entry.get("time") or entry.get("timestamp") or ""),
                               f"{path.parent.name}: {entry.get('message')}"))
     return [text for _, text in sorted(lines)]
+
+
+def _note_incident(facts: Facts, incident: str, opening: bool, results: Sequence[Any]) -> None:
+    """Record whether a Cloud Monitoring webhook reached the service: a 202 did; a 5xx or no
+    answer maybe did (ingest may have published it before its answer was lost); a 4xx did not."""
+    if any(p.status == 202 for p in results):
+        if opening:
+            facts.accepted_opens = facts.accepted_opens | {incident}
+        else:
+            facts.accepted_closes = facts.accepted_closes | {incident}
+    elif any(p.status is None or p.status >= 500 for p in results):
+        if opening:
+            facts.maybe_opens = facts.maybe_opens | {incident}
+        else:
+            facts.maybe_closes = facts.maybe_closes | {incident}

@@ -45,6 +45,9 @@ class Facts:
     #: Cloud Monitoring incidents whose open, and whose close, got a 202.
     accepted_opens: frozenset[str] = frozenset()
     accepted_closes: frozenset[str] = frozenset()
+    #: ... and those whose open, or close, was answered 5xx or not at all: maybe published.
+    maybe_opens: frozenset[str] = frozenset()
+    maybe_closes: frozenset[str] = frozenset()
     #: What of this alert may not have reached the service (a lost, late or refused webhook,
     #: a person's change no webhook delivered): empty, the sides must agree before any
     #: reconciliation.
@@ -139,8 +142,11 @@ class GcmSource:
     def end(self, alert: AlertSpec, facts: Facts) -> GcmEnd:
         incidents = self.world.incidents[alert.external_id]
         opened = [i.incident_id for i in incidents if i.incident_id in facts.accepted_opens]
-        return GcmEnd(len(incidents),
-                      sum(1 for i in opened if i not in facts.accepted_closes), len(opened))
+        maybe = [i.incident_id for i in incidents
+                 if i.incident_id in facts.accepted_opens | facts.maybe_opens]
+        closed, maybe_closed = facts.accepted_closes, facts.accepted_closes | facts.maybe_closes
+        return GcmEnd(len(incidents), sum(1 for i in opened if i not in maybe_closed),
+                      sum(1 for i in maybe if i not in closed), len(maybe))
 
 
 class CloudWatchSource:
