@@ -104,6 +104,19 @@ def test_a_sentry_issue_is_missing_only_without_a_live_ledger_record(
     assert [p.alert_key for p in planned] == expected
 
 
+def test_a_missing_alert_sentry_already_resolved_is_published_with_its_resolve() -> None:
+    finding = SentryFinding("panther-alerts-api",
+                            issue(status="resolved", first=BEFORE, last=IN), "7", IN, "abc")
+    planned = missing_sentry([finding], {}, WIN, NOW, org="acme", api_url=API)
+    assert [(p.action, p.reason) for p in planned] == [("triggered", "missing"),
+                                                       ("resolved", "resolved")]
+    firing, resolve = (parsed(p) for p in planned)
+    # Never older than the firing on Sentry's clock, or the ordering rule would drop it.
+    assert planned[1].source_time is not None and firing.occurred_at is not None
+    assert planned[1].source_time >= firing.occurred_at
+    assert (resolve.key, resolve.action) == (firing.key, Action.RESOLVED)
+
+
 def test_an_issue_two_rules_fired_for_is_published_once() -> None:
     planned = missing_sentry([fired(rule="7"), fired(rule="8")], {}, WIN, NOW, org="acme",
                              api_url=API)

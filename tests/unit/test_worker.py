@@ -502,6 +502,33 @@ def test_a_skipped_webhook_moves_its_source_clock_forward() -> None:
     assert world.tracker.completed[world.only_task()] is True
 
 
+@pytest.mark.parametrize("resolve_first", [False, True], ids=["firing-first", "resolve-first"])
+def test_a_lost_alert_sentry_already_resolved_gets_its_task_completed(
+        resolve_first: bool) -> None:
+    # Reconciliation publishes both (shared/sources/sentry/reconcile.py, missing_sentry); the
+    # worker may take them in either order.
+    from shared.sources.drift import Publication, window
+    from shared.sources.sentry.reconcile import SentryFinding, missing_sentry
+
+    now = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)
+    fired = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    issue = {"id": "5123456789", "title": "KeyError: 'owner'", "level": "error",
+             "status": "resolved", "firstSeen": fired.isoformat(), "lastSeen": fired.isoformat(),
+             "permalink": "https://acme.sentry.io/issues/5123456789/",
+             "project": {"id": "42", "slug": "panther-alerts-api"}}
+    finding = SentryFinding("panther-alerts-api", issue, "7", fired, "abc")
+    planned: list[Publication] = missing_sentry(
+        [finding], {}, window(now, lookback_minutes=60, grace_minutes=5), now,
+        org="acme", api_url="https://sentry.io/api/0")
+    world = World()
+    for item in (reversed(planned) if resolve_first else planned):
+        attributes = item.attributes(now, "run-1")
+        world.push("", attributes.pop("resource"), source=attributes.pop("source"),
+                   body=item.body, **attributes)
+    gid = world.only_task()
+    assert world.tracker.completed[gid] is True
+
+
 def _datadog(cycle: str, transition: str = "Triggered", monitor: str = "5566") -> bytes:
     payload = json.loads((DATA / "datadog_triggered.json").read_text())
     payload.update({"alert_cycle_key": cycle, "id": f"{cycle}-{transition}",

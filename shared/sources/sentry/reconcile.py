@@ -128,10 +128,18 @@ def fired_in_window(finding: SentryFinding, win: Window) -> bool:
     return issue.get("substatus") == "regressed" and win.holds(parse_time(issue.get("lastSeen")))
 
 
+#: How much later than what it follows a resolve is taken to be, when Sentry does not say.
+RESOLVED_AFTER = timedelta(milliseconds=1)
+
+
 def missing_sentry(findings: Iterable[SentryFinding], records: Mapping[str, Json], win: Window,
                    now: datetime, *, org: str, api_url: str) -> list[Publication]:
-    """Return an event_alert for each issue that fired in the window and has no ledger record."""
-    planned: dict[str, Publication] = {}
+    """Return an event_alert for each issue that fired in the window and has no ledger record,
+    followed by its ``resolved`` when Sentry already says the issue is resolved (its webhook
+    lost too): the task is then completed in this run, whichever message the worker takes
+    first (a resolve before any firing is remembered, and the older firing creates the task
+    completed)."""
+    planned: dict[str, list[Publication]] = {}
     for finding in findings:
         issue_id = clean_text(finding.issue.get("id"))
         if issue_id is None or not fired_in_window(finding, win):
@@ -141,8 +149,20 @@ def missing_sentry(findings: Iterable[SentryFinding], records: Mapping[str, Json
         if key in planned or handled(record, now):
             continue
         body = sentry_event_alert(finding, issue_id, org=org, api_url=api_url)
-        planned[key] = Publication("sentry", "event_alert", "triggered", key, "missing", body)
-    return list(planned.values())
+        planned[key] = [Publication("sentry", "event_alert", "triggered", key, "missing", body)]
+        if finding.issue.get("status") == "resolved":
+            planned[key].append(Publication(
+                "sentry", "issue", "resolved", key, "resolved",
+                sentry_issue_webhook("resolved", finding.issue), _resolved_at(finding)))
+    return [publication for publications in planned.values() for publication in publications]
+
+
+def _resolved_at(finding: SentryFinding) -> datetime | None:
+    """Return when, at the earliest, the issue was resolved, on Sentry's clock: just after the
+    firing it follows and the issue's last event (the API gives no resolution time). Strictly
+    later, so that the firing, taken second, is known to be older (created completed)."""
+    times = [t for t in (finding.fired_at, parse_time(finding.issue.get("lastSeen"))) if t]
+    return max(times) + RESOLVED_AFTER if times else None
 
 
 def sentry_event_alert(finding: SentryFinding, issue_id: str, *, org: str, api_url: str) -> bytes:

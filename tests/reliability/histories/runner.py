@@ -62,6 +62,7 @@ QUIET_SECONDS = 90.0
 #: A push that failed is pushed again by the emulator about a second later: quiet means none
 #: failed for longer than that.
 REDELIVERY_SECONDS = 3.0
+RECONCILED_WITHIN_SECONDS = 180.0
 PERSON_GID = "1300000000009001"  # someone on call, acting in Asana's app
 _TAG = re.compile(r"\((h(\d+)-a\d+)\)")
 
@@ -405,16 +406,25 @@ class Harness:
         with self._lock:
             before = set(self.reconciled)
         answer = self.d.reconcile()
-        published = int(answer.get("published", 0) or 0)
+        # The alerts it published, and the task changes its Asana comparison published.
+        published = sum(int(answer.get(name, 0) or 0) for name in ("published", "asana_published"))
         self._everyone(runs, f"— reconciliation run {label} (after {waited:.0f}s of its grace): "
                              f"HTTP {answer.get('http')} {answer.get('status')}, "
                              f"published {published}")
-        deadline = time.monotonic() + 60
+        # The workers take every message reconciliation published: within a few crashed
+        # workers' leases (20 s each), however many of them the schedule's kills left behind.
+        deadline = time.monotonic() + RECONCILED_WITHIN_SECONDS
         while time.monotonic() < deadline:
             with self._lock:
-                if len(self.reconciled - before) >= published:
-                    break
+                handled = len(self.reconciled - before)
+            if handled >= published:
+                break
             time.sleep(0.05)
+        else:
+            for run in runs:
+                run.findings.append(Finding(STUCK, f"h{run.seed}", f"reconciliation published "
+                                    f"{published}, the workers took {handled} within "
+                                    f"{RECONCILED_WITHIN_SECONDS:.0f}s"))
         self._quiet_or_stuck(runs)
 
     def _outwait_grace(self) -> float:
