@@ -61,6 +61,8 @@ class CustomFields:
     fixed: Mapping[str, str] = field(default_factory=dict)
 
 
+#: Datadog's priorities, which CloudWatch alarms borrow as a P1-P5 word.
+P1_TO_P5 = (("P1", "High"), ("P2", "High"), ("P3", "Medium"), ("P4", "Low"), ("P5", "Low"))
 #: The usual values of the ``severity`` label of Prometheus and Grafana alert rules.
 SEVERITY_LABELS = (("critical", "High"), ("page", "High"), ("high", "High"), ("error", "High"),
                    ("warning", "Medium"), ("medium", "Medium"), ("info", "Low"),
@@ -80,15 +82,7 @@ class PriorityMap:
             "debug": "Low",
         }
     )
-    datadog: Mapping[str, str] = field(
-        default_factory=lambda: {
-            "P1": "High",
-            "P2": "High",
-            "P3": "Medium",
-            "P4": "Low",
-            "P5": "Low",
-        }
-    )
+    datadog: Mapping[str, str] = field(default_factory=lambda: dict(P1_TO_P5))
     # A Prometheus / Grafana alert rule's ``severity`` label (free-form; lower-case here).
     alertmanager: Mapping[str, str] = field(default_factory=lambda: dict(SEVERITY_LABELS))
     grafana: Mapping[str, str] = field(default_factory=lambda: dict(SEVERITY_LABELS))
@@ -108,10 +102,7 @@ class PriorityMap:
         }
     )
     # A P1-P5 word in a CloudWatch alarm's description or name (alarms carry no severity).
-    cloudwatch: Mapping[str, str] = field(
-        default_factory=lambda: {"P1": "High", "P2": "High", "P3": "Medium", "P4": "Low",
-                                 "P5": "Low"}
-    )
+    cloudwatch: Mapping[str, str] = field(default_factory=lambda: dict(P1_TO_P5))
 
 
 @dataclass(frozen=True)
