@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from shared.core.errors import Permanent
 from shared.core.payload import clean_text
 
 RESOURCE = "datadog"
 CYCLE_PREFIX = "datadog:cycle:"
+#: The cycle key reconciliation gives an alert whose webhook was lost (the monitor API does not
+#: give the real one): ``reconcile-<monitor id>-<epoch of the monitor's state change>``.
+RECONCILED = "reconcile-"
+RECONCILED_PREFIX = f"{CYCLE_PREFIX}{RECONCILED}"
 EVENT_PREFIX = "datadog:event:"
 UNIT = "datadog webhook"
 KEY_FIELDS = "alert_cycle_key or id"
@@ -31,3 +36,14 @@ def require_key(payload: Mapping[str, object]) -> str:
     if key is None:
         raise Permanent(f"{UNIT}: {KEY_FIELDS} missing", reason="bad_payload")
     return key
+
+
+def reconciled_cycle(monitor_id: object, began: datetime | None) -> str:
+    """Return the synthetic cycle key of a monitor's Alert that began at ``began``."""
+    return f"{RECONCILED}{monitor_id}-{int(began.timestamp()) if began else 0}"
+
+
+def reconciled_began(key: str) -> datetime | None:
+    """Return when the Alert a synthetic key names began, None when the key does not say."""
+    stamp = key.rsplit("-", 1)[-1]
+    return datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() and stamp != "0" else None

@@ -16,6 +16,7 @@ from functools import partial
 from shared.core.errors import Transient
 from shared.core.payload import clean_text, parse_time
 from shared.sources.datadog.keys import CYCLE_PREFIX as DATADOG_CYCLE_PREFIX
+from shared.sources.datadog.keys import reconciled_cycle
 from shared.sources.drift import (
     Check,
     Json,
@@ -86,9 +87,7 @@ def alerting_monitors(monitors: Iterable[Json], webhook: str, win: Window) -> li
 
 def datadog_cycle(monitor: Json) -> str:
     """Return a synthetic alert cycle key, stable while the monitor stays in this Alert."""
-    changed = parse_time(monitor.get("overall_state_modified"))
-    stamp = int(changed.timestamp()) if changed else 0
-    return f"reconcile-{monitor.get('id')}-{stamp}"
+    return reconciled_cycle(monitor.get("id"), parse_time(monitor.get("overall_state_modified")))
 
 
 def missing_datadog(monitors: Iterable[Json], by_monitor: Mapping[str, Sequence[Json]],

@@ -19,17 +19,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.core.alert import Alert
 from shared.core.errors import Transient
 from shared.core.ledger import RETENTION, Record, State
+from shared.sources.datadog.keys import RECONCILED_PREFIX, reconciled_began
 
 log = logging.getLogger(__name__)
 
-#: Keys reconciliation gives the Datadog alerts it opens (datadog_cycle()).
-RECONCILED_PREFIX = "datadog:cycle:reconcile-"
 #: How much earlier than the monitor's state change its Triggered event may be dated and still
 #: be that cycle's: the two are stamped by the same evaluation (the state change to the
 #: second), and a monitor evaluates at most once a minute, so an earlier cycle began at least a
@@ -70,11 +69,9 @@ def twin_of(alert: Alert, records: list[Record], now: datetime) -> Record | None
 
 def _same_cycle(alert: Alert, reconciled_key: str) -> bool:
     """Tell whether ``alert`` may be of the cycle a synthetic key names (not dated before it)."""
-    stamp = reconciled_key.rsplit("-", 1)[-1]
-    if alert.occurred_at is None or not stamp.isdigit() or stamp == "0":
-        return True
-    began = datetime.fromtimestamp(int(stamp), UTC)
-    return alert.occurred_at >= began - SAME_CYCLE_SLACK
+    began = reconciled_began(reconciled_key)
+    return alert.occurred_at is None or began is None or \
+        alert.occurred_at >= began - SAME_CYCLE_SLACK
 
 
 def joined(alert: Alert, twin: Record, now: datetime) -> Record:
