@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from scripts import sns_sample
@@ -56,12 +57,24 @@ SAMPLES = {
     "cloudwatch-insufficient-data": ("tests/data/cloudwatch/alarm-insufficient-data.json", SNS),
     "cloudwatch-ok": ("tests/data/cloudwatch/alarm-ok.json", SNS),
 }
-#: The sources that post to a path of their own (docs/<source>.md): resource -> (path, the
-#: credential sent as ``?token=`` in the URL, as Azure's webhook action does, or None).
-PATHS: dict[str, tuple[str, str | None]] = {
-    "alertmanager": ("alertmanager", None),
-    "grafana": ("grafana", None),
-    "azure": ("azure", "AZURE_WEBHOOK_TOKEN"),
+
+
+class Target(NamedTuple):
+    """Where a source's sender posts under ingest's URL (docs/<source>.md)."""
+
+    path: str = ""
+    query: tuple[tuple[str, str], ...] = ()
+    #: (query parameter, credential) when the sender puts its credential in the URL, as Azure's
+    #: webhook action and Cloud Monitoring's webhook channels do (they cannot set headers).
+    token: tuple[str, str] | None = None
+
+
+#: The samples not posted to ingest's URL as it is: resource -> where they go.
+TARGETS = {
+    "alertmanager": Target("alertmanager"),
+    "grafana": Target("grafana"),
+    "azure": Target("azure", token=("token", "AZURE_WEBHOOK_TOKEN")),
+    GCM: Target(query=(("source", "gcm"),), token=("auth_token", "GCM_WEBHOOK_TOKEN")),
 }
 
 
@@ -84,20 +97,23 @@ def signed_headers(name: str, body: bytes, env: Mapping[str, str]) -> dict[str, 
     resource = SAMPLES[name][1]
     if resource == SNS:
         return sns_sample.headers(body)
-    if resource == GCM or resource in PATHS and PATHS[resource][1]:
+    if resource in TARGETS and TARGETS[resource].token:
         return {"Content-Type": "application/json"}  # the credential is in the URL
     if resource == "alertmanager":
-        token = env.get("ALERTMANAGER_TOKEN") or LOCAL_DEFAULTS["ALERTMANAGER_TOKEN"]
         return {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.27.0",
-                "Authorization": f"Bearer {token.splitlines()[0]}"}
+                "Authorization": f"Bearer {credential(env, 'ALERTMANAGER_TOKEN')}"}
     if resource == "grafana":
         return grafana_headers(body, env)
     if resource is None:
-        token = env.get("DATADOG_SECRET_TOKEN") or LOCAL_DEFAULTS["DATADOG_SECRET_TOKEN"]
         return {"Content-Type": "application/json",
-                "datadog-secret-token": token.splitlines()[0]}
-    secret = env.get("SENTRY_CLIENT_SECRET") or LOCAL_DEFAULTS["SENTRY_CLIENT_SECRET"]
-    return sentry_headers(body, resource, secret.splitlines()[0])
+                "datadog-secret-token": credential(env, "DATADOG_SECRET_TOKEN")}
+    return sentry_headers(body, resource, credential(env, "SENTRY_CLIENT_SECRET"))
+
+
+def credential(env: Mapping[str, str], name: str) -> str:
+    """Return the value a sender signs with: the current one of ``name`` (`make run`'s own
+    when unset)."""
+    return (env.get(name) or LOCAL_DEFAULTS[name]).splitlines()[0]
 
 
 def grafana_headers(body: bytes, env: Mapping[str, str]) -> dict[str, str]:
@@ -105,8 +121,7 @@ def grafana_headers(body: bytes, env: Mapping[str, str]) -> dict[str, str]:
     time when a timestamp header is configured."""
     from shared.sources.grafana.verify import signature
 
-    secret = (env.get("GRAFANA_WEBHOOK_SECRET")
-              or LOCAL_DEFAULTS["GRAFANA_WEBHOOK_SECRET"]).splitlines()[0]
+    secret = credential(env, "GRAFANA_WEBHOOK_SECRET")
     stamp_header = env.get("GRAFANA_TIMESTAMP_HEADER", LOCAL_DEFAULTS["GRAFANA_TIMESTAMP_HEADER"])
     headers = {"Content-Type": "application/json", "User-Agent": "Grafana"}
     stamp = str(int(time.time())) if stamp_header.strip() else None
@@ -118,22 +133,17 @@ def grafana_headers(body: bytes, env: Mapping[str, str]) -> dict[str, str]:
 
 
 def sample_url(name: str, url: str, env: Mapping[str, str]) -> str:
-    """Return where sample ``name`` is posted: ``url``, or its source's path under it (with
-    the token, for a source that takes it in the URL)."""
-    resource = SAMPLES[name][1] or ""
-    if resource == GCM:  # a Cloud Monitoring channel's URL names the source and its token
-        token = (env.get("GCM_WEBHOOK_TOKEN")
-                 or LOCAL_DEFAULTS["GCM_WEBHOOK_TOKEN"]).splitlines()[0]
-        query = urlencode({"source": "gcm", "auth_token": token})
-        return f"{url}{'&' if '?' in url else '?'}{query}"
-    if resource not in PATHS:
+    """Return where sample ``name`` is posted: ``url``, or its source's path under it, with
+    the query (and token) its sender puts in the URL."""
+    target = TARGETS.get(SAMPLES[name][1] or "")
+    if target is None:
         return url
-    path, credential = PATHS[resource]
-    target = f"{url.rstrip('/')}/{path}"
-    if credential is None:
-        return target
-    token = (env.get(credential) or LOCAL_DEFAULTS[credential]).splitlines()[0]
-    return f"{target}?{urlencode({'token': token})}"
+    query = list(target.query)
+    if target.token is not None:
+        parameter, secret = target.token
+        query.append((parameter, credential(env, secret)))
+    posted = f"{url.rstrip('/')}/{target.path}"
+    return f"{posted}?{urlencode(query)}" if query else posted
 
 
 def publish_incident(body: bytes, env: Mapping[str, str]) -> str:
